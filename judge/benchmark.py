@@ -1,0 +1,130 @@
+"""The benchmark plugin protocol.
+
+A benchmark is a class with a ``name``, a nested strict ``Options`` model and a
+``load()`` that yields :class:`~judge.records.PairItem` or
+:class:`~judge.records.SingleItem`. ``files()`` names the data files it reads, so
+the run manifest can record their hashes. Register a third-party benchmark with an
+entry point in the ``judge_harness.benchmarks`` group (see ``docs/plugins.md``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import ValidationError
+
+from judge.errors import ConfigError, DataError
+from judge.records import PairItem, Record, SingleItem
+
+AnyItem = PairItem | SingleItem
+
+
+class BenchmarkOptions(Record):
+    """Options every benchmark takes (subclasses add fields)."""
+
+
+class Benchmark(ABC):
+    """Base class of benchmark loaders."""
+
+    name: ClassVar[str]
+    """Registry name; also the ``benchmark`` field of every item."""
+    description: ClassVar[str] = ""
+    first_is_correct: ClassVar[bool] = False
+    """True where the source always puts the better response first (judge both orders!)."""
+
+    class Options(BenchmarkOptions):
+        pass
+
+    def __init__(self, **options: Any) -> None:
+        try:
+            self.options = self.Options(**options)
+        except ValidationError as exc:
+            msgs = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            raise ConfigError(f"invalid options for benchmark {self.name!r}: {msgs}") from exc
+
+    @abstractmethod
+    def load(self) -> Iterator[AnyItem]:
+        """Yield every item, in a stable order."""
+
+    def files(self) -> list[Path]:
+        """The data files this benchmark reads (hashed into the run manifest)."""
+        return []
+
+
+def load_items(benchmark: Benchmark, *, limit: int | None = None) -> list[AnyItem]:
+    """Load a benchmark's items, check ids are unique, and apply ``limit``."""
+    items: list[AnyItem] = []
+    seen: set[str] = set()
+    for item in benchmark.load():
+        if item.id in seen:
+            raise DataError(f"benchmark {benchmark.name!r}: duplicate item id {item.id!r}")
+        seen.add(item.id)
+        items.append(item)
+        if limit is not None and len(items) >= limit:
+            break
+    return items
+
+
+def items_hash(items: Iterable[AnyItem]) -> str:
+    """Content hash of the loaded items."""
+    digest = hashlib.sha256()
+    for item in items:
+        digest.update(json.dumps(item.model_dump(mode="json"), sort_keys=True).encode("utf-8"))
+        digest.update(b"\n")
+    return digest.hexdigest()
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield ``(line_number, object)`` from a JSONL file; malformed lines name file and line.
+
+    Blank lines are skipped. Invalid UTF-8, invalid JSON, a non-object line and a
+    truncated last line each raise :class:`DataError` naming the file and line.
+    """
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise DataError(f"cannot read: {exc.strerror}", path=str(path)) from exc
+    lines = raw.split(b"\n")
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise DataError(
+                f"invalid UTF-8 at byte {exc.start} of the line", path=str(path), line=number
+            ) from exc
+        try:
+            obj = json.loads(text)
+        except json.JSONDecodeError as exc:
+            last = number == len(lines) and not raw.endswith(b"\n")
+            what = "truncated last line" if last else "invalid JSON"
+            raise DataError(
+                f"{what}: {exc.msg} (column {exc.colno})", path=str(path), line=number
+            ) from exc
+        if not isinstance(obj, dict):
+            raise DataError(
+                f"expected a JSON object, got {type(obj).__name__}", path=str(path), line=number
+            )
+        yield number, obj
+
+
+def validation_message(exc: ValidationError) -> tuple[str | None, str]:
+    """The first failing field and a short message from a pydantic error."""
+    err = exc.errors()[0]
+    field = ".".join(str(p) for p in err["loc"]) or None
+    return field, err["msg"]

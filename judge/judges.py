@@ -1,0 +1,340 @@
+"""Judges: what turns an item into a verdict.
+
+A :class:`Judge` receives *tasks* (an item, the order to show it in, a sample index)
+and a :data:`Caller` that reaches its backend through the cache and the retry policy;
+it returns one :class:`~judge.records.Judgment` per task. :class:`PromptJudge` is the
+common case: a preset's template + a backend + the preset's parser. Juries (several
+judges and a vote) live in :mod:`judge.jury`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import JsonValue
+
+from judge.backends.base import Backend, Completion, CompletionRequest, normalise
+from judge.errors import BackendError, ConfigError
+from judge.parsers import ParsedReply, get_parser
+from judge.prompts import Preset, load_preset, preset_hash, render, sha256_json
+from judge.records import (
+    VERDICTS,
+    Judgment,
+    PairItem,
+    SingleItem,
+    Status,
+    Verdict,
+    flip,
+)
+
+
+@dataclass(frozen=True)
+class Task:
+    """One judgment to make: ``item`` shown in order ``swapped``, sample ``sample``."""
+
+    item: PairItem | SingleItem
+    swapped: bool = False
+    sample: int = 0
+    seed: int = 0
+    """The run's seed; sampling requests use ``seed + sample``."""
+
+
+@dataclass(frozen=True)
+class CallResult:
+    """A backend answer as the runner's caller returns it."""
+
+    result: Completion | BackendError
+    cache_hit: bool = False
+
+
+Caller = Callable[
+    [Backend, Sequence[CompletionRequest], Sequence[int]], Awaitable[list[CallResult]]
+]
+"""``call(backend, requests, sample_indices)``: cache lookup, retries, then the backend."""
+
+
+class Judge(ABC):
+    """Base class of every judge."""
+
+    name: str
+
+    @abstractmethod
+    def spec(self) -> dict[str, JsonValue]:
+        """Everything about the judge that changes its output."""
+
+    @property
+    def judge_hash(self) -> str:
+        return sha256_json(self.spec())[:16]
+
+    @property
+    def batch_size(self) -> int:
+        """How many tasks :meth:`evaluate` wants at once."""
+        return 1
+
+    @property
+    def max_concurrency(self) -> int | None:
+        """Upper bound on concurrent :meth:`evaluate` calls."""
+        return None
+
+    @abstractmethod
+    def request_key(self, task: Task) -> str:
+        """Content hash of what is asked for ``task``: the resume key."""
+
+    @abstractmethod
+    async def evaluate(self, tasks: Sequence[Task], call: Caller) -> list[Judgment]:
+        """One judgment per task, in order. Errors are judgments with status ``error``."""
+
+    def reinterpret(self, judgment: Judgment, item: PairItem | SingleItem) -> Judgment:
+        """Re-parse a stored judgment's raw reply without a new request."""
+        return judgment
+
+    async def aclose(self) -> None:  # noqa: B027 - optional hook
+        """Release backends."""
+
+
+Mode = Literal["generate", "probs"]
+
+
+class PromptJudge(Judge):
+    """A preset (template + parser + defaults) on a backend."""
+
+    def __init__(
+        self,
+        preset: Preset,
+        backend: Backend,
+        *,
+        name: str | None = None,
+        mode: Mode | None = None,
+        parser: str | None = None,
+        generation: dict[str, Any] | None = None,
+        template_vars: dict[str, Any] | None = None,
+    ) -> None:
+        self.preset = preset
+        self.backend = backend
+        self.name = name or preset.name
+        self.mode: Mode = mode or preset.mode
+        if self.mode == "probs" and not (preset.choices or preset.score_choices):
+            raise ConfigError(
+                f"preset {preset.name!r} declares no choices; mode 'probs' needs them"
+            )
+        self.parser_name = parser or preset.parser
+        self.parser = get_parser(self.parser_name)
+        gen = dict(generation or {})
+        self.max_tokens = int(gen.pop("max_tokens", 16))
+        self.temperature = float(gen.pop("temperature", 0.0))
+        stop = gen.pop("stop", ())
+        self.stop: tuple[str, ...] = (stop,) if isinstance(stop, str) else tuple(stop)
+        self.json_schema = gen.pop("json_schema", None)
+        if gen:
+            raise ConfigError(f"unknown generation parameters {sorted(gen)}")
+        self.template_vars = dict(template_vars or {})
+
+    # Parameters the judge itself takes; every other -J key goes to the backend's Options.
+    JUDGE_KEYS = ("mode", "parser", "max_tokens", "temperature", "stop", "json_schema", "name")
+
+    @classmethod
+    def from_preset(cls, preset_name: str, **params: Any) -> PromptJudge:
+        """Build a judge from ``prompts/<preset_name>.toml`` and ``-J`` parameters.
+
+        ``backend=NAME`` picks the backend (default: the preset's); ``var.X=...`` sets a
+        template variable; the judge's own keys are :attr:`JUDGE_KEYS`; every other key
+        is a backend option (validated by the backend's strict ``Options`` model).
+        """
+        from judge.registry import backends
+
+        preset = load_preset(preset_name)
+        merged: dict[str, Any] = {**preset.params, **params}
+        backend_name = merged.pop("backend", None) or preset.backend or "llamacpp"
+        judge_args = {k: merged.pop(k) for k in list(merged) if k in cls.JUDGE_KEYS}
+        template_vars = {k[4:]: merged.pop(k) for k in list(merged) if k.startswith("var.")}
+        backend_cls = backends.get(str(backend_name))
+        backend = backend_cls(**merged)
+        generation = {
+            k: judge_args.pop(k)
+            for k in ("max_tokens", "temperature", "stop", "json_schema")
+            if k in judge_args
+        }
+        return cls(
+            preset,
+            backend,
+            generation=generation,
+            template_vars=template_vars,
+            **judge_args,
+        )
+
+    # -- specification -----------------------------------------------------------------
+
+    def spec(self) -> dict[str, JsonValue]:
+        return {
+            "type": "prompt",
+            "name": self.name,
+            "preset": self.preset.name,
+            "preset_hash": preset_hash(self.preset),
+            "parser": self.parser_name,
+            "mode": self.mode,
+            "max_tokens": self.max_tokens,
+            "temperature": self.temperature,
+            "stop": list(self.stop),
+            "json_schema": self.json_schema,
+            "template_vars": self.template_vars,
+            "backend": self.backend.spec(),
+        }
+
+    @property
+    def batch_size(self) -> int:
+        return self.backend.batch_size
+
+    @property
+    def max_concurrency(self) -> int | None:
+        return self.backend.max_concurrency
+
+    # -- requests --------------------------------------------------------------------
+
+    def variables(self, task: Task) -> dict[str, Any]:
+        """Template variables for ``task`` (responses in presented order)."""
+        item = task.item
+        base: dict[str, Any] = {
+            "instruction": item.prompt_text,
+            "item": item,
+            "reference": item.reference,
+            "metadata": item.metadata,
+            "input": item.metadata.get("input", ""),
+            **self.template_vars,
+        }
+        if isinstance(item, PairItem):
+            first, second = (
+                (item.response_b, item.response_a)
+                if task.swapped
+                else (item.response_a, item.response_b)
+            )
+            base.update(response_a=first, response_b=second)
+        else:
+            base.update(response=item.response)
+        return base
+
+    def request(self, task: Task) -> CompletionRequest:
+        if (self.preset.kind == "pair") != isinstance(task.item, PairItem):
+            raise ConfigError(
+                f"judge {self.name!r} grades {self.preset.kind} items; "
+                f"item {task.item.id!r} is a {task.item.kind} item"
+            )
+        messages = render(self.preset, self.variables(task))
+        choices: tuple[str, ...] | None = None
+        if self.mode == "probs":
+            if self.preset.choices:
+                choices = tuple(self.preset.choices.values())
+            else:
+                choices = self.preset.score_choices
+        return CompletionRequest(
+            messages=messages,
+            max_tokens=1 if self.mode == "probs" else self.max_tokens,
+            temperature=self.temperature,
+            seed=task.seed + task.sample if self.temperature > 0 else None,
+            choices=choices,
+            stop=self.stop,
+            json_schema=self.json_schema,
+        )
+
+    def request_key(self, task: Task) -> str:
+        return request_key(self.backend, self.request(task), task.sample)
+
+    # -- evaluation ------------------------------------------------------------------
+
+    async def evaluate(self, tasks: Sequence[Task], call: Caller) -> list[Judgment]:
+        requests = [self.request(t) for t in tasks]
+        results = await call(self.backend, requests, [t.sample for t in tasks])
+        return [
+            self._judgment(task, req, res)
+            for task, req, res in zip(tasks, requests, results, strict=True)
+        ]
+
+    def _judgment(self, task: Task, request: CompletionRequest, res: CallResult) -> Judgment:
+        base: dict[str, Any] = {
+            "item_id": task.item.id,
+            "judge": self.name,
+            "judge_hash": self.judge_hash,
+            "request_key": request_key(self.backend, request, task.sample),
+            "swapped": task.swapped,
+            "sample": task.sample,
+            "cache_hit": res.cache_hit,
+        }
+        if isinstance(res.result, BackendError):
+            return Judgment(status="error", error=str(res.result), **base)
+        comp = res.result
+        base.update(
+            raw=comp.text,
+            tokens_in=comp.tokens_in,
+            tokens_out=comp.tokens_out,
+            cost=comp.cost,
+            latency_s=comp.latency_s,
+            truncated=comp.truncated,
+        )
+        return Judgment(**base, **self.interpret(comp.text, comp.choice_probs, task.swapped))
+
+    def interpret(
+        self, text: str, choice_probs: dict[str, float] | None, swapped: bool
+    ) -> dict[str, Any]:
+        """Status, verdict, probabilities and scores (canonical order) from a reply."""
+        out: dict[str, Any] = {}
+        status: Status = "ok"
+        if self.preset.choices and choice_probs:
+            probs = normalise(
+                {v: choice_probs.get(tok, 0.0) for v, tok in self.preset.choices.items()}
+            )
+            if probs is not None:
+                canon = {(flip(v) if swapped else v): p for v, p in probs.items()}
+                out["probabilities"] = {v: canon.get(v, 0.0) for v in VERDICTS if v in canon}
+        if self.mode == "probs" and "probabilities" in out:
+            ranked = sorted(out["probabilities"].items(), key=lambda kv: -kv[1])
+            out["verdict"] = ranked[0][0]
+            return {"status": status, **out}
+        if self.mode == "probs" and self.preset.score_choices and choice_probs:
+            weights = {float(c): choice_probs.get(c, 0.0) for c in self.preset.score_choices}
+            total = sum(weights.values())
+            if total > 0:
+                out["score"] = sum(k * w for k, w in weights.items()) / total
+                return {"status": status, **out}
+        parsed = parse_reply(self.parser, text)
+        if parsed is None:
+            return {"status": "unparsed", "error": "no verdict found in the reply", **out}
+        if parsed.verdict is not None:
+            out["verdict"] = flip(parsed.verdict) if swapped else parsed.verdict
+        if parsed.scores is not None:
+            first, second = parsed.scores
+            out["scores"] = (second, first) if swapped else (first, second)
+        if parsed.score is not None:
+            out["score"] = parsed.score
+        return {"status": status, **out}
+
+    def reinterpret(self, judgment: Judgment, item: PairItem | SingleItem) -> Judgment:
+        if judgment.status == "error" or judgment.raw is None:
+            return judgment
+        presented: dict[str, float] | None = None
+        if judgment.probabilities and self.preset.choices:
+            presented = {}
+            for verdict, prob in judgment.probabilities.items():
+                shown: Verdict = flip(verdict) if judgment.swapped else verdict
+                presented[self.preset.choices[shown]] = prob
+        fields = self.interpret(judgment.raw, presented, judgment.swapped)
+        cleared = {"verdict": None, "score": None, "scores": None, "error": None}
+        return judgment.model_copy(update={**cleared, **fields, "judge": self.name})
+
+    async def aclose(self) -> None:
+        await self.backend.aclose()
+
+
+def parse_reply(parser: Callable[[str], ParsedReply | None], text: str) -> ParsedReply | None:
+    """Run a parser, treating an empty reply as unparsed."""
+    if not text or not text.strip():
+        return None
+    return parser(text)
+
+
+def request_key(backend: Backend, request: CompletionRequest, sample: int) -> str:
+    """Cache and resume key: backend spec + the rendered request + the sample index."""
+    return sha256_json(
+        {"backend": backend.spec(), "request": request.model_dump(mode="json"), "sample": sample}
+    )

@@ -1,0 +1,300 @@
+"""Records that cross a module or file boundary.
+
+All are frozen pydantic models that reject unknown keys, so a misspelt field in a
+data file or a config fails when it is loaded, not an hour into a run.
+
+Verdicts are always in *canonical* order: ``"A"`` means the item's ``response_a``
+won, whatever order the judge saw the two responses in (``swapped`` records that).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
+
+Verdict = Literal["A", "B", "tie"]
+"""A pairwise verdict in canonical order."""
+
+VERDICTS: tuple[Verdict, ...] = ("A", "B", "tie")
+
+Status = Literal["ok", "unparsed", "error"]
+"""``ok``: a verdict was read; ``unparsed``: the reply held none; ``error``: no reply."""
+
+Role = Literal["system", "user", "assistant"]
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware in UTC."""
+    return datetime.now(UTC)
+
+
+def flip(verdict: Verdict) -> Verdict:
+    """Swap a verdict between presented and canonical order.
+
+    >>> flip("A"), flip("B"), flip("tie")
+    ('B', 'A', 'tie')
+    """
+    return "B" if verdict == "A" else "A" if verdict == "B" else "tie"
+
+
+class Record(BaseModel):
+    """Base of every boundary record: frozen, unknown keys rejected."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Message(Record):
+    """One chat message."""
+
+    role: Role
+    """Who speaks: system, user or assistant."""
+    content: str
+    """The message text."""
+
+
+class HumanLabel(Record):
+    """One annotator's pairwise vote on an item."""
+
+    annotator: str
+    """Who voted (e.g. ``annotator1``, ``gold``)."""
+    verdict: Verdict
+    """The vote, canonical order."""
+
+
+class HumanScore(Record):
+    """One annotator's score of a single response."""
+
+    annotator: str
+    """Who scored (e.g. ``annotator1``, ``mean``)."""
+    score: float
+    """The score on the benchmark's scale."""
+    aspect: str = "overall"
+    """What was scored (``overall`` or a sub-score such as ``engaging``)."""
+
+
+Prompt = Annotated[str | tuple[Message, ...], Field(union_mode="left_to_right")]
+
+
+class _Item(Record):
+    id: str
+    """Unique within the benchmark."""
+    benchmark: str
+    """Registry name of the benchmark this item comes from."""
+    prompt: Prompt
+    """The user's instruction (text), or the conversation as chat messages."""
+    reference: str | None = None
+    """A reference answer, where the benchmark has one."""
+    category: str | None = None
+    """A grouping for per-category tables (subset, bias type, task)."""
+    metadata: dict[str, JsonValue] = Field(default_factory=dict)
+    """Anything else the source carries, kept for analysis."""
+
+    @field_validator("id")
+    @classmethod
+    def _id_not_empty(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("id must not be empty")
+        return value
+
+    @property
+    def prompt_text(self) -> str:
+        """The prompt as plain text (the last user message for a conversation)."""
+        if isinstance(self.prompt, str):
+            return self.prompt
+        users = [m.content for m in self.prompt if m.role == "user"]
+        return users[-1] if users else ""
+
+
+class PairItem(_Item):
+    """Two responses to one prompt, with every annotator's vote kept."""
+
+    kind: Literal["pair"] = "pair"
+    response_a: str
+    """The first response in the source's order."""
+    response_b: str
+    """The second response in the source's order."""
+    model_a: str | None = None
+    """Which model wrote ``response_a``, where known."""
+    model_b: str | None = None
+    """Which model wrote ``response_b``, where known."""
+    labels: tuple[HumanLabel, ...] = ()
+    """Every annotator's vote (or one ``gold`` label for objective benchmarks)."""
+
+    @property
+    def label(self) -> Verdict | None:
+        """The majority label: the most common vote, or ``None`` without a strict majority.
+
+        >>> PairItem(id="1", benchmark="x", prompt="p", response_a="a", response_b="b",
+        ...          labels=(HumanLabel(annotator="h1", verdict="A"),
+        ...                  HumanLabel(annotator="h2", verdict="A"),
+        ...                  HumanLabel(annotator="h3", verdict="tie"))).label
+        'A'
+        """
+        return majority([lab.verdict for lab in self.labels])
+
+
+class SingleItem(_Item):
+    """One response to grade, with human scores."""
+
+    kind: Literal["single"] = "single"
+    response: str
+    """The response to grade."""
+    model: str | None = None
+    """Which model or system wrote the response."""
+    scores: tuple[HumanScore, ...] = ()
+    """Human scores (every annotator, or their mean where only that is published)."""
+    scale: tuple[float, float] | None = None
+    """The lowest and highest score of the benchmark's scale."""
+
+    def human_score(self, aspect: str = "overall") -> float | None:
+        """The mean human score on ``aspect``, or ``None`` if there is none."""
+        values = [s.score for s in self.scores if s.aspect == aspect]
+        return sum(values) / len(values) if values else None
+
+
+Item = Annotated[PairItem | SingleItem, Field(discriminator="kind")]
+
+
+def majority(votes: list[Verdict]) -> Verdict | None:
+    """The vote held by more than half of ``votes``; else the unique most common; else None.
+
+    >>> majority(["A", "B", "A"]), majority(["A", "B"]), majority([])
+    ('A', None, None)
+    """
+    if not votes:
+        return None
+    counts = Counter(votes).most_common()
+    if len(counts) > 1 and counts[0][1] == counts[1][1]:
+        return None
+    return counts[0][0]
+
+
+class Judgment(Record):
+    """One judge reply on one item in one order, as stored in ``judgments.jsonl``."""
+
+    item_id: str
+    """The judged item's id."""
+    judge: str
+    """The judge's name."""
+    judge_hash: str
+    """Hash of everything about the judge that changes its output (template, model, params)."""
+    request_key: str
+    """Content hash of the request; the cache and resume key."""
+    swapped: bool = False
+    """True when the judge saw ``response_b`` first."""
+    sample: int = 0
+    """Sample index, for repeated sampling of the same request."""
+    status: Status
+    """``ok``, ``unparsed`` (reply had no verdict) or ``error`` (no reply)."""
+    verdict: Verdict | None = None
+    """Pairwise verdict in canonical order, when ``status`` is ``ok``."""
+    score: float | None = None
+    """Single-answer score (or the pair's score difference) when the judge gives one."""
+    scores: tuple[float, float] | None = None
+    """Two scores in canonical order, for judges that score both responses (JudgeLM)."""
+    probabilities: dict[Verdict, float] | None = None
+    """P(verdict) in canonical order from the verdict token, where the backend exposes it."""
+    raw: str | None = None
+    """The judge's raw reply text (kept for re-parsing)."""
+    error: str | None = None
+    """What went wrong, for ``unparsed`` and ``error``."""
+    tokens_in: int = 0
+    """Prompt tokens."""
+    tokens_out: int = 0
+    """Generated tokens."""
+    cost: float = 0.0
+    """Cost in US dollars, from the price table (0 for local judges)."""
+    latency_s: float = 0.0
+    """Seconds the backend call took (0 on a cache hit)."""
+    cache_hit: bool = False
+    """True when the reply came from the cache."""
+    truncated: bool = False
+    """True when the prompt was cut to fit the model's context window."""
+    members: tuple[dict[str, JsonValue], ...] = ()
+    """For juries: each member's verdict record (name, verdict, probabilities, status)."""
+    created_at: datetime = Field(default_factory=utcnow)
+    """When the judgment was made."""
+
+
+class Counts(Record):
+    """How many judgments of each status a run holds."""
+
+    total: int = 0
+    ok: int = 0
+    unparsed: int = 0
+    error: int = 0
+    cache_hits: int = 0
+
+
+class Totals(Record):
+    """Resource totals of a run."""
+
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost: float = 0.0
+    latency_s: float = 0.0
+    """Sum of backend call seconds."""
+    wall_s: float = 0.0
+    """Wall-clock seconds the run took (summed over resumed sessions)."""
+
+
+class RunConfig(Record):
+    """Everything that defines a run; resolved before the run starts and stored in the manifest."""
+
+    benchmark: str = "sample"
+    """Benchmark registry name."""
+    benchmark_args: dict[str, JsonValue] = Field(default_factory=dict)
+    """Arguments for the benchmark loader (``-B key=value``)."""
+    judge: str = "smollm2"
+    """Judge registry name."""
+    judge_args: dict[str, JsonValue] = Field(default_factory=dict)
+    """Judge parameters (``-J key=value``)."""
+    orders: Literal["both", "original", "swapped"] = "both"
+    """Which presentation orders to judge each pair in."""
+    reconcile: Literal["inconsistent_tie", "average_probabilities", "first_order"] = (
+        "inconsistent_tie"
+    )
+    """How the two orders combine into one pair verdict."""
+    samples: int = Field(default=1, ge=1)
+    """How many samples per request (sample index is part of the cache key)."""
+    limit: int | None = Field(default=None, ge=1)
+    """Judge only the first ``limit`` items."""
+    concurrency: int = Field(default=4, ge=1)
+    """Requests in flight at once (the backend may lower it)."""
+    seed: int = 0
+    """Seed for sampling and any randomised order."""
+    use_cache: bool = True
+    """Read and write the response cache."""
+
+
+class RunManifest(Record):
+    """``manifest.json``: what a run was, so it can be understood and replayed."""
+
+    run_id: str
+    config: RunConfig
+    judge_hash: str
+    """Hash of the judge's output-relevant settings."""
+    judge_spec: dict[str, JsonValue] = Field(default_factory=dict)
+    """The judge's resolved description (backend, model, template, parser, params)."""
+    prompt_hash: str | None = None
+    """Content hash of the prompt template."""
+    data_hash: str
+    """Hash of the loaded items (and the source files where the loader names them)."""
+    data_files: dict[str, str] = Field(default_factory=dict)
+    """Source file path -> sha256, where the loader names files."""
+    git_commit: str | None = None
+    package_versions: dict[str, str] = Field(default_factory=dict)
+    argv: tuple[str, ...] = ()
+    seed: int = 0
+    n_items: int = 0
+    counts: Counts = Field(default_factory=Counts)
+    totals: Totals = Field(default_factory=Totals)
+    started_at: datetime = Field(default_factory=utcnow)
+    finished_at: datetime | None = None
+    complete: bool = False
+    """True when every planned judgment is stored."""
+    extra: dict[str, Any] = Field(default_factory=dict)
+    """Backend-specific facts (batch ids, server info)."""

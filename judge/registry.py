@@ -1,0 +1,182 @@
+"""One small registry per plugin kind: backends, judges, benchmarks.
+
+Built-ins are listed in one literal table of lazy ``"module:attr"`` strings;
+third parties add entries through the entry-point group whose name is
+``judge_harness.<kind>`` (the entry point's name is the registry name). Nothing
+registers itself as an import side effect: entries are resolved on first use.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from typing import Any, Generic, TypeVar
+
+from judge.errors import ConfigError, UnknownNameError
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """Where a registry name comes from."""
+
+    name: str
+    target: str
+    """``module:attr`` or a description of the object."""
+    source: str
+    """``built-in``, ``entry point (<distribution>)`` or ``register()``."""
+
+
+def load_target(target: str) -> Any:
+    """Import ``"package.module:attr.sub"`` and return the attribute.
+
+    >>> load_target("judge.records:flip")("A")
+    'B'
+    """
+    module_name, _, attr_path = target.partition(":")
+    if not attr_path:
+        raise ConfigError(f"plugin target {target!r} is not of the form 'module:attr'")
+    obj: Any = importlib.import_module(module_name)
+    for part in attr_path.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+class Registry(Generic[T]):
+    """Name -> plugin, resolved lazily.
+
+    >>> reg: Registry[Callable[..., str]] = Registry("example", builtins={})
+    >>> reg.register("hello", lambda: "hi")
+    >>> reg.get("hello")()
+    'hi'
+    >>> reg.get("helo")
+    Traceback (most recent call last):
+    ...
+    judge.errors.UnknownNameError: unknown example 'helo'; did you mean 'hello'?
+    """
+
+    def __init__(
+        self,
+        kind: str,
+        *,
+        builtins: dict[str, str],
+        group: str | None = None,
+        discover: Callable[[], dict[str, tuple[T | str, str]]] | None = None,
+    ) -> None:
+        self.kind = kind
+        self.group = group if group is not None else f"judge_harness.{kind}s"
+        self._builtins = dict(builtins)
+        self._discover = discover
+        self._entries: dict[str, Entry] | None = None
+        self._targets: dict[str, T | str] = {}
+        self._loaded: dict[str, T] = {}
+
+    def _scan(self) -> dict[str, Entry]:
+        if self._entries is not None:
+            return self._entries
+        entries: dict[str, Entry] = {}
+        for name, target in self._builtins.items():
+            entries[name] = Entry(name, target, "built-in")
+            self._targets[name] = target
+        if self._discover is not None:
+            for name, (target, source) in self._discover().items():
+                if name in entries:
+                    raise ConfigError(
+                        f"{self.kind} {name!r} is defined twice: "
+                        f"{entries[name].source} and {source}"
+                    )
+                entries[name] = Entry(name, target if isinstance(target, str) else name, source)
+                self._targets[name] = target
+        for ep in entry_points(group=self.group):
+            dist = ep.dist.name if ep.dist is not None else "unknown distribution"
+            if ep.name in entries:
+                raise ConfigError(
+                    f"{self.kind} {ep.name!r} from entry point of {dist} collides with "
+                    f"{entries[ep.name].source} {entries[ep.name].target}"
+                )
+            entries[ep.name] = Entry(ep.name, ep.value, f"entry point ({dist})")
+            self._targets[ep.name] = ep.value
+        self._entries = entries
+        return entries
+
+    def register(self, name: str, obj: T, *, replace: bool = False) -> None:
+        """Register ``obj`` under ``name`` at run time (tests, notebooks)."""
+        entries = self._scan()
+        if name in entries and not replace:
+            raise ConfigError(
+                f"{self.kind} {name!r} is already registered ({entries[name].source})"
+            )
+        entries[name] = Entry(name, getattr(obj, "__qualname__", repr(obj)), "register()")
+        self._targets[name] = obj
+        self._loaded.pop(name, None)
+
+    def unregister(self, name: str) -> None:
+        """Remove a run-time registration."""
+        self._scan().pop(name, None)
+        self._targets.pop(name, None)
+        self._loaded.pop(name, None)
+
+    def names(self) -> list[str]:
+        """Every registered name, sorted."""
+        return sorted(self._scan())
+
+    def entries(self) -> list[Entry]:
+        """Every entry with where it comes from, sorted by name."""
+        return [self._scan()[n] for n in self.names()]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._scan()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names())
+
+    def get(self, name: str) -> T:
+        """The plugin called ``name``; an unknown name raises with close suggestions."""
+        entries = self._scan()
+        if name not in entries:
+            close = difflib.get_close_matches(name, list(entries), n=3, cutoff=0.5)
+            hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+            known = "" if close else f"; known: {', '.join(sorted(entries)) or 'none'}"
+            raise UnknownNameError(f"unknown {self.kind} {name!r}{hint}{known}")
+        if name not in self._loaded:
+            target = self._targets[name]
+            self._loaded[name] = load_target(target) if isinstance(target, str) else target
+        return self._loaded[name]
+
+
+def _discover_presets() -> dict[str, tuple[Any, str]]:
+    from judge.prompts import list_presets, preset_judge_factory
+
+    return {name: (preset_judge_factory(name), "preset (prompts/)") for name in list_presets()}
+
+
+# The built-in tables. Each value is a lazy "module:attr" import path.
+BACKENDS: dict[str, str] = {
+    "llamacpp": "judge.backends.llamacpp:LlamaCppBackend",
+}
+
+# Presets in prompts/ (smollm2, mt-bench-pair, ...) are judges too: discovered, not listed here.
+JUDGES: dict[str, str] = {}
+
+BENCHMARKS: dict[str, str] = {
+    "sample": "benchmarks.sample:SampleBenchmark",
+    "pandalm": "benchmarks.pandalm:PandaLMBenchmark",
+    "llmbar": "benchmarks.llmbar:LLMBarBenchmark",
+    "judgebench": "benchmarks.judgebench:JudgeBenchBenchmark",
+    "evalbiasbench": "benchmarks.evalbiasbench:EvalBiasBenchBenchmark",
+    "topical_chat": "benchmarks.topical_chat:TopicalChatBenchmark",
+}
+
+backends: Registry[Any] = Registry("backend", builtins=BACKENDS)
+judges: Registry[Any] = Registry("judge", builtins=JUDGES, discover=_discover_presets)
+benchmarks: Registry[Any] = Registry("benchmark", builtins=BENCHMARKS)
+
+REGISTRIES: dict[str, Registry[Any]] = {
+    "backends": backends,
+    "judges": judges,
+    "benchmarks": benchmarks,
+}

@@ -1,0 +1,420 @@
+"""The runner: items -> tasks (both orders x samples) -> cache -> judge -> store.
+
+Resuming is the default: a rerun of the same command finds the run folder by its id,
+reads what ``judgments.jsonl`` holds, and asks only for what is missing (errors are
+retried; finished judgments are never asked for again). The cache sits under the
+backend, so a judgment whose reply was cached but not yet stored costs no request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from judge.backends.base import Backend, Completion, CompletionRequest
+from judge.benchmark import Benchmark, file_sha256, items_hash, load_items
+from judge.cache import ResponseCache
+from judge.errors import BackendError, ConfigError, FatalBackendError, StoreError
+from judge.judges import CallResult, Judge, PromptJudge, Task, request_key
+from judge.prompts import preset_hash, sha256_json
+from judge.records import (
+    Judgment,
+    PairItem,
+    RunConfig,
+    RunManifest,
+    SingleItem,
+    Totals,
+    utcnow,
+)
+from judge.registry import benchmarks, judges
+from judge.store import RunStore, count_judgments, judgment_key
+
+AnyItem = PairItem | SingleItem
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Retries of retryable backend errors: exponential backoff with full jitter."""
+
+    max_retries: int = 8
+    base_delay: float = 0.5
+    max_delay: float = 60.0
+
+    def delay(self, attempt: int, retry_after: float | None, rng: random.Random) -> float:
+        """Seconds to wait before retry ``attempt`` (1-based); honours ``Retry-After``."""
+        backoff = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+        jittered = backoff * (0.5 + rng.random() / 2)
+        return max(jittered, retry_after) if retry_after is not None else jittered
+
+
+@dataclass
+class RunResult:
+    """What :func:`run_judging` returns."""
+
+    store: RunStore
+    manifest: RunManifest
+    items: list[AnyItem]
+    requested: int = 0
+    """Tasks that were pending when this session started."""
+    new_judgments: list[Judgment] = field(default_factory=list)
+
+
+def plan_tasks(items: Sequence[AnyItem], config: RunConfig) -> list[Task]:
+    """Every task of a run: each pair in the configured orders, each sample."""
+    orders = {"both": (False, True), "original": (False,), "swapped": (True,)}[config.orders]
+    tasks = []
+    for item in items:
+        item_orders = orders if isinstance(item, PairItem) else (False,)
+        for sample in range(config.samples):
+            for swapped in item_orders:
+                tasks.append(Task(item=item, swapped=swapped, sample=sample, seed=config.seed))
+    return tasks
+
+
+def run_id_for(config: RunConfig, judge: Judge) -> str:
+    """A stable run id, so rerunning the same command resumes the same run."""
+    identity = {
+        "benchmark": config.benchmark,
+        "benchmark_args": config.benchmark_args,
+        "judge_hash": judge.judge_hash,
+        "orders": config.orders,
+        "samples": config.samples,
+        "seed": config.seed,
+    }
+    safe_judge = config.judge.replace("/", "_")
+    return f"{config.benchmark}-{safe_judge}-{sha256_json(identity)[:8]}"
+
+
+class Caller:
+    """Reaches a backend through the cache, with bounded retries of retryable errors."""
+
+    def __init__(self, cache: ResponseCache | None, retry: RetryPolicy, seed: int) -> None:
+        self.cache = cache
+        self.retry = retry
+        self.rng = random.Random(seed)
+        self.requests_sent = 0
+        self.retries = 0
+
+    async def __call__(
+        self, backend: Backend, requests: Sequence[CompletionRequest], samples: Sequence[int]
+    ) -> list[CallResult]:
+        keys = [request_key(backend, r, s) for r, s in zip(requests, samples, strict=True)]
+        results: list[CallResult | None] = [None] * len(requests)
+        pending = []
+        for i, key in enumerate(keys):
+            cached = self.cache.get(key) if self.cache is not None else None
+            if cached is not None:
+                results[i] = CallResult(cached, cache_hit=True)
+            else:
+                pending.append(i)
+        attempt = 0
+        while pending:
+            self.requests_sent += len(pending)
+            try:
+                answers = await backend.complete([requests[i] for i in pending])
+            except FatalBackendError:
+                raise
+            except BackendError as exc:  # a whole-batch failure
+                answers = [exc] * len(pending)
+            if len(answers) != len(pending):
+                raise StoreError(
+                    f"backend {backend.name!r} returned {len(answers)} results "
+                    f"for {len(pending)} requests"
+                )
+            retry_now: list[int] = []
+            wait = 0.0
+            for i, answer in zip(pending, answers, strict=True):
+                if isinstance(answer, Completion):
+                    if self.cache is not None:
+                        self.cache.put(keys[i], answer)
+                    results[i] = CallResult(answer)
+                elif isinstance(answer, FatalBackendError):
+                    raise answer
+                elif answer.retryable and attempt < self.retry.max_retries:
+                    retry_now.append(i)
+                    wait = max(wait, self.retry.delay(attempt + 1, answer.retry_after, self.rng))
+                else:
+                    results[i] = CallResult(answer)
+            pending = retry_now
+            if pending:
+                attempt += 1
+                self.retries += len(pending)
+                await asyncio.sleep(wait)
+        return [r for r in results if r is not None]
+
+
+def build_judge(config: RunConfig) -> Judge:
+    """The judge a config names, with its ``-J`` parameters."""
+    factory = judges.get(config.judge)
+    judge = factory(**config.judge_args)
+    if not isinstance(judge, Judge):
+        raise ConfigError(
+            f"judge {config.judge!r} did not build a Judge (got {type(judge).__name__})"
+        )
+    return judge
+
+
+def build_benchmark(config: RunConfig) -> Benchmark:
+    """The benchmark loader a config names, with its ``-B`` options."""
+    cls = benchmarks.get(config.benchmark)
+    bench = cls(**config.benchmark_args)
+    if not isinstance(bench, Benchmark):
+        raise ConfigError(f"benchmark {config.benchmark!r} is not a Benchmark")
+    return bench
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of the packages that shape a run's output."""
+    out = {"python": sys.version.split()[0]}
+    for name in (
+        "judge-harness",
+        "pydantic",
+        "llama-cpp-python",
+        "openai",
+        "anthropic",
+        "transformers",
+        "torch",
+        "vllm",
+        "lm-eval",
+        "pandas",
+        "scikit-learn",
+    ):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            continue
+    return out
+
+
+def git_commit() -> str | None:
+    """The commit of the judge-harness checkout, where it is one."""
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def _merge_items(store: RunStore, items: list[AnyItem]) -> list[AnyItem]:
+    """Items already in the run plus new ones (a larger ``--limit`` extends a run)."""
+    if not store.items_path.exists():
+        return items
+    merged = {item.id: item for item in store.items()}
+    for item in items:
+        merged.setdefault(item.id, item)
+    return list(merged.values())
+
+
+def run_judging(
+    config: RunConfig,
+    *,
+    output: str | Path = "results",
+    run_name: str | None = None,
+    argv: Sequence[str] = (),
+    progress: bool = False,
+    retry: RetryPolicy | None = None,
+    judge: Judge | None = None,
+    items: Sequence[AnyItem] | None = None,
+    cache_path: str | Path | None = None,
+) -> RunResult:
+    """Judge a benchmark and store the run; resume it if it exists. Synchronous wrapper."""
+    return asyncio.run(
+        arun_judging(
+            config,
+            output=output,
+            run_name=run_name,
+            argv=argv,
+            progress=progress,
+            retry=retry,
+            judge=judge,
+            items=items,
+            cache_path=cache_path,
+        )
+    )
+
+
+async def arun_judging(
+    config: RunConfig,
+    *,
+    output: str | Path = "results",
+    run_name: str | None = None,
+    argv: Sequence[str] = (),
+    progress: bool = False,
+    retry: RetryPolicy | None = None,
+    judge: Judge | None = None,
+    items: Sequence[AnyItem] | None = None,
+    cache_path: str | Path | None = None,
+) -> RunResult:
+    """Judge a benchmark and store the run; resume it if it exists."""
+    started = time.perf_counter()
+    data_files: dict[str, str] = {}
+    if items is None:
+        bench = build_benchmark(config)
+        loaded = load_items(bench, limit=config.limit)
+        data_files = {str(p): file_sha256(p) for p in bench.files() if p.is_file()}
+    else:
+        loaded = list(items)[: config.limit] if config.limit else list(items)
+    if not loaded:
+        raise ConfigError(f"benchmark {config.benchmark!r} yielded no items")
+    judge = judge or build_judge(config)
+    output = Path(output)
+    store = RunStore(output / (run_name or run_id_for(config, judge)))
+
+    previous: RunManifest | None = None
+    if store.exists():
+        previous = store.read_manifest()
+        if previous.judge_hash != judge.judge_hash:
+            raise ConfigError(
+                f"{store.path} holds a run of a different judge configuration "
+                f"({previous.judge_hash} != {judge.judge_hash}); choose another --name"
+            )
+    all_items = _merge_items(store, loaded)
+    store.write_items(all_items)
+
+    spec = judge.spec()
+    prompt_hash = preset_hash(judge.preset) if isinstance(judge, PromptJudge) else None
+    manifest = RunManifest(
+        run_id=store.path.name,
+        config=config,
+        judge_hash=judge.judge_hash,
+        judge_spec=spec,
+        prompt_hash=prompt_hash,
+        data_hash=items_hash(all_items),
+        data_files={**(previous.data_files if previous else {}), **data_files},
+        git_commit=git_commit(),
+        package_versions=package_versions(),
+        argv=tuple(argv),
+        seed=config.seed,
+        n_items=len(all_items),
+        started_at=previous.started_at if previous else utcnow(),
+        totals=previous.totals if previous else Totals(),
+        extra=previous.extra if previous else {},
+    )
+    store.write_manifest(manifest)
+
+    tasks = plan_tasks(loaded, config)
+    done = {judgment_key(j) for j in store.judgments() if j.status != "error"}
+    pending = [t for t in tasks if (t.item.id, t.swapped, t.sample) not in done]
+
+    cache = None
+    if config.use_cache:
+        cache = ResponseCache(cache_path or output / "cache.sqlite")
+    caller = Caller(cache, retry or RetryPolicy(), config.seed)
+    new: list[Judgment] = []
+    failure: BaseException | None = None
+    try:
+        store.open_for_append()
+        new = await _execute(judge, pending, caller, store, config, progress)
+    except BaseException as exc:
+        failure = exc
+        raise
+    finally:
+        store.close()
+        if cache is not None:
+            cache.close()
+        await judge.aclose()
+        manifest = _finalize(store, manifest, tasks, started, failure)
+    return RunResult(
+        store=store, manifest=manifest, items=all_items, requested=len(pending), new_judgments=new
+    )
+
+
+async def _execute(
+    judge: Judge,
+    pending: list[Task],
+    caller: Caller,
+    store: RunStore,
+    config: RunConfig,
+    progress: bool,
+) -> list[Judgment]:
+    from tqdm import tqdm
+
+    batch = max(1, judge.batch_size)
+    chunks = [pending[i : i + batch] for i in range(0, len(pending), batch)]
+    workers = min(
+        config.concurrency, judge.max_concurrency or config.concurrency, max(1, len(chunks))
+    )
+    queue: asyncio.Queue[list[Task]] = asyncio.Queue()
+    for chunk in chunks:
+        queue.put_nowait(chunk)
+    made: list[Judgment] = []
+    bar = tqdm(
+        total=len(pending),
+        desc=f"judging ({judge.name})",
+        unit="judgment",
+        disable=not progress,
+        dynamic_ncols=True,
+        file=sys.stderr,
+    )
+
+    async def worker() -> None:
+        while True:
+            try:
+                chunk = queue.get_nowait()
+            except asyncio.QueueEmpty:
+                return
+            for judgment in await judge.evaluate(chunk, caller):
+                store.append(judgment)
+                made.append(judgment)
+                bar.update(1)
+
+    try:
+        async with asyncio.TaskGroup() as group:
+            for _ in range(workers):
+                group.create_task(worker())
+    except* FatalBackendError as eg:
+        raise eg.exceptions[0] from None
+    finally:
+        bar.close()
+    return made
+
+
+def _finalize(
+    store: RunStore,
+    manifest: RunManifest,
+    tasks: list[Task],
+    started: float,
+    failure: BaseException | None,
+) -> RunManifest:
+    stored = store.judgments()
+    counts = count_judgments(stored)
+    totals = Totals(
+        tokens_in=sum(j.tokens_in for j in stored),
+        tokens_out=sum(j.tokens_out for j in stored),
+        cost=sum(j.cost for j in stored),
+        latency_s=sum(j.latency_s for j in stored),
+        wall_s=manifest.totals.wall_s + (time.perf_counter() - started),
+    )
+    finished = {judgment_key(j) for j in stored if j.status != "error"}
+    complete = failure is None and all((t.item.id, t.swapped, t.sample) in finished for t in tasks)
+    extra: dict[str, Any] = dict(manifest.extra)
+    if failure is not None:
+        extra["last_failure"] = f"{type(failure).__name__}: {failure}"
+    else:
+        extra.pop("last_failure", None)
+    final = manifest.model_copy(
+        update={
+            "counts": counts,
+            "totals": totals,
+            "finished_at": utcnow(),
+            "complete": complete,
+            "extra": extra,
+        }
+    )
+    store.write_manifest(final)
+    return final
