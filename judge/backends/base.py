@@ -88,12 +88,16 @@ class Backend(ABC):
     def model(self) -> str:
         return self.options.model
 
+    spec_exclude: ClassVar[frozenset[str]] = frozenset()
+    """Options that do not change the output (timeouts, concurrency, key names)."""
+
     def spec(self) -> dict[str, JsonValue]:
         """Output-relevant settings, for the judge hash and the cache key.
 
-        Excludes what does not change the output (timeouts, concurrency, keys).
+        Every option except :attr:`spec_exclude` (timeouts, concurrency, keys).
         """
-        return {"backend": self.name, "model": self.model}
+        options = self.options.model_dump(mode="json", exclude=set(self.spec_exclude))
+        return {"backend": self.name, **options}
 
     @abstractmethod
     async def complete(

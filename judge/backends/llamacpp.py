@@ -28,6 +28,8 @@ from judge.backends.base import Backend, BackendOptions, Completion, CompletionR
 from judge.errors import BackendError, ConfigError, MissingDependencyError
 
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+EVAL_CHUNK = 32
+"""Prompt tokens evaluated per llama.cpp batch, at fixed positions (see _probabilities)."""
 
 
 def embedded_model_path() -> Path:
@@ -181,16 +183,20 @@ class LlamaCppBackend(Backend):
     ) -> Completion:
         import numpy as np
 
-        # Reuse the KV cache of the longest prefix shared with the previous prompt (the
-        # system prompt and template): only the new suffix is evaluated.
+        # Reuse the KV cache of the prefix shared with the previous prompt (the system
+        # prompt and template), evaluating in fixed chunks aligned to multiples of
+        # EVAL_CHUNK: llama.cpp's kernels differ with batch size, so the probabilities of
+        # a prompt must not depend on where the previous prompt happened to diverge.
         previous = llm.input_ids[: llm.n_tokens]
         shared = 0
         for old, new in zip(previous, tokens, strict=False):
             if old != new:
                 break
             shared += 1
-        llm.n_tokens = min(shared, len(tokens) - 1)
-        llm.eval(tokens[llm.n_tokens :])
+        start_at = (min(shared, len(tokens) - 1) // EVAL_CHUNK) * EVAL_CHUNK
+        llm.n_tokens = start_at
+        for begin in range(start_at, len(tokens), EVAL_CHUNK):
+            llm.eval(tokens[begin : begin + EVAL_CHUNK])
         # With logits_all=False llama-cpp-python no longer copies logits into llm.scores;
         # the context still holds the last position's logits.
         pointer = llm._ctx.get_logits_ith(-1)

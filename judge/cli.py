@@ -1,0 +1,179 @@
+"""The ``judge`` command line: a thin layer over the library.
+
+Options parse into a :class:`~judge.records.RunConfig`; library errors become one-line
+messages and exit codes here, at the edge, and nowhere else.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from pydantic import ValidationError
+
+from judge.errors import ConfigError, JudgeError
+
+app = typer.Typer(
+    name="judge",
+    help="Run LLM judges on benchmarks and measure whether the judge can be trusted.",
+    no_args_is_help=False,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def parse_pairs(pairs: list[str] | None, option: str) -> dict[str, Any]:
+    """``["a=1", "b=x"]`` -> ``{"a": 1, "b": "x"}``; values are JSON where they parse.
+
+    >>> parse_pairs(["temperature=0", "model=gpt-4o", "stop=[\\"\\\\n\\"]"], "-J")
+    {'temperature': 0, 'model': 'gpt-4o', 'stop': ['\\n']}
+    """
+    out: dict[str, Any] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"{option} expects key=value, got {pair!r}")
+        try:
+            out[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip()] = value
+    return out
+
+
+def _fail(exc: JudgeError) -> None:
+    typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(exc.exit_code)
+
+
+BenchmarkOpt = Annotated[str, typer.Option("--benchmark", "-b", help="benchmark name (judge list)")]
+JudgeOpt = Annotated[str, typer.Option("--judge", "-j", help="judge or preset name (judge list)")]
+JudgeParams = Annotated[
+    list[str] | None,
+    typer.Option("--judge-param", "-J", help="judge parameter key=value (repeatable)"),
+]
+BenchParams = Annotated[
+    list[str] | None,
+    typer.Option("--benchmark-param", "-B", help="benchmark option key=value (repeatable)"),
+]
+
+
+@app.command()
+def run(
+    benchmark: BenchmarkOpt = "sample",
+    judge: JudgeOpt = "smollm2",
+    judge_param: JudgeParams = None,
+    benchmark_param: BenchParams = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", "-n", help="judge the first N items")
+    ] = None,
+    output: Annotated[Path, typer.Option("--output", "-o", help="results folder")] = Path(
+        "results"
+    ),
+    name: Annotated[
+        str | None, typer.Option("--name", help="run folder name (default: derived)")
+    ] = None,
+    concurrency: Annotated[int, typer.Option("--concurrency", "-c", help="requests in flight")] = 8,
+    seed: Annotated[int, typer.Option(help="seed for sampling")] = 0,
+    orders: Annotated[str, typer.Option(help="both | original | swapped")] = "both",
+    reconcile: Annotated[
+        str, typer.Option(help="inconsistent_tie | average_probabilities | first_order")
+    ] = "inconsistent_tie",
+    samples: Annotated[int, typer.Option(help="samples per request")] = 1,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="neither read nor write the cache")
+    ] = False,
+    max_retries: Annotated[int, typer.Option(help="retries of retryable backend errors")] = 8,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
+) -> None:
+    """Judge a benchmark (default: the bundled sample with the embedded SmolLM2 judge)."""
+    from judge.records import RunConfig
+    from judge.run import RetryPolicy, run_judging
+    from judge.summary import format_summary, summarize
+
+    try:
+        try:
+            config = RunConfig(
+                benchmark=benchmark,
+                benchmark_args=parse_pairs(benchmark_param, "-B"),
+                judge=judge,
+                judge_args=parse_pairs(judge_param, "-J"),
+                limit=limit,
+                concurrency=concurrency,
+                seed=seed,
+                orders=orders,  # type: ignore[arg-type]
+                reconcile=reconcile,  # type: ignore[arg-type]
+                samples=samples,
+                use_cache=not no_cache,
+            )
+        except ValidationError as exc:
+            raise ConfigError(_validation_text(exc)) from exc
+        result = run_judging(
+            config,
+            output=output,
+            run_name=name,
+            argv=tuple(sys.argv),
+            progress=not quiet,
+            retry=RetryPolicy(max_retries=max_retries),
+        )
+        typer.echo(format_summary(summarize(result.store, reconcile=config.reconcile)))
+    except JudgeError as exc:
+        _fail(exc)
+
+
+@app.command("list")
+def list_plugins(
+    kind: Annotated[str | None, typer.Argument(help="backends | judges | benchmarks")] = None,
+) -> None:
+    """List every backend, judge and benchmark, and where each comes from."""
+    from judge.registry import REGISTRIES
+
+    try:
+        kinds = [kind] if kind else list(REGISTRIES)
+        for k in kinds:
+            if k not in REGISTRIES:
+                raise ConfigError(f"unknown kind {k!r}; choose from {', '.join(REGISTRIES)}")
+            typer.secho(k, bold=True)
+            for entry in REGISTRIES[k].entries():
+                typer.echo(f"  {entry.name:<28} {entry.source:<28} {entry.target}")
+    except JudgeError as exc:
+        _fail(exc)
+
+
+@app.command()
+def reparse(
+    run_dir: Annotated[Path, typer.Argument(help="a run folder under results/")],
+    parser: Annotated[str | None, typer.Option(help="parser name (default: the judge's)")] = None,
+    judge_param: JudgeParams = None,
+) -> None:
+    """Re-parse a run's stored replies (e.g. with a changed parser); no new request."""
+    from judge.reparse import reparse_run
+
+    try:
+        changed, counts = reparse_run(
+            run_dir, parser=parser, overrides=parse_pairs(judge_param, "-J")
+        )
+        typer.echo(
+            f"reparsed {counts.total} judgments: {changed} changed; "
+            f"ok {counts.ok}, unparsed {counts.unparsed}, error {counts.error}"
+        )
+    except JudgeError as exc:
+        _fail(exc)
+
+
+def _validation_text(exc: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+
+
+def main() -> None:
+    """Console entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

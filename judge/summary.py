@@ -1,0 +1,51 @@
+"""The short summary ``judge run`` prints after a run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from judge.store import RunStore
+
+
+def summarize(store: RunStore, *, reconcile: str = "inconsistent_tie") -> dict[str, Any]:
+    """Headline figures of a stored run (see :func:`judge.analysis.summary.run_summary`)."""
+    from judge.analysis.frame import build_frame
+    from judge.analysis.summary import run_summary
+
+    manifest = store.read_manifest()
+    frame = build_frame(store.items(), store.judgments(), run=manifest.run_id)
+    out = run_summary(frame, reconcile=reconcile)
+    out["run"] = str(store.path)
+    out["tokens_in"] = manifest.totals.tokens_in
+    out["tokens_out"] = manifest.totals.tokens_out
+    out["cost"] = manifest.totals.cost
+    out["wall_s"] = manifest.totals.wall_s
+    out["complete"] = manifest.complete
+    return out
+
+
+def format_summary(s: dict[str, Any]) -> str:
+    """Render a summary as a few aligned lines."""
+
+    def pct(x: Any) -> str:
+        return "n/a" if x is None else f"{100 * x:.1f}%"
+
+    def num(x: Any) -> str:
+        return "n/a" if x is None else f"{x:.3f}"
+
+    lines = [
+        f"run                    {s['run']}"
+        + ("" if s["complete"] else "  (incomplete: rerun to resume)"),
+        f"judgments              {s['n_judgments']} ({s['n_ok']} ok, {s['n_unparsed']} unparsed, "
+        f"{s['n_error']} error)",
+        f"accuracy vs labels     {pct(s.get('accuracy'))} over {s.get('n_pairs_scored', 0)} pairs "
+        f"({s.get('reconcile')})",
+        f"Cohen's kappa          {num(s.get('kappa'))}",
+        f"position consistency   {pct(s.get('position_consistency'))}",
+        f"first-position rate    {pct(s.get('first_position_rate'))}",
+        f"P(prefers longer)      {pct(s.get('p_prefer_longer'))}",
+        f"tokens in / out        {s['tokens_in']} / {s['tokens_out']}",
+        f"time                   {s['wall_s']:.1f} s"
+        + (f", ${s['cost']:.4f}" if s.get("cost") else ""),
+    ]
+    return "\n".join(lines)
