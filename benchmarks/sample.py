@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from judge.benchmark import Benchmark, BenchmarkOptions, read_jsonl, validation_message
 from judge.errors import DataError
-from judge.records import HumanLabel, PairItem
+from judge.records import VERDICTS, HumanLabel, PairItem
 
 
 class SampleBenchmark(Benchmark):
@@ -30,6 +30,8 @@ class SampleBenchmark(Benchmark):
     class Options(BenchmarkOptions):
         path: str | None = None
         """Read another file in the same format instead of the bundled one."""
+
+    options: Options  # type: ignore[assignment]  # the base class types it as its own Options
 
     def _path(self) -> Path:
         if self.options.path:
@@ -45,6 +47,13 @@ class SampleBenchmark(Benchmark):
         for line, row in read_jsonl(path):
             try:
                 label = row.pop("label")
+                if label not in VERDICTS:
+                    raise DataError(
+                        f"unknown label value {label!r}; expected A, B or tie",
+                        path=str(path),
+                        line=line,
+                        field="label",
+                    )
                 why = row.pop("why", None)
                 category = row.pop("category", None)
                 yield PairItem(
