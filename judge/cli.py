@@ -16,6 +16,7 @@ import typer
 from pydantic import ValidationError
 
 from judge.errors import ConfigError, JudgeError
+from judge.records import RunConfig
 
 app = typer.Typer(
     name="judge",
@@ -92,27 +93,23 @@ def run(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
 ) -> None:
     """Judge a benchmark (default: the bundled sample with the embedded SmolLM2 judge)."""
-    from judge.records import RunConfig
     from judge.run import RetryPolicy, run_judging
     from judge.summary import format_summary, summarize
 
     try:
-        try:
-            config = RunConfig(
-                benchmark=benchmark,
-                benchmark_args=parse_pairs(benchmark_param, "-B"),
-                judge=judge,
-                judge_args=parse_pairs(judge_param, "-J"),
-                limit=limit,
-                concurrency=concurrency,
-                seed=seed,
-                orders=orders,  # type: ignore[arg-type]
-                reconcile=reconcile,  # type: ignore[arg-type]
-                samples=samples,
-                use_cache=not no_cache,
-            )
-        except ValidationError as exc:
-            raise ConfigError(_validation_text(exc)) from exc
+        config = _run_config(
+            benchmark=benchmark,
+            benchmark_param=benchmark_param,
+            judge=judge,
+            judge_param=judge_param,
+            limit=limit,
+            concurrency=concurrency,
+            seed=seed,
+            orders=orders,
+            reconcile=reconcile,
+            samples=samples,
+            use_cache=not no_cache,
+        )
         result = run_judging(
             config,
             output=output,
@@ -161,6 +158,118 @@ def reparse(
         typer.echo(
             f"reparsed {counts.total} judgments: {changed} changed; "
             f"ok {counts.ok}, unparsed {counts.unparsed}, error {counts.error}"
+        )
+    except JudgeError as exc:
+        _fail(exc)
+
+
+def _run_config(
+    *,
+    benchmark: str,
+    benchmark_param: list[str] | None,
+    judge: str,
+    judge_param: list[str] | None,
+    **fields: Any,
+) -> RunConfig:
+    try:
+        return RunConfig(
+            benchmark=benchmark,
+            benchmark_args=parse_pairs(benchmark_param, "-B"),
+            judge=judge,
+            judge_args=parse_pairs(judge_param, "-J"),
+            **fields,
+        )
+    except ValidationError as exc:
+        raise ConfigError(_validation_text(exc)) from exc
+
+
+@app.command()
+def compare(
+    outputs: Annotated[list[Path], typer.Argument(help="two or more model-output files")],
+    judge: JudgeOpt = "smollm2",
+    judge_param: JudgeParams = None,
+    limit: Annotated[int | None, typer.Option("--limit", "-n", help="first N pairs")] = None,
+    output: Annotated[Path, typer.Option("--output", "-o", help="results folder")] = Path(
+        "results"
+    ),
+    name: Annotated[str | None, typer.Option("--name", help="run folder name")] = None,
+    concurrency: Annotated[int, typer.Option("--concurrency", "-c")] = 8,
+    seed: Annotated[int, typer.Option(help="seed for sampling and bootstrap")] = 0,
+    reconcile: Annotated[str, typer.Option(help="how two orders combine")] = "inconsistent_tie",
+    lenient: Annotated[
+        bool, typer.Option("--lenient", help="drop prompts only one file answers")
+    ] = False,
+    resamples: Annotated[int, typer.Option(help="bootstrap resamples for the CIs")] = 1000,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
+) -> None:
+    """Judge models' outputs on the same prompts (both orders): win/tie/loss, CIs, ranking."""
+    from judge.compare import compare_outputs, format_comparison
+    from judge.run import RetryPolicy
+
+    try:
+        config = _run_config(
+            benchmark="compare",
+            benchmark_param=None,
+            judge=judge,
+            judge_param=judge_param,
+            limit=limit,
+            concurrency=concurrency,
+            seed=seed,
+            reconcile=reconcile,
+        )
+        result = compare_outputs(
+            outputs,
+            config=config,
+            output=output,
+            run_name=name,
+            argv=tuple(sys.argv),
+            progress=not quiet,
+            retry=RetryPolicy(),
+            strict=not lenient,
+            n_resamples=resamples,
+        )
+        typer.echo(format_comparison(result))
+    except JudgeError as exc:
+        _fail(exc)
+
+
+@app.command("import")
+def import_verdicts(
+    source: Annotated[str, typer.Argument(help="pandalm | judgebench")],
+    which: Annotated[
+        str, typer.Argument(help="pandalm: gpt-3.5 | pandalm-7b; judgebench: a decisions file")
+    ],
+    data_root: Annotated[
+        Path | None, typer.Option(help="folder holding the datasets (default: ../shared/datasets)")
+    ] = None,
+    output: Annotated[Path, typer.Option("--output", "-o", help="results folder")] = Path(
+        "results"
+    ),
+    name: Annotated[str | None, typer.Option("--name", help="run folder name")] = None,
+    overwrite: Annotated[bool, typer.Option(help="replace an existing run folder")] = False,
+) -> None:
+    """Import another tool's published verdicts as a run, to analyse like any other."""
+    from judge.importers import import_judgebench, import_pandalm
+
+    try:
+        if source == "pandalm":
+            store = import_pandalm(
+                which,
+                data_root=data_root,
+                output=output,
+                run_name=name,  # type: ignore[arg-type]
+                overwrite=overwrite,
+            )
+        elif source == "judgebench":
+            store = import_judgebench(
+                which, data_root=data_root, output=output, run_name=name, overwrite=overwrite
+            )
+        else:
+            raise ConfigError(f"unknown source {source!r}; choose pandalm or judgebench")
+        counts = store.read_manifest().counts
+        typer.echo(
+            f"imported {counts.total} judgments into {store.path} "
+            f"({counts.ok} ok, {counts.unparsed} unparsed, {counts.error} error)"
         )
     except JudgeError as exc:
         _fail(exc)
