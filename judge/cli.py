@@ -254,10 +254,10 @@ def import_verdicts(
     try:
         if source == "pandalm":
             store = import_pandalm(
-                which,
+                which,  # type: ignore[arg-type]  # the importer names the choices if wrong
                 data_root=data_root,
                 output=output,
-                run_name=name,  # type: ignore[arg-type]
+                run_name=name,
                 overwrite=overwrite,
             )
         elif source == "judgebench":

@@ -83,14 +83,14 @@ class Registry(Generic[T]):
             entries[name] = Entry(name, target, "built-in")
             self._targets[name] = target
         if self._discover is not None:
-            for name, (target, source) in self._discover().items():
+            for name, (found, source) in self._discover().items():
                 if name in entries:
                     raise ConfigError(
                         f"{self.kind} {name!r} is defined twice: "
                         f"{entries[name].source} and {source}"
                     )
-                entries[name] = Entry(name, target if isinstance(target, str) else name, source)
-                self._targets[name] = target
+                entries[name] = Entry(name, found if isinstance(found, str) else name, source)
+                self._targets[name] = found
         for ep in entry_points(group=self.group):
             dist = ep.dist.name if ep.dist is not None else "unknown distribution"
             if ep.name in entries:
@@ -157,10 +157,17 @@ def _discover_presets() -> dict[str, tuple[Any, str]]:
 # The built-in tables. Each value is a lazy "module:attr" import path.
 BACKENDS: dict[str, str] = {
     "llamacpp": "judge.backends.llamacpp:LlamaCppBackend",
+    "openai": "judge.backends.openai:OpenAIBackend",
+    "anthropic": "judge.backends.anthropic:AnthropicBackend",
+    "transformers": "judge.backends.transformers:TransformersBackend",
+    "vllm": "judge.backends.vllm:VllmBackend",
+    "lmeval": "judge.backends.lmeval:LmEvalBackend",
 }
 
 # Presets in prompts/ (smollm2, mt-bench-pair, ...) are judges too: discovered, not listed here.
-JUDGES: dict[str, str] = {}
+JUDGES: dict[str, str] = {
+    "jury": "judge.jury:jury_judge",
+}
 
 BENCHMARKS: dict[str, str] = {
     "sample": "benchmarks.sample:SampleBenchmark",
@@ -169,6 +176,11 @@ BENCHMARKS: dict[str, str] = {
     "judgebench": "benchmarks.judgebench:JudgeBenchBenchmark",
     "evalbiasbench": "benchmarks.evalbiasbench:EvalBiasBenchBenchmark",
     "topical_chat": "benchmarks.topical_chat:TopicalChatBenchmark",
+    "table": "benchmarks.generic:TableBenchmark",
+    "hf": "benchmarks.generic:HFDatasetBenchmark",
+    "alpaca_eval": "benchmarks.generic:AlpacaEvalBenchmark",
+    "mt_bench": "benchmarks.generic:MTBenchBenchmark",
+    "lm_eval": "benchmarks.generic:LMEvalBenchmark",
 }
 
 backends: Registry[Any] = Registry("backend", builtins=BACKENDS)

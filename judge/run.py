@@ -50,9 +50,9 @@ class RetryPolicy:
 
     def delay(self, attempt: int, retry_after: float | None, rng: random.Random) -> float:
         """Seconds to wait before retry ``attempt`` (1-based); honours ``Retry-After``."""
-        backoff = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+        backoff = min(self.max_delay, self.base_delay * 2.0 ** (attempt - 1))
         jittered = backoff * (0.5 + rng.random() / 2)
-        return max(jittered, retry_after) if retry_after is not None else jittered
+        return max(jittered, float(retry_after)) if retry_after is not None else jittered
 
 
 @dataclass

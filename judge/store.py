@@ -28,7 +28,7 @@ from pydantic import TypeAdapter, ValidationError
 from judge.errors import DataError, StoreError
 from judge.records import Counts, Item, Judgment, PairItem, RunManifest, SingleItem
 
-_ITEM = TypeAdapter(Item)
+_ITEM: TypeAdapter[PairItem | SingleItem] = TypeAdapter(Item)
 
 JudgmentKey = tuple[str, bool, int]
 

@@ -55,9 +55,11 @@ class LlamaCppBackend(Backend):
         n_ctx: int = Field(default=4096, ge=256, description="context window in tokens")
         n_threads: int | None = Field(default=None, ge=1, description="CPU threads (default: all)")
         n_gpu_layers: int = Field(default=0, description="layers offloaded to a GPU (-1 = all)")
-        chat_format: str | None = Field(
-            default=None, description="llama.cpp chat format name instead of the GGUF's template"
+        chat_template: str | None = Field(
+            default=None, description="Jinja chat template to use instead of the GGUF's own"
         )
+
+    options: Options  # type: ignore[assignment]  # narrowed from BackendOptions
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
@@ -77,12 +79,12 @@ class LlamaCppBackend(Backend):
             "model": path.name,
             "model_size": path.stat().st_size if path.exists() else None,
             "n_ctx": self.options.n_ctx,
-            "chat_format": self.options.chat_format,
+            "chat_template": self.options.chat_template,
         }
 
     @property
     def context_window(self) -> int | None:
-        return self.options.n_ctx
+        return int(self.options.n_ctx)
 
     # -- model -----------------------------------------------------------------------
 
@@ -104,30 +106,23 @@ class LlamaCppBackend(Backend):
             n_threads=threads,
             n_threads_batch=threads,
             n_gpu_layers=self.options.n_gpu_layers,
-            chat_format=self.options.chat_format,
             logits_all=False,
             verbose=False,
         )
-        if self.options.chat_format is None:
-            template = llm.metadata.get("tokenizer.chat_template")
-            if not template:
-                raise ConfigError(f"{path.name} has no chat template; set -J chat_format=...")
-            eos = llm.detokenize([llm.token_eos()]).decode("utf-8", errors="replace")
-            bos = llm.detokenize([llm.token_bos()]).decode("utf-8", errors="replace")
-            self._formatter = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos)
+        template = self.options.chat_template or llm.metadata.get("tokenizer.chat_template")
+        if not template:
+            raise ConfigError(f"{path.name} has no chat template; set -J chat_template=...")
+        eos = llm.detokenize([llm.token_eos()]).decode("utf-8", errors="replace")
+        bos = llm.detokenize([llm.token_bos()]).decode("utf-8", errors="replace")
+        self._formatter = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos)
         self._llm = llm
         return llm
 
     def format_prompt(self, request: CompletionRequest) -> str:
         """The prompt text the model sees: the messages in its chat template."""
-        llm = self._load()
+        self._load()
         messages = [m.model_dump() for m in request.messages]
-        if self._formatter is not None:
-            return str(self._formatter(messages=messages).prompt)
-        from llama_cpp import llama_chat_format
-
-        handler = llama_chat_format.get_chat_format(llm.chat_format)
-        return str(handler(messages=messages).prompt)
+        return str(self._formatter(messages=messages).prompt)
 
     def count_tokens(self, text: str) -> int | None:
         return len(self._load().tokenize(text.encode("utf-8"), add_bos=False, special=True))
