@@ -90,6 +90,10 @@ def run(
         bool, typer.Option("--no-cache", help="neither read nor write the cache")
     ] = False,
     max_retries: Annotated[int, typer.Option(help="retries of retryable backend errors")] = 8,
+    batch: Annotated[
+        bool, typer.Option("--batch", help="use the provider's batch API (OpenAI, Anthropic)")
+    ] = False,
+    poll: Annotated[float, typer.Option(help="seconds between batch status polls")] = 30.0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
 ) -> None:
     """Judge a benchmark (default: the bundled sample with the embedded SmolLM2 judge)."""
@@ -109,6 +113,7 @@ def run(
             reconcile=reconcile,
             samples=samples,
             use_cache=not no_cache,
+            execution="batch" if batch else "live",
         )
         result = run_judging(
             config,
@@ -117,6 +122,7 @@ def run(
             argv=tuple(sys.argv),
             progress=not quiet,
             retry=RetryPolicy(max_retries=max_retries),
+            batch_poll_s=poll,
         )
         typer.echo(format_summary(summarize(result.store, reconcile=config.reconcile)))
     except JudgeError as exc:

@@ -268,6 +268,9 @@ class RunConfig(Record):
     """Seed for sampling and any randomised order."""
     use_cache: bool = True
     """Read and write the response cache."""
+    execution: Literal["live", "batch"] = "live"
+    """``live`` requests, or the provider's batch API (OpenAI Batch, Anthropic Message
+    Batches: half price, results within hours; resumable by batch id)."""
 
 
 class RunManifest(Record):

@@ -231,6 +231,7 @@ def run_judging(
     judge: Judge | None = None,
     items: Sequence[AnyItem] | None = None,
     cache_path: str | Path | None = None,
+    batch_poll_s: float = 30.0,
 ) -> RunResult:
     """Judge a benchmark and store the run; resume it if it exists. Synchronous wrapper."""
     return asyncio.run(
@@ -244,6 +245,7 @@ def run_judging(
             judge=judge,
             items=items,
             cache_path=cache_path,
+            batch_poll_s=batch_poll_s,
         )
     )
 
@@ -259,8 +261,13 @@ async def arun_judging(
     judge: Judge | None = None,
     items: Sequence[AnyItem] | None = None,
     cache_path: str | Path | None = None,
+    batch_poll_s: float = 30.0,
 ) -> RunResult:
-    """Judge a benchmark and store the run; resume it if it exists."""
+    """Judge a benchmark and store the run; resume it if it exists.
+
+    ``config.execution == "batch"`` submits the pending requests through the provider's
+    batch API and polls every ``batch_poll_s`` seconds (state in ``batches.json``).
+    """
     started = time.perf_counter()
     data_files: dict[str, str] = {}
     if items is None:
@@ -319,7 +326,10 @@ async def arun_judging(
     failure: BaseException | None = None
     try:
         store.open_for_append()
-        new = await _execute(judge, pending, caller, store, config, progress)
+        if config.execution == "batch":
+            new = await _execute_batch(judge, pending, store, cache, batch_poll_s)
+        else:
+            new = await _execute(judge, pending, caller, store, config, progress)
     except BaseException as exc:
         failure = exc
         raise
@@ -332,6 +342,22 @@ async def arun_judging(
     return RunResult(
         store=store, manifest=manifest, items=all_items, requested=len(pending), new_judgments=new
     )
+
+
+async def _execute_batch(
+    judge: Judge,
+    pending: list[Task],
+    store: RunStore,
+    cache: ResponseCache | None,
+    poll_interval: float,
+) -> list[Judgment]:
+    from judge.batch import run_batch
+
+    if not isinstance(judge, PromptJudge):
+        raise ConfigError(f"batch execution needs a prompt judge; {judge.name!r} is not one")
+    if not pending:
+        return []
+    return await run_batch(judge, pending, store, cache=cache, poll_interval=poll_interval)
 
 
 async def _execute(

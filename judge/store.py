@@ -6,7 +6,7 @@
 - ``items.jsonl``: the judged items, written once (atomically) when the run starts,
   so a run can be analysed without its benchmark's source files;
 - ``judgments.jsonl``: one :class:`~judge.records.Judgment` per line, appended and
-  flushed (and fsync'd) per judgment.
+  flushed per judgment (fsync'd when the store closes).
 
 A run killed mid-write can leave a partial last line; opening the store for appending
 cuts it off (it was never a finished judgment). Errors are retried on resume, so a key
@@ -128,16 +128,22 @@ class RunStore:
         self._handle = path.open("a", encoding="utf-8")
 
     def append(self, judgment: Judgment) -> None:
-        """Append one judgment and make it durable before returning."""
+        """Append one judgment and flush it to the operating system before returning.
+
+        A flushed line survives the process being killed (SIGKILL included); it is
+        fsync'd, against power loss, when the store is closed. An fsync per line cost
+        about 4 ms, more than an HTTP judgment's own client time.
+        """
         if self._handle is None:
             self.open_for_append()
         assert self._handle is not None
         self._handle.write(judgment.model_dump_json() + "\n")
         self._handle.flush()
-        os.fsync(self._handle.fileno())
 
     def close(self) -> None:
         if self._handle is not None:
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
             self._handle.close()
             self._handle = None
 

@@ -43,6 +43,21 @@ def embedded_model_path() -> Path:
     return path
 
 
+def chunk_bounds(n_tokens: int, chunk: int = EVAL_CHUNK) -> list[tuple[int, int]]:
+    """Fixed evaluation chunks of a prompt: multiples of ``chunk``, never a 1-token tail.
+
+    llama.cpp computes a one-token batch with another kernel than a larger one, which
+    shifts the last position's logits; a lone last token joins the chunk before it.
+
+    >>> chunk_bounds(70, 32), chunk_bounds(65, 32), chunk_bounds(1, 32)
+    ([(0, 32), (32, 64), (64, 70)], [(0, 32), (32, 65)], [(0, 1)])
+    """
+    starts = list(range(0, n_tokens, chunk))
+    if len(starts) > 1 and n_tokens - starts[-1] == 1:
+        starts.pop()
+    return [(s, starts[i + 1] if i + 1 < len(starts) else n_tokens) for i, s in enumerate(starts)]
+
+
 class LlamaCppBackend(Backend):
     """A GGUF model run in-process by llama.cpp."""
 
@@ -188,10 +203,13 @@ class LlamaCppBackend(Backend):
             if old != new:
                 break
             shared += 1
-        start_at = (min(shared, len(tokens) - 1) // EVAL_CHUNK) * EVAL_CHUNK
-        llm.n_tokens = start_at
-        for begin in range(start_at, len(tokens), EVAL_CHUNK):
-            llm.eval(tokens[begin : begin + EVAL_CHUNK])
+        bounds = chunk_bounds(len(tokens))
+        first = max(
+            i for i, (begin, _) in enumerate(bounds) if begin <= min(shared, len(tokens) - 1)
+        )
+        llm.n_tokens = bounds[first][0]
+        for begin, end in bounds[first:]:
+            llm.eval(tokens[begin:end])
         # With logits_all=False llama-cpp-python no longer copies logits into llm.scores;
         # the context still holds the last position's logits.
         pointer = llm._ctx.get_logits_ith(-1)

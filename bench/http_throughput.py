@@ -1,0 +1,355 @@
+"""HTTP judge throughput against its ceiling: concurrency / latency.
+
+A server that answers every request after ``latency`` seconds, driven with
+``concurrency`` requests in flight, can serve at most ``concurrency / latency``
+requests per second (256 / 0.1 s = 2,560/s). This benchmark runs our fault server
+(no faults) as a separate process and reports, per client path, judgments per second
+as a ratio of that limit and the client's CPU milliseconds per judgment
+(``time.process_time`` of this process, all threads) and the server's:
+
+- ``raw-aiohttp``: a minimal aiohttp loop, the ceiling of this machine;
+- ``openai-sdk`` / ``openai-aiohttp`` / ``anthropic-sdk``: our backends' ``complete``;
+- ``runner``: the whole pipeline (``run_judging``: prompt rendering, cache, store);
+- ``threadpool``: FastChat ``gen_judgment.py``-style ``ThreadPoolExecutor`` of sync
+  ``openai`` clients (FastChat 0.2.36 itself calls ``openai.ChatCompletion``, removed
+  in openai 1.0, so it cannot run against a current SDK);
+- ``alpaca-eval``: AlpacaEval's own pool, ``alpaca_eval.decoders.openai.openai_completions``,
+  when ``alpaca-eval`` is installed.
+
+Usage::
+
+    python bench/http_throughput.py                      # 256 concurrent, 100 ms
+    python bench/http_throughput.py --concurrency 64 --latency 0.05 --modes openai-aiohttp
+    python bench/http_throughput.py --json bench/results/http_throughput.json
+
+Client and server share the machine's cores, so on a small machine the ratio measures
+how little CPU a client path needs as much as how well it overlaps waiting.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script from anywhere
+    sys.path.insert(0, str(ROOT))
+
+from judge.backends.base import CompletionRequest  # noqa: E402
+from judge.judges import PromptJudge, Task  # noqa: E402
+from judge.records import PairItem  # noqa: E402
+from judge.registry import benchmarks  # noqa: E402
+from tests.fault_server import FaultServerProcess, spawn  # noqa: E402
+
+MODES = (
+    "raw-aiohttp",
+    "openai-sdk",
+    "openai-aiohttp",
+    "anthropic-sdk",
+    "runner",
+    "threadpool",
+    "alpaca-eval",
+)
+MODEL = "gpt-4o-mini-2024-07-18"
+
+
+@dataclass
+class Result:
+    mode: str
+    judgments: int
+    seconds: float
+    per_second: float
+    limit: float
+    ratio: float
+    client_cpu_ms: float
+    server_cpu_ms: float
+    note: str = ""
+
+
+def server_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / ticks
+
+
+def sample_requests(n: int) -> tuple[PromptJudge, list[Task]]:
+    """``n`` judge tasks over the bundled sample pairs (repeated with new sample indices)."""
+    items = [i for i in benchmarks.get("sample")().load() if isinstance(i, PairItem)]
+    tasks: list[Task] = []
+    sample = 0
+    while len(tasks) < n:
+        for item in items:
+            for swapped in (False, True):
+                tasks.append(Task(item, swapped=swapped, sample=sample))
+        sample += 1
+    judge = PromptJudge.from_preset("smollm2", backend="llamacpp")  # only renders prompts
+    return judge, tasks[:n]
+
+
+async def drive(n: int, concurrency: int, one: Callable[[int], Awaitable[object]]) -> None:
+    """Call ``one(i)`` for i < n with ``concurrency`` workers (as the runner does)."""
+    counter = iter(range(n))
+
+    async def worker() -> None:
+        for i in counter:
+            await one(i)
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+
+
+def measure(
+    mode: str, n: int, args: argparse.Namespace, server: FaultServerProcess, run: Callable[[], Any]
+) -> Result:
+    limit = args.concurrency / args.latency
+    cpu0, srv0, t0 = (
+        time.process_time(),
+        server_cpu_seconds(server.process.pid),
+        time.perf_counter(),
+    )
+    note = run() or ""
+    seconds = time.perf_counter() - t0
+    cpu = time.process_time() - cpu0
+    srv = server_cpu_seconds(server.process.pid) - srv0
+    rate = n / seconds
+    return Result(
+        mode=mode,
+        judgments=n,
+        seconds=round(seconds, 3),
+        per_second=round(rate, 1),
+        limit=round(limit, 1),
+        ratio=round(rate / limit, 3),
+        client_cpu_ms=round(cpu / n * 1000, 3),
+        server_cpu_ms=round(srv / n * 1000, 3),
+        note=str(note),
+    )
+
+
+def run_mode(mode: str, args: argparse.Namespace, server: FaultServerProcess) -> Result | None:
+    n = args.requests or args.concurrency * 10
+    judge, tasks = sample_requests(n)
+    requests: list[CompletionRequest] = [judge.request(t) for t in tasks]
+    bodies: list[dict[str, Any]] = [
+        {
+            "model": MODEL,
+            "messages": [m.model_dump() for m in r.messages],
+            "max_tokens": 1,
+            "temperature": 0.0,
+            "logprobs": True,
+            "top_logprobs": 20,
+        }
+        for r in requests
+    ]
+    os.environ.setdefault("OPENAI_API_KEY", "sk-bench")
+    os.environ.setdefault("ANTHROPIC_API_KEY", "sk-bench")
+
+    if mode == "raw-aiohttp":
+
+        def run() -> str:
+            import aiohttp
+
+            async def go() -> None:
+                connector = aiohttp.TCPConnector(limit=args.concurrency)
+                async with aiohttp.ClientSession(connector=connector) as session:
+
+                    async def one(i: int) -> None:
+                        url = f"{server.openai_url}/chat/completions"
+                        async with session.post(url, json=bodies[i]) as resp:
+                            json.loads(await resp.read())
+
+                    await drive(n, args.concurrency, one)
+
+            asyncio.run(go())
+            return ""
+
+        return measure(mode, n, args, server, run)
+
+    if mode in ("openai-sdk", "openai-aiohttp", "anthropic-sdk"):
+        from judge.backends.anthropic import AnthropicBackend
+        from judge.backends.openai import OpenAIBackend
+
+        backend: OpenAIBackend | AnthropicBackend
+        if mode == "anthropic-sdk":
+            backend = AnthropicBackend(
+                model="claude-haiku-4-5", base_url=server.url, max_connections=args.concurrency
+            )
+        else:
+            backend = OpenAIBackend(
+                model=MODEL,
+                base_url=server.openai_url,
+                max_connections=args.concurrency,
+                transport="sdk" if mode == "openai-sdk" else "aiohttp",
+            )
+
+        def run() -> str:
+            failures = 0
+
+            async def go() -> None:
+                nonlocal failures
+
+                async def one(i: int) -> None:
+                    nonlocal failures
+                    (result,) = await backend.complete([requests[i]])
+                    failures += not hasattr(result, "text")
+
+                try:
+                    await drive(n, args.concurrency, one)
+                finally:
+                    await backend.aclose()
+
+            asyncio.run(go())
+            return f"{failures} failed" if failures else ""
+
+        return measure(mode, n, args, server, run)
+
+    if mode == "runner":
+        import tempfile
+
+        from judge.records import RunConfig
+        from judge.run import RetryPolicy, run_judging
+
+        items = [i for i in benchmarks.get("sample")().load() if isinstance(i, PairItem)]
+        samples = max(1, round(n / (2 * len(items))))
+        total = samples * 2 * len(items)
+
+        def run() -> str:
+            runner_judge = PromptJudge.from_preset(
+                "smollm2",
+                backend="openai",
+                base_url=server.openai_url,
+                model=MODEL,
+                max_connections=args.concurrency,
+                transport=args.runner_transport,
+            )
+            with tempfile.TemporaryDirectory() as tmp:
+                result = run_judging(
+                    RunConfig(judge="smollm2", concurrency=args.concurrency, samples=samples),
+                    output=tmp,
+                    judge=runner_judge,
+                    items=items,
+                    retry=RetryPolicy(),
+                )
+                ok = result.manifest.counts.ok
+            return f"transport={args.runner_transport}; {ok} ok; cache + fsync'd store"
+
+        return measure(mode, total, args, server, run)
+
+    if mode == "threadpool":
+        import openai
+
+        client = openai.OpenAI(
+            api_key="sk-bench", base_url=server.openai_url, max_retries=0, timeout=60
+        )
+
+        def call(i: int) -> str:
+            body = bodies[i]
+            out = client.chat.completions.create(
+                model=MODEL,
+                messages=body["messages"],
+                max_tokens=1,
+                temperature=0.0,
+                logprobs=True,
+                top_logprobs=20,
+            )
+            return out.choices[0].message.content or ""
+
+        def run() -> str:
+            with ThreadPoolExecutor(args.concurrency) as pool:
+                list(pool.map(call, range(n)))
+            client.close()
+            return "sync openai.OpenAI in a ThreadPoolExecutor (FastChat gen_judgment style)"
+
+        return measure(mode, n, args, server, run)
+
+    if mode == "alpaca-eval":
+        os.environ["OPENAI_API_BASE"] = server.openai_url  # read at alpaca_eval import time
+        try:
+            from alpaca_eval.decoders.openai import openai_completions
+            from alpaca_eval.utils import prompt_to_chatml  # noqa: F401
+        except ImportError:
+            print("alpaca-eval is not installed: skipping its pool", file=sys.stderr)
+            return None
+        import logging
+
+        logging.getLogger().setLevel(logging.ERROR)
+        chatml = [
+            "".join(
+                f"<|im_start|>{m['role']}\n{m['content']}\n<|im_end|>\n" for m in body["messages"]
+            )
+            for body in bodies
+        ]
+
+        def run() -> str:
+            out = openai_completions(
+                chatml,
+                model_name=MODEL,
+                max_tokens=1,
+                num_procs=args.concurrency,
+                temperature=0.0,
+            )
+            empty = sum(1 for c in out["completions"] if not c.strip())
+            return f"alpaca_eval.decoders.openai.openai_completions; {empty} empty"
+
+        return measure(mode, n, args, server, run)
+
+    raise SystemExit(f"unknown mode {mode!r}; choose from {', '.join(MODES)}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--concurrency", type=int, default=256)
+    parser.add_argument("--latency", type=float, default=0.1, help="server seconds per request")
+    parser.add_argument("--requests", type=int, default=0, help="default: 10 x concurrency")
+    parser.add_argument("--modes", default=",".join(MODES), help="comma-separated")
+    parser.add_argument("--runner-transport", default="aiohttp", choices=("sdk", "aiohttp"))
+    parser.add_argument("--json", type=Path, default=None, help="also write results here")
+    args = parser.parse_args(argv)
+    server = spawn("--latency", str(args.latency))
+    results: list[Result] = []
+    try:
+        for mode in args.modes.split(","):
+            server.reset()
+            result = run_mode(mode.strip(), args, server)
+            if result is not None:
+                results.append(result)
+                print(
+                    f"{result.mode:15} {result.per_second:8.1f}/s  ratio {result.ratio:.3f}  "
+                    f"client {result.client_cpu_ms:.2f} ms  server {result.server_cpu_ms:.2f} ms"
+                    f"  {result.note}",
+                    flush=True,
+                )
+    finally:
+        server.stop()
+    limit = args.concurrency / args.latency
+    print(f"\nlimit: {args.concurrency} concurrent / {args.latency * 1000:.0f} ms = {limit:,.0f}/s")
+    print(f"cores: {os.cpu_count()} (client and server share them)\n")
+    print("| path | judgments/s | ratio to limit | client CPU ms/judgment | server CPU ms |")
+    print("|---|---|---|---|---|")
+    for r in results:
+        print(
+            f"| {r.mode} | {r.per_second:,.0f} | {r.ratio:.2f} | {r.client_cpu_ms:.2f} "
+            f"| {r.server_cpu_ms:.2f} |"
+        )
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        payload = {
+            "concurrency": args.concurrency,
+            "latency_s": args.latency,
+            "limit_per_s": limit,
+            "cpu_count": os.cpu_count(),
+            "results": [asdict(r) for r in results],
+        }
+        args.json.write_text(json.dumps(payload, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

