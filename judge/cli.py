@@ -239,6 +239,44 @@ def compare(
         _fail(exc)
 
 
+@app.command()
+def report(
+    runs: Annotated[list[Path], typer.Argument(help="run folders to analyse together")],
+    out: Annotated[
+        Path | None, typer.Option("--out", help="report folder (default: <first run>/report)")
+    ] = None,
+    resamples: Annotated[int, typer.Option(help="bootstrap resamples for the CIs")] = 1000,
+    confidence: Annotated[float, typer.Option(help="confidence level of the intervals")] = 0.95,
+    seed: Annotated[int, typer.Option(help="bootstrap seed")] = 0,
+    failures: Annotated[
+        str, typer.Option(help="unparsed/error verdicts: wrong (count as wrong) | exclude")
+    ] = "wrong",
+    data_root: Annotated[
+        Path | None, typer.Option(help="datasets folder for reference figures")
+    ] = None,
+) -> None:
+    """Write a Markdown and HTML report: agreement, kappa, position and length bias, vs humans."""
+    from judge.analysis.report import write_report
+
+    try:
+        if failures not in ("wrong", "exclude"):
+            raise ConfigError(f"--failures must be wrong or exclude, not {failures!r}")
+        target = out or runs[0] / "report"
+        paths = write_report(
+            runs,
+            target,
+            n_resamples=resamples,
+            confidence=confidence,
+            seed=seed,
+            failures=failures,  # type: ignore[arg-type]
+            datasets_dir=data_root,
+        )
+        for kind, path in paths.items():
+            typer.echo(f"{kind:<10} {path}")
+    except JudgeError as exc:
+        _fail(exc)
+
+
 @app.command("import")
 def import_verdicts(
     source: Annotated[str, typer.Argument(help="pandalm | judgebench")],

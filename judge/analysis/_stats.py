@@ -1,0 +1,221 @@
+"""Shared numerical machinery: the cluster bootstrap and metrics over count arrays.
+
+Point estimates elsewhere delegate to scikit-learn, scipy and krippendorff. The
+bootstrap needs the same figures for hundreds of resamples at once, so they are
+computed here from additive per-item counts (confusion matrices, coincidence
+matrices): a resample is a vector of item multiplicities ``w`` and its counts are
+``w @ per_item_counts``, one matrix product for all resamples. The tests check these
+formulas against the libraries on the same input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Final
+
+import numpy as np
+
+FloatArray = np.ndarray
+_CHUNK_ELEMENTS: Final = 1 << 23
+"""Resample weights materialised at once (rows x items), to bound memory."""
+
+
+def cluster_counts(unit: np.ndarray, code: np.ndarray, n_units: int, n_codes: int) -> np.ndarray:
+    """Per-unit histogram of ``code``: an ``(n_units, n_codes)`` array of counts.
+
+    >>> cluster_counts(np.array([0, 0, 1]), np.array([2, 2, 0]), 2, 3).tolist()
+    [[0.0, 0.0, 2.0], [1.0, 0.0, 0.0]]
+    """
+    flat = np.bincount(unit * n_codes + code, minlength=n_units * n_codes)
+    return flat.reshape(n_units, n_codes).astype(np.float64)
+
+
+def resample_weights(n_units: int, n_resamples: int, seed: int) -> Iterator[np.ndarray]:
+    """Bootstrap multiplicities of ``n_units`` units, in chunks of ``(rows, n_units)``.
+
+    The same ``(n_units, n_resamples, seed)`` always gives the same resamples, so
+    figures computed on the same items share them (paired comparisons).
+    """
+    rng = np.random.default_rng(seed)
+    rows = max(1, min(n_resamples, _CHUNK_ELEMENTS // max(n_units, 1)))
+    done = 0
+    while done < n_resamples:
+        b = min(rows, n_resamples - done)
+        if n_units == 0:
+            yield np.zeros((b, 0))
+        else:
+            draws = rng.integers(0, n_units, size=(b, n_units))
+            offsets = (np.arange(b) * n_units)[:, None]
+            counts = np.bincount((draws + offsets).ravel(), minlength=b * n_units)
+            yield counts.reshape(b, n_units).astype(np.float64)
+        done += b
+
+
+def bootstrap_sums(per_unit: np.ndarray, *, n_resamples: int, seed: int) -> np.ndarray:
+    """Column sums of ``per_unit`` (units x features) under ``n_resamples`` resamples of units.
+
+    >>> bootstrap_sums(np.ones((4, 2)), n_resamples=3, seed=0).tolist()
+    [[4.0, 4.0], [4.0, 4.0], [4.0, 4.0]]
+    """
+    per_unit = np.asarray(per_unit, dtype=np.float64)
+    n_units = per_unit.shape[0]
+    flat = per_unit.reshape(n_units, -1)
+    parts = [w @ flat for w in resample_weights(n_units, n_resamples, seed)]
+    out = np.concatenate(parts, axis=0) if parts else np.zeros((0, per_unit[0].size))
+    return out.reshape(n_resamples, *per_unit.shape[1:])
+
+
+def percentile_ci(samples: np.ndarray, confidence: float) -> tuple[float, float]:
+    """Percentile interval of bootstrap ``samples`` (NaN resamples ignored).
+
+    >>> [round(x, 6) for x in percentile_ci(np.arange(101.0), 0.9)]
+    [5.0, 95.0]
+    >>> percentile_ci(np.array([np.nan, np.nan]), 0.95)
+    (nan, nan)
+    """
+    finite = samples[~np.isnan(samples)]
+    if finite.size == 0:
+        return (float("nan"), float("nan"))
+    alpha = (1 - confidence) / 2
+    low, high = np.quantile(finite, [alpha, 1 - alpha])
+    return (float(low), float(high))
+
+
+def kappa_weights(n_classes: int, weights: str | None) -> np.ndarray:
+    """Disagreement weights as scikit-learn uses them: 0/1, ``|i-j|`` or ``(i-j)^2``.
+
+    >>> kappa_weights(3, "linear").tolist()
+    [[0.0, 1.0, 2.0], [1.0, 0.0, 1.0], [2.0, 1.0, 0.0]]
+    """
+    index = np.arange(n_classes, dtype=np.float64)
+    if weights is None:
+        return 1.0 - np.eye(n_classes)
+    diff = index[:, None] - index[None, :]
+    return np.abs(diff) if weights == "linear" else diff**2
+
+
+def kappa_from_confusion(
+    confusion: np.ndarray, weights: np.ndarray, *, zero_division: float = float("nan")
+) -> np.ndarray:
+    """Cohen's kappa of each ``(..., K, K)`` confusion matrix (rows: rater 1).
+
+    Same formula and undefined cases as :func:`sklearn.metrics.cohen_kappa_score`:
+    no observations, or zero expected disagreement, give ``zero_division``.
+
+    >>> float(kappa_from_confusion(np.array([[5.0, 1.0], [2.0, 4.0]]), kappa_weights(2, None)))
+    0.5
+    """
+    confusion = np.asarray(confusion, dtype=np.float64)
+    total = confusion.sum(axis=(-1, -2))
+    rows = confusion.sum(axis=-1)
+    cols = confusion.sum(axis=-2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        expected = rows[..., :, None] * cols[..., None, :] / total[..., None, None]
+        observed_d = (weights * confusion).sum(axis=(-1, -2))
+        expected_d = (weights * expected).sum(axis=(-1, -2))
+        kappa = 1 - observed_d / expected_d
+    undefined = (total == 0) | (expected_d == 0)
+    return np.where(undefined, zero_division, kappa)
+
+
+def ordinal_distances(marginals: np.ndarray) -> np.ndarray:
+    """Krippendorff's squared ordinal distances from value marginals ``(..., K)``."""
+    cumulative = np.cumsum(marginals, axis=-1)
+    # sum_{g=c}^{k} n_g - (n_c + n_k) / 2 for c <= k
+    k = marginals.shape[-1]
+    lo = np.minimum(np.arange(k)[:, None], np.arange(k)[None, :])
+    hi = np.maximum(np.arange(k)[:, None], np.arange(k)[None, :])
+    below = np.where(lo > 0, np.take(cumulative, np.maximum(lo - 1, 0), axis=-1), 0.0)
+    between = np.take(cumulative, hi, axis=-1) - below
+    half = (marginals[..., :, None] + marginals[..., None, :]) / 2
+    return np.asarray((between - half) ** 2)
+
+
+def coincidences(value_counts: np.ndarray) -> np.ndarray:
+    """Per-unit coincidence matrices ``(units, K, K)`` from value counts ``(units, K)``.
+
+    Units with fewer than two values are not pairable and contribute nothing.
+    """
+    counts = np.asarray(value_counts, dtype=np.float64)
+    m = counts.sum(axis=1)
+    pairable = m >= 2
+    outer = counts[:, :, None] * counts[:, None, :]
+    outer -= counts[:, :, None] * np.eye(counts.shape[1])[None]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        scaled = outer / (m - 1)[:, None, None]
+    return np.where(pairable[:, None, None], scaled, 0.0)
+
+
+def alpha_from_coincidences(
+    coincidence: np.ndarray, level: str, *, zero_division: float = float("nan")
+) -> np.ndarray:
+    """Krippendorff's alpha of each ``(..., K, K)`` coincidence matrix (nominal or ordinal).
+
+    Zero expected disagreement (one value used, or nothing pairable) gives ``zero_division``.
+    """
+    o = np.asarray(coincidence, dtype=np.float64)
+    marginals = o.sum(axis=-1)
+    n = marginals.sum(axis=-1)
+    k = o.shape[-1]
+    if level == "nominal":
+        distance = np.broadcast_to(1.0 - np.eye(k), o.shape)
+    elif level == "ordinal":
+        distance = ordinal_distances(marginals)
+    else:
+        raise ValueError(f"level must be nominal or ordinal, not {level!r}")
+    expected = marginals[..., :, None] * marginals[..., None, :]
+    expected = expected - np.eye(k) * marginals[..., :, None]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        expected = expected / (n - 1)[..., None, None]
+        observed_d = (o * distance).sum(axis=(-1, -2))
+        expected_d = (expected * distance).sum(axis=(-1, -2))
+        alpha = 1 - observed_d / expected_d
+    undefined = ~(expected_d > 0) | ~(n > 1)
+    return np.where(undefined, zero_division, alpha)
+
+
+def bootstrap_ci(
+    per_unit: np.ndarray,
+    statistic: Callable[[np.ndarray], np.ndarray],
+    *,
+    n_resamples: int,
+    seed: int,
+    confidence: float,
+) -> tuple[float, float]:
+    """Percentile CI of ``statistic`` (vectorised over resampled unit sums).
+
+    ``statistic`` takes the resampled sums, shape ``(n_resamples, *per_unit.shape[1:])``.
+    ``n_resamples=0`` gives ``(nan, nan)``.
+    """
+    if n_resamples <= 0 or per_unit.shape[0] == 0:
+        return (float("nan"), float("nan"))
+    sums = bootstrap_sums(per_unit, n_resamples=n_resamples, seed=seed)
+    return percentile_ci(np.asarray(statistic(sums), dtype=np.float64), confidence)
+
+
+def safe_ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    """``numerator / denominator`` with NaN where the denominator is 0.
+
+    >>> safe_ratio(np.array([1.0, 1.0]), np.array([2.0, 0.0])).tolist()
+    [0.5, nan]
+    """
+    with np.errstate(invalid="ignore", divide="ignore"):
+        safe = np.where(denominator > 0, denominator, 1)
+        return np.where(denominator > 0, numerator / safe, np.nan)
+
+
+def sum_by_unit(unit: np.ndarray, values: np.ndarray, n_units: int) -> np.ndarray:
+    """Sum the rows of ``values`` (rows x ...) that share a unit: ``(n_units, ...)``.
+
+    >>> sum_by_unit(np.array([1, 0, 1]), np.array([[1.0], [2.0], [3.0]]), 2).tolist()
+    [[2.0], [4.0]]
+    """
+    from scipy import sparse
+
+    values = np.asarray(values, dtype=np.float64)
+    flat = values.reshape(values.shape[0], -1)
+    rows = len(unit)
+    matrix = sparse.csr_matrix(
+        (np.ones(rows), (np.asarray(unit, dtype=np.int64), np.arange(rows))), shape=(n_units, rows)
+    )
+    return np.asarray(matrix @ flat).reshape(n_units, *values.shape[1:])

@@ -1,0 +1,832 @@
+"""Agreement of judges with humans, of humans with each other, and of judges with judges.
+
+Array metrics (:func:`agreement_score`, :func:`cohen_kappa`, :func:`krippendorff_alpha`)
+are thin, sklearn-style wrappers with an explicit ``zero_division`` for undefined
+cases. Table functions take the pair frame of :func:`judge.analysis.frame.pair_frame`
+and return one row per group with bootstrap confidence intervals over items
+(``<figure>_low`` / ``<figure>_high``) and the unparsed and error counts beside.
+
+Conventions:
+
+- **with tie / without tie** (FastChat's ``compute_agreement.py``): *with tie* scores
+  every labelled pair, a tie counting as a third class; *without tie* drops every pair
+  where the human label or the judge's verdict is a tie.
+- **failures** (unparsed or errored verdicts): ``"wrong"`` (default) keeps them as a
+  wrong answer, and as their own class in unweighted kappa (this is how PandaLM's
+  gpt-3.5 "garbage" replies are scored); ``"exclude"`` drops them. Either way their
+  counts stand beside every figure. Linear-weighted kappa and Krippendorff's alpha
+  need a place on the ``B < tie < A`` scale, so failures are always left out of them.
+- **undefined figures** (no rows; one class only so that expected disagreement is 0)
+  are ``zero_division`` (NaN by default), as in scikit-learn.
+"""
+
+from __future__ import annotations
+
+import itertools
+import warnings
+from collections.abc import Sequence
+from typing import Any, Final, Literal
+
+import numpy as np
+import pandas as pd
+
+from judge.analysis._stats import (
+    alpha_from_coincidences,
+    bootstrap_sums,
+    coincidences,
+    kappa_from_confusion,
+    kappa_weights,
+    percentile_ci,
+    safe_ratio,
+    sum_by_unit,
+)
+from judge.analysis.frame import (
+    CODE_TIE,
+    HUMAN_PREFIX,
+    human_columns,
+    pair_frame,
+    verdict_codes,
+)
+from judge.errors import ConfigError
+
+Failures = Literal["wrong", "exclude"]
+Ties = Literal["with", "without"]
+
+FAILED: Final = 3
+"""Code of an unparsed or errored verdict in agreement computations (after B, tie, A)."""
+_K: Final = 4
+NAN: Final = float("nan")
+
+FIGURES: Final[tuple[str, ...]] = ("accuracy", "accuracy_without_tie", "kappa", "kappa_linear")
+"""The confusion-matrix figures every agreement table reports."""
+
+
+# -- array metrics --------------------------------------------------------------------
+
+
+def agreement_score(
+    y_true: Sequence[Any] | np.ndarray,
+    y_pred: Sequence[Any] | np.ndarray,
+    *,
+    ties: Ties = "with",
+    tie_label: Any = "tie",
+    zero_division: float = NAN,
+) -> float:
+    """Fraction of items where ``y_pred`` equals ``y_true`` (FastChat's two conventions).
+
+    ``ties="without"`` drops the items where either side is ``tie_label``. No items
+    left gives ``zero_division``.
+
+    >>> agreement_score(["A", "B", "tie", "A"], ["A", "A", "tie", "tie"])
+    0.5
+    >>> agreement_score(["A", "B", "tie", "A"], ["A", "A", "tie", "tie"], ties="without")
+    0.5
+    >>> agreement_score(["tie"], ["A"], ties="without")
+    nan
+    """
+    true, pred = np.asarray(y_true), np.asarray(y_pred)
+    if true.shape != pred.shape:
+        raise ValueError(f"y_true and y_pred differ in length: {true.shape} vs {pred.shape}")
+    if ties == "without":
+        keep = (true != tie_label) & (pred != tie_label)
+        true, pred = true[keep], pred[keep]
+    elif ties != "with":
+        raise ValueError(f"ties must be 'with' or 'without', not {ties!r}")
+    if true.size == 0:
+        return zero_division
+    return float(np.mean(true == pred))
+
+
+def cohen_kappa(
+    y1: Sequence[Any] | np.ndarray,
+    y2: Sequence[Any] | np.ndarray,
+    *,
+    labels: Sequence[Any] | None = None,
+    weights: Literal["linear", "quadratic"] | None = None,
+    sample_weight: Sequence[float] | np.ndarray | None = None,
+    zero_division: float = NAN,
+) -> float:
+    """Cohen's kappa via :func:`sklearn.metrics.cohen_kappa_score`.
+
+    Weighted kappa weighs disagreements by their distance in ``labels`` order: pass
+    ``labels=["B", "tie", "A"]`` for verdicts, or the ordered scale for scores. Empty
+    input, or zero expected disagreement (both raters use one and the same class),
+    gives ``zero_division``.
+
+    >>> cohen_kappa(["A", "A", "B", "B"], ["A", "B", "B", "B"])
+    0.5
+    >>> round(cohen_kappa(["A", "tie", "B"], ["A", "B", "B"], labels=["B", "tie", "A"],
+    ...                   weights="linear"), 3)
+    0.667
+    >>> cohen_kappa(["A", "A"], ["A", "A"])
+    nan
+    """
+    from sklearn.exceptions import UndefinedMetricWarning
+    from sklearn.metrics import cohen_kappa_score
+
+    if len(y1) == 0:
+        return zero_division
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UndefinedMetricWarning)
+        warnings.simplefilter("ignore", UserWarning)  # "a single label was found"
+        value = cohen_kappa_score(
+            y1,
+            y2,
+            labels=labels,
+            weights=weights,
+            sample_weight=sample_weight,
+            replace_undefined_by=zero_division,
+        )
+    return float(value)
+
+
+def krippendorff_alpha(
+    reliability_data: np.ndarray | Sequence[Sequence[float]] | None = None,
+    *,
+    value_counts: np.ndarray | None = None,
+    level: Literal["nominal", "ordinal"] = "nominal",
+    n_values: int | None = None,
+    zero_division: float = NAN,
+) -> float:
+    """Krippendorff's alpha via the ``krippendorff`` package.
+
+    ``reliability_data`` is coders x units with values ``0 .. n_values-1`` and NaN for
+    missing; or pass ``value_counts`` (units x values). Undefined cases (fewer than two
+    values in the domain, no unit coded twice, zero expected disagreement) give
+    ``zero_division``.
+
+    >>> round(krippendorff_alpha([[0, 1, 2, 2], [0, 1, 2, 1]]), 3)
+    0.667
+    >>> krippendorff_alpha([[1, 1], [1, 1]], n_values=3)
+    nan
+    """
+    import krippendorff
+
+    if (reliability_data is None) == (value_counts is None):
+        raise ValueError("pass reliability_data or value_counts, not both")
+    if value_counts is None:
+        data = np.asarray(reliability_data, dtype=np.float64)
+        k = n_values if n_values is not None else int(np.nanmax(data)) + 1 if data.size else 0
+        value_counts = np.stack([(data == v).sum(axis=0) for v in range(k)], axis=1)
+    counts = np.asarray(value_counts, dtype=np.float64)
+    if counts.ndim != 2 or counts.shape[1] < 2 or not (counts.sum(axis=1) >= 2).any():
+        return zero_division
+    with np.errstate(invalid="ignore", divide="ignore"):
+        value = float(krippendorff.alpha(value_counts=counts, level_of_measurement=level))
+    return zero_division if not np.isfinite(value) else value
+
+
+# -- codes ----------------------------------------------------------------------------
+
+
+def judge_codes(pairs: pd.DataFrame) -> np.ndarray:
+    """The pair verdicts as codes B=0, tie=1, A=2, and 3 for unparsed/error."""
+    codes = verdict_codes(pairs["verdict"]).astype(np.int64)
+    failed = (pairs["status"] != "ok").to_numpy()
+    codes[failed] = FAILED
+    return codes
+
+
+def _check_failures(failures: str) -> None:
+    if failures not in ("wrong", "exclude"):
+        raise ConfigError(f"failures must be 'wrong' or 'exclude', not {failures!r}")
+
+
+# -- figures from confusion counts ---------------------------------------------------
+
+
+def _confusion_figures(conf: np.ndarray) -> dict[str, np.ndarray]:
+    """Vectorised figures from ``(..., 4, 4)`` confusion counts (rows: human, cols: judge)."""
+    diag = np.einsum("...ii->...i", conf)
+    total = conf.sum(axis=(-1, -2))
+    no_tie = conf[..., [0, 2], :][..., :, [0, 2, 3]]
+    return {
+        "accuracy": safe_ratio(diag.sum(axis=-1), total),
+        "accuracy_without_tie": safe_ratio(diag[..., 0] + diag[..., 2], no_tie.sum(axis=(-1, -2))),
+        "kappa": kappa_from_confusion(conf, kappa_weights(_K, None)),
+        "kappa_linear": kappa_from_confusion(conf[..., :3, :3], kappa_weights(3, "linear")),
+        "n": total,
+        "n_without_tie": no_tie.sum(axis=(-1, -2)),
+    }
+
+
+def point_figures(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
+    """Accuracy (with and without ties) and kappa (plain and linear) of code arrays.
+
+    ``y_true`` holds codes 0-2 (B, tie, A); ``y_pred`` may also hold :data:`FAILED`.
+    Kappas come from scikit-learn, given each distinct (true, pred) pair once with its
+    count as ``sample_weight`` (the same figure, without a million-row confusion
+    matrix); weighted kappa leaves failures out.
+    """
+    y_true = np.asarray(y_true, dtype=np.int64)
+    y_pred = np.asarray(y_pred, dtype=np.int64)
+    combos = np.bincount(y_true * _K + y_pred, minlength=_K * _K)
+    present = np.flatnonzero(combos)
+    true_u, pred_u, weight_u = present // _K, present % _K, combos[present]
+    scored = pred_u != FAILED
+    return {
+        "accuracy": agreement_score(y_true, y_pred),
+        "accuracy_without_tie": agreement_score(y_true, y_pred, ties="without", tie_label=CODE_TIE),
+        "kappa": cohen_kappa(true_u, pred_u, labels=[0, 1, 2, FAILED], sample_weight=weight_u),
+        "kappa_linear": cohen_kappa(
+            true_u[scored],
+            pred_u[scored],
+            labels=[0, 1, 2],
+            weights="linear",
+            sample_weight=weight_u[scored],
+        ),
+        "n": float(len(y_true)),
+        "n_without_tie": float(np.sum((y_true != CODE_TIE) & (y_pred != CODE_TIE))),
+    }
+
+
+def _confusion_per_unit(
+    y_true: np.ndarray, y_pred: np.ndarray, unit: np.ndarray, n_units: int
+) -> np.ndarray:
+    one_hot = np.zeros((len(y_true), _K * _K))
+    one_hot[np.arange(len(y_true)), y_true * _K + y_pred] = 1.0
+    return sum_by_unit(unit, one_hot, n_units).reshape(n_units, _K, _K)
+
+
+def _with_ci(
+    row: dict[str, Any],
+    points: dict[str, float],
+    samples: dict[str, np.ndarray] | None,
+    confidence: float,
+    names: Sequence[str] = FIGURES,
+) -> None:
+    for name in names:
+        row[name] = points[name]
+        low, high = percentile_ci(samples[name], confidence) if samples is not None else (NAN, NAN)
+        row[f"{name}_low"], row[f"{name}_high"] = low, high
+
+
+def _vote_counts(pairs: pd.DataFrame) -> np.ndarray:
+    """Human votes per row as counts over (B, tie, A)."""
+    counts = np.zeros((len(pairs), 3))
+    for column in human_columns(pairs):
+        codes = verdict_codes(pairs[column])
+        has = codes >= 0
+        counts[np.flatnonzero(has), codes[has]] += 1
+    return counts
+
+
+def _group_keys(by: Sequence[str] | str) -> list[str]:
+    return [by] if isinstance(by, str) else list(by)
+
+
+def _groups(frame: pd.DataFrame, by: Sequence[str]) -> list[tuple[dict[str, Any], pd.DataFrame]]:
+    if not len(frame):
+        return []
+    out = []
+    for key, group in frame.groupby(list(by), observed=True, sort=True):
+        values = key if isinstance(key, tuple) else (key,)
+        out.append((dict(zip(by, values, strict=True)), group))
+    return out
+
+
+def _status_counts(group: pd.DataFrame) -> dict[str, int]:
+    status = group["status"]
+    return {
+        "n_pairs": len(group),
+        "n_ok": int((status == "ok").sum()),
+        "n_unparsed": int((status == "unparsed").sum()),
+        "n_error": int((status == "error").sum()),
+    }
+
+
+# -- judge vs humans ------------------------------------------------------------------
+
+
+def agreement_table(
+    pairs: pd.DataFrame,
+    *,
+    by: Sequence[str] | str = ("run",),
+    failures: Failures = "wrong",
+    n_resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+    alpha: bool = True,
+) -> pd.DataFrame:
+    """Judge vs the human majority (or gold) label, one row per group of ``by``.
+
+    Columns: the group keys, ``judge``, ``n_pairs`` / ``n_ok`` / ``n_unparsed`` /
+    ``n_error`` / ``n_unlabelled`` (counts of pair rows), ``n`` (labelled rows scored),
+    ``accuracy``, ``accuracy_without_tie`` (with ``n_without_tie``), ``kappa``,
+    ``kappa_linear``, ``alpha`` (Krippendorff, nominal, every annotator plus the judge)
+    beside ``alpha_humans`` (the annotators alone, same rows; both left out with
+    ``alpha=False``), each with ``_low`` / ``_high`` bootstrap bounds over items (NaN
+    when ``n_resamples=0``).
+    """
+    _check_failures(failures)
+    by = _group_keys(by)
+    rows = []
+    for keys, group in _groups(pairs, by):
+        row: dict[str, Any] = {**keys}
+        if "judge" not in row:
+            row["judge"] = ", ".join(map(str, group["judge"].unique()))
+        row.update(_status_counts(group))
+        y = verdict_codes(group["label"]).astype(np.int64)
+        j = judge_codes(group)
+        labelled = y >= 0
+        row["n_unlabelled"] = int((~labelled).sum())
+        keep = labelled & ((j != FAILED) if failures == "exclude" else True)
+        unit, _ = pd.factorize(group["item_id"].to_numpy())
+        n_units = int(unit.max()) + 1 if len(unit) else 0
+        points = point_figures(y[keep], j[keep])
+        figures: tuple[str, ...] = FIGURES
+        if alpha:
+            figures = (*FIGURES, "alpha", "alpha_humans")
+            votes = _vote_counts(group)
+            judge_votes = np.zeros_like(votes)
+            scored = np.flatnonzero(j < FAILED)
+            judge_votes[scored, j[scored]] = 1.0
+            points["alpha"] = krippendorff_alpha(value_counts=votes + judge_votes)
+            points["alpha_humans"] = krippendorff_alpha(value_counts=votes)
+        samples = None
+        if n_resamples > 0 and n_units:
+            per_unit = [
+                _confusion_per_unit(y[keep], j[keep], unit[keep], n_units).reshape(n_units, -1)
+            ]
+            if alpha:
+                per_unit.append(
+                    sum_by_unit(unit, coincidences(votes + judge_votes), n_units).reshape(
+                        n_units, -1
+                    )
+                )
+                per_unit.append(
+                    sum_by_unit(unit, coincidences(votes), n_units).reshape(n_units, -1)
+                )
+            sums = bootstrap_sums(
+                np.concatenate(per_unit, axis=1), n_resamples=n_resamples, seed=seed
+            )
+            samples = _confusion_figures(sums[:, :16].reshape(-1, _K, _K))
+            if alpha:
+                samples["alpha"] = alpha_from_coincidences(
+                    sums[:, 16:25].reshape(-1, 3, 3), "nominal"
+                )
+                samples["alpha_humans"] = alpha_from_coincidences(
+                    sums[:, 25:34].reshape(-1, 3, 3), "nominal"
+                )
+        row["n"] = int(points["n"])
+        row["n_without_tie"] = int(points["n_without_tie"])
+        _with_ci(row, points, samples, confidence, figures)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def confusion_table(pairs: pd.DataFrame, *, by: Sequence[str] | str = ("run",)) -> pd.DataFrame:
+    """Counts of (human label, judge verdict) per group; the judge side includes failures.
+
+    Columns: group keys, ``label`` (B/tie/A), ``verdict`` (B/tie/A/unparsed/error), ``count``.
+    """
+    by = _group_keys(by)
+    frames = []
+    for keys, group in _groups(pairs, by):
+        labelled = group[group["label"].notna().to_numpy()]
+        verdict = (
+            labelled["verdict"]
+            .astype(object)
+            .where(labelled["status"] == "ok", labelled["status"].astype(object))
+        )
+        counts = (
+            pd.crosstab(labelled["label"].astype(object), verdict)
+            .reindex(
+                index=["A", "tie", "B"],
+                columns=["A", "tie", "B", "unparsed", "error"],
+                fill_value=0,
+            )
+            .stack()
+            .rename("count")
+            .reset_index()
+        )
+        counts.columns = ["label", "verdict", "count"]
+        for name, value in keys.items():
+            counts.insert(0, name, value)
+        frames.append(counts)
+    return (
+        pd.concat(frames, ignore_index=True)
+        if frames
+        else pd.DataFrame(columns=[*by, "label", "verdict", "count"])
+    )
+
+
+# -- humans vs humans -----------------------------------------------------------------
+
+
+def _unique_items(pairs: pd.DataFrame) -> pd.DataFrame:
+    return pairs.drop_duplicates(["benchmark", "item_id"]).reset_index(drop=True)
+
+
+def _human_matrix(items: pd.DataFrame) -> tuple[list[str], np.ndarray]:
+    """Annotator names (with at least one vote) and their codes (items x annotators, -1 missing)."""
+    names, columns = [], []
+    for column in human_columns(items):
+        codes = verdict_codes(items[column]).astype(np.int64)
+        if (codes >= 0).any():
+            names.append(column[len(HUMAN_PREFIX) :])
+            columns.append(codes)
+    matrix = np.stack(columns, axis=1) if columns else np.zeros((len(items), 0), dtype=np.int64)
+    return names, matrix
+
+
+def _majority_codes(counts: np.ndarray) -> np.ndarray:
+    """The unique most common code per row of vote counts, else -1 (as ``records.majority``).
+
+    >>> _majority_codes(np.array([[1, 0, 1], [0, 0, 2], [0, 0, 0]])).tolist()
+    [-1, 2, -1]
+    """
+    top = counts.max(axis=1)
+    unique = (counts == top[:, None]).sum(axis=1) == 1
+    return np.where(unique & (top > 0), counts.argmax(axis=1), -1)
+
+
+def annotator_agreement(
+    pairs: pd.DataFrame,
+    *,
+    n_resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Pairwise agreement and Cohen's kappa between annotators, per benchmark.
+
+    One row per (benchmark, annotator pair) over the items both voted on, with the
+    figures of :data:`FIGURES` and bootstrap bounds.
+    """
+    rows = []
+    for keys, items in _groups(_unique_items(pairs), ["benchmark"]):
+        names, matrix = _human_matrix(items)
+        for (ia, a), (ib, b) in itertools.combinations(enumerate(names), 2):
+            both = (matrix[:, ia] >= 0) & (matrix[:, ib] >= 0)
+            y1, y2 = matrix[both, ia], matrix[both, ib]
+            row: dict[str, Any] = {**keys, "annotator_1": a, "annotator_2": b, "n": int(both.sum())}
+            points = point_figures(y1, y2)
+            samples = None
+            if n_resamples > 0 and len(y1):
+                per_unit = _confusion_per_unit(y1, y2, np.arange(len(y1)), len(y1))
+                sums = bootstrap_sums(
+                    per_unit.reshape(len(y1), -1), n_resamples=n_resamples, seed=seed
+                )
+                samples = _confusion_figures(sums.reshape(-1, _K, _K))
+            row["n_without_tie"] = int(points["n_without_tie"])
+            _with_ci(row, points, samples, confidence)
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _loo_row(
+    references: Sequence[np.ndarray],
+    predictions: Sequence[tuple[np.ndarray, np.ndarray]],
+    n_items: int,
+    *,
+    failures: Failures,
+    n_resamples: int,
+    confidence: float,
+    seed: int,
+) -> dict[str, Any]:
+    """Figures of predictions against leave-one-out references, averaged over the pairs.
+
+    ``references[k]`` holds one code per item (-1: no majority); ``predictions[k]`` is
+    ``(codes, item index per code)``. The bootstrap resamples items once for all ``k``,
+    so the bounds are those of the average.
+    """
+    points, features = [], []
+    for reference, (y_pred, unit) in zip(references, predictions, strict=True):
+        y_true = reference[unit]
+        keep = (y_true >= 0) & (y_pred >= 0)
+        if failures == "exclude":
+            keep &= y_pred != FAILED
+        points.append(point_figures(y_true[keep], y_pred[keep]))
+        if n_resamples > 0:
+            features.append(_confusion_per_unit(y_true[keep], y_pred[keep], unit[keep], n_items))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a figure undefined for everyone
+        mean = {name: float(np.nanmean([p[name] for p in points])) for name in points[0]}
+        samples = None
+        if n_resamples > 0 and n_items:
+            sums = bootstrap_sums(
+                np.stack(features, axis=1).reshape(n_items, -1), n_resamples=n_resamples, seed=seed
+            )
+            stats = _confusion_figures(sums.reshape(n_resamples, -1, _K, _K))
+            samples = {name: np.nanmean(v, axis=1) for name, v in stats.items()}
+    row: dict[str, Any] = {"n": mean["n"], "n_without_tie": mean["n_without_tie"]}
+    _with_ci(row, mean, samples, confidence)
+    return row
+
+
+def leave_one_out_table(
+    pairs: pd.DataFrame,
+    *,
+    failures: Failures = "wrong",
+    n_resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """The human baseline beside each judge, computed the same way.
+
+    For each annotator, the reference is the majority of the *other* annotators
+    (items without a strict majority among them are skipped; with three annotators
+    that is every item where the other two disagree). Rows per benchmark:
+
+    - ``who=<annotator>``, ``kind="annotator"``: that annotator against the others;
+    - ``who="humans"``, ``kind="humans"``: the mean over annotators (AlpacaEval's
+      leave-one-out human agreement), with ``alpha`` of the annotators alone;
+    - ``who=<judge>``, ``kind="judge"`` (one per run): the judge against each
+      annotator's leave-one-out reference, averaged over annotators, so it is directly
+      comparable with the ``humans`` row.
+
+    ``n`` is the mean number of items scored per reference. Benchmarks with fewer
+    than two annotators have no rows.
+    """
+    _check_failures(failures)
+    options: dict[str, Any] = {
+        "failures": failures,
+        "n_resamples": n_resamples,
+        "confidence": confidence,
+        "seed": seed,
+    }
+    rows: list[dict[str, Any]] = []
+    for keys, bench_pairs in _groups(pairs, ["benchmark"]):
+        items = _unique_items(bench_pairs)
+        names, matrix = _human_matrix(items)
+        if len(names) < 2:
+            continue
+        n_items = len(items)
+        counts = np.zeros((n_items, 3))
+        for a in range(len(names)):
+            has = matrix[:, a] >= 0
+            counts[np.flatnonzero(has), matrix[has, a]] += 1
+        references = []  # per annotator: the others' majority per item
+        for a in range(len(names)):
+            others = counts.copy()
+            has = matrix[:, a] >= 0
+            others[np.flatnonzero(has), matrix[has, a]] -= 1
+            references.append(_majority_codes(others))
+        everyone = np.arange(n_items)
+        for a, name in enumerate(names):
+            row = _loo_row([references[a]], [(matrix[:, a], everyone)], n_items, **options)
+            rows.append({**keys, "who": name, "kind": "annotator", **row})
+        humans = _loo_row(
+            references, [(matrix[:, a], everyone) for a in range(len(names))], n_items, **options
+        )
+        humans["alpha"] = krippendorff_alpha(value_counts=counts)
+        rows.append({**keys, "who": "humans", "kind": "humans", **humans})
+        item_index = pd.Index(items["item_id"])
+        for run_keys, run_pairs in _groups(bench_pairs, ["run"]):
+            unit = item_index.get_indexer(run_pairs["item_id"])
+            codes = judge_codes(run_pairs)
+            row = _loo_row(references, [(codes, unit)] * len(references), n_items, **options)
+            counts_row = {k: v for k, v in _status_counts(run_pairs).items() if k != "n_pairs"}
+            judge = ", ".join(map(str, run_pairs["judge"].unique()))
+            rows.append(
+                {**keys, "who": judge, "kind": "judge", "run": run_keys["run"], **counts_row, **row}
+            )
+    return pd.DataFrame(rows)
+
+
+# -- judge vs judge -------------------------------------------------------------------
+
+
+def compare_judges(
+    pairs: pd.DataFrame,
+    run_a: str,
+    run_b: str,
+    *,
+    failures: Failures = "wrong",
+    n_resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Two runs on the same labelled pairs: paired bootstrap, exact McNemar, kappa.
+
+    Matches rows on ``(item_id, sample)``. Returns ``n`` (common labelled rows),
+    ``accuracy_a`` / ``accuracy_b``, ``difference`` (a - b) with bootstrap bounds and a
+    two-sided bootstrap ``p_bootstrap``; McNemar's discordant counts ``a_only`` (a right,
+    b wrong) and ``b_only`` and its exact p-value ``p_mcnemar``
+    (:func:`scipy.stats.binomtest`, 1.0 when there is no discordant pair); and
+    ``kappa`` / ``agreement`` between the two judges' verdicts on every common row
+    (failures as their own class).
+    """
+    from scipy.stats import binomtest
+
+    _check_failures(failures)
+    cols = ["item_id", "sample", "label", "verdict", "status"]
+    a = pairs.loc[(pairs["run"] == run_a).to_numpy(), cols]
+    b = pairs.loc[(pairs["run"] == run_b).to_numpy(), cols]
+    if a.empty or b.empty:
+        missing = run_a if a.empty else run_b
+        raise ConfigError(f"run {missing!r} has no pair judgments to compare")
+    a = a.assign(item_id=a["item_id"].astype(str))
+    b = b.assign(item_id=b["item_id"].astype(str))
+    both = a.merge(b, on=["item_id", "sample"], suffixes=("_a", "_b"))
+    ja = judge_codes(both.rename(columns={"verdict_a": "verdict", "status_a": "status"}))
+    jb = judge_codes(both.rename(columns={"verdict_b": "verdict", "status_b": "status"}))
+    out: dict[str, Any] = {
+        "run_a": run_a,
+        "run_b": run_b,
+        "n_common": len(both),
+        "agreement": agreement_score(ja, jb),
+        "kappa": cohen_kappa(ja, jb, labels=[0, 1, 2, FAILED]),
+    }
+    y = verdict_codes(both["label_a"]).astype(np.int64)
+    keep = y >= 0
+    if failures == "exclude":
+        keep &= (ja != FAILED) & (jb != FAILED)
+    y, ja, jb = y[keep], ja[keep], jb[keep]
+    correct_a, correct_b = (ja == y).astype(float), (jb == y).astype(float)
+    a_only = int(np.sum((correct_a == 1) & (correct_b == 0)))
+    b_only = int(np.sum((correct_a == 0) & (correct_b == 1)))
+    n = len(y)
+    out.update(
+        n=n,
+        accuracy_a=float(correct_a.mean()) if n else NAN,
+        accuracy_b=float(correct_b.mean()) if n else NAN,
+        a_only=a_only,
+        b_only=b_only,
+        p_mcnemar=float(binomtest(a_only, a_only + b_only, 0.5).pvalue) if a_only + b_only else 1.0,
+    )
+    out["difference"] = out["accuracy_a"] - out["accuracy_b"]
+    out["difference_low"] = out["difference_high"] = out["p_bootstrap"] = NAN
+    if n_resamples > 0 and n:
+        unit, _ = pd.factorize(both["item_id"].to_numpy()[keep])
+        n_units = int(unit.max()) + 1
+        per_unit = sum_by_unit(unit, np.stack([correct_a, correct_b, np.ones(n)], axis=1), n_units)
+        sums = bootstrap_sums(per_unit, n_resamples=n_resamples, seed=seed)
+        diff = (sums[:, 0] - sums[:, 1]) / sums[:, 2]
+        out["difference_low"], out["difference_high"] = percentile_ci(diff, confidence)
+        out["p_bootstrap"] = float(min(1.0, 2 * min(np.mean(diff <= 0), np.mean(diff >= 0))))
+    return out
+
+
+def judge_comparisons(
+    pairs: pd.DataFrame,
+    *,
+    failures: Failures = "wrong",
+    n_resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """:func:`compare_judges` for every pair of runs on the same benchmark."""
+    rows = []
+    for keys, group in _groups(pairs, ["benchmark"]):
+        runs = list(group["run"].unique())
+        for run_a, run_b in itertools.combinations(runs, 2):
+            result = compare_judges(
+                group,
+                str(run_a),
+                str(run_b),
+                failures=failures,
+                n_resamples=n_resamples,
+                confidence=confidence,
+                seed=seed,
+            )
+            judges = group.drop_duplicates("run").set_index("run")["judge"]
+            rows.append({**keys, "judge_a": judges[run_a], "judge_b": judges[run_b], **result})
+    return pd.DataFrame(rows)
+
+
+# -- leaderboard ----------------------------------------------------------------------
+
+
+def leaderboard(
+    frame: pd.DataFrame,
+    *,
+    policy: str | None = None,
+    failures: Failures = "wrong",
+    n_resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+    pairs: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Judges ranked AlpacaEval-evaluator-table style, one row per run (plus ``humans``).
+
+    Columns: ``judge``, ``run``, ``benchmark``, ``human_agreement`` (accuracy vs the
+    majority, with bounds), ``kappa``, ``p_prefer_longer`` and ``p_prefer_first`` (of
+    the judge's ok, non-tie judgments; per judgment, both orders), ``unparsed_rate`` and
+    ``error_rate`` (of judgments), ``cost_per_1000`` ($) and ``seconds_per_1000`` (backend
+    seconds per 1,000 judgments), ``n_judgments``. A ``humans`` row per benchmark with
+    several annotators gives the leave-one-out agreement, P(humans prefer longer) and
+    P(label is the first response).
+    """
+    from judge.analysis.bias import first_position_table, prefer_longer_table
+
+    if pairs is None:
+        pairs = pair_frame(frame, policy)  # type: ignore[arg-type]
+    agree = agreement_table(
+        pairs,
+        by=["run"],
+        failures=failures,
+        n_resamples=n_resamples,
+        confidence=confidence,
+        seed=seed,
+        alpha=False,
+    )
+    longer = prefer_longer_table(frame, by=["run"], n_resamples=0)
+    first = first_position_table(frame, by=["run"], n_resamples=0)
+    judgments = frame[(frame["kind"] == "pair").to_numpy()]
+    usage = (
+        judgments.groupby("run", observed=True)
+        .agg(
+            benchmark=("benchmark", "first"),
+            n_judgments=("status", "size"),
+            n_unparsed=("status", lambda s: int((s == "unparsed").sum())),
+            n_error=("status", lambda s: int((s == "error").sum())),
+            cost=("cost", "sum"),
+            latency_s=("latency_s", "sum"),
+        )
+        .reset_index()
+    )
+    if usage.empty:
+        return pd.DataFrame()
+    board = usage.merge(
+        agree[
+            [
+                "run",
+                "judge",
+                "accuracy",
+                "accuracy_low",
+                "accuracy_high",
+                "kappa",
+                "kappa_low",
+                "kappa_high",
+            ]
+        ],
+        on="run",
+        how="left",
+    )
+    board = board.merge(longer[["run", "p_prefer_longer"]], on="run", how="left")
+    board = board.merge(first[["run", "p_prefer_first"]], on="run", how="left")
+    board["unparsed_rate"] = board["n_unparsed"] / board["n_judgments"]
+    board["error_rate"] = board["n_error"] / board["n_judgments"]
+    board["cost_per_1000"] = 1000 * board["cost"] / board["n_judgments"]
+    board["seconds_per_1000"] = 1000 * board["latency_s"] / board["n_judgments"]
+    board = board.rename(
+        columns={
+            "accuracy": "human_agreement",
+            "accuracy_low": "human_agreement_low",
+            "accuracy_high": "human_agreement_high",
+        }
+    )
+    board["benchmark"] = board["benchmark"].astype(str)
+    board["run"] = board["run"].astype(str)
+    board["judge"] = board["judge"].astype(str)
+    humans = human_reference_rows(pairs, n_resamples=n_resamples, confidence=confidence, seed=seed)
+    columns = [
+        "judge",
+        "run",
+        "benchmark",
+        "human_agreement",
+        "human_agreement_low",
+        "human_agreement_high",
+        "kappa",
+        "kappa_low",
+        "kappa_high",
+        "p_prefer_longer",
+        "p_prefer_first",
+        "unparsed_rate",
+        "error_rate",
+        "cost_per_1000",
+        "seconds_per_1000",
+        "n_judgments",
+    ]
+    board = pd.concat([board[columns], humans.reindex(columns=columns)], ignore_index=True)
+    return board.sort_values(
+        ["benchmark", "human_agreement"], ascending=[True, False], na_position="last"
+    ).reset_index(drop=True)
+
+
+def human_reference_rows(
+    pairs: pd.DataFrame, *, n_resamples: int = 1000, confidence: float = 0.95, seed: int = 0
+) -> pd.DataFrame:
+    """Leaderboard rows for the humans of each multi-annotator benchmark."""
+    from judge.analysis.bias import human_prefer_longer
+
+    loo = leave_one_out_table(pairs, n_resamples=n_resamples, confidence=confidence, seed=seed)
+    if loo.empty:
+        return pd.DataFrame()
+    humans = loo[loo["kind"] == "humans"]
+    rows = []
+    for _, h in humans.iterrows():
+        items = _unique_items(pairs[(pairs["benchmark"] == h["benchmark"]).to_numpy()])
+        longer = human_prefer_longer(items, n_resamples=0)
+        label = verdict_codes(items["label"])
+        decided = label != CODE_TIE
+        decided &= label >= 0
+        rows.append(
+            {
+                "judge": "humans (leave-one-out)",
+                "run": "",
+                "benchmark": str(h["benchmark"]),
+                "human_agreement": h["accuracy"],
+                "human_agreement_low": h["accuracy_low"],
+                "human_agreement_high": h["accuracy_high"],
+                "kappa": h["kappa"],
+                "kappa_low": h["kappa_low"],
+                "kappa_high": h["kappa_high"],
+                "p_prefer_longer": longer["p_prefer_longer"],
+                # annotators saw response A first
+                "p_prefer_first": float(np.mean(label[decided] == 2)) if decided.any() else NAN,
+                "n_judgments": int(h["n"]),
+            }
+        )
+    return pd.DataFrame(rows)

@@ -1,0 +1,527 @@
+"""Runs and benchmark labels as one tidy frame: one row per judgment.
+
+:func:`load_frame` reads run folders; :func:`build_frame` does the same from records
+already in memory. Every row carries the judgment (order, sample, status, canonical
+verdict, verdict as presented, probabilities, scores, usage) beside the item's facts
+(benchmark, category, response lengths, which is longer, models) and its human labels:
+the majority or gold ``label``, one ``human:<annotator>`` column per annotator, and
+``human_score`` for single-answer items.
+
+:func:`pair_frame` combines the two presentation orders of a pair into one pair
+verdict under a declared reconcile policy. Unparsed and errored judgments never
+become ties: they keep their status, and every table counts them beside its figures.
+
+Verdict columns are ordered categoricals ``B < tie < A``, so ``.cat.codes`` gives the
+ordinal codes 0, 1, 2 (and -1 for missing) that the metrics work on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any, Final, Literal
+
+import numpy as np
+import pandas as pd
+
+from judge.errors import ConfigError, DataError
+from judge.records import Judgment, PairItem, SingleItem
+
+Policy = Literal["inconsistent_tie", "average_probabilities", "first_order"]
+POLICIES: Final[tuple[Policy, ...]] = ("inconsistent_tie", "average_probabilities", "first_order")
+"""The reconcile policies, as in :class:`judge.records.RunConfig`."""
+
+VERDICT_ORDER: Final[tuple[str, str, str]] = ("B", "tie", "A")
+"""Verdicts in ordinal order (``B < tie < A``): code 0, 1, 2."""
+STATUSES: Final[tuple[str, str, str]] = ("ok", "unparsed", "error")
+ORDERS: Final[tuple[str, str]] = ("original", "swapped")
+SHOWN: Final[tuple[str, str, str]] = ("first", "second", "tie")
+HUMAN_PREFIX: Final = "human:"
+"""Prefix of the per-annotator label columns (``human:annotator1``, ``human:gold``)."""
+
+CODE_B: Final = 0
+CODE_TIE: Final = 1
+CODE_A: Final = 2
+CODE_MISSING: Final = -1
+
+VERDICT_DTYPE: Final = pd.CategoricalDtype(list(VERDICT_ORDER), ordered=True)
+STATUS_DTYPE: Final = pd.CategoricalDtype(list(STATUSES))
+ORDER_DTYPE: Final = pd.CategoricalDtype(list(ORDERS))
+SHOWN_DTYPE: Final = pd.CategoricalDtype(list(SHOWN))
+LONGER_DTYPE: Final = pd.CategoricalDtype(["B", "A"], ordered=True)
+KIND_DTYPE: Final = pd.CategoricalDtype(["pair", "single"])
+POLICY_DTYPE: Final = pd.CategoricalDtype(list(POLICIES))
+
+ITEM_COLUMNS: Final[tuple[str, ...]] = (
+    "benchmark",
+    "category",
+    "kind",
+    "prompt_key",
+    "len_a",
+    "len_b",
+    "longer",
+    "model_a",
+    "model_b",
+    "model",
+    "label",
+    "n_annotators",
+    "human_score",
+)
+"""Item facts copied onto every judgment row (plus the ``human:*`` columns)."""
+
+JUDGMENT_COLUMNS: Final[tuple[str, ...]] = (
+    "run",
+    "judge",
+    "reconcile",
+    "item_id",
+    "order",
+    "swapped",
+    "sample",
+    "status",
+    "verdict",
+    "verdict_shown",
+    "p_a",
+    "p_b",
+    "p_tie",
+    "score",
+    "score_a",
+    "score_b",
+    "tokens_in",
+    "tokens_out",
+    "cost",
+    "latency_s",
+    "cache_hit",
+)
+
+_CATEGORICAL = (
+    "run",
+    "judge",
+    "item_id",
+    "benchmark",
+    "category",
+    "prompt_key",
+    "model_a",
+    "model_b",
+    "model",
+)
+
+
+def human_columns(frame: pd.DataFrame) -> list[str]:
+    """The per-annotator label columns of a frame, in column order.
+
+    >>> human_columns(pd.DataFrame(columns=["label", "human:a1", "human:a2"]))
+    ['human:a1', 'human:a2']
+    """
+    return [c for c in frame.columns if str(c).startswith(HUMAN_PREFIX)]
+
+
+def verdict_codes(values: pd.Series) -> np.ndarray:
+    """Ordinal codes of a verdict column: B=0, tie=1, A=2, missing=-1.
+
+    >>> verdict_codes(pd.Series(["A", None, "tie", "B"], dtype=VERDICT_DTYPE)).tolist()
+    [2, -1, 1, 0]
+    """
+    if not isinstance(values.dtype, pd.CategoricalDtype) or list(values.dtype.categories) != list(
+        VERDICT_ORDER
+    ):
+        values = values.astype(VERDICT_DTYPE)
+    return np.asarray(values.cat.codes, dtype=np.int8)
+
+
+def _prompt_key(item: PairItem | SingleItem) -> str:
+    return hashlib.sha1(item.prompt_text.encode("utf-8")).hexdigest()[:12]
+
+
+def _item_table(items: Sequence[PairItem | SingleItem]) -> pd.DataFrame:
+    """One row per item, indexed by item id."""
+    rows: dict[str, list[Any]] = {c: [] for c in ("item_id", *ITEM_COLUMNS)}
+    votes: dict[str, list[str | None]] = {}
+    for position, item in enumerate(items):
+        rows["item_id"].append(item.id)
+        rows["benchmark"].append(item.benchmark)
+        rows["category"].append(item.category)
+        rows["prompt_key"].append(_prompt_key(item))
+        if isinstance(item, PairItem):
+            len_a, len_b = len(item.response_a), len(item.response_b)
+            rows["kind"].append("pair")
+            rows["len_a"].append(float(len_a))
+            rows["len_b"].append(float(len_b))
+            rows["longer"].append("A" if len_a > len_b else "B" if len_b > len_a else None)
+            rows["model_a"].append(item.model_a)
+            rows["model_b"].append(item.model_b)
+            rows["model"].append(None)
+            rows["label"].append(item.label)
+            rows["n_annotators"].append(len({lab.annotator for lab in item.labels}))
+            rows["human_score"].append(np.nan)
+            for lab in item.labels:
+                name = HUMAN_PREFIX + lab.annotator
+                if name not in votes:
+                    votes[name] = [None] * len(items)
+                votes[name][position] = lab.verdict
+        else:
+            rows["kind"].append("single")
+            rows["len_a"].append(float(len(item.response)))
+            rows["len_b"].append(np.nan)
+            rows["longer"].append(None)
+            rows["model_a"].append(None)
+            rows["model_b"].append(None)
+            rows["model"].append(item.model)
+            rows["label"].append(None)
+            rows["n_annotators"].append(len({s.annotator for s in item.scores}))
+            score = item.human_score()
+            rows["human_score"].append(np.nan if score is None else score)
+    table = pd.DataFrame(rows)
+    for name, column in votes.items():
+        table[name] = pd.Series(column, dtype=VERDICT_DTYPE)
+    if table["item_id"].duplicated().any():
+        dup = table.loc[table["item_id"].duplicated(), "item_id"].iloc[0]
+        raise DataError(f"duplicate item id {dup!r} in the run's items")
+    return table
+
+
+def build_frame(
+    items: Sequence[PairItem | SingleItem],
+    judgments: Sequence[Judgment],
+    *,
+    run: str,
+    reconcile: Policy = "inconsistent_tie",
+) -> pd.DataFrame:
+    """The tidy frame of one run from its items and (current) judgments.
+
+    Raises :class:`~judge.errors.DataError` if a judgment names an item the run
+    does not hold.
+    """
+    item_table = _item_table(items)
+    n = len(judgments)
+    item_ids = [j.item_id for j in judgments]
+    probabilities = [j.probabilities for j in judgments]
+    scores = [j.scores for j in judgments]
+    swapped = np.fromiter((j.swapped for j in judgments), dtype=bool, count=n)
+    verdict = pd.Series(
+        [j.verdict if j.status == "ok" else None for j in judgments], dtype=VERDICT_DTYPE
+    )
+    data: dict[str, Any] = {
+        "run": [run] * n,
+        "judge": [j.judge for j in judgments],
+        "reconcile": pd.Series([reconcile] * n, dtype=POLICY_DTYPE),
+        "item_id": item_ids,
+        "order": pd.Categorical.from_codes(swapped.astype(np.int8), dtype=ORDER_DTYPE),
+        "swapped": swapped,
+        "sample": np.fromiter((j.sample for j in judgments), dtype=np.int64, count=n),
+        "status": pd.Series([j.status for j in judgments], dtype=STATUS_DTYPE),
+        "verdict": verdict,
+        "verdict_shown": shown_verdicts(verdict_codes(verdict), swapped),
+        "p_a": [p.get("A", np.nan) if p else np.nan for p in probabilities],
+        "p_b": [p.get("B", np.nan) if p else np.nan for p in probabilities],
+        # a judge whose probabilities name no tie gives a tie no probability
+        "p_tie": [p.get("tie", 0.0) if p else np.nan for p in probabilities],
+        "score": [np.nan if j.score is None else j.score for j in judgments],
+        "score_a": [s[0] if s else np.nan for s in scores],
+        "score_b": [s[1] if s else np.nan for s in scores],
+        "tokens_in": np.fromiter((j.tokens_in for j in judgments), dtype=np.int64, count=n),
+        "tokens_out": np.fromiter((j.tokens_out for j in judgments), dtype=np.int64, count=n),
+        "cost": np.fromiter((j.cost for j in judgments), dtype=np.float64, count=n),
+        "latency_s": np.fromiter((j.latency_s for j in judgments), dtype=np.float64, count=n),
+        "cache_hit": np.fromiter((j.cache_hit for j in judgments), dtype=bool, count=n),
+    }
+    frame = pd.DataFrame(data)
+    position = pd.Index(item_table["item_id"]).get_indexer(pd.Index(item_ids))
+    if (position < 0).any():
+        missing = sorted({item_ids[i] for i in np.flatnonzero(position < 0)})
+        raise DataError(
+            f"run {run!r}: {len(missing)} judged item id(s) not among the run's items, "
+            f"e.g. {missing[:3]}"
+        )
+    item_rows = item_table.drop(columns="item_id").iloc[position].reset_index(drop=True)
+    frame = pd.concat([frame, item_rows], axis=1)
+    return _finish(frame)
+
+
+def shown_verdicts(codes: np.ndarray, swapped: np.ndarray) -> pd.Categorical:
+    """Canonical verdict codes -> the verdict in presented order (first/second/tie).
+
+    >>> swapped = np.array([False, True, True, False, False])
+    >>> list(shown_verdicts(np.array([2, 2, 0, 1, -1]), swapped))
+    ['first', 'second', 'first', 'tie', nan]
+    """
+    # A shown first <=> (A and not swapped) or (B and swapped)
+    shown = np.where(
+        codes == CODE_TIE,
+        2,
+        np.where((codes == CODE_A) != swapped, 0, 1),
+    ).astype(np.int8)
+    shown[codes == CODE_MISSING] = -1
+    return pd.Categorical.from_codes(shown, dtype=SHOWN_DTYPE)
+
+
+def _finish(frame: pd.DataFrame) -> pd.DataFrame:
+    """Column order and dtypes shared by every frame."""
+    for column in _CATEGORICAL:
+        if column in frame and not isinstance(frame[column].dtype, pd.CategoricalDtype):
+            frame[column] = frame[column].astype("category")
+    fixed = {
+        "reconcile": POLICY_DTYPE,
+        "order": ORDER_DTYPE,
+        "status": STATUS_DTYPE,
+        "verdict": VERDICT_DTYPE,
+        "verdict_shown": SHOWN_DTYPE,
+        "label": VERDICT_DTYPE,
+        "longer": LONGER_DTYPE,
+        "kind": KIND_DTYPE,
+    }
+    for column, dtype in fixed.items():
+        frame[column] = frame[column].astype(dtype)
+    for column in human_columns(frame):
+        frame[column] = frame[column].astype(VERDICT_DTYPE)
+    for column in (
+        "p_a",
+        "p_b",
+        "p_tie",
+        "score",
+        "score_a",
+        "score_b",
+        "len_a",
+        "len_b",
+        "human_score",
+        "cost",
+        "latency_s",
+    ):
+        frame[column] = frame[column].astype(np.float64)
+    frame["n_annotators"] = frame["n_annotators"].astype(np.int64)
+    ordered = [*JUDGMENT_COLUMNS, *ITEM_COLUMNS]
+    return frame[ordered + human_columns(frame)]
+
+
+def concat_frames(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
+    """Stack frames of several runs, keeping categorical columns categorical."""
+    frames = list(frames)
+    if not frames:
+        return empty_frame()
+    runs = [r for f in frames for r in f["run"].unique()]
+    if len(runs) != len(set(runs)):
+        twice = sorted(r for r in runs if runs.count(r) > 1)[0]
+        raise ConfigError(f"the same run is given twice: {twice!r}")
+    stacked = pd.concat(frames, ignore_index=True)
+    return _finish(stacked)
+
+
+def empty_frame() -> pd.DataFrame:
+    """A frame with every column and no rows."""
+    return build_frame([], [], run="")
+
+
+def load_frame(run_dirs: str | Path | Iterable[str | Path]) -> pd.DataFrame:
+    """Read run folders (``manifest.json``, ``items.jsonl``, ``judgments.jsonl``) into one frame.
+
+    The run column is the manifest's ``run_id``; the current judgment per
+    ``(item, order, sample)`` is used (superseded error lines are dropped).
+    """
+    from judge.store import RunStore
+
+    if isinstance(run_dirs, str | Path):
+        run_dirs = [run_dirs]
+    frames = []
+    for run_dir in run_dirs:
+        store = RunStore(run_dir)
+        manifest = store.read_manifest()
+        frames.append(
+            build_frame(
+                store.items(),
+                store.judgments(),
+                run=manifest.run_id,
+                reconcile=manifest.config.reconcile,
+            )
+        )
+    return concat_frames(frames)
+
+
+def save_frame(frame: pd.DataFrame, path: str | Path) -> Path:
+    """Write a frame as Parquet (categoricals preserved)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_parquet(path, index=False)
+    return path
+
+
+def read_frame(path: str | Path) -> pd.DataFrame:
+    """Read a frame written by :func:`save_frame`."""
+    return _finish(pd.read_parquet(path))
+
+
+# -- pairs ---------------------------------------------------------------------------
+
+PAIR_ITEM_COLUMNS: Final[tuple[str, ...]] = (
+    "run",
+    "judge",
+    "item_id",
+    "sample",
+    "benchmark",
+    "category",
+    "prompt_key",
+    "len_a",
+    "len_b",
+    "longer",
+    "model_a",
+    "model_b",
+    "label",
+    "n_annotators",
+)
+
+
+def pair_frame(frame: pd.DataFrame, policy: Policy | None = None) -> pd.DataFrame:
+    """One row per ``(run, item, sample)`` of the pair judgments, the two orders combined.
+
+    ``policy`` (``None``: each run's configured ``reconcile``):
+
+    - ``inconsistent_tie``: both orders ok and agreeing -> that verdict; disagreeing -> tie;
+    - ``average_probabilities``: the mean of the two orders' canonical probabilities
+      (a verdict without probabilities counts as probability 1 on that verdict), then the
+      most probable verdict; a shared maximum (P(A) = P(B), or one side level with the
+      tie) -> tie;
+    - ``first_order``: the original order's verdict only.
+
+    A pair judged in one order only (single-order runs, imported verdicts, an
+    unfinished run) takes that order's judgment under every policy; ``n_orders`` says
+    how many orders stand behind each row. When a policy needs both orders and one of
+    them failed, the pair's ``status`` is that failure (``error`` before ``unparsed``),
+    never a tie. Output columns: the item facts, ``policy``, ``status``, ``verdict``,
+    ``n_orders``, the per-order ``verdict_original`` / ``verdict_swapped`` /
+    ``status_original`` / ``status_swapped``, ``consistent`` (1.0/0.0, NaN unless both
+    orders are ok), swap-averaged ``p_a`` / ``p_b`` / ``p_tie``, and the ``human:*`` columns.
+    """
+    return pair_frames(frame, [policy])[policy]
+
+
+def pair_frames(
+    frame: pd.DataFrame, policies: Sequence[Policy | None] = POLICIES
+) -> dict[Policy | None, pd.DataFrame]:
+    """:func:`pair_frame` under several policies, combining the orders only once."""
+    for policy in policies:
+        if policy is not None and policy not in POLICIES:
+            raise ConfigError(
+                f"unknown reconcile policy {policy!r}; choose from {', '.join(POLICIES)}"
+            )
+    pairs = frame[(frame["kind"] == "pair").to_numpy()]
+    for column in ("run", "item_id"):
+        if not isinstance(pairs[column].dtype, pd.CategoricalDtype):
+            pairs = pairs.assign(**{column: pairs[column].astype("category")})
+    n_rows = len(pairs)
+    run_codes = np.asarray(pairs["run"].cat.codes, dtype=np.int64)
+    item_codes = np.asarray(pairs["item_id"].cat.codes, dtype=np.int64)
+    samples = pairs["sample"].to_numpy(dtype=np.int64)
+    n_items = int(item_codes.max()) + 1 if n_rows else 1
+    n_samples = int(samples.max()) + 1 if n_rows else 1
+    key = (run_codes * n_items + item_codes) * n_samples + samples
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    n = len(first)
+
+    swapped = pairs["swapped"].to_numpy(dtype=bool)
+    vcodes = verdict_codes(pairs["verdict"])
+    scodes = np.asarray(pairs["status"].cat.codes, dtype=np.int8)
+    probs = pairs[["p_b", "p_tie", "p_a"]].to_numpy(dtype=np.float64)  # ordinal order
+    scores = pairs[["score_a", "score_b"]].to_numpy(dtype=np.float64)
+    # rows without probabilities: one-hot on the verdict (used by average_probabilities)
+    onehot = np.zeros((n_rows, 3))
+    ok_rows = vcodes >= 0
+    onehot[np.flatnonzero(ok_rows), vcodes[ok_rows]] = 1.0
+    has_probs = ~np.isnan(probs[:, [0, 2]]).any(axis=1)
+    probs_filled = np.where(has_probs[:, None], np.nan_to_num(probs), onehot)
+
+    rows_of = {False: np.flatnonzero(~swapped), True: np.flatnonzero(swapped)}
+    targets = {order: inverse[rows] for order, rows in rows_of.items()}
+
+    def scatter(values: np.ndarray, order: bool, fill: Any) -> np.ndarray:
+        out = np.full((n, *values.shape[1:]), fill, dtype=values.dtype)
+        out[targets[order]] = values[rows_of[order]]
+        return out
+
+    orig, swap = False, True
+    v_orig, v_swap = scatter(vcodes, orig, -1), scatter(vcodes, swap, -1)
+    s_orig, s_swap = scatter(scodes, orig, -1), scatter(scodes, swap, -1)
+    has_orig, has_swap = s_orig >= 0, s_swap >= 0
+    both = has_orig & has_swap
+    both_ok = (s_orig == 0) & (s_swap == 0)
+
+    # the single order available, where only one is
+    v_single = np.where(has_orig, v_orig, v_swap)
+    s_single = np.where(has_orig, s_orig, s_swap)
+    # worst status of two: error (2) before unparsed (1) before ok (0)
+    s_both = np.maximum(s_orig, s_swap)
+    # per policy code (0 inconsistent_tie, 1 average_probabilities, 2 first_order)
+    v_tie = np.where(v_orig == v_swap, v_orig, CODE_TIE)
+    v_avg = (
+        _argmax_verdict(
+            np.nan_to_num(
+                (scatter(probs_filled, orig, np.nan) + scatter(probs_filled, swap, np.nan)) / 2
+            )
+        )
+        if any(p in (None, "average_probabilities") for p in policies)
+        else v_tie
+    )
+
+    p_raw = _mean_of_two(scatter(probs, orig, np.nan), scatter(probs, swap, np.nan))
+    score_mean = _mean_of_two(scatter(scores, orig, np.nan), scatter(scores, swap, np.nan))
+    base = pairs.iloc[first][[*PAIR_ITEM_COLUMNS, *human_columns(pairs)]].reset_index(drop=True)
+    per_order = {
+        "n_orders": has_orig.astype(np.int8) + has_swap.astype(np.int8),
+        "verdict_original": pd.Categorical.from_codes(v_orig, dtype=VERDICT_DTYPE),
+        "verdict_swapped": pd.Categorical.from_codes(v_swap, dtype=VERDICT_DTYPE),
+        "status_original": pd.Categorical.from_codes(s_orig, dtype=STATUS_DTYPE),
+        "status_swapped": pd.Categorical.from_codes(s_swap, dtype=STATUS_DTYPE),
+        "consistent": np.where(both_ok, (v_orig == v_swap).astype(np.float64), np.nan),
+        "p_b": p_raw[:, 0],
+        "p_tie": p_raw[:, 1],
+        "p_a": p_raw[:, 2],
+        "score_a": score_mean[:, 0],
+        "score_b": score_mean[:, 1],
+    }
+    configured = np.asarray(pairs["reconcile"].astype(POLICY_DTYPE).cat.codes)[first]
+
+    out: dict[Policy | None, pd.DataFrame] = {}
+    for policy in policies:
+        code = configured if policy is None else np.full(n, POLICIES.index(policy))
+        status = np.where(both & (code != 2), s_both, s_single)
+        verdict = np.select(
+            [~both | (code == 2), code == 0, code == 1], [v_single, v_tie, v_avg], CODE_MISSING
+        )
+        verdict = np.where(status == 0, verdict, CODE_MISSING)
+        columns = {
+            "policy": pd.Categorical.from_codes(code.astype(np.int8), dtype=POLICY_DTYPE),
+            "status": pd.Categorical.from_codes(status.astype(np.int8), dtype=STATUS_DTYPE),
+            "verdict": pd.Categorical.from_codes(verdict.astype(np.int8), dtype=VERDICT_DTYPE),
+            **per_order,
+        }
+        out[policy] = base.assign(**columns)
+    return out
+
+
+def _mean_of_two(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """Elementwise mean ignoring NaN (NaN where both are NaN).
+
+    >>> _mean_of_two(np.array([1.0, np.nan, np.nan]), np.array([3.0, 2.0, np.nan])).tolist()
+    [2.0, 2.0, nan]
+    """
+    stacked = np.stack([first, second])
+    counted = (~np.isnan(stacked)).sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counted > 0, np.nansum(stacked, axis=0) / counted, np.nan)
+
+
+def _argmax_verdict(p: np.ndarray) -> np.ndarray:
+    """Most probable verdict code per row of ``p`` (columns B, tie, A); a shared maximum
+    (P(A) = P(B), or a side level with the tie) -> tie, so neither side is favoured.
+
+    >>> _argmax_verdict(np.array([[0.2, 0.1, 0.7], [0.5, 0.0, 0.5], [0.5, 0.5, 0.0]])).tolist()
+    [2, 1, 1]
+    """
+    code = np.argmax(p, axis=1).astype(np.int8)
+    top = p.max(axis=1, keepdims=True)
+    shared = np.isclose(p, top).sum(axis=1) > 1
+    code[shared] = CODE_TIE
+    return np.asarray(code, dtype=np.int8)
+
+
+def all_policies(frame: pd.DataFrame) -> pd.DataFrame:
+    """:func:`pair_frame` under every policy, stacked (the ``policy`` column tells them apart)."""
+    return pd.concat(list(pair_frames(frame, POLICIES).values()), ignore_index=True)

@@ -1,0 +1,266 @@
+"""Ranking the compared systems from a judge's pair verdicts.
+
+:func:`win_rates` counts wins, ties and losses of each model against each opponent
+(``model_a`` / ``model_b`` of the items) with bootstrap bounds over items;
+:func:`bradley_terry` fits Bradley-Terry strengths by maximum likelihood (a tie is
+half a win for each side) with bootstrap bounds, for any number of models.
+Unparsed and errored verdicts are not battles: their count is reported beside.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+
+from judge.analysis._stats import bootstrap_sums, percentile_ci, safe_ratio, sum_by_unit
+from judge.analysis.agreement import _groups
+from judge.analysis.frame import CODE_A, CODE_B, CODE_TIE, verdict_codes
+
+NAN: Final = float("nan")
+ELO_SCALE: Final = 400 / math.log(10)
+"""Strength (natural log-odds) -> Elo points, as Chatbot Arena reports them."""
+ELO_BASE: Final = 1000.0
+
+
+def _category_index(values: pd.Series, names: pd.Index) -> np.ndarray:
+    """Positions of a (categorical) column's values in ``names``; -1 where missing."""
+    if not isinstance(values.dtype, pd.CategoricalDtype):
+        values = values.astype("category")
+    lookup = names.get_indexer(values.cat.categories.astype(str))
+    codes = np.asarray(values.cat.codes, dtype=np.int64)
+    return np.where(codes >= 0, lookup[codes], -1)
+
+
+def _battles(group: pd.DataFrame) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray, int]:
+    """Models, (a, b) model indices and verdict codes of ok battles; and the failed count."""
+    has_models = (group["model_a"].notna() & group["model_b"].notna()).to_numpy()
+    group = group[has_models]
+    ok = (group["status"] == "ok").to_numpy()
+    present = [str(v) for column in ("model_a", "model_b") for v in group[column].unique()]
+    index = pd.Index(sorted(set(present)))
+    a = _category_index(group["model_a"], index)
+    b = _category_index(group["model_b"], index)
+    verdict = verdict_codes(group["verdict"]).astype(np.int64)
+    return list(index), a[ok], b[ok], verdict[ok], int((~ok).sum())
+
+
+def _win_features(a: np.ndarray, b: np.ndarray, verdict: np.ndarray, m: int) -> np.ndarray:
+    """Per battle: wins (m x m, row beats column, a tie half each way) and games (m x m)."""
+    n = len(a)
+    rows = np.arange(n)
+    wins = np.zeros((n, m, m))
+    games = np.zeros((n, m, m))
+    a_win = (verdict == CODE_A).astype(float) + 0.5 * (verdict == CODE_TIE)
+    b_win = (verdict == CODE_B).astype(float) + 0.5 * (verdict == CODE_TIE)
+    wins[rows, a, b] = a_win
+    wins[rows, b, a] = b_win
+    games[rows, a, b] = 1.0
+    games[rows, b, a] = 1.0
+    return np.concatenate([wins.reshape(n, -1), games.reshape(n, -1)], axis=1)
+
+
+def win_rates(
+    pairs: pd.DataFrame,
+    *,
+    by: Sequence[str] = ("run",),
+    n_resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Wins, ties and losses of each model against each opponent (and ``all`` of them).
+
+    ``win_rate`` is ``(wins + ties / 2) / battles``. Columns: group keys, ``model``,
+    ``opponent``, ``battles``, ``wins``, ``ties``, ``losses``, ``win_rate`` with bounds,
+    ``n_failed`` (unparsed or error verdicts of the group, not battles).
+    """
+    rows = []
+    for keys, group in _groups(pairs, list(by)):
+        names, a, b, verdict, n_failed = _battles(group)
+        m = len(names)
+        if m < 2:
+            continue
+        features = _win_features(a, b, verdict, m)
+        unit, _ = pd.factorize(
+            group.loc[
+                (group["status"] == "ok").to_numpy()
+                & group["model_a"].notna().to_numpy()
+                & group["model_b"].notna().to_numpy(),
+                "item_id",
+            ].to_numpy()
+        )
+        sums = None
+        if n_resamples > 0 and len(unit):
+            per_unit = sum_by_unit(unit, features, int(unit.max()) + 1)
+            sums = bootstrap_sums(per_unit, n_resamples=n_resamples, seed=seed)
+        wins = features[:, : m * m].sum(axis=0).reshape(m, m)
+        games = features[:, m * m :].sum(axis=0).reshape(m, m)
+        outright = np.zeros((m, m))
+        np.add.at(outright, (a[verdict == CODE_A], b[verdict == CODE_A]), 1)
+        np.add.at(outright, (b[verdict == CODE_B], a[verdict == CODE_B]), 1)
+        ties = np.zeros((m, m))
+        np.add.at(ties, (a[verdict == CODE_TIE], b[verdict == CODE_TIE]), 1)
+        ties = ties + ties.T
+        for i, model in enumerate(names):
+            for j, opponent in [*enumerate(names), (-1, "all")]:
+                if j == i or (j >= 0 and games[i, j] == 0):
+                    continue
+                cols = [j] if j >= 0 else [k for k in range(m) if k != i]
+                n_games = games[i, cols].sum()
+                row: dict[str, Any] = {
+                    **keys,
+                    "model": model,
+                    "opponent": opponent,
+                    "battles": int(n_games),
+                    "wins": int(outright[i, cols].sum()),
+                    "ties": int(ties[i, cols].sum()),
+                    "losses": int(outright[cols, i].sum()),
+                    "win_rate": float(safe_ratio(wins[i, cols].sum(), n_games)),
+                    "n_failed": n_failed,
+                }
+                if sums is not None:
+                    w = sums[:, : m * m].reshape(-1, m, m)[:, i, cols].sum(axis=1)
+                    g = sums[:, m * m :].reshape(-1, m, m)[:, i, cols].sum(axis=1)
+                    row["win_rate_low"], row["win_rate_high"] = percentile_ci(
+                        safe_ratio(w, g), confidence
+                    )
+                else:
+                    row["win_rate_low"] = row["win_rate_high"] = NAN
+                rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def fit_bradley_terry(
+    wins: np.ndarray, *, l2: float = 1e-4, start: np.ndarray | None = None
+) -> np.ndarray:
+    """Bradley-Terry log-strengths from a ``wins[i, j]`` matrix (i beat j; ties as halves).
+
+    Maximises ``sum_ij wins[i,j] log sigmoid(theta_i - theta_j) - l2/2 |theta|^2``
+    (the small ridge keeps an unbeaten model finite and fixes the scale's origin:
+    the strengths sum to zero). This is an L2-penalised logistic regression without
+    intercept on ``x = e_i - e_j`` (the tests check it against scikit-learn's
+    ``LogisticRegression(fit_intercept=False)``). ``start`` warm-starts the optimiser
+    (the bootstrap starts each resample from the point estimate).
+
+    >>> theta = fit_bradley_terry(np.array([[0.0, 3.0], [1.0, 0.0]]), l2=0.0)
+    >>> round(float(theta[0] - theta[1]), 4) == round(math.log(3), 4)
+    True
+    """
+    from scipy.optimize import minimize
+    from scipy.special import expit, log_expit
+
+    wins = np.asarray(wins, dtype=np.float64)
+    m = wins.shape[0]
+    games = wins + wins.T
+
+    def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        diff = theta[:, None] - theta[None, :]
+        value = -(wins * log_expit(diff)).sum() + l2 / 2 * theta @ theta
+        gradient = -(wins - games * expit(diff)).sum(axis=1) + l2 * theta
+        return float(value), gradient
+
+    result = minimize(
+        objective,
+        np.zeros(m) if start is None else np.asarray(start, dtype=np.float64),
+        jac=True,
+        method="L-BFGS-B",
+        options={"gtol": 1e-10, "ftol": 1e-14, "maxiter": 1000},
+    )
+    theta = np.asarray(result.x)
+    return theta - theta.mean() if l2 == 0 else theta
+
+
+def fit_bradley_terry_batch(
+    wins: np.ndarray, *, l2: float = 1e-4, start: np.ndarray | None = None
+) -> np.ndarray:
+    """:func:`fit_bradley_terry` for a stack of ``(B, m, m)`` win matrices at once.
+
+    Newton's method on all of them together (the Hessian is ``m x m`` per matrix), for
+    the bootstrap; ``start`` (``(m,)`` or ``(B, m)``) should be near the solution, e.g.
+    the point estimate. The tests check it against :func:`fit_bradley_terry`.
+    """
+    from scipy.special import expit
+
+    wins = np.asarray(wins, dtype=np.float64)
+    b, m, _ = wins.shape
+    games = wins + np.swapaxes(wins, 1, 2)
+    theta = np.zeros((b, m)) if start is None else np.broadcast_to(start, (b, m)).copy()
+    ridge = max(l2, 1e-9) * np.eye(m)
+    for _ in range(100):
+        diff = theta[:, :, None] - theta[:, None, :]
+        p = expit(diff)
+        gradient = -(wins - games * p).sum(axis=2) + l2 * theta
+        weight = games * p * (1 - p)
+        hessian = -weight + np.einsum("bi,ij->bij", weight.sum(axis=2), np.eye(m)) + ridge
+        step = np.linalg.solve(hessian, gradient[:, :, None])[:, :, 0]
+        theta -= step
+        if np.abs(step).max() < 1e-10:
+            break
+    return theta - theta.mean(axis=1, keepdims=True) if l2 == 0 else theta
+
+
+def bradley_terry(
+    pairs: pd.DataFrame,
+    *,
+    by: Sequence[str] = ("run",),
+    l2: float = 1e-4,
+    n_resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Bradley-Terry strengths of the models per group, with bootstrap bounds over items.
+
+    Columns: group keys, ``model``, ``strength`` (log-odds, summing to zero) with
+    ``_low`` / ``_high``, ``elo`` (``1000 + 400 * strength / ln 10``), ``rank`` (1 = best),
+    ``battles``, ``n_failed``.
+    """
+    rows = []
+    for keys, group in _groups(pairs, list(by)):
+        names, a, b, verdict, n_failed = _battles(group)
+        m = len(names)
+        if m < 2:
+            continue
+        features = _win_features(a, b, verdict, m)
+        wins = features[:, : m * m].sum(axis=0).reshape(m, m)
+        theta = fit_bradley_terry(wins, l2=l2)
+        samples = None
+        if n_resamples > 0 and len(a):
+            ok = (group["status"] == "ok").to_numpy() & group["model_a"].notna().to_numpy()
+            ok &= group["model_b"].notna().to_numpy()
+            unit, _ = pd.factorize(group.loc[ok, "item_id"].to_numpy())
+            per_unit = sum_by_unit(unit, features[:, : m * m], int(unit.max()) + 1)
+            sums = bootstrap_sums(per_unit, n_resamples=n_resamples, seed=seed)
+            samples = fit_bradley_terry_batch(sums.reshape(-1, m, m), l2=l2, start=theta)
+        battles = features[:, m * m :].sum(axis=0).reshape(m, m).sum(axis=1)
+        order = np.argsort(-theta)
+        ranks = np.empty(m, dtype=int)
+        ranks[order] = np.arange(1, m + 1)
+        for i, model in enumerate(names):
+            low, high = (
+                percentile_ci(samples[:, i], confidence) if samples is not None else (NAN, NAN)
+            )
+            rows.append(
+                {
+                    **keys,
+                    "model": model,
+                    "strength": float(theta[i]),
+                    "strength_low": low,
+                    "strength_high": high,
+                    "elo": ELO_BASE + ELO_SCALE * float(theta[i]),
+                    "rank": int(ranks[i]),
+                    "battles": int(battles[i]),
+                    "n_failed": n_failed,
+                }
+            )
+    out = pd.DataFrame(rows)
+    return out.sort_values([*by, "rank"]).reset_index(drop=True) if len(out) else out
+
+
+def summary(frame: pd.DataFrame, *, reconcile: str | None = None) -> dict[str, Any]:
+    """The short post-run summary; see :func:`judge.analysis.summary.run_summary`."""
+    from judge.analysis.summary import run_summary
+
+    return run_summary(frame, reconcile=reconcile)

@@ -1,0 +1,748 @@
+"""``judge report``: run folders -> a Markdown report and a self-contained HTML page.
+
+Everything here is I/O and presentation: the figures come from the pure functions of
+:mod:`judge.analysis`, the plots from matplotlib's Agg canvas (no pyplot state), and
+the HTML embeds every plot as a base64 PNG so the page is one file.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import math
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+
+from judge.analysis import agreement, bias, ranking, single
+from judge.analysis.frame import POLICIES, load_frame, pair_frames, save_frame
+
+ALPACA_EVAL_REFERENCE: Final = (
+    Path("alpaca_eval_evaluators_reference") / "evaluators_leaderboard.csv"
+)
+"""The AlpacaEval evaluator leaderboard, relative to the datasets folder."""
+DATA_ENV: Final = "JUDGE_HARNESS_DATA"
+
+PUBLISHED: Final[dict[str, list[tuple[str, str]]]] = {
+    "pandalm": [
+        ("Cohen's kappa, annotator1 vs annotator2", "0.85 (PandaLM README)"),
+        ("Cohen's kappa, annotator1 vs annotator3", "0.88 (PandaLM README)"),
+        ("Cohen's kappa, annotator2 vs annotator3", "0.86 (PandaLM README)"),
+        (
+            "gpt-3.5-turbo vs 3-annotator majority",
+            "accuracy 0.698, kappa 0.476 (recomputed "
+            "from the committed verdicts, 'garbage' counted wrong)",
+        ),
+        ("PandaLM-7B vs 3-annotator majority", "accuracy 0.668, kappa 0.435 (recomputed)"),
+        (
+            "P(humans prefer the longer response)",
+            "0.675 over 887 non-tie unequal-length pairs (recomputed)",
+        ),
+    ],
+    "alpaca_eval": [
+        ("humans, leave-one-out agreement", "65.66% (AlpacaEval evaluator leaderboard)"),
+        ("humans, P(prefer longer)", "0.636"),
+    ],
+}
+"""Published or recomputed reference figures shown beside a known benchmark's results."""
+
+
+# -- formatting ------------------------------------------------------------------------
+
+
+def _fmt(value: Any, digits: int = 3) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float | np.floating):
+        if math.isnan(value):
+            return "n/a"
+        number = float(value)
+        if number.is_integer() and abs(number) >= 100:
+            return f"{int(number):,}"
+        return f"{number:.{digits}f}"
+    if isinstance(value, int | np.integer):
+        return f"{int(value):,}"
+    return str(value)
+
+
+def _with_ci(table: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
+    """Fold ``x``, ``x_low``, ``x_high`` columns into one ``x [low, high]`` text column."""
+    out = table.copy()
+    for name in names:
+        if name not in out:
+            continue
+        low, high = out.get(f"{name}_low"), out.get(f"{name}_high")
+        texts = []
+        for i in range(len(out)):
+            text = _fmt(out[name].iloc[i])
+            if low is not None and high is not None and not pd.isna(low.iloc[i]):
+                text += f" [{_fmt(low.iloc[i])}, {_fmt(high.iloc[i])}]"
+            texts.append(text)
+        out[name] = texts
+        out = out.drop(columns=[c for c in (f"{name}_low", f"{name}_high") if c in out])
+    return out
+
+
+def _display(table: pd.DataFrame, ci: Sequence[str] = (), drop: Sequence[str] = ()) -> pd.DataFrame:
+    shown = _with_ci(table.drop(columns=[c for c in drop if c in table]), ci)
+    return shown.map(_fmt) if len(shown) else shown
+
+
+def markdown_table(table: pd.DataFrame) -> str:
+    """A GitHub-flavoured Markdown table (cells escaped for ``|``).
+
+    >>> print(markdown_table(pd.DataFrame({"a": [1], "b": ["x|y"]})))
+    | a | b |
+    |---|---|
+    | 1 | x\\|y |
+    """
+    if table.empty:
+        return "_(no rows)_"
+
+    def cell(v: Any) -> str:
+        return str(v).replace("|", "\\|").replace("\n", " ")
+
+    head = "| " + " | ".join(cell(c) for c in table.columns) + " |"
+    rule = "|" + "|".join("---" for _ in table.columns) + "|"
+    body = ["| " + " | ".join(cell(v) for v in row) + " |" for row in table.itertuples(index=False)]
+    return "\n".join([head, rule, *body])
+
+
+# -- plots ------------------------------------------------------------------------------
+
+
+def _figure(width: float = 7.0, height: float = 3.6) -> Any:
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), dpi=100, layout="constrained")
+
+
+def _png(figure: Any) -> bytes:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(figure)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def _error_bars(values: pd.Series, low: pd.Series, high: pd.Series) -> np.ndarray:
+    v, lo, hi = (np.asarray(s, dtype=float) for s in (values, low, high))
+    return np.asarray(np.nan_to_num(np.stack([v - lo, hi - v]), nan=0.0).clip(min=0))
+
+
+def _short(label: str, width: int = 22) -> str:
+    """A tick label: the last path segment of a name, cut to ``width``."""
+    tail = label.rsplit("/", 1)[-1]
+    return tail if len(tail) <= width else tail[: width - 1] + "…"
+
+
+def plot_agreement(table: pd.DataFrame, humans: pd.DataFrame | None) -> bytes:
+    """Accuracy and kappa per run with CIs, and the humans (leave-one-out) of each benchmark."""
+    rows = [(f"{_short(str(r.judge))}", r) for r in table.itertuples()]
+    if humans is not None:
+        rows += [(f"humans ({_short(str(h.benchmark))})", h) for h in humans.itertuples()]
+    fig = _figure(max(5.0, 1.1 * len(rows) + 2.5), 3.8)
+    ax = fig.add_subplot(1, 1, 1)
+    x = np.arange(len(rows))
+    for offset, name, color in ((-0.2, "accuracy", "#4C72B0"), (0.2, "kappa", "#DD8452")):
+        values = pd.Series([getattr(r, name) for _, r in rows], dtype=float)
+        low = pd.Series([getattr(r, f"{name}_low") for _, r in rows], dtype=float)
+        high = pd.Series([getattr(r, f"{name}_high") for _, r in rows], dtype=float)
+        bars = ax.bar(
+            x + offset,
+            values,
+            width=0.38,
+            color=color,
+            label=name,
+            yerr=_error_bars(values, low, high),
+            capsize=3,
+        )
+        for i, (label, _) in enumerate(rows):
+            if label.startswith("humans"):
+                bars[i].set_hatch("//")
+                bars[i].set_alpha(0.6)
+    ax.set_xticks(x, [label for label, _ in rows], fontsize=8, rotation=20, ha="right")
+    lowest = min([0.0, *(float(r.kappa) for _, r in rows if not math.isnan(float(r.kappa)))])
+    ax.set_ylim(lowest, 1)
+    ax.axhline(0, color="grey", linewidth=0.8)
+    ax.set_ylabel("vs human majority / gold")
+    ax.set_title("Agreement with humans (bootstrap CI; hatched: humans, leave-one-out)", fontsize=9)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return _png(fig)
+
+
+def plot_confusion(confusion: pd.DataFrame, run: str) -> bytes:
+    """A heatmap of human label x judge verdict counts for one run."""
+    table = confusion[confusion["run"] == run].pivot(
+        index="label", columns="verdict", values="count"
+    )
+    table = table.reindex(
+        index=["A", "tie", "B"], columns=["A", "tie", "B", "unparsed", "error"]
+    ).fillna(0)
+    fig = _figure(4.8, 3.2)
+    ax = fig.add_subplot(1, 1, 1)
+    ax.imshow(table.to_numpy(dtype=float), cmap="Blues")
+    for (i, j), value in np.ndenumerate(table.to_numpy()):
+        ax.text(j, i, f"{int(value)}", ha="center", va="center", fontsize=8)
+    ax.set_xticks(range(table.shape[1]), table.columns)
+    ax.set_yticks(range(table.shape[0]), table.index)
+    ax.set_xlabel("judge verdict")
+    ax.set_ylabel("human label")
+    ax.set_title(f"Confusion: {run}", fontsize=9)
+    return _png(fig)
+
+
+def plot_position_by_gap(table: pd.DataFrame, column: str) -> bytes:
+    """Consistency and first-position rate per gap bin, one line per run."""
+    fig = _figure()
+    axes = fig.subplots(1, 2)
+    for run, part in table.groupby("run", observed=True, sort=True):
+        labels = part[column].astype(str)
+        for ax, name in zip(axes, ("consistency", "p_prefer_first"), strict=True):
+            ax.errorbar(
+                labels,
+                part[name].astype(float),
+                yerr=_error_bars(part[name], part[f"{name}_low"], part[f"{name}_high"]),
+                marker="o",
+                capsize=3,
+                label=_short(str(run), 40),
+            )
+    axes[0].set_title("Consistency across orders", fontsize=9)
+    axes[1].set_title("P(picks the first shown)", fontsize=9)
+    axes[1].axhline(0.5, color="grey", linestyle=":", linewidth=1)
+    for ax in axes:
+        ax.set_xlabel(column.replace("_", " "))
+        ax.set_ylim(0, 1)
+        ax.tick_params(axis="x", labelsize=7, rotation=30)
+    axes[0].legend(fontsize=7)
+    return _png(fig)
+
+
+def plot_length(table: pd.DataFrame, human_reference: float | None) -> bytes:
+    """P(judge prefers longer) beside P(humans prefer longer) on the same pairs, per run."""
+    fig = _figure()
+    ax = fig.add_subplot(1, 1, 1)
+    x = np.arange(len(table))
+    for offset, name, label, color in (
+        (-0.2, "p_judge_longer", "judge", "#4C72B0"),
+        (0.2, "p_human_longer", "human/gold label (same pairs)", "#55A868"),
+    ):
+        ax.bar(
+            x + offset,
+            table[name].astype(float),
+            width=0.38,
+            label=label,
+            color=color,
+            yerr=_error_bars(table[name], table[f"{name}_low"], table[f"{name}_high"]),
+            capsize=3,
+        )
+    if human_reference is not None and not math.isnan(human_reference):
+        ax.axhline(
+            human_reference,
+            color="black",
+            linestyle="--",
+            linewidth=1,
+            label="human/gold label, whole benchmark",
+        )
+    ax.axhline(0.5, color="grey", linestyle=":", linewidth=1)
+    ax.set_xticks(x, [_short(str(r)) for r in table["run"]], fontsize=8, rotation=20, ha="right")
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("P(prefers the longer response)")
+    ax.set_title("Length preference (non-tie verdicts, unequal lengths)")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return _png(fig)
+
+
+def plot_categories(table: pd.DataFrame) -> bytes:
+    """Accuracy per category and run, with CIs."""
+    fig = _figure(7.0, 0.35 * table["category"].nunique() + 1.5)
+    ax = fig.add_subplot(1, 1, 1)
+    runs = list(table["run"].unique())
+    categories = sorted(table["category"].astype(str).unique())
+    height = 0.8 / max(len(runs), 1)
+    for i, run in enumerate(runs):
+        part = (
+            table[table["run"] == run]
+            .set_index(table["category"].astype(str)[table["run"] == run])
+            .reindex(categories)
+        )
+        y = np.arange(len(categories)) + i * height
+        ax.barh(
+            y,
+            part["accuracy"].astype(float),
+            height=height,
+            label=_short(str(run), 40),
+            xerr=_error_bars(part["accuracy"], part["accuracy_low"], part["accuracy_high"]),
+            capsize=2,
+        )
+    ax.set_yticks(np.arange(len(categories)) + 0.4 - height / 2, categories, fontsize=7)
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("accuracy vs label")
+    ax.legend(fontsize=7)
+    return _png(fig)
+
+
+def plot_scores(graded: pd.DataFrame) -> bytes:
+    """Judge score against human score per item, one colour per run."""
+    fig = _figure(5.0, 4.0)
+    ax = fig.add_subplot(1, 1, 1)
+    rng = np.random.default_rng(0)
+    for run, part in graded.groupby("run", observed=True):
+        jitter = rng.uniform(-0.08, 0.08, len(part))
+        ax.scatter(
+            part["human_score"], part["judge_score"] + jitter, s=8, alpha=0.5, label=str(run)
+        )
+    ax.set_xlabel("human score")
+    ax.set_ylabel("judge score (jittered)")
+    ax.legend(fontsize=7)
+    return _png(fig)
+
+
+# -- the report ---------------------------------------------------------------------------
+
+
+@dataclass
+class _Doc:
+    """Sections accumulated as Markdown and HTML side by side."""
+
+    title: str
+    md: list[str] = field(default_factory=list)
+    body: list[str] = field(default_factory=list)
+    figures: dict[str, bytes] = field(default_factory=dict)
+
+    def heading(self, text: str, level: int = 2) -> None:
+        self.md.append(f"{'#' * level} {text}\n")
+        self.body.append(f"<h{level}>{html.escape(text)}</h{level}>")
+
+    def para(self, text: str) -> None:
+        self.md.append(text + "\n")
+        self.body.append(f"<p>{html.escape(text)}</p>")
+
+    def bullets(self, items: Iterable[str]) -> None:
+        items = list(items)
+        self.md.append("\n".join(f"- {i}" for i in items) + "\n")
+        self.body.append("<ul>" + "".join(f"<li>{html.escape(i)}</li>" for i in items) + "</ul>")
+
+    def table(self, table: pd.DataFrame, caption: str | None = None) -> None:
+        if caption:
+            self.md.append(f"*{caption}*\n")
+        self.md.append(markdown_table(table) + "\n")
+        cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
+        rendered = table.to_html(index=False, escape=True, border=0, na_rep="")
+        self.body.append(
+            '<div class="scroll">' + rendered.replace("<thead>", cap + "<thead>", 1) + "</div>"
+            if len(table)
+            else "<p><em>(no rows)</em></p>"
+        )
+
+    def figure(self, name: str, png: bytes, alt: str) -> None:
+        self.figures[name] = png
+        self.md.append(f"![{alt}](figures/{name}.png)\n")
+        data = base64.b64encode(png).decode("ascii")
+        self.body.append(
+            f'<figure><img alt="{html.escape(alt)}" '
+            f'src="data:image/png;base64,{data}"><figcaption>'
+            f"{html.escape(alt)}</figcaption></figure>"
+        )
+
+    def markdown(self) -> str:
+        return f"# {self.title}\n\n" + "\n".join(self.md)
+
+    def html(self) -> str:
+        style = (
+            "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;"
+            "padding:0 1em;color:#222}table{border-collapse:collapse;margin:0.6em 0 1.4em;"
+            "font-size:13px}th,td{border:1px solid #ccc;padding:3px 7px;text-align:right}"
+            "th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}"
+            "caption{text-align:left;font-style:italic;padding:2px 0}"
+            ".scroll{overflow-x:auto}td{white-space:nowrap}img{max-width:100%}"
+            "figure{margin:0.5em 0 1.5em}figcaption{font-size:12px;color:#555}"
+        )
+        return (
+            '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+            f"<title>{html.escape(self.title)}</title><style>{style}</style></head><body>"
+            f"<h1>{html.escape(self.title)}</h1>\n" + "\n".join(self.body) + "\n</body></html>\n"
+        )
+
+
+def reference_path(datasets_dir: str | Path | None = None) -> Path | None:
+    """Where the AlpacaEval evaluator table is: ``datasets_dir``, ``$JUDGE_HARNESS_DATA``,
+    or ``../shared/datasets`` from the current folder or the repository; None if absent."""
+    candidates = []
+    if datasets_dir is not None:
+        candidates.append(Path(datasets_dir))
+    if os.environ.get(DATA_ENV):
+        candidates.append(Path(os.environ[DATA_ENV]))
+    candidates.append(Path.cwd().parent / "shared" / "datasets")
+    candidates.append(Path(__file__).resolve().parents[2].parent / "shared" / "datasets")
+    for folder in candidates:
+        path = folder / ALPACA_EVAL_REFERENCE
+        if path.is_file():
+            return path
+    return None
+
+
+def alpaca_eval_reference(path: str | Path) -> pd.DataFrame:
+    """The AlpacaEval evaluator leaderboard, columns renamed to this project's names."""
+    table = pd.read_csv(path)
+    table = table.rename(
+        columns={
+            table.columns[0]: "evaluator",
+            "Human agreement": "human_agreement_pct",
+            "Proba. prefer longer": "p_prefer_longer",
+            "Proba. prefer 1": "p_prefer_first",
+            "Price [$/1000 examples]": "cost_per_1000",
+            "Time [seconds/1000 examples]": "seconds_per_1000",
+            "# parsed": "n_parsed",
+        }
+    )
+    keep = [
+        "evaluator",
+        "human_agreement_pct",
+        "p_prefer_longer",
+        "p_prefer_first",
+        "cost_per_1000",
+        "seconds_per_1000",
+        "n_parsed",
+    ]
+    return table[keep].sort_values("human_agreement_pct", ascending=False).reset_index(drop=True)
+
+
+def write_report(
+    run_dirs: str | Path | Sequence[str | Path],
+    out_dir: str | Path,
+    *,
+    n_resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+    failures: agreement.Failures = "wrong",
+    datasets_dir: str | Path | None = None,
+    title: str = "judge-harness report",
+) -> dict[str, Path]:
+    """Analyse run folders and write ``report.md``, ``report.html``, ``figures/*.png`` and
+    ``frame.parquet`` (the tidy frame) into ``out_dir``. Returns the written paths."""
+    frame = load_frame(run_dirs)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    doc = build_report(
+        frame,
+        n_resamples=n_resamples,
+        confidence=confidence,
+        seed=seed,
+        failures=failures,
+        datasets_dir=datasets_dir,
+        title=title,
+    )
+    figures_dir = out / "figures"
+    figures_dir.mkdir(exist_ok=True)
+    paths: dict[str, Path] = {}
+    for name, png in doc.figures.items():
+        path = figures_dir / f"{name}.png"
+        path.write_bytes(png)
+        paths[f"figure:{name}"] = path
+    paths["markdown"] = out / "report.md"
+    paths["markdown"].write_text(doc.markdown(), encoding="utf-8")
+    paths["html"] = out / "report.html"
+    paths["html"].write_text(doc.html(), encoding="utf-8")
+    paths["frame"] = save_frame(frame, out / "frame.parquet")
+    return paths
+
+
+def build_report(
+    frame: pd.DataFrame,
+    *,
+    n_resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+    failures: agreement.Failures = "wrong",
+    datasets_dir: str | Path | None = None,
+    title: str = "judge-harness report",
+) -> _Doc:
+    """The report of a frame, in memory (see :func:`write_report`)."""
+    doc = _Doc(title)
+    opts: dict[str, Any] = {"n_resamples": n_resamples, "confidence": confidence, "seed": seed}
+    pct = f"{confidence:.0%}"
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    doc.para(
+        f"Generated {now}. Intervals are {pct} percentile bootstrap intervals over items "
+        f"({n_resamples} resamples, seed {seed}). Unparsed and errored verdicts are "
+        f"{'counted as wrong' if failures == 'wrong' else 'left out'} and counted beside "
+        "every figure; they are never ties."
+    )
+    _runs_section(doc, frame)
+    pairs_all = pair_frames(frame, [None, *POLICIES])
+    pairs = pairs_all[None]
+    if len(pairs):
+        _pairs_sections(doc, frame, pairs, pairs_all, failures, opts, pct)
+    if (frame["kind"] == "single").any():
+        _single_section(doc, frame, opts)
+    _reference_section(doc, frame, datasets_dir)
+    return doc
+
+
+def _runs_section(doc: _Doc, frame: pd.DataFrame) -> None:
+    doc.heading("Runs")
+    rows = []
+    for run, part in frame.groupby("run", observed=True, sort=True):
+        status = part["status"].value_counts()
+        rows.append(
+            {
+                "run": run,
+                "judge": ", ".join(map(str, part["judge"].unique())),
+                "benchmark": ", ".join(map(str, part["benchmark"].unique())),
+                "items": part["item_id"].nunique(),
+                "judgments": len(part),
+                "ok": int(status.get("ok", 0)),
+                "unparsed": int(status.get("unparsed", 0)),
+                "error": int(status.get("error", 0)),
+                "orders": ", ".join(sorted(map(str, part["order"].unique()))),
+                "reconcile": ", ".join(map(str, part["reconcile"].unique())),
+                "tokens in": int(part["tokens_in"].sum()),
+                "tokens out": int(part["tokens_out"].sum()),
+                "cost $": round(float(part["cost"].sum()), 4),
+                "backend s": round(float(part["latency_s"].sum()), 1),
+            }
+        )
+    doc.table(pd.DataFrame(rows).map(_fmt) if rows else pd.DataFrame())
+
+
+def _pairs_sections(
+    doc: _Doc,
+    frame: pd.DataFrame,
+    pairs: pd.DataFrame,
+    pairs_all: dict[Any, pd.DataFrame],
+    failures: agreement.Failures,
+    opts: dict[str, Any],
+    pct: str,
+) -> None:
+    labelled = pairs["label"].notna().any()
+    loo = agreement.leave_one_out_table(pairs, failures=failures, **opts)
+    if labelled:
+        doc.heading("Leaderboard")
+        doc.para(
+            "In the style of AlpacaEval's evaluator table: agreement with the human "
+            "majority (or gold) label, Cohen's kappa, P(prefers the longer response) and "
+            "P(prefers the first shown) over ok non-tie judgments, failure rates, and $ and "
+            "backend seconds per 1,000 judgments. The humans row (where the benchmark has "
+            "several annotators) is leave-one-out."
+        )
+        board = agreement.leaderboard(frame, pairs=pairs, failures=failures, **opts)
+        doc.table(_display(board, ci=["human_agreement", "kappa"]))
+
+        doc.heading("Agreement with humans")
+        table = agreement.agreement_table(pairs, failures=failures, **opts)
+        doc.para(
+            "Each run under its configured reconcile policy. 'without tie' drops pairs "
+            "where the label or the verdict is a tie (FastChat's convention); kappa_linear "
+            "weighs B < tie < A; alpha is Krippendorff's (nominal) with every annotator "
+            "plus the judge, alpha_humans the annotators alone."
+        )
+        doc.table(_display(table, ci=[*agreement.FIGURES, "alpha", "alpha_humans"]))
+        humans = loo[loo["kind"] == "humans"] if len(loo) else None
+        doc.figure(
+            "agreement",
+            plot_agreement(table, humans),
+            f"Accuracy and kappa against the human majority with {pct} CIs",
+        )
+        if len(loo):
+            doc.heading("Human baseline, computed the same way", 3)
+            doc.para(
+                "Each annotator against the majority of the others; 'humans' is their "
+                "mean; each judge row is the judge against the same leave-one-out "
+                "references, averaged, so the two are directly comparable."
+            )
+            doc.table(_display(loo, ci=agreement.FIGURES))
+            pairwise = agreement.annotator_agreement(pairs, **opts)
+            doc.heading("Annotator pairs", 3)
+            doc.table(_display(pairwise, ci=agreement.FIGURES))
+        confusion = agreement.confusion_table(pairs)
+        doc.heading("Confusion matrices", 3)
+        for run in pairs["run"].unique():
+            doc.figure(
+                f"confusion_{_slug(str(run))}",
+                plot_confusion(confusion, run),
+                f"Human label x judge verdict, {run}",
+            )
+        comparisons = agreement.judge_comparisons(pairs, failures=failures, **opts)
+        if len(comparisons):
+            doc.heading("Judge against judge", 3)
+            doc.para(
+                "Paired bootstrap of the accuracy difference and exact McNemar test on "
+                "per-item correctness; kappa and agreement between the two judges' "
+                "verdicts."
+            )
+            doc.table(_display(comparisons, ci=["difference"]))
+        if pairs["category"].notna().any():
+            categories = bias.bias_type_table(pairs, failures=failures, **opts)
+            doc.heading("Per category", 3)
+            doc.para("For EvalBiasBench the category is the bias type.")
+            doc.table(
+                _display(
+                    categories,
+                    ci=["accuracy", "kappa"],
+                    drop=[
+                        "accuracy_without_tie",
+                        "accuracy_without_tie_low",
+                        "accuracy_without_tie_high",
+                        "kappa_linear",
+                        "kappa_linear_low",
+                        "kappa_linear_high",
+                        "alpha",
+                        "alpha_low",
+                        "alpha_high",
+                        "alpha_humans",
+                        "alpha_humans_low",
+                        "alpha_humans_high",
+                    ],
+                )
+            )
+            if categories["category"].nunique() <= 30:
+                doc.figure("categories", plot_categories(categories), "Accuracy per category")
+
+    doc.heading("Position bias")
+    position = bias.position_table(frame, pairs=pairs, **opts)
+    doc.para(
+        "Consistency: same canonical verdict in both orders (pairs with both orders ok). "
+        "Flip rate: the verdict swaps between A and B outright. P(prefer first): ok "
+        "non-tie judgments picking the response shown first (0.5 is unbiased)."
+    )
+    doc.table(_display(position, ci=["consistency", "flip_rate", "p_prefer_first", "kappa_orders"]))
+    by_length = bias.position_by_gap(frame, pairs=pairs, gap="length", **opts)
+    if len(by_length):
+        doc.heading("By length gap", 3)
+        doc.table(
+            _display(by_length, ci=["consistency", "flip_rate", "p_prefer_first", "kappa_orders"])
+        )
+        doc.figure(
+            "position_length_gap",
+            plot_position_by_gap(by_length, "length_gap"),
+            "Position consistency and first-position rate by length gap (characters)",
+        )
+    by_quality = bias.position_by_gap(frame, pairs=pairs, gap="quality", **opts)
+    if len(by_quality):
+        doc.heading("By quality gap", 3)
+        doc.para(f"Quality gap measured by: {', '.join(by_quality['gap_measure'].unique())}.")
+        doc.table(
+            _display(by_quality, ci=["consistency", "flip_rate", "p_prefer_first", "kappa_orders"])
+        )
+        doc.figure(
+            "position_quality_gap",
+            plot_position_by_gap(by_quality, "quality_gap"),
+            "Position consistency and first-position rate by quality gap",
+        )
+    if labelled:
+        policies = pd.concat(
+            [
+                agreement.agreement_table(
+                    pairs_all[p], by=["run", "policy"], failures=failures, alpha=False, **opts
+                )
+                for p in POLICIES
+            ],
+            ignore_index=True,
+        )
+        doc.heading("Reconcile policies", 3)
+        doc.para("The same judgments combined into pair verdicts by each policy.")
+        doc.table(_display(policies, ci=agreement.FIGURES))
+
+    doc.heading("Length bias")
+    longer = bias.prefer_longer_table(frame, **opts)
+    per_benchmark = []
+    for name, part in pairs.groupby("benchmark", observed=True, sort=True):
+        per_benchmark.append({"benchmark": name, **bias.human_prefer_longer(part, **opts)})
+    human_longer = pd.DataFrame(per_benchmark)
+    doc.para(
+        "p_prefer_longer: every ok non-tie judgment of an unequal-length pair. "
+        "p_judge_longer / p_human_longer / excess: the same judgments restricted to pairs "
+        "whose human (or gold) label is not a tie either, so judge and labels are compared "
+        "on the same pairs."
+    )
+    doc.table(
+        _display(human_longer, ci=["p_prefer_longer"]),
+        "P(the human/gold label is the longer response), distinct non-tie pairs of "
+        "unequal length, per benchmark",
+    )
+    doc.table(
+        _display(longer, ci=["p_prefer_longer", "p_judge_longer", "p_human_longer", "excess"])
+    )
+    if len(longer) and labelled:
+        reference = (
+            float(human_longer["p_prefer_longer"].iloc[0]) if len(human_longer) == 1 else None
+        )
+        doc.figure(
+            "length",
+            plot_length(longer, reference),
+            "P(prefers the longer response): judge vs humans on the same pairs",
+        )
+        regression = bias.length_regression(frame)
+        doc.heading("Disagreement against length advantage", 3)
+        doc.para(
+            "Logistic regression of (verdict differs from the human label) on the length "
+            "advantage of the human-preferred response, per 100 characters; a negative "
+            "coefficient means more disagreement when the better response is shorter. "
+            "Wald standard error and p-value."
+        )
+        doc.table(_display(regression))
+
+    bt = ranking.bradley_terry(pairs, **opts)
+    if len(bt):
+        doc.heading("Ranking of the compared models")
+        doc.para("Bradley-Terry strengths from the judge's pair verdicts (a tie is half a win).")
+        doc.table(_display(bt, ci=["strength"]))
+        wins = ranking.win_rates(pairs, **opts)
+        doc.table(
+            _display(wins[wins["opponent"] == "all"], ci=["win_rate"]),
+            "Win rate against all opponents",
+        )
+
+
+def _single_section(doc: _Doc, frame: pd.DataFrame, opts: dict[str, Any]) -> None:
+    doc.heading("Single-answer grading")
+    levels: tuple[single.Level, ...] = ("item", "prompt", "system")
+    tables = [single.score_correlations(frame, level=level, **opts) for level in levels]
+    doc.table(_display(pd.concat(tables, ignore_index=True), ci=["pearson", "spearman", "kendall"]))
+    doc.table(
+        _display(single.leniency_table(frame, **opts), ci=["leniency"]),
+        "Leniency: mean judge score minus mean human score",
+    )
+    graded = single.graded_items(frame).dropna(subset=["judge_score", "human_score"])
+    if len(graded):
+        doc.figure("scores", plot_scores(graded), "Judge score against human score per item")
+
+
+def _reference_section(doc: _Doc, frame: pd.DataFrame, datasets_dir: str | Path | None) -> None:
+    doc.heading("Reference figures")
+    benchmarks = {str(b) for b in frame["benchmark"].unique()}
+    for name in sorted(benchmarks & set(PUBLISHED)):
+        doc.heading(f"Published figures: {name}", 3)
+        doc.bullets(f"{what}: {value}" for what, value in PUBLISHED[name])
+    path = reference_path(datasets_dir)
+    doc.heading("AlpacaEval evaluator leaderboard", 3)
+    if path is None:
+        doc.para(
+            "Not shown: evaluators_leaderboard.csv was not found (pass datasets_dir or "
+            f"set ${DATA_ENV} to the folder holding alpaca_eval_evaluators_reference/)."
+        )
+        return
+    table = alpaca_eval_reference(path)
+    doc.para(
+        "AlpacaEval's evaluators measured on its 2.5K human cross-annotations (not this "
+        "benchmark): human agreement in percent, humans leave-one-out. "
+        + "; ".join(
+            PUBLISHED["alpaca_eval"][i][0] + " " + PUBLISHED["alpaca_eval"][i][1] for i in range(2)
+        )
+        + ". Upstream lists one row's agreement as a fraction, not a percentage; it is "
+        "shown as published."
+    )
+    doc.table(table.map(_fmt), f"Source: {path.name}")
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in text)[:60]

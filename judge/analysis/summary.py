@@ -1,0 +1,108 @@
+"""The headline figures of a run, for the short summary ``judge run`` prints.
+
+No bootstrap here (it must be instant); ``judge report`` gives the intervals.
+Figures that do not apply (no labels, one order only, no pairs) are ``None``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from judge.analysis.frame import POLICIES, Policy, build_frame, pair_frame
+from judge.errors import ConfigError
+
+__all__ = ["build_frame", "run_summary"]
+
+
+def _value(x: Any) -> Any:
+    """NaN -> None, numpy scalars -> Python numbers."""
+    if x is None:
+        return None
+    if isinstance(x, float | int) or hasattr(x, "item"):
+        number = x.item() if hasattr(x, "item") else x
+        if isinstance(number, float) and math.isnan(number):
+            return None
+        return number
+    return x
+
+
+def run_summary(frame: pd.DataFrame, *, reconcile: str | None = None) -> dict[str, Any]:
+    """Headline figures of the judgments in ``frame`` (normally one run).
+
+    Keys: ``n_judgments``, ``n_ok``, ``n_unparsed``, ``n_error``, ``reconcile``,
+    ``accuracy`` and ``accuracy_without_tie`` against the labels with ``n_pairs_scored``,
+    ``kappa``, ``position_consistency``, ``flip_rate``, ``first_position_rate``,
+    ``p_prefer_longer``, ``p_human_prefer_longer``, ``tokens_in``, ``tokens_out``,
+    ``cost``, ``latency_s``; for single-answer items also ``spearman``, ``kendall``,
+    ``pearson`` and ``leniency``.
+
+    >>> from judge.analysis.synthetic import synthetic_frame
+    >>> s = run_summary(synthetic_frame(200, seed=0))
+    >>> s["n_judgments"], s["reconcile"], 0 < s["accuracy"] < 1
+    (400, 'inconsistent_tie', True)
+    """
+    from judge.analysis.agreement import agreement_table
+    from judge.analysis.bias import first_position_table, position_table, prefer_longer_table
+    from judge.analysis.single import leniency_table, score_correlations
+
+    if reconcile is not None and reconcile not in POLICIES:
+        raise ConfigError(f"unknown reconcile policy {reconcile!r}")
+    policy: Policy | None = reconcile
+    status = frame["status"]
+    out: dict[str, Any] = {
+        "n_judgments": len(frame),
+        "n_ok": int((status == "ok").sum()),
+        "n_unparsed": int((status == "unparsed").sum()),
+        "n_error": int((status == "error").sum()),
+        "reconcile": reconcile
+        if reconcile is not None
+        else ", ".join(sorted(map(str, frame["reconcile"].unique()))) or None,
+        "tokens_in": int(frame["tokens_in"].sum()),
+        "tokens_out": int(frame["tokens_out"].sum()),
+        "cost": float(frame["cost"].sum()),
+        "latency_s": float(frame["latency_s"].sum()),
+    }
+    whole = frame.assign(
+        run=pd.Categorical.from_codes(np.zeros(len(frame), dtype=np.int8), categories=["all"])
+    )
+    pairs = pair_frame(whole, policy)
+    if len(pairs):
+        agree = agreement_table(pairs, n_resamples=0, alpha=False)
+        row = agree.iloc[0] if len(agree) else pd.Series(dtype=object)
+        out["accuracy"] = _value(row.get("accuracy"))
+        out["accuracy_without_tie"] = _value(row.get("accuracy_without_tie"))
+        out["n_pairs_scored"] = int(row.get("n", 0))
+        out["kappa"] = _value(row.get("kappa"))
+        position = position_table(whole, pairs=pairs, n_resamples=0).iloc[0]
+        out["position_consistency"] = _value(position["consistency"])
+        out["flip_rate"] = _value(position["flip_rate"])
+        out["first_position_rate"] = _value(
+            first_position_table(whole, n_resamples=0).iloc[0]["p_prefer_first"]
+        )
+        longer = prefer_longer_table(whole, n_resamples=0).iloc[0]
+        out["p_prefer_longer"] = _value(longer["p_prefer_longer"])
+        out["p_human_prefer_longer"] = _value(longer["p_human_longer"])
+    else:
+        for key in (
+            "accuracy",
+            "accuracy_without_tie",
+            "kappa",
+            "position_consistency",
+            "flip_rate",
+            "first_position_rate",
+            "p_prefer_longer",
+            "p_human_prefer_longer",
+        ):
+            out[key] = None
+        out["n_pairs_scored"] = 0
+    if (frame["kind"] == "single").any():
+        corr = score_correlations(whole, n_resamples=0)
+        lenient = leniency_table(whole, n_resamples=0)
+        for method in ("spearman", "kendall", "pearson"):
+            out[method] = _value(corr.iloc[0][method]) if len(corr) else None
+        out["leniency"] = _value(lenient.iloc[0]["leniency"]) if len(lenient) else None
+    return out
