@@ -106,3 +106,30 @@ def test_example_plugin_reports_bad_rows(site: Path, tmp_path: Path) -> None:
 def test_example_plugin_is_small() -> None:
     module = PLUGIN / "judge_example_benchmark" / "__init__.py"
     assert len(module.read_text(encoding="utf-8").splitlines()) < 60
+
+
+def test_example_plugin_runs_through_the_cli(site: Path, tmp_path: Path) -> None:
+    """`judge list` names the plugin; `judge run -b pipe_votes` judges it with the embedded judge."""
+    pytest.importorskip("llama_cpp")
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]),
+    }
+    judge = [sys.executable, "-m", "judge.cli"]
+    listed = subprocess.run(
+        [*judge, "list", "benchmarks"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert listed.returncode == 0, listed.stderr
+    (line,) = [ln for ln in listed.stdout.splitlines() if "pipe_votes" in ln]
+    assert "entry point (judge-harness-example-benchmark)" in line
+    ran = subprocess.run(
+        [*judge, "run", "-b", "pipe_votes", "-o", str(tmp_path), "--quiet"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert "judgments              10 (10 ok" in ran.stdout
+    (run_dir,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    assert run_dir.name.startswith("pipe_votes-smollm2-")
