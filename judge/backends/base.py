@@ -129,7 +129,7 @@ def _short(exc: ValidationError) -> str:
 def normalise(probs: dict[str, float]) -> dict[str, float] | None:
     """Scale probabilities so they sum to one; None if they sum to zero.
 
-    >>> normalise({"A": 0.2, "B": 0.6})
+    >>> normalise({"A": 1.0, "B": 3.0})
     {'A': 0.25, 'B': 0.75}
     """
     total = sum(probs.values())
