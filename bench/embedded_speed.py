@@ -17,7 +17,7 @@ import tempfile
 import time
 
 from judge.backends.llamacpp import LlamaCppBackend
-from judge.judges import PromptJudge, Task
+from judge.judges import PromptJudge
 from judge.records import RunConfig
 from judge.registry import benchmarks
 from judge.run import plan_tasks, run_judging

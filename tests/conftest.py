@@ -6,6 +6,7 @@ HTTP with no mocking of any client.
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import socket
 import subprocess
@@ -14,11 +15,13 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
 
+from judge.backends.base import Backend, Completion, CompletionRequest
+from judge.errors import BackendError
 from tests.fault_server import FaultServerProcess, spawn
 
 
@@ -138,3 +141,15 @@ def chromium() -> str:
     if found is None:
         pytest.skip("chromium is not installed and could not be installed with apt-get")
     return found
+
+
+def ask(backend: Backend, requests: Sequence[CompletionRequest]) -> list[Completion | BackendError]:
+    """``backend.complete(requests)`` in a fresh event loop, closing its clients after."""
+
+    async def go() -> list[Completion | BackendError]:
+        try:
+            return await backend.complete(requests)
+        finally:
+            await backend.aclose()
+
+    return asyncio.run(go())

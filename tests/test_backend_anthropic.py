@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
-from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -18,21 +16,10 @@ from judge.prices import load_prices
 from judge.records import Message, PairItem, RunConfig
 from judge.registry import backends, benchmarks
 from judge.run import RetryPolicy, run_judging
+from tests.conftest import ask
 from tests.fault_server import FaultServerProcess, fingerprint, verdict_of
 
 MODEL = "claude-haiku-4-5-20251001"
-
-
-def ask(
-    backend: AnthropicBackend, requests: Sequence[CompletionRequest]
-) -> list[Completion | BackendError]:
-    async def go() -> list[Completion | BackendError]:
-        try:
-            return await backend.complete(requests)
-        finally:
-            await backend.aclose()
-
-    return asyncio.run(go())
 
 
 def request(text: str, system: str = "You are a fair judge.", **kw: object) -> CompletionRequest:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
 
 import pytest
 
@@ -16,22 +15,11 @@ from judge.prices import load_prices
 from judge.records import Message, PairItem
 from judge.registry import backends, benchmarks
 from judge.run import Caller, RetryPolicy
+from tests.conftest import ask
 from tests.fault_server import FaultServerProcess, expected_choice_probs, fingerprint
 
 CHOICES = ("A", "B", "C")
 TRANSPORTS = ("sdk", "aiohttp")
-
-
-def ask(
-    backend: OpenAIBackend, requests: Sequence[CompletionRequest]
-) -> list[Completion | BackendError]:
-    async def go() -> list[Completion | BackendError]:
-        try:
-            return await backend.complete(requests)
-        finally:
-            await backend.aclose()
-
-    return asyncio.run(go())
 
 
 def verdict_request(text: str, **kw: object) -> CompletionRequest:

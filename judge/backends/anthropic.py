@@ -15,31 +15,24 @@ The SDK's own retries are off: the runner's caller retries, guided by the
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from types import ModuleType
 from typing import Any, ClassVar, Literal, cast
 
 import anthropic
-from pydantic import JsonValue
 
-from judge.backends.base import Backend, Completion, CompletionRequest
+from judge.backends.base import Completion, CompletionRequest
 from judge.backends.http_common import (
+    MALFORMED,
     BatchPoll,
+    HTTPBackend,
     HTTPBackendOptions,
-    RateLimiter,
     error_message,
-    estimate_tokens,
-    is_local_url,
-    public_url,
-    resolve_api_key,
     split_declared,
-    status_error,
     transient_error,
 )
-from judge.errors import BackendError, ConfigError, FatalBackendError
-from judge.prices import PriceTable, load_prices
+from judge.errors import BackendError, FatalBackendError
 
 log = logging.getLogger(__name__)
 
@@ -48,10 +41,14 @@ ANTHROPIC_URL = "https://api.anthropic.com"
 _TOOL_NAME = "record_judgment"
 
 
-class AnthropicBackend(Backend):
+class AnthropicBackend(HTTPBackend[anthropic.AsyncAnthropic]):
     """Messages from Anthropic's API (or a server speaking its format)."""
 
     name: ClassVar[str] = "anthropic"
+    default_url: ClassVar[str] = ANTHROPIC_URL
+    sdk_module: ClassVar[ModuleType] = anthropic
+    sdk_client: ClassVar[Callable[..., Any]] = anthropic.AsyncAnthropic
+    spec_fields: ClassVar[tuple[str, ...]] = ("structured_output", "send_temperature")
 
     class Options(HTTPBackendOptions):
         api_key_env: str = "ANTHROPIC_API_KEY"
@@ -71,74 +68,7 @@ class AnthropicBackend(Backend):
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
-        opts = self.opts
-        if not opts.model:
-            raise ConfigError(f"backend {self.name!r} needs a model: -J model=NAME")
-        self.base_url = (opts.base_url or ANTHROPIC_URL).rstrip("/")
-        self._api_key = resolve_api_key(opts.api_key_env, base_url=opts.base_url, backend=self.name)
-        self.max_concurrency = opts.max_connections
-        self.limiter = RateLimiter(opts.rpm, opts.tpm)
-        self.where = public_url(self.base_url)
-        self.prices: PriceTable = load_prices(opts.prices)
-        if not is_local_url(self.base_url) and self.prices.lookup(opts.model) is None:
-            log.warning(
-                "no price for model %r: its cost counts as 0 (see judge.prices)", opts.model
-            )
         self._temperature_refused = False
-        self._client: anthropic.AsyncAnthropic | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    def __repr__(self) -> str:  # never show the key
-        return f"AnthropicBackend(model={self.opts.model!r}, base_url={self.where!r})"
-
-    def spec(self) -> dict[str, JsonValue]:
-        opts = self.opts
-        return {
-            "backend": self.name,
-            "model": opts.model,
-            "base_url": self.where,
-            "structured_output": opts.structured_output,
-            "send_temperature": opts.send_temperature,
-            "extra_body": opts.extra_body,
-        }
-
-    # -- client --------------------------------------------------------------------------
-
-    def _secrets(self) -> tuple[str, ...]:
-        return (self._api_key,)
-
-    def _ensure_client(self) -> anthropic.AsyncAnthropic:
-        loop = asyncio.get_running_loop()
-        if self._loop is not loop or self._client is None:
-            self._client = self.make_client()
-            self._loop = loop
-        return self._client
-
-    def make_client(self) -> anthropic.AsyncAnthropic:
-        """An SDK client on the aiohttp transport, with the SDK's retries off."""
-        import httpx2
-
-        limits = httpx2.Limits(
-            max_connections=self.opts.max_connections,
-            max_keepalive_connections=self.opts.max_connections,
-        )
-        timeout = self.opts.timeout
-        try:
-            http_client = anthropic.DefaultAioHttpClient(limits=limits, timeout=timeout)
-        except RuntimeError:  # the SDK's aiohttp extra is missing: its default transport
-            http_client = anthropic.DefaultAsyncHttpxClient(limits=limits, timeout=timeout)
-        return anthropic.AsyncAnthropic(
-            api_key=self._api_key,
-            base_url=self.base_url,
-            max_retries=0,
-            timeout=timeout,
-            http_client=http_client,
-        )
-
-    async def aclose(self) -> None:
-        client, self._client, self._loop = self._client, None, None
-        if client is not None:
-            await client.close()
 
     # -- requests ------------------------------------------------------------------------
 
@@ -183,81 +113,33 @@ class AnthropicBackend(Backend):
         params.update(self.opts.extra_body)
         return params
 
-    async def complete(
-        self, requests: Sequence[CompletionRequest]
-    ) -> list[Completion | BackendError]:
+    def _sends_optional(self, request: CompletionRequest) -> bool:
+        return self.sends_temperature()
+
+    def _payload(self, request: CompletionRequest, *, optional: bool) -> dict[str, Any]:
+        return self.request_params(request, temperature=optional)
+
+    def _drop_optional(self, error: FatalBackendError) -> bool:
+        if self.opts.send_temperature != "auto" or "temperature" not in str(error).lower():
+            return False
+        log.warning("%s rejects temperature (%s); no longer sending it", self.where, error)
+        self._temperature_refused = True
+        return True
+
+    async def _fetch(self, payload: dict[str, Any]) -> Any:
         client = self._ensure_client()
-        if len(requests) == 1:  # the usual case: no task to schedule
-            return [await self._complete_one(client, requests[0])]
-        return list(await asyncio.gather(*(self._complete_one(client, r) for r in requests)))
-
-    async def _complete_one(
-        self, client: anthropic.AsyncAnthropic, request: CompletionRequest
-    ) -> Completion | BackendError:
-        if self.limiter.active:
-            texts = [m.content for m in request.messages]
-            await self.limiter.acquire(estimate_tokens(texts) + request.max_tokens)
-        with_temperature = self.sends_temperature()
-        result = await self._post(
-            client, self.request_params(request, temperature=with_temperature)
-        )
-        if (
-            isinstance(result, FatalBackendError)
-            and with_temperature
-            and self.opts.send_temperature == "auto"
-            and "temperature" in str(result).lower()
-        ):
-            log.warning("%s rejects temperature (%s); no longer sending it", self.where, result)
-            self._temperature_refused = True
-            result = await self._post(client, self.request_params(request, temperature=False))
-        return result
-
-    async def _post(
-        self, client: anthropic.AsyncAnthropic, params: dict[str, Any]
-    ) -> Completion | BackendError:
         # Fields the SDK does not declare (temperature, extra_body) travel as extra body.
-        declared, extra = split_declared(client.messages.create, params)
-        started = time.perf_counter()
-        try:
+        declared, extra = split_declared(client.messages.create, payload)
+        with self._request_errors():
             raw = await client.messages.with_raw_response.create(
                 **declared, extra_body=extra or None
             )
-            data = raw.http_response.json()
-        except anthropic.APIStatusError as exc:
-            return self.sdk_status_error(exc)
-        except anthropic.APITimeoutError:
-            return transient_error(
-                "timeout", f"no reply within {self.opts.timeout} s", where=self.where
-            )
-        except anthropic.APIConnectionError as exc:
-            return transient_error(
-                "connection error",
-                str(exc.__cause__ or exc),
-                where=self.where,
-                secrets=self._secrets(),
-            )
-        except anthropic.APIResponseValidationError as exc:
-            return transient_error("malformed response", str(exc), where=self.where)
-        except ValueError as exc:  # json.JSONDecodeError: a malformed body
-            return transient_error("malformed response", str(exc), where=self.where)
-        latency = time.perf_counter() - started
-        try:
-            return self.completion_from_json(data, latency=latency)
-        except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
-            return transient_error(
-                "malformed response", f"{type(exc).__name__}: {exc}", where=self.where
-            )
+            return raw.http_response.json()
 
-    def sdk_status_error(self, exc: anthropic.APIStatusError) -> BackendError:
-        message, code = error_message(exc.body, exc.message)
-        return status_error(
-            exc.status_code,
-            message,
-            headers=exc.response.headers,
-            where=self.where,
-            code=code,
-            secrets=self._secrets(),
-        )
+    def _reply(
+        self, data: Mapping[str, Any], request: CompletionRequest, *, latency: float
+    ) -> Completion:
+        return self.completion_from_json(data, latency=latency)
 
     def completion_from_json(
         self, data: Mapping[str, Any], *, latency: float, batch: bool = False
@@ -276,11 +158,10 @@ class AnthropicBackend(Backend):
         cache_write = int(usage.get("cache_creation_input_tokens") or 0)
         cache_read = int(usage.get("cache_read_input_tokens") or 0)
         tokens_out = int(usage.get("output_tokens") or 0)
-        cost = self.prices.cost(
-            self.opts.model,
-            tokens_in=uncached,
+        cost = self._cost(
+            uncached=uncached,
             tokens_out=tokens_out,
-            cached_in=cache_read,
+            cached=cache_read,
             cache_write=cache_write,
             batch=batch,
         )
@@ -306,27 +187,15 @@ class AnthropicBackend(Backend):
     ) -> str:
         """Create a Message Batch; return its id (``metadata`` is not sent: the API has none)."""
         client = self._ensure_client()
-        try:
+        with self._batch_errors():
             batch = await client.messages.batches.create(requests=list(lines))  # type: ignore[arg-type]
-        except anthropic.APIStatusError as exc:
-            raise self.sdk_status_error(exc) from None
-        except anthropic.APIConnectionError as exc:
-            raise transient_error(
-                "connection error", str(exc.__cause__ or exc), where=self.where
-            ) from None
         return batch.id
 
     async def poll_batch(self, batch_id: str) -> BatchPoll:
         """Where a batch stands."""
         client = self._ensure_client()
-        try:
+        with self._batch_errors():
             batch = await client.messages.batches.retrieve(batch_id)
-        except anthropic.APIStatusError as exc:
-            raise self.sdk_status_error(exc) from None
-        except anthropic.APIConnectionError as exc:
-            raise transient_error(
-                "connection error", str(exc.__cause__ or exc), where=self.where
-            ) from None
         counts = batch.request_counts.model_dump()
         state: Literal["running", "ended"] = (
             "ended" if batch.processing_status == "ended" else "running"
@@ -340,41 +209,31 @@ class AnthropicBackend(Backend):
         client = self._ensure_client()
         out: dict[str, Completion | BackendError] = {}
         try:
-            decoder = await client.messages.batches.results(batch_id)
-            async for line in decoder:
-                if line.custom_id not in requests:
-                    continue
-                result = line.result
-                if result.type == "succeeded":
-                    try:
-                        out[line.custom_id] = self.completion_from_json(
-                            result.message.model_dump(), latency=0.0, batch=True
+            with self._batch_errors():
+                decoder = await client.messages.batches.results(batch_id)
+                async for line in decoder:
+                    if line.custom_id not in requests:
+                        continue
+                    result = line.result
+                    if result.type == "succeeded":
+                        try:
+                            out[line.custom_id] = self.completion_from_json(
+                                result.message.model_dump(), latency=0.0, batch=True
+                            )
+                        except MALFORMED as exc:
+                            out[line.custom_id] = transient_error(
+                                "malformed batch result", str(exc)
+                            )
+                    elif result.type == "errored":
+                        payload = result.error.model_dump()
+                        message, code = error_message(payload, "batch request errored")
+                        retryable = code != "invalid_request_error"
+                        text = f"batch request errored ({code}): {message}"
+                        out[line.custom_id] = BackendError(text, retryable=retryable)
+                    else:  # canceled or expired: never processed
+                        out[line.custom_id] = BackendError(
+                            f"batch request {result.type}", retryable=True
                         )
-                    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
-                        out[line.custom_id] = transient_error("malformed batch result", str(exc))
-                elif result.type == "errored":
-                    payload = result.error.model_dump()
-                    message, code = error_message(payload, "batch request errored")
-                    retryable = code != "invalid_request_error"
-                    text = f"batch request errored ({code}): {message}"
-                    out[line.custom_id] = BackendError(text, retryable=retryable)
-                else:  # canceled or expired: never processed
-                    out[line.custom_id] = BackendError(
-                        f"batch request {result.type}", retryable=True
-                    )
-        except anthropic.APIStatusError as exc:
-            raise self.sdk_status_error(exc) from None
-        except anthropic.APIConnectionError as exc:
-            raise transient_error(
-                "connection error", str(exc.__cause__ or exc), where=self.where
-            ) from None
         except anthropic.AnthropicError as exc:  # e.g. no results_url yet
             raise transient_error("batch results unavailable", str(exc), where=self.where) from None
-        for custom_id in requests:
-            out.setdefault(
-                custom_id,
-                BackendError(
-                    f"batch {batch_id} returned no result for this request", retryable=True
-                ),
-            )
-        return out
+        return self._fill_missing(batch_id, requests, out)

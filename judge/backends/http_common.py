@@ -9,6 +9,8 @@
   :class:`~judge.errors.FatalBackendError` (400, 401, 403, 404, ...: the run stops), with
   the server's own message and any secret removed.
 - :func:`choice_probs` reads the verdict-token probabilities from ``top_logprobs``.
+- :class:`HTTPBackend` is the base of the SDK-backed backends: key, prices, rate limit,
+  one client per event loop, the request loop and the SDK's errors, with provider hooks.
 
 The retry loop itself (exponential backoff with jitter, honouring ``retry_after``) is the
 runner's business; backends only set the fields right.
@@ -18,18 +20,22 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import logging
 import math
 import os
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from types import ModuleType
+from typing import Any, ClassVar, Generic, Literal, Protocol, TypeVar, cast
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, JsonValue
 
-from judge.backends.base import BackendOptions
-from judge.errors import BackendError, CredentialsError, FatalBackendError
+from judge.backends.base import Backend, BackendOptions, Completion, CompletionRequest
+from judge.errors import BackendError, ConfigError, CredentialsError, FatalBackendError
+from judge.prices import PriceTable, load_prices
 
 NO_KEY_PLACEHOLDER = "no-key-needed"
 """The key sent to a server that needs none (``api_key_env=""`` or a local ``base_url``)."""
@@ -391,3 +397,286 @@ class HTTPBackendOptions(BackendOptions):
     """A TOML price file extending the built-in table (see :mod:`judge.prices`)."""
     extra_body: dict[str, JsonValue] = Field(default_factory=dict)
     """Extra JSON fields sent with every request (server-specific parameters)."""
+    api_key_env: str
+    """Environment variable holding the key; ``""`` for a server that needs none (each
+    backend sets its provider's variable as the default)."""
+
+
+MALFORMED = (KeyError, IndexError, TypeError, ValueError, AttributeError)
+"""What reading a reply body that lacks the expected fields raises."""
+
+ClientT = TypeVar("ClientT")
+"""The provider SDK's async client (``openai.AsyncOpenAI``, ``anthropic.AsyncAnthropic``)."""
+
+
+class SDKStatusError(Protocol):
+    """What :class:`HTTPBackend` reads from an SDK's ``APIStatusError``."""
+
+    @property
+    def body(self) -> object: ...
+    @property
+    def message(self) -> str: ...
+    @property
+    def status_code(self) -> int: ...
+    @property
+    def response(self) -> Any: ...
+
+
+class HTTPBackend(Backend, Generic[ClientT]):
+    """The base of the judge backends that call a provider's API through its async SDK.
+
+    It holds what they share: the key (never shown), the price table, the rate limiter,
+    one SDK client per event loop, the request loop (:meth:`complete`), the mapping of
+    SDK exceptions to :class:`~judge.errors.BackendError` and the batch bookkeeping.
+    A provider sets the class attributes and implements the hooks under "provider hooks".
+    """
+
+    default_url: ClassVar[str]
+    """The provider's API, used when ``base_url`` is not set."""
+    sdk_module: ClassVar[ModuleType]
+    """The provider's SDK (``openai``, ``anthropic``): its transports and exceptions."""
+    sdk_client: ClassVar[Callable[..., Any]]
+    """The SDK's async client class."""
+    spec_fields: ClassVar[tuple[str, ...]] = ()
+    """Options that change the output, listed in :meth:`spec` between base_url and extra_body."""
+
+    @property
+    def opts(self) -> HTTPBackendOptions:
+        """The options, typed as the HTTP options (providers narrow it to their own model)."""
+        return cast(HTTPBackendOptions, self.options)
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        opts = self.opts
+        if not opts.model:
+            raise ConfigError(f"backend {self.name!r} needs a model: -J model=NAME")
+        self.base_url = (opts.base_url or self.default_url).rstrip("/")
+        self._api_key = resolve_api_key(opts.api_key_env, base_url=opts.base_url, backend=self.name)
+        self.max_concurrency = opts.max_connections
+        self.limiter = RateLimiter(opts.rpm, opts.tpm)
+        self.where = public_url(self.base_url)
+        self.local = is_local_url(self.base_url)
+        self.prices: PriceTable = load_prices(opts.prices)
+        if not self.local and self.prices.lookup(opts.model) is None:
+            self._log.warning(
+                "no price for model %r: its cost counts as 0 (see judge.prices)", opts.model
+            )
+        self._client: ClientT | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def _log(self) -> logging.Logger:
+        """The provider module's logger."""
+        return logging.getLogger(type(self).__module__)
+
+    def __repr__(self) -> str:  # never show the key
+        return f"{type(self).__name__}(model={self.opts.model!r}, base_url={self.where!r})"
+
+    def spec(self) -> dict[str, JsonValue]:
+        opts = self.opts
+        spec: dict[str, JsonValue] = {
+            "backend": self.name,
+            "model": opts.model,
+            "base_url": self.where,
+        }
+        spec.update({name: getattr(opts, name) for name in self.spec_fields})
+        spec["extra_body"] = opts.extra_body
+        return spec
+
+    # -- client --------------------------------------------------------------------------
+
+    def _secrets(self) -> tuple[str, ...]:
+        return (self._api_key,)
+
+    def _bind_loop(self) -> None:
+        """Forget the clients made in another event loop (a client is bound to its loop)."""
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            self._forget_clients()
+            self._loop = loop
+
+    def _forget_clients(self) -> None:
+        self._client = None
+
+    def _ensure_client(self) -> ClientT:
+        """The SDK client of the running event loop, made on first use."""
+        self._bind_loop()
+        if self._client is None:
+            self._client = self.make_client()
+        return self._client
+
+    def make_client(self) -> ClientT:
+        """An SDK client on the aiohttp transport, with the SDK's retries off."""
+        import httpx2
+
+        limits = httpx2.Limits(
+            max_connections=self.opts.max_connections,
+            max_keepalive_connections=self.opts.max_connections,
+        )
+        timeout = self.opts.timeout
+        sdk = self.sdk_module
+        try:
+            http_client = sdk.DefaultAioHttpClient(limits=limits, timeout=timeout)
+        except RuntimeError:  # the SDK's aiohttp extra is missing: its default transport
+            http_client = sdk.DefaultAsyncHttpxClient(limits=limits, timeout=timeout)
+        client = self.sdk_client(
+            api_key=self._api_key,
+            base_url=self.base_url,
+            max_retries=0,
+            timeout=timeout,
+            http_client=http_client,
+        )
+        return cast(ClientT, client)
+
+    async def aclose(self) -> None:
+        client, self._client, self._loop = self._client, None, None
+        if client is not None:
+            await client.close()  # type: ignore[attr-defined]
+
+    # -- errors --------------------------------------------------------------------------
+
+    def sdk_status_error(self, exc: SDKStatusError) -> BackendError:
+        """The error for an SDK's ``APIStatusError``, with the server's message."""
+        message, code = error_message(exc.body, exc.message)
+        return status_error(
+            exc.status_code,
+            message,
+            headers=exc.response.headers,
+            where=self.where,
+            code=code,
+            secrets=self._secrets(),
+        )
+
+    def _connection_error(self, exc: BaseException, *, secrets: Sequence[str] = ()) -> BackendError:
+        return transient_error(
+            "connection error", str(exc.__cause__ or exc), where=self.where, secrets=secrets
+        )
+
+    @contextmanager
+    def _request_errors(self) -> Iterator[None]:
+        """SDK exceptions of one request raised as :class:`~judge.errors.BackendError`."""
+        sdk = self.sdk_module
+        try:
+            yield
+        except sdk.APIStatusError as exc:
+            raise self.sdk_status_error(exc) from None
+        except sdk.APITimeoutError:
+            raise transient_error(
+                "timeout", f"no reply within {self.opts.timeout} s", where=self.where
+            ) from None
+        except sdk.APIConnectionError as exc:
+            raise self._connection_error(exc, secrets=self._secrets()) from None
+        except sdk.APIResponseValidationError as exc:
+            raise transient_error("malformed response", str(exc), where=self.where) from None
+        except ValueError as exc:  # json.JSONDecodeError: a malformed body
+            raise transient_error("malformed response", str(exc), where=self.where) from None
+
+    @contextmanager
+    def _batch_errors(self) -> Iterator[None]:
+        """SDK exceptions of a batch call raised as :class:`~judge.errors.BackendError`."""
+        sdk = self.sdk_module
+        try:
+            yield
+        except sdk.APIStatusError as exc:
+            raise self.sdk_status_error(exc) from None
+        except sdk.APIConnectionError as exc:
+            raise self._connection_error(exc) from None
+
+    # -- requests ------------------------------------------------------------------------
+
+    async def complete(
+        self, requests: Sequence[CompletionRequest]
+    ) -> list[Completion | BackendError]:
+        self._prepare_clients()
+        if len(requests) == 1:  # the usual case: no task to schedule
+            return [await self._complete_one(requests[0])]
+        return list(await asyncio.gather(*(self._complete_one(r) for r in requests)))
+
+    async def _complete_one(self, request: CompletionRequest) -> Completion | BackendError:
+        if self.limiter.active:
+            texts = [m.content for m in request.messages]
+            await self.limiter.acquire(estimate_tokens(texts) + request.max_tokens)
+        optional = self._sends_optional(request)
+        result = await self._post(self._payload(request, optional=optional), request)
+        if optional and isinstance(result, FatalBackendError) and self._drop_optional(result):
+            result = await self._post(self._payload(request, optional=False), request)
+        return result
+
+    async def _post(
+        self, payload: dict[str, Any], request: CompletionRequest
+    ) -> Completion | BackendError:
+        started = time.perf_counter()
+        try:
+            data = await self._fetch(payload)
+        except BackendError as exc:
+            return exc
+        latency = time.perf_counter() - started
+        try:
+            return self._reply(data, request, latency=latency)
+        except MALFORMED as exc:
+            return transient_error(
+                "malformed response", f"{type(exc).__name__}: {exc}", where=self.where
+            )
+
+    def _cost(
+        self,
+        *,
+        uncached: int,
+        tokens_out: int,
+        cached: int = 0,
+        cache_write: int = 0,
+        batch: bool = False,
+    ) -> float:
+        """US dollars for one reply's usage at this model's price (0 when unknown)."""
+        return self.prices.cost(
+            self.opts.model,
+            tokens_in=uncached,
+            tokens_out=tokens_out,
+            cached_in=cached,
+            cache_write=cache_write,
+            batch=batch,
+        )
+
+    @staticmethod
+    def _fill_missing(
+        batch_id: str,
+        requests: Mapping[str, CompletionRequest],
+        out: dict[str, Completion | BackendError],
+    ) -> dict[str, Completion | BackendError]:
+        """``out`` with a retryable error for every request the batch returned nothing for."""
+        for custom_id in requests:
+            out.setdefault(
+                custom_id,
+                BackendError(
+                    f"batch {batch_id} returned no result for this request", retryable=True
+                ),
+            )
+        return out
+
+    # -- provider hooks ------------------------------------------------------------------
+
+    def _prepare_clients(self) -> None:
+        """Make what :meth:`_fetch` needs in the running event loop."""
+        self._ensure_client()
+
+    def _sends_optional(self, request: CompletionRequest) -> bool:
+        """Whether ``request`` goes with the one field a server may refuse (none here)."""
+        return False
+
+    def _drop_optional(self, error: FatalBackendError) -> bool:
+        """Whether ``error`` is the server refusing that field; if so, stop sending it."""
+        return False
+
+    def _payload(self, request: CompletionRequest, *, optional: bool) -> dict[str, Any]:
+        """The JSON body for ``request``, with or without the refusable field."""
+        raise NotImplementedError
+
+    async def _fetch(self, payload: dict[str, Any]) -> Any:
+        """POST ``payload``; the reply's JSON body (raises :class:`BackendError`)."""
+        raise NotImplementedError
+
+    def _reply(
+        self, data: Mapping[str, Any], request: CompletionRequest, *, latency: float
+    ) -> Completion:
+        """A :class:`Completion` from a reply body (raises on a malformed one)."""
+        raise NotImplementedError

@@ -17,44 +17,48 @@ The SDK's own retries are off: the runner's caller retries, guided by the
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from types import ModuleType
 from typing import Any, ClassVar, Literal, cast
 
 import openai
-from pydantic import Field, JsonValue
+from pydantic import Field
 
-from judge.backends.base import Backend, Completion, CompletionRequest
+from judge.backends.base import Completion, CompletionRequest
 from judge.backends.http_common import (
+    MALFORMED,
     BatchPoll,
+    HTTPBackend,
     HTTPBackendOptions,
-    RateLimiter,
     choice_probs,
     error_message,
-    estimate_tokens,
-    is_local_url,
-    public_url,
     redact,
-    resolve_api_key,
     split_declared,
     status_error,
     transient_error,
 )
-from judge.errors import BackendError, ConfigError, FatalBackendError
-from judge.prices import PriceTable, load_prices
+from judge.errors import BackendError, FatalBackendError
 
 log = logging.getLogger(__name__)
 
 OPENAI_URL = "https://api.openai.com/v1"
 
 
-class OpenAIBackend(Backend):
+class OpenAIBackend(HTTPBackend[openai.AsyncOpenAI]):
     """Chat completions from OpenAI or any OpenAI-compatible server."""
 
     name: ClassVar[str] = "openai"
+    default_url: ClassVar[str] = OPENAI_URL
+    sdk_module: ClassVar[ModuleType] = openai
+    sdk_client: ClassVar[Callable[..., Any]] = openai.AsyncOpenAI
+    spec_fields: ClassVar[tuple[str, ...]] = (
+        "logprobs",
+        "top_logprobs",
+        "structured_output",
+        "strict_schema",
+    )
 
     class Options(HTTPBackendOptions):
         api_key_env: str = "OPENAI_API_KEY"
@@ -83,60 +87,27 @@ class OpenAIBackend(Backend):
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
         opts = self.opts
-        if not opts.model:
-            raise ConfigError(f"backend {self.name!r} needs a model: -J model=NAME")
-        self.base_url = (opts.base_url or OPENAI_URL).rstrip("/")
-        self._api_key = resolve_api_key(opts.api_key_env, base_url=opts.base_url, backend=self.name)
-        self.max_concurrency = opts.max_connections
-        self.limiter = RateLimiter(opts.rpm, opts.tpm)
-        self.where = public_url(self.base_url)
-        self.local = is_local_url(self.base_url)
-        self.prices: PriceTable = load_prices(opts.prices)
-        if not self.local and self.prices.lookup(opts.model) is None:
-            log.warning(
-                "no price for model %r: its cost counts as 0 (see judge.prices)", opts.model
-            )
         if opts.max_tokens_field == "auto":
             official = opts.base_url is None or "api.openai.com" in self.base_url
             self.max_tokens_field = "max_completion_tokens" if official else "max_tokens"
         else:
             self.max_tokens_field = opts.max_tokens_field
         self._logprobs_refused = False
-        self._client: openai.AsyncOpenAI | None = None
         self._session: Any = None  # aiohttp.ClientSession for transport="aiohttp"
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    def __repr__(self) -> str:  # never show the key
-        return f"OpenAIBackend(model={self.opts.model!r}, base_url={self.where!r})"
-
-    # -- spec ----------------------------------------------------------------------------
-
-    def spec(self) -> dict[str, JsonValue]:
-        opts = self.opts
-        return {
-            "backend": self.name,
-            "model": opts.model,
-            "base_url": self.where,
-            "logprobs": opts.logprobs,
-            "top_logprobs": opts.top_logprobs,
-            "structured_output": opts.structured_output,
-            "strict_schema": opts.strict_schema,
-            "extra_body": opts.extra_body,
-        }
 
     # -- clients -------------------------------------------------------------------------
 
-    def _secrets(self) -> tuple[str, ...]:
-        return (self._api_key,)
+    def _forget_clients(self) -> None:
+        super()._forget_clients()
+        self._session = None
+
+    def _prepare_clients(self) -> None:
+        self._ensure_clients()
 
     def _ensure_clients(self, *, sdk: bool = False) -> None:
         """Make the clients in the running loop (they are bound to the loop they are made in)."""
-        loop = asyncio.get_running_loop()
-        if self._loop is not loop:
-            self._client = None
-            self._session = None
-            self._loop = loop
         if self.opts.transport == "aiohttp" and not sdk:
+            self._bind_loop()
             if self._session is None:
                 import aiohttp
 
@@ -146,35 +117,12 @@ class OpenAIBackend(Backend):
                     timeout=aiohttp.ClientTimeout(total=self.opts.timeout),
                     headers={"Authorization": f"Bearer {self._api_key}"},
                 )
-        elif self._client is None:
-            self._client = self.make_client()
-
-    def make_client(self) -> openai.AsyncOpenAI:
-        """An SDK client on the aiohttp transport, with the SDK's retries off."""
-        import httpx2
-
-        limits = httpx2.Limits(
-            max_connections=self.opts.max_connections,
-            max_keepalive_connections=self.opts.max_connections,
-        )
-        try:
-            http_client = openai.DefaultAioHttpClient(limits=limits, timeout=self.opts.timeout)
-        except RuntimeError:  # the SDK's aiohttp extra is missing: its default transport
-            http_client = openai.DefaultAsyncHttpxClient(limits=limits, timeout=self.opts.timeout)
-        return openai.AsyncOpenAI(
-            api_key=self._api_key,
-            base_url=self.base_url,
-            max_retries=0,
-            timeout=self.opts.timeout,
-            http_client=http_client,
-        )
+        else:
+            self._ensure_client()
 
     async def aclose(self) -> None:
-        client, session = self._client, self._session
-        self._client = self._session = None
-        self._loop = None
-        if client is not None:
-            await client.close()
+        session, self._session = self._session, None
+        await super().aclose()
         if session is not None:
             await session.close()
 
@@ -214,85 +162,37 @@ class OpenAIBackend(Backend):
         body.update(self.opts.extra_body)
         return body
 
-    async def complete(
-        self, requests: Sequence[CompletionRequest]
-    ) -> list[Completion | BackendError]:
-        self._ensure_clients()
-        if len(requests) == 1:  # the usual case: no task to schedule
-            return [await self._complete_one(requests[0])]
-        return list(await asyncio.gather(*(self._complete_one(r) for r in requests)))
+    def _sends_optional(self, request: CompletionRequest) -> bool:
+        return self.wants_logprobs(request)
 
-    async def _complete_one(self, request: CompletionRequest) -> Completion | BackendError:
-        if self.limiter.active:
-            texts = [m.content for m in request.messages]
-            await self.limiter.acquire(estimate_tokens(texts) + request.max_tokens)
-        asked_logprobs = self.wants_logprobs(request)
-        body = self.request_body(request, logprobs=asked_logprobs)
-        result = await self._post(body, request)
-        if (
-            isinstance(result, FatalBackendError)
-            and asked_logprobs
-            and self.opts.logprobs == "auto"
-            and "logprob" in str(result).lower()
-        ):
-            # The server refuses logprobs for this model: judge by text from now on.
-            log.warning("%s refuses logprobs (%s); parsing reply text instead", self.where, result)
-            self._logprobs_refused = True
-            result = await self._post(self.request_body(request, logprobs=False), request)
-        return result
+    def _payload(self, request: CompletionRequest, *, optional: bool) -> dict[str, Any]:
+        return self.request_body(request, logprobs=optional)
 
-    async def _post(
-        self, body: dict[str, Any], request: CompletionRequest
-    ) -> Completion | BackendError:
-        started = time.perf_counter()
-        try:
-            if self.opts.transport == "aiohttp":
-                data = await self._post_raw(body)
-            else:
-                data = await self._post_sdk(body)
-        except BackendError as exc:
-            return exc
-        latency = time.perf_counter() - started
-        try:
-            return self.completion_from_json(data, request, latency=latency)
-        except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
-            return transient_error(
-                "malformed response", f"{type(exc).__name__}: {exc}", where=self.where
-            )
+    def _drop_optional(self, error: FatalBackendError) -> bool:
+        if self.opts.logprobs != "auto" or "logprob" not in str(error).lower():
+            return False
+        # The server refuses logprobs for this model: judge by text from now on.
+        log.warning("%s refuses logprobs (%s); parsing reply text instead", self.where, error)
+        self._logprobs_refused = True
+        return True
+
+    async def _fetch(self, payload: dict[str, Any]) -> Any:
+        if self.opts.transport == "aiohttp":
+            return await self._post_raw(payload)
+        return await self._post_sdk(payload)
+
+    def _reply(
+        self, data: Mapping[str, Any], request: CompletionRequest, *, latency: float
+    ) -> Completion:
+        return self.completion_from_json(data, request, latency=latency)
 
     async def _post_sdk(self, body: dict[str, Any]) -> Any:
         assert self._client is not None
-        try:
+        with self._request_errors():
             create = self._client.chat.completions.with_raw_response.create
             declared, extra = split_declared(self._client.chat.completions.create, body)
             raw = await create(**declared, extra_body=extra or None)
             return raw.http_response.json()
-        except openai.APIStatusError as exc:
-            raise self.sdk_status_error(exc) from None
-        except openai.APITimeoutError:
-            raise transient_error(
-                "timeout", f"no reply within {self.opts.timeout} s", where=self.where
-            ) from None
-        except openai.APIConnectionError as exc:
-            cause = exc.__cause__ or exc
-            raise transient_error(
-                "connection error", str(cause), where=self.where, secrets=self._secrets()
-            ) from None
-        except openai.APIResponseValidationError as exc:
-            raise transient_error("malformed response", str(exc), where=self.where) from None
-        except ValueError as exc:  # json.JSONDecodeError: a malformed body
-            raise transient_error("malformed response", str(exc), where=self.where) from None
-
-    def sdk_status_error(self, exc: openai.APIStatusError) -> BackendError:
-        message, code = error_message(exc.body, exc.message)
-        return status_error(
-            exc.status_code,
-            message,
-            headers=exc.response.headers,
-            where=self.where,
-            code=code,
-            secrets=self._secrets(),
-        )
 
     async def _post_raw(self, body: dict[str, Any]) -> Any:
         import aiohttp
@@ -360,12 +260,8 @@ class OpenAIBackend(Backend):
         tokens_out = int(usage.get("completion_tokens") or 0)
         details = usage.get("prompt_tokens_details") or {}
         cached = int(details.get("cached_tokens") or 0)
-        cost = self.prices.cost(
-            self.opts.model,
-            tokens_in=tokens_in - cached,
-            tokens_out=tokens_out,
-            cached_in=cached,
-            batch=batch,
+        cost = self._cost(
+            uncached=tokens_in - cached, tokens_out=tokens_out, cached=cached, batch=batch
         )
         return Completion(
             text=text,
@@ -394,41 +290,27 @@ class OpenAIBackend(Backend):
         self, lines: Sequence[Mapping[str, Any]], *, metadata: Mapping[str, str]
     ) -> str:
         """Upload the input file and create the batch; return its id."""
-        self._ensure_clients(sdk=True)
-        assert self._client is not None
+        client = self._ensure_client()
         blob = "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines).encode(
             "utf-8"
         )
-        try:
-            upload = await self._client.files.create(
+        with self._batch_errors():
+            upload = await client.files.create(
                 file=("judge-batch.jsonl", blob, "application/jsonl"), purpose="batch"
             )
-            batch = await self._client.batches.create(
+            batch = await client.batches.create(
                 input_file_id=upload.id,
                 endpoint="/v1/chat/completions",
                 completion_window="24h",
                 metadata=dict(metadata),
             )
-        except openai.APIStatusError as exc:
-            raise self.sdk_status_error(exc) from None
-        except openai.APIConnectionError as exc:
-            raise transient_error(
-                "connection error", str(exc.__cause__ or exc), where=self.where
-            ) from None
         return batch.id
 
     async def poll_batch(self, batch_id: str) -> BatchPoll:
         """Where a batch stands."""
-        self._ensure_clients(sdk=True)
-        assert self._client is not None
-        try:
-            batch = await self._client.batches.retrieve(batch_id)
-        except openai.APIStatusError as exc:
-            raise self.sdk_status_error(exc) from None
-        except openai.APIConnectionError as exc:
-            raise transient_error(
-                "connection error", str(exc.__cause__ or exc), where=self.where
-            ) from None
+        client = self._ensure_client()
+        with self._batch_errors():
+            batch = await client.batches.retrieve(batch_id)
         counts = batch.request_counts.model_dump() if batch.request_counts is not None else {}
         if batch.status == "failed":
             errors = batch.errors.data or [] if batch.errors is not None else []
@@ -442,34 +324,21 @@ class OpenAIBackend(Backend):
         self, batch_id: str, requests: Mapping[str, CompletionRequest]
     ) -> dict[str, Completion | BackendError]:
         """Every result of an ended batch by custom id; lines it lacks become retryable errors."""
-        self._ensure_clients(sdk=True)
-        assert self._client is not None
+        client = self._ensure_client()
         out: dict[str, Completion | BackendError] = {}
         try:
-            batch = await self._client.batches.retrieve(batch_id)
-            for file_id in (batch.output_file_id, batch.error_file_id):
-                if not file_id:
-                    continue
-                content = await self._client.files.content(file_id)
-                for line in content.text.splitlines():
-                    if line.strip():
-                        self._batch_result_line(json.loads(line), requests, out)
-        except openai.APIStatusError as exc:
-            raise self.sdk_status_error(exc) from None
-        except openai.APIConnectionError as exc:
-            raise transient_error(
-                "connection error", str(exc.__cause__ or exc), where=self.where
-            ) from None
+            with self._batch_errors():
+                batch = await client.batches.retrieve(batch_id)
+                for file_id in (batch.output_file_id, batch.error_file_id):
+                    if not file_id:
+                        continue
+                    content = await client.files.content(file_id)
+                    for line in content.text.splitlines():
+                        if line.strip():
+                            self._batch_result_line(json.loads(line), requests, out)
         except ValueError as exc:
             raise transient_error("malformed batch output", str(exc), where=self.where) from None
-        for custom_id in requests:
-            out.setdefault(
-                custom_id,
-                BackendError(
-                    f"batch {batch_id} returned no result for this request", retryable=True
-                ),
-            )
-        return out
+        return self._fill_missing(batch_id, requests, out)
 
     def _batch_result_line(
         self,
@@ -497,7 +366,7 @@ class OpenAIBackend(Backend):
             out[custom_id] = self.completion_from_json(
                 response["body"], request, latency=0.0, batch=True
             )
-        except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+        except MALFORMED as exc:
             out[custom_id] = transient_error(
                 "malformed batch result", f"{type(exc).__name__}: {exc}"
             )
