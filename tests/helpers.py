@@ -48,12 +48,16 @@ class ScriptedBackend(Backend):
                     out.append(BackendError("400 bad request (scripted)"))
                     continue
                 if self.calls[text] <= opts.fail_times:
-                    out.append(BackendError("503 overloaded (scripted)", retryable=True, retry_after=0))
+                    out.append(
+                        BackendError("503 overloaded (scripted)", retryable=True, retry_after=0)
+                    )
                     continue
             probs = None
             if req.choices:
                 probs = {c: (0.7 if c == opts.answer else 0.1) for c in req.choices}
             out.append(
-                Completion(text=opts.answer, choice_probs=probs, tokens_in=len(text) // 4, tokens_out=1)
+                Completion(
+                    text=opts.answer, choice_probs=probs, tokens_in=len(text) // 4, tokens_out=1
+                )
             )
         return out

@@ -26,8 +26,16 @@ def judge_cmd(*args: str) -> list[str]:
 def test_run_prints_the_summary_and_writes_the_run(tmp_path: Path) -> None:
     result = runner.invoke(app, ["run", "--limit", "4", "-o", str(tmp_path), "--quiet"])
     assert result.exit_code == 0, result.output
-    for label in ("accuracy vs labels", "Cohen's kappa", "position consistency",
-                  "first-position rate", "P(prefers longer)", "unparsed", "tokens in / out", "time"):
+    for label in (
+        "accuracy vs labels",
+        "Cohen's kappa",
+        "position consistency",
+        "first-position rate",
+        "P(prefers longer)",
+        "unparsed",
+        "tokens in / out",
+        "time",
+    ):
         assert label in result.output
     (run_dir,) = [p for p in tmp_path.iterdir() if p.is_dir()]
     manifest = json.loads((run_dir / "manifest.json").read_text())

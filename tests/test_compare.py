@@ -37,7 +37,8 @@ def write_outputs(tmp_path: Path) -> tuple[Path, Path, Path]:
 def test_compare_two_models_on_66_prompts(tmp_path: Path) -> None:
     x, y, _ = write_outputs(tmp_path)
     result = runner.invoke(
-        app, ["compare", str(x), str(y), "-o", str(tmp_path / "out"), "--quiet", "--resamples", "200"]
+        app,
+        ["compare", str(x), str(y), "-o", str(tmp_path / "out"), "--quiet", "--resamples", "200"],
     )
     assert result.exit_code == 0, result.output
     assert "model-x" in result.output and "model-y" in result.output
@@ -45,15 +46,29 @@ def test_compare_two_models_on_66_prompts(tmp_path: Path) -> None:
     assert "judgments             132 (" in result.output
     (run_dir,) = (tmp_path / "out").glob("compare-*")
     manifest = json.loads((run_dir / "manifest.json").read_text())
-    assert manifest["complete"] and manifest["config"]["benchmark_args"]["outputs"] == [str(x), str(y)]
+    assert manifest["complete"] and manifest["config"]["benchmark_args"]["outputs"] == [
+        str(x),
+        str(y),
+    ]
 
 
 def test_compare_three_models_gives_a_bradley_terry_ranking(tmp_path: Path) -> None:
     x, y, z = write_outputs(tmp_path)
     result = runner.invoke(
         app,
-        ["compare", str(x), str(y), str(z), "--limit", "24", "-o", str(tmp_path / "out"),
-         "--quiet", "--resamples", "100"],
+        [
+            "compare",
+            str(x),
+            str(y),
+            str(z),
+            "--limit",
+            "24",
+            "-o",
+            str(tmp_path / "out"),
+            "--quiet",
+            "--resamples",
+            "100",
+        ],
     )
     assert result.exit_code == 0, result.output
     assert "Bradley-Terry" in result.output and "Elo" in result.output
@@ -68,7 +83,19 @@ def test_unmatched_prompts_are_an_error_unless_lenient(tmp_path: Path) -> None:
     result = runner.invoke(app, ["compare", str(x), str(y), "-o", str(tmp_path / "out")])
     assert result.exit_code == 4 and "no output in B" in result.output
     result = runner.invoke(
-        app, ["compare", str(x), str(y), "--lenient", "--limit", "3", "-o", str(tmp_path / "o2"),
-              "--quiet", "--resamples", "50"]
+        app,
+        [
+            "compare",
+            str(x),
+            str(y),
+            "--lenient",
+            "--limit",
+            "3",
+            "-o",
+            str(tmp_path / "o2"),
+            "--quiet",
+            "--resamples",
+            "50",
+        ],
     )
     assert result.exit_code == 0, result.output

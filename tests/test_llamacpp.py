@@ -42,14 +42,20 @@ def test_embedded_gguf_is_found_in_the_wheel() -> None:
     assert path.stat().st_size > 50_000_000
 
 
-def test_verdict_probabilities_match_llama_cpp_logprobs(judge: PromptJudge, items: list[PairItem]) -> None:
+def test_verdict_probabilities_match_llama_cpp_logprobs(
+    judge: PromptJudge, items: list[PairItem]
+) -> None:
     """One forward pass with our logits read == llama.cpp's own logprobs over the vocabulary."""
     import llama_cpp
 
     backend = judge.backend
     assert isinstance(backend, LlamaCppBackend)
     reference = llama_cpp.Llama(
-        model_path=str(embedded_model_path()), n_ctx=4096, logits_all=True, verbose=False, n_threads=2
+        model_path=str(embedded_model_path()),
+        n_ctx=4096,
+        logits_all=True,
+        verbose=False,
+        n_threads=2,
     )
     try:
         for item in items[:3]:
@@ -67,7 +73,9 @@ def test_verdict_probabilities_match_llama_cpp_logprobs(judge: PromptJudge, item
         reference.close()
 
 
-def test_prefix_reuse_does_not_change_probabilities(judge: PromptJudge, items: list[PairItem]) -> None:
+def test_prefix_reuse_does_not_change_probabilities(
+    judge: PromptJudge, items: list[PairItem]
+) -> None:
     backend = judge.backend
     assert isinstance(backend, LlamaCppBackend)
     requests = [judge.request(Task(i, swapped=s)) for i in items[:3] for s in (False, True)]
@@ -81,9 +89,7 @@ def test_judgment_is_canonical_and_complete(judge: PromptJudge, items: list[Pair
         return [CallResult(r) for r in await backend.complete(requests)]
 
     item = items[0]
-    original, swapped = asyncio.run(
-        judge.evaluate([Task(item), Task(item, swapped=True)], call)
-    )
+    original, swapped = asyncio.run(judge.evaluate([Task(item), Task(item, swapped=True)], call))
     for j in (original, swapped):
         assert j.status == "ok" and j.probabilities is not None
         assert sum(j.probabilities.values()) == pytest.approx(1.0)
@@ -105,7 +111,9 @@ def test_generate_mode_parses_the_reply(items: list[PairItem]) -> None:
 
 def test_prompt_longer_than_the_window_is_an_error_not_a_crash() -> None:
     backend = LlamaCppBackend(n_ctx=256)
-    request = CompletionRequest(messages=(Message(role="user", content="word " * 400),), max_tokens=1)
+    request = CompletionRequest(
+        messages=(Message(role="user", content="word " * 400),), max_tokens=1
+    )
     (result,) = asyncio.run(backend.complete([request]))
     assert isinstance(result, BackendError) and "exceeds the context window" in str(result)
     asyncio.run(backend.aclose())

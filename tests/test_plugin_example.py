@@ -109,7 +109,7 @@ def test_example_plugin_is_small() -> None:
 
 
 def test_example_plugin_runs_through_the_cli(site: Path, tmp_path: Path) -> None:
-    """`judge list` names the plugin; `judge run -b pipe_votes` judges it with the embedded judge."""
+    """`judge list` names the plugin; `judge run -b pipe_votes` judges it (embedded judge)."""
     pytest.importorskip("llama_cpp")
     env = {
         **os.environ,

@@ -19,7 +19,9 @@ from judge.records import (
 
 
 def pair(**kw: object) -> PairItem:
-    base: dict[str, object] = dict(id="1", benchmark="b", prompt="p", response_a="a", response_b="b")
+    base: dict[str, object] = dict(
+        id="1", benchmark="b", prompt="p", response_a="a", response_b="b"
+    )
     base.update(kw)
     return PairItem(**base)  # type: ignore[arg-type]
 
@@ -59,9 +61,15 @@ def test_chat_prompt_and_prompt_text() -> None:
 
 def test_single_item_human_score() -> None:
     item = SingleItem(
-        id="s", benchmark="b", prompt="p", response="r",
-        scores=({"annotator": "a1", "score": 3}, {"annotator": "a2", "score": 4},  # type: ignore[arg-type]
-                {"annotator": "a1", "score": 1, "aspect": "fluency"}),
+        id="s",
+        benchmark="b",
+        prompt="p",
+        response="r",
+        scores=(
+            {"annotator": "a1", "score": 3},
+            {"annotator": "a2", "score": 4},  # type: ignore[arg-type]
+            {"annotator": "a1", "score": 1, "aspect": "fluency"},
+        ),
     )
     assert item.human_score() == 3.5
     assert item.human_score("fluency") == 1
@@ -75,7 +83,12 @@ def test_flip_is_an_involution() -> None:
 
 def test_judgment_roundtrip_and_status_values() -> None:
     j = Judgment(
-        item_id="1", judge="j", judge_hash="h", request_key="k", status="unparsed", raw="hmm",
+        item_id="1",
+        judge="j",
+        judge_hash="h",
+        request_key="k",
+        status="unparsed",
+        raw="hmm",
         probabilities={"A": 0.2, "B": 0.8},
     )
     again = Judgment.model_validate_json(j.model_dump_json())
@@ -87,5 +100,7 @@ def test_judgment_roundtrip_and_status_values() -> None:
 
 
 def test_manifest_roundtrip() -> None:
-    m = RunManifest(run_id="r", config=RunConfig(), judge_hash="h", data_hash="d", argv=("judge", "run"))
+    m = RunManifest(
+        run_id="r", config=RunConfig(), judge_hash="h", data_hash="d", argv=("judge", "run")
+    )
     assert RunManifest.model_validate_json(m.model_dump_json()) == m

@@ -138,7 +138,9 @@ def test_reparse_changes_verdicts_without_requests(tmp_path: Path) -> None:
     assert not ScriptedBackend.calls
     # Corrupt the stored replies' parse (as if an old parser had failed) and reparse.
     store = RunStore(result.store.path)
-    broken = [j.model_copy(update={"status": "unparsed", "verdict": None}) for j in store.judgments()]
+    broken = [
+        j.model_copy(update={"status": "unparsed", "verdict": None}) for j in store.judgments()
+    ]
     store.rewrite_judgments(broken)
     changed, counts = reparse_run(result.store.path)
     assert changed == 12 and counts.ok == 12 and not ScriptedBackend.calls
@@ -146,7 +148,9 @@ def test_reparse_changes_verdicts_without_requests(tmp_path: Path) -> None:
 
 
 def test_unparsed_reply_is_its_own_outcome(tmp_path: Path) -> None:
-    result = run_judging(config(answer="Both look fine to me", mode="generate"), output=tmp_path, retry=FAST)
+    result = run_judging(
+        config(answer="Both look fine to me", mode="generate"), output=tmp_path, retry=FAST
+    )
     judgments = result.store.judgments()
     assert {j.status for j in judgments} == {"unparsed"}
     assert all(j.verdict is None and j.raw == "Both look fine to me" for j in judgments)
