@@ -19,7 +19,6 @@ from judge.analysis.summary import run_summary
 from judge.analysis.synthetic import synthetic_frame
 from judge.records import (
     HumanLabel,
-    Judgment,
     PairItem,
     RunConfig,
     RunManifest,
@@ -27,6 +26,7 @@ from judge.records import (
     flip,
 )
 from judge.store import RunStore
+from tests.analysis_helpers import make_judgment
 
 DATA = Path(__file__).parents[1].parent / "shared" / "datasets"
 
@@ -65,10 +65,9 @@ def judged(pairs: list[PairItem], rule: str) -> pd.DataFrame:
             else:
                 verdict = "A" if len(item.response_a) >= len(item.response_b) else "B"
             judgments.append(
-                Judgment(
-                    item_id=item.id,
+                make_judgment(
+                    item.id,
                     judge=rule,
-                    judge_hash="h",
                     request_key=f"{item.id}{swapped}",
                     swapped=swapped,
                     status="ok",
@@ -183,8 +182,7 @@ def test_win_rates_count_a_small_tournament() -> None:
     pairs_ = items(3)
     verdicts: list[Verdict] = ["A", "B", "tie"]
     judgments = [
-        Judgment(item_id=p.id, judge="j", judge_hash="h", request_key=p.id, status="ok", verdict=v)
-        for p, v in zip(pairs_, verdicts, strict=True)
+        make_judgment(p.id, status="ok", verdict=v) for p, v in zip(pairs_, verdicts, strict=True)
     ]
     frame = build_frame(pairs_, judgments, run="r")
     table = ranking.win_rates(pair_frame(frame), n_resamples=100)
@@ -211,22 +209,11 @@ def test_run_summary_and_the_cli_formatter(tmp_path: Path) -> None:
     for p in pairs_:
         assert p.label is not None
         judgments.append(
-            Judgment(
-                item_id=p.id,
-                judge="j",
-                judge_hash="h",
-                request_key=p.id,
-                status="ok",
-                verdict=p.label,
-                tokens_in=100,
-                tokens_out=2,
-            )
+            make_judgment(p.id, status="ok", verdict=p.label, tokens_in=100, tokens_out=2)
         )
         judgments.append(
-            Judgment(
-                item_id=p.id,
-                judge="j",
-                judge_hash="h",
+            make_judgment(
+                p.id,
                 request_key=p.id + "s",
                 swapped=True,
                 status="ok",

@@ -34,6 +34,7 @@ from judge.records import (
     flip,
 )
 from judge.store import RunStore
+from tests.analysis_helpers import make_judgment
 
 
 def pair(
@@ -65,10 +66,9 @@ def judgment(
     sample: int = 0,
     probabilities: dict[str, float] | None = None,
 ) -> Judgment:
-    return Judgment(
-        item_id=item_id,
+    return make_judgment(
+        item_id,
         judge="toy-judge",
-        judge_hash="h",
         request_key=f"{item_id}{swapped}{sample}",
         swapped=swapped,
         sample=sample,
@@ -121,9 +121,7 @@ def test_single_items() -> None:
         model="sys1",
         scores=(HumanScore(annotator="mean", score=3.5),),
     )
-    judged = Judgment(
-        item_id="s1", judge="j", judge_hash="h", request_key="k", status="ok", score=4.0
-    )
+    judged = make_judgment("s1", request_key="k", status="ok", score=4.0)
     frame = build_frame([item], [judged], run="r")
     row = frame.iloc[0]
     assert row["kind"] == "single" and row["score"] == 4.0 and row["human_score"] == 3.5
@@ -322,10 +320,8 @@ def judged_pairs(draw: st.DrawFn) -> list[list[Judgment]]:
                 b = draw(st.floats(0, 1 - a))
                 probabilities = {"A": a, "B": b, "tie": 1 - a - b}
             group.append(
-                Judgment(
-                    item_id=str(i),
-                    judge="j",
-                    judge_hash="h",
+                make_judgment(
+                    str(i),
                     request_key=f"{i}{swapped}",
                     swapped=swapped,
                     status=status,

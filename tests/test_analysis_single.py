@@ -15,7 +15,8 @@ from benchmarks.topical_chat import TopicalChatBenchmark
 from judge.analysis import single
 from judge.analysis.frame import build_frame
 from judge.analysis.summary import run_summary
-from judge.records import Judgment, SingleItem
+from judge.records import SingleItem
+from tests.analysis_helpers import make_judgment
 
 DATA = Path(__file__).parents[1].parent / "shared" / "datasets"
 
@@ -36,28 +37,11 @@ def graded() -> tuple[pd.DataFrame, dict[str, float], dict[str, float]]:
         assert human is not None
         human_scores[item.id] = human
         if n % 72 == 0:
-            judgments.append(
-                Judgment(
-                    item_id=item.id,
-                    judge="toy",
-                    judge_hash="h",
-                    request_key=item.id,
-                    status="unparsed",
-                )
-            )
+            judgments.append(make_judgment(item.id, judge="toy", status="unparsed"))
             continue
         score = float(np.clip(round(human + rng.normal(0, 0.8)), 1, 5))
         judge_scores[item.id] = score
-        judgments.append(
-            Judgment(
-                item_id=item.id,
-                judge="toy",
-                judge_hash="h",
-                request_key=item.id,
-                status="ok",
-                score=score,
-            )
-        )
+        judgments.append(make_judgment(item.id, judge="toy", status="ok", score=score))
     return build_frame(items, judgments, run="toy"), judge_scores, human_scores
 
 
@@ -132,10 +116,7 @@ def test_constant_scores_are_undefined() -> None:
     item = SingleItem(id="1", benchmark="b", prompt="p", response="r", model="s")
     frame = build_frame(
         [item, item.model_copy(update={"id": "2"})],
-        [
-            Judgment(item_id=i, judge="j", judge_hash="h", request_key=i, status="ok", score=3.0)
-            for i in ("1", "2")
-        ],
+        [make_judgment(i, status="ok", score=3.0) for i in ("1", "2")],
         run="r",
     )
     row = single.score_correlations(frame, n_resamples=10).iloc[0]

@@ -11,11 +11,13 @@ formulas against the libraries on the same input.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
+import pandas as pd
 
 FloatArray = np.ndarray
+NAN: Final = float("nan")
 _CHUNK_ELEMENTS: Final = 1 << 23
 """Resample weights materialised at once (rows x items), to bound memory."""
 
@@ -79,6 +81,26 @@ def percentile_ci(samples: np.ndarray, confidence: float) -> tuple[float, float]
     alpha = (1 - confidence) / 2
     low, high = np.quantile(finite, [alpha, 1 - alpha])
     return (float(low), float(high))
+
+
+def ci_columns(
+    row: dict[str, Any],
+    name: str,
+    point: float,
+    samples: np.ndarray | None,
+    confidence: float,
+) -> None:
+    """Set ``row[name]`` to ``point`` and ``<name>_low`` / ``<name>_high`` to the percentile
+    interval of ``samples`` (NaN bounds when there are no samples).
+
+    >>> row = {}
+    >>> ci_columns(row, "x", 0.5, None, 0.95)
+    >>> row
+    {'x': 0.5, 'x_low': nan, 'x_high': nan}
+    """
+    row[name] = point
+    low, high = percentile_ci(samples, confidence) if samples is not None else (NAN, NAN)
+    row[f"{name}_low"], row[f"{name}_high"] = low, high
 
 
 def kappa_weights(n_classes: int, weights: str | None) -> np.ndarray:
@@ -219,3 +241,25 @@ def sum_by_unit(unit: np.ndarray, values: np.ndarray, n_units: int) -> np.ndarra
         (np.ones(rows), (np.asarray(unit, dtype=np.int64), np.arange(rows))), shape=(n_units, rows)
     )
     return np.asarray(matrix @ flat).reshape(n_units, *values.shape[1:])
+
+
+def item_units(item_ids: np.ndarray) -> tuple[np.ndarray, int]:
+    """Bootstrap units of rows: a code per distinct item id (first seen first), and their count.
+
+    >>> unit, n_units = item_units(np.array(["b", "a", "b"]))
+    >>> unit.tolist(), n_units
+    ([0, 1, 0], 2)
+    """
+    unit, _ = pd.factorize(item_ids)
+    return unit, (int(unit.max()) + 1 if len(unit) else 0)
+
+
+def resampled_unit_sums(
+    unit: np.ndarray, features: np.ndarray, n_units: int, *, n_resamples: int, seed: int
+) -> np.ndarray | None:
+    """Per-unit sums of ``features`` (rows x ...) under ``n_resamples`` resamples of units:
+    :func:`sum_by_unit` then :func:`bootstrap_sums`; None without resamples or units."""
+    if n_resamples <= 0 or n_units == 0:
+        return None
+    per_unit = sum_by_unit(unit, features, n_units)
+    return bootstrap_sums(per_unit, n_resamples=n_resamples, seed=seed)

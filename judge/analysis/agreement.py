@@ -33,10 +33,12 @@ import pandas as pd
 from judge.analysis._stats import (
     alpha_from_coincidences,
     bootstrap_sums,
+    ci_columns,
     coincidences,
+    item_units,
     kappa_from_confusion,
     kappa_weights,
-    percentile_ci,
+    resampled_unit_sums,
     safe_ratio,
     sum_by_unit,
 )
@@ -45,6 +47,7 @@ from judge.analysis.frame import (
     HUMAN_PREFIX,
     human_columns,
     pair_frame,
+    rows_of_kind,
     verdict_codes,
 )
 from judge.errors import ConfigError
@@ -256,19 +259,29 @@ def _with_ci(
     names: Sequence[str] = FIGURES,
 ) -> None:
     for name in names:
-        row[name] = points[name]
-        low, high = percentile_ci(samples[name], confidence) if samples is not None else (NAN, NAN)
-        row[f"{name}_low"], row[f"{name}_high"] = low, high
+        ci_columns(row, name, points[name], None if samples is None else samples[name], confidence)
+
+
+def _code_counts(matrix: np.ndarray) -> np.ndarray:
+    """Votes per row as counts over (B, tie, A), from codes (rows x voters, -1 missing).
+
+    >>> _code_counts(np.array([[2, 2, -1], [0, 1, 2]])).tolist()
+    [[0.0, 0.0, 2.0], [1.0, 1.0, 1.0]]
+    """
+    counts = np.zeros((len(matrix), 3))
+    for voter in range(matrix.shape[1]):
+        has = matrix[:, voter] >= 0
+        counts[np.flatnonzero(has), matrix[has, voter]] += 1
+    return counts
 
 
 def _vote_counts(pairs: pd.DataFrame) -> np.ndarray:
     """Human votes per row as counts over (B, tie, A)."""
-    counts = np.zeros((len(pairs), 3))
-    for column in human_columns(pairs):
-        codes = verdict_codes(pairs[column])
-        has = codes >= 0
-        counts[np.flatnonzero(has), codes[has]] += 1
-    return counts
+    return _code_counts(_human_matrix(pairs)[1])
+
+
+def _judge_names(group: pd.DataFrame) -> str:
+    return ", ".join(map(str, group["judge"].unique()))
 
 
 def _group_keys(by: Sequence[str] | str) -> list[str]:
@@ -324,15 +337,14 @@ def agreement_table(
     for keys, group in _groups(pairs, by):
         row: dict[str, Any] = {**keys}
         if "judge" not in row:
-            row["judge"] = ", ".join(map(str, group["judge"].unique()))
+            row["judge"] = _judge_names(group)
         row.update(_status_counts(group))
         y = verdict_codes(group["label"]).astype(np.int64)
         j = judge_codes(group)
         labelled = y >= 0
         row["n_unlabelled"] = int((~labelled).sum())
         keep = labelled & ((j != FAILED) if failures == "exclude" else True)
-        unit, _ = pd.factorize(group["item_id"].to_numpy())
-        n_units = int(unit.max()) + 1 if len(unit) else 0
+        unit, n_units = item_units(group["item_id"].to_numpy())
         points = point_figures(y[keep], j[keep])
         figures: tuple[str, ...] = FIGURES
         if alpha:
@@ -552,16 +564,10 @@ def leave_one_out_table(
         if len(names) < 2:
             continue
         n_items = len(items)
-        counts = np.zeros((n_items, 3))
-        for a in range(len(names)):
-            has = matrix[:, a] >= 0
-            counts[np.flatnonzero(has), matrix[has, a]] += 1
-        references = []  # per annotator: the others' majority per item
-        for a in range(len(names)):
-            others = counts.copy()
-            has = matrix[:, a] >= 0
-            others[np.flatnonzero(has), matrix[has, a]] -= 1
-            references.append(_majority_codes(others))
+        counts = _code_counts(matrix)
+        references = [  # per annotator: the others' majority per item
+            _majority_codes(_code_counts(np.delete(matrix, a, axis=1))) for a in range(len(names))
+        ]
         everyone = np.arange(n_items)
         for a, name in enumerate(names):
             row = _loo_row([references[a]], [(matrix[:, a], everyone)], n_items, **options)
@@ -577,7 +583,7 @@ def leave_one_out_table(
             codes = judge_codes(run_pairs)
             row = _loo_row(references, [(codes, unit)] * len(references), n_items, **options)
             counts_row = {k: v for k, v in _status_counts(run_pairs).items() if k != "n_pairs"}
-            judge = ", ".join(map(str, run_pairs["judge"].unique()))
+            judge = _judge_names(run_pairs)
             rows.append(
                 {**keys, "who": judge, "kind": "judge", "run": run_keys["run"], **counts_row, **row}
             )
@@ -645,16 +651,16 @@ def compare_judges(
         b_only=b_only,
         p_mcnemar=float(binomtest(a_only, a_only + b_only, 0.5).pvalue) if a_only + b_only else 1.0,
     )
-    out["difference"] = out["accuracy_a"] - out["accuracy_b"]
-    out["difference_low"] = out["difference_high"] = out["p_bootstrap"] = NAN
-    if n_resamples > 0 and n:
-        unit, _ = pd.factorize(both["item_id"].to_numpy()[keep])
-        n_units = int(unit.max()) + 1
-        per_unit = sum_by_unit(unit, np.stack([correct_a, correct_b, np.ones(n)], axis=1), n_units)
-        sums = bootstrap_sums(per_unit, n_resamples=n_resamples, seed=seed)
-        diff = (sums[:, 0] - sums[:, 1]) / sums[:, 2]
-        out["difference_low"], out["difference_high"] = percentile_ci(diff, confidence)
-        out["p_bootstrap"] = float(min(1.0, 2 * min(np.mean(diff <= 0), np.mean(diff >= 0))))
+    sums = None
+    if n_resamples > 0:  # (the units are only needed to resample)
+        unit, n_units = item_units(both["item_id"].to_numpy()[keep])
+        features = np.stack([correct_a, correct_b, np.ones(n)], axis=1)
+        sums = resampled_unit_sums(unit, features, n_units, n_resamples=n_resamples, seed=seed)
+    diff = None if sums is None else (sums[:, 0] - sums[:, 1]) / sums[:, 2]
+    ci_columns(out, "difference", out["accuracy_a"] - out["accuracy_b"], diff, confidence)
+    out["p_bootstrap"] = (
+        NAN if diff is None else float(min(1.0, 2 * min(np.mean(diff <= 0), np.mean(diff >= 0))))
+    )
     return out
 
 
@@ -723,7 +729,7 @@ def leaderboard(
     )
     longer = prefer_longer_table(frame, by=["run"], n_resamples=0)
     first = first_position_table(frame, by=["run"], n_resamples=0)
-    judgments = frame[(frame["kind"] == "pair").to_numpy()]
+    judgments = rows_of_kind(frame, "pair")
     usage = (
         judgments.groupby("run", observed=True)
         .agg(

@@ -26,11 +26,12 @@ import pandas as pd
 
 from judge.analysis._stats import (
     bootstrap_sums,
+    ci_columns,
+    item_units,
     kappa_from_confusion,
     kappa_weights,
-    percentile_ci,
+    resampled_unit_sums,
     safe_ratio,
-    sum_by_unit,
 )
 from judge.analysis.agreement import (
     Failures,
@@ -47,6 +48,7 @@ from judge.analysis.frame import (
     POLICIES,
     pair_frame,
     pair_frames,
+    rows_of_kind,
     verdict_codes,
 )
 
@@ -57,36 +59,32 @@ PROBABILITY_GAP_EDGES: Final[tuple[float, ...]] = (0, 0.1, 0.3, 0.6, 1.0000001)
 """Bins of the swap-averaged ``|P(A) - P(B)|``."""
 
 
-def _ci_columns(
+def _ratio_columns(
     row: dict[str, Any],
     name: str,
-    point: float,
-    samples: np.ndarray | None,
+    totals: np.ndarray,
+    sums: np.ndarray | None,
+    numerator: int,
+    denominator: int,
     confidence: float,
 ) -> None:
-    row[name] = point
-    low, high = percentile_ci(samples, confidence) if samples is not None else (NAN, NAN)
-    row[f"{name}_low"], row[f"{name}_high"] = low, high
-
-
-def _units(group: pd.DataFrame) -> tuple[np.ndarray, int]:
-    unit, _ = pd.factorize(group["item_id"].to_numpy())
-    return unit, (int(unit.max()) + 1 if len(unit) else 0)
+    """``row[name]``: feature ``numerator`` over feature ``denominator`` of the ``totals``,
+    with bounds from the same ratio of the resampled ``sums`` (resamples x features)."""
+    ci_columns(
+        row,
+        name,
+        float(safe_ratio(totals[numerator], totals[denominator])),
+        None if sums is None else safe_ratio(sums[:, numerator], sums[:, denominator]),
+        confidence,
+    )
 
 
 def _resampled(
     group: pd.DataFrame, features: np.ndarray, n_resamples: int, seed: int
 ) -> np.ndarray | None:
     """Per-item sums of ``features`` (rows x d), resampled over items; None without resamples."""
-    unit, n_units = _units(group)
-    if n_resamples <= 0 or n_units == 0:
-        return None
-    per_unit = sum_by_unit(unit, features, n_units)
-    return bootstrap_sums(per_unit, n_resamples=n_resamples, seed=seed)
-
-
-def _pair_rows(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame[(frame["kind"] == "pair").to_numpy()]
+    unit, n_units = item_units(group["item_id"].to_numpy())
+    return resampled_unit_sums(unit, features, n_units, n_resamples=n_resamples, seed=seed)
 
 
 # -- position -------------------------------------------------------------------------
@@ -106,7 +104,7 @@ def first_position_table(
     ``n_decided`` (ok and not a tie), ``tie_rate`` (of ok), ``p_prefer_first`` and bounds.
     """
     rows = []
-    for keys, group in _groups(_pair_rows(frame), list(by)):
+    for keys, group in _groups(rows_of_kind(frame, "pair"), list(by)):
         shown = group["verdict_shown"]
         first = (shown == "first").to_numpy(dtype=np.float64)
         decided = shown.isin(["first", "second"]).to_numpy(dtype=np.float64)
@@ -115,14 +113,9 @@ def first_position_table(
         row: dict[str, Any] = {**keys, "n_judgments": counts.pop("n_pairs"), **counts}
         row["n_decided"] = int(decided.sum())
         row["tie_rate"] = float(safe_ratio(ok.sum() - decided.sum(), ok.sum()))
-        sums = _resampled(group, np.stack([first, decided], axis=1), n_resamples, seed)
-        _ci_columns(
-            row,
-            "p_prefer_first",
-            float(safe_ratio(first.sum(), decided.sum())),
-            None if sums is None else safe_ratio(sums[:, 0], sums[:, 1]),
-            confidence,
-        )
+        features = np.stack([first, decided], axis=1)
+        sums = _resampled(group, features, n_resamples, seed)
+        _ratio_columns(row, "p_prefer_first", features.sum(axis=0), sums, 0, 1, confidence)
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -177,29 +170,11 @@ def _position_row(
     )
     sums = _resampled(group, features, n_resamples, seed)
     total = features.sum(axis=0)
-    _ci_columns(
-        row,
-        "consistency",
-        float(safe_ratio(total[1], total[0])),
-        None if sums is None else safe_ratio(sums[:, 1], sums[:, 0]),
-        confidence,
-    )
-    _ci_columns(
-        row,
-        "flip_rate",
-        float(safe_ratio(total[2], total[0])),
-        None if sums is None else safe_ratio(sums[:, 2], sums[:, 0]),
-        confidence,
-    )
-    _ci_columns(
-        row,
-        "p_prefer_first",
-        float(safe_ratio(total[3], total[4])),
-        None if sums is None else safe_ratio(sums[:, 3], sums[:, 4]),
-        confidence,
-    )
+    _ratio_columns(row, "consistency", total, sums, 1, 0, confidence)
+    _ratio_columns(row, "flip_rate", total, sums, 2, 0, confidence)
+    _ratio_columns(row, "p_prefer_first", total, sums, 3, 4, confidence)
     kappa = cohen_kappa(f["v_orig"][both], f["v_swap"][both], labels=[0, 1, 2])
-    _ci_columns(
+    ci_columns(
         row,
         "kappa_orders",
         kappa,
@@ -378,11 +353,10 @@ def prefer_longer_table(
     bounds; ``n_unparsed`` / ``n_error`` of the group's judgments.
     """
     rows = []
-    for keys, group in _groups(_pair_rows(frame), list(by)):
+    for keys, group in _groups(rows_of_kind(frame, "pair"), list(by)):
         verdict = verdict_codes(group["verdict"])
         label = verdict_codes(group["label"])
-        longer = np.asarray(group["longer"].cat.codes)  # B=0, A=1, -1 equal
-        longer_code = np.where(longer == 1, CODE_A, np.where(longer == 0, CODE_B, -1))
+        longer_code = verdict_codes(group["longer"])  # CODE_A, CODE_B, -1 equal
         decided = np.isin(verdict, (CODE_A, CODE_B)) & (longer_code >= 0)
         same = decided & np.isin(label, (CODE_A, CODE_B))
         judge_longer = decided & (verdict == longer_code)
@@ -400,28 +374,10 @@ def prefer_longer_table(
             "n_unparsed": counts["n_unparsed"],
             "n_error": counts["n_error"],
         }
-        _ci_columns(
-            row,
-            "p_prefer_longer",
-            float(safe_ratio(total[1], total[0])),
-            None if sums is None else safe_ratio(sums[:, 1], sums[:, 0]),
-            confidence,
-        )
-        _ci_columns(
-            row,
-            "p_judge_longer",
-            float(safe_ratio(total[3], total[2])),
-            None if sums is None else safe_ratio(sums[:, 3], sums[:, 2]),
-            confidence,
-        )
-        _ci_columns(
-            row,
-            "p_human_longer",
-            float(safe_ratio(total[4], total[2])),
-            None if sums is None else safe_ratio(sums[:, 4], sums[:, 2]),
-            confidence,
-        )
-        _ci_columns(
+        _ratio_columns(row, "p_prefer_longer", total, sums, 1, 0, confidence)
+        _ratio_columns(row, "p_judge_longer", total, sums, 3, 2, confidence)
+        _ratio_columns(row, "p_human_longer", total, sums, 4, 2, confidence)
+        ci_columns(
             row,
             "excess",
             row["p_judge_longer"] - row["p_human_longer"],
@@ -443,20 +399,15 @@ def human_prefer_longer(
     whose label is not a tie and whose responses differ in length."""
     items = _unique_items(pairs)
     label = verdict_codes(items["label"])
-    longer = np.asarray(items["longer"].astype(pd.CategoricalDtype(["B", "A"])).cat.codes)
-    longer_code = np.where(longer == 1, CODE_A, np.where(longer == 0, CODE_B, -1))
+    longer_code = verdict_codes(items["longer"])  # CODE_A, CODE_B, -1 equal
     decided = np.isin(label, (CODE_A, CODE_B)) & (longer_code >= 0)
-    hit = (decided & (label == longer_code)).astype(float)
+    hit = decided & (label == longer_code)
+    features = np.stack([hit, decided], axis=1).astype(float)
     out: dict[str, Any] = {"n": int(decided.sum())}
-    samples = None
+    sums = None  # each distinct item is its own bootstrap unit
     if n_resamples > 0 and len(items):
-        sums = bootstrap_sums(
-            np.stack([hit, decided.astype(float)], axis=1), n_resamples=n_resamples, seed=seed
-        )
-        samples = safe_ratio(sums[:, 0], sums[:, 1])
-    _ci_columns(
-        out, "p_prefer_longer", float(safe_ratio(hit.sum(), decided.sum())), samples, confidence
-    )
+        sums = bootstrap_sums(features, n_resamples=n_resamples, seed=seed)
+    _ratio_columns(out, "p_prefer_longer", features.sum(axis=0), sums, 0, 1, confidence)
     return out
 
 
@@ -543,7 +494,7 @@ def length_regression(
     ``coef`` (per ``scale`` characters), ``se``, ``z``, ``p_value``, ``scale``.
     """
     rows = []
-    for keys, group in _groups(_pair_rows(frame), list(by)):
+    for keys, group in _groups(rows_of_kind(frame, "pair"), list(by)):
         verdict = verdict_codes(group["verdict"])
         label = verdict_codes(group["label"])
         use = (verdict >= 0) & np.isin(label, (CODE_A, CODE_B))

@@ -129,6 +129,15 @@ def verdict_codes(values: pd.Series) -> np.ndarray:
     return np.asarray(values.cat.codes, dtype=np.int8)
 
 
+def rows_of_kind(frame: pd.DataFrame, kind: Literal["pair", "single"]) -> pd.DataFrame:
+    """The judgments of pair items, or of single-answer items.
+
+    >>> rows_of_kind(pd.DataFrame({"kind": ["pair", "single", "pair"]}), "pair").index.tolist()
+    [0, 2]
+    """
+    return frame[(frame["kind"] == kind).to_numpy()]
+
+
 def _prompt_key(item: PairItem | SingleItem) -> str:
     return hashlib.sha1(item.prompt_text.encode("utf-8")).hexdigest()[:12]
 
@@ -356,17 +365,10 @@ PAIR_ITEM_COLUMNS: Final[tuple[str, ...]] = (
     "judge",
     "item_id",
     "sample",
-    "benchmark",
-    "category",
-    "prompt_key",
-    "len_a",
-    "len_b",
-    "longer",
-    "model_a",
-    "model_b",
-    "label",
-    "n_annotators",
+    *(c for c in ITEM_COLUMNS if c not in ("kind", "model", "human_score")),
 )
+"""The columns of a pair frame row that every judgment of the pair shares: the run and
+sample, and the item facts a pair has (not the single-answer ``model`` and ``human_score``)."""
 
 
 def pair_frame(frame: pd.DataFrame, policy: Policy | None = None) -> pd.DataFrame:
@@ -402,7 +404,7 @@ def pair_frames(
             raise ConfigError(
                 f"unknown reconcile policy {policy!r}; choose from {', '.join(POLICIES)}"
             )
-    pairs = frame[(frame["kind"] == "pair").to_numpy()]
+    pairs = rows_of_kind(frame, "pair")
     for column in ("run", "item_id"):
         if not isinstance(pairs[column].dtype, pd.CategoricalDtype):
             pairs = pairs.assign(**{column: pairs[column].astype("category")})

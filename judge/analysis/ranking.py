@@ -10,13 +10,13 @@ Unparsed and errored verdicts are not battles: their count is reported beside.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from typing import Any, Final
+from collections.abc import Iterator, Sequence
+from typing import Any, Final, NamedTuple
 
 import numpy as np
 import pandas as pd
 
-from judge.analysis._stats import bootstrap_sums, percentile_ci, safe_ratio, sum_by_unit
+from judge.analysis._stats import ci_columns, item_units, resampled_unit_sums, safe_ratio
 from judge.analysis.agreement import _groups
 from judge.analysis.frame import CODE_A, CODE_B, CODE_TIE, verdict_codes
 
@@ -35,8 +35,28 @@ def _category_index(values: pd.Series, names: pd.Index) -> np.ndarray:
     return np.where(codes >= 0, lookup[codes], -1)
 
 
-def _battles(group: pd.DataFrame) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray, int]:
-    """Models, (a, b) model indices and verdict codes of ok battles; and the failed count."""
+class _Battles(NamedTuple):
+    names: list[str]
+    """The models, sorted."""
+    a: np.ndarray
+    """Model index of response A, per ok battle."""
+    b: np.ndarray
+    verdict: np.ndarray
+    """Verdict code, per ok battle."""
+    n_failed: int
+    """Unparsed or errored verdicts of pairs with both models: not battles."""
+    items: pd.Series
+    """Item, per pair with both models ..."""
+    ok: np.ndarray
+    """... and which of those pairs are battles."""
+
+    def units(self) -> tuple[np.ndarray, int]:
+        """The item of each ok battle as a bootstrap unit, and the number of units."""
+        return item_units(self.items.to_numpy()[self.ok])
+
+
+def _battles(group: pd.DataFrame) -> _Battles:
+    """The ok battles of a group's pairs that name both models."""
     has_models = (group["model_a"].notna() & group["model_b"].notna()).to_numpy()
     group = group[has_models]
     ok = (group["status"] == "ok").to_numpy()
@@ -45,7 +65,29 @@ def _battles(group: pd.DataFrame) -> tuple[list[str], np.ndarray, np.ndarray, np
     a = _category_index(group["model_a"], index)
     b = _category_index(group["model_b"], index)
     verdict = verdict_codes(group["verdict"]).astype(np.int64)
-    return list(index), a[ok], b[ok], verdict[ok], int((~ok).sum())
+    n_failed = int((~ok).sum())
+    return _Battles(list(index), a[ok], b[ok], verdict[ok], n_failed, group["item_id"], ok)
+
+
+def _tournaments(
+    pairs: pd.DataFrame, by: Sequence[str]
+) -> Iterator[tuple[dict[str, Any], _Battles, np.ndarray]]:
+    """Per group of ``by`` with at least two models: its keys, battles and win features."""
+    for keys, group in _groups(pairs, list(by)):
+        battles = _battles(group)
+        m = len(battles.names)
+        if m >= 2:
+            yield keys, battles, _win_features(battles.a, battles.b, battles.verdict, m)
+
+
+def _resampled(
+    battles: _Battles, features: np.ndarray, n_resamples: int, seed: int
+) -> np.ndarray | None:
+    """Per-item sums of per-battle ``features``, resampled over items; None without resamples."""
+    if n_resamples <= 0:
+        return None
+    unit, n_units = battles.units()
+    return resampled_unit_sums(unit, features, n_units, n_resamples=n_resamples, seed=seed)
 
 
 def _win_features(a: np.ndarray, b: np.ndarray, verdict: np.ndarray, m: int) -> np.ndarray:
@@ -78,24 +120,10 @@ def win_rates(
     ``n_failed`` (unparsed or error verdicts of the group, not battles).
     """
     rows = []
-    for keys, group in _groups(pairs, list(by)):
-        names, a, b, verdict, n_failed = _battles(group)
+    for keys, battles, features in _tournaments(pairs, by):
+        names, a, b, verdict = battles.names, battles.a, battles.b, battles.verdict
         m = len(names)
-        if m < 2:
-            continue
-        features = _win_features(a, b, verdict, m)
-        unit, _ = pd.factorize(
-            group.loc[
-                (group["status"] == "ok").to_numpy()
-                & group["model_a"].notna().to_numpy()
-                & group["model_b"].notna().to_numpy(),
-                "item_id",
-            ].to_numpy()
-        )
-        sums = None
-        if n_resamples > 0 and len(unit):
-            per_unit = sum_by_unit(unit, features, int(unit.max()) + 1)
-            sums = bootstrap_sums(per_unit, n_resamples=n_resamples, seed=seed)
+        sums = _resampled(battles, features, n_resamples, seed)
         wins = features[:, : m * m].sum(axis=0).reshape(m, m)
         games = features[:, m * m :].sum(axis=0).reshape(m, m)
         outright = np.zeros((m, m))
@@ -119,16 +147,14 @@ def win_rates(
                     "ties": int(ties[i, cols].sum()),
                     "losses": int(outright[cols, i].sum()),
                     "win_rate": float(safe_ratio(wins[i, cols].sum(), n_games)),
-                    "n_failed": n_failed,
+                    "n_failed": battles.n_failed,
                 }
+                samples = None
                 if sums is not None:
                     w = sums[:, : m * m].reshape(-1, m, m)[:, i, cols].sum(axis=1)
                     g = sums[:, m * m :].reshape(-1, m, m)[:, i, cols].sum(axis=1)
-                    row["win_rate_low"], row["win_rate_high"] = percentile_ci(
-                        safe_ratio(w, g), confidence
-                    )
-                else:
-                    row["win_rate_low"] = row["win_rate_high"] = NAN
+                    samples = safe_ratio(w, g)
+                ci_columns(row, "win_rate", row["win_rate"], samples, confidence)
                 rows.append(row)
     return pd.DataFrame(rows)
 
@@ -218,43 +244,29 @@ def bradley_terry(
     ``battles``, ``n_failed``.
     """
     rows = []
-    for keys, group in _groups(pairs, list(by)):
-        names, a, b, verdict, n_failed = _battles(group)
+    for keys, tournament, features in _tournaments(pairs, by):
+        names = tournament.names
         m = len(names)
-        if m < 2:
-            continue
-        features = _win_features(a, b, verdict, m)
         wins = features[:, : m * m].sum(axis=0).reshape(m, m)
         theta = fit_bradley_terry(wins, l2=l2)
         samples = None
-        if n_resamples > 0 and len(a):
-            ok = (group["status"] == "ok").to_numpy() & group["model_a"].notna().to_numpy()
-            ok &= group["model_b"].notna().to_numpy()
-            unit, _ = pd.factorize(group.loc[ok, "item_id"].to_numpy())
-            per_unit = sum_by_unit(unit, features[:, : m * m], int(unit.max()) + 1)
-            sums = bootstrap_sums(per_unit, n_resamples=n_resamples, seed=seed)
+        sums = _resampled(tournament, features[:, : m * m], n_resamples, seed)
+        if sums is not None:
             samples = fit_bradley_terry_batch(sums.reshape(-1, m, m), l2=l2, start=theta)
         battles = features[:, m * m :].sum(axis=0).reshape(m, m).sum(axis=1)
         order = np.argsort(-theta)
         ranks = np.empty(m, dtype=int)
         ranks[order] = np.arange(1, m + 1)
         for i, model in enumerate(names):
-            low, high = (
-                percentile_ci(samples[:, i], confidence) if samples is not None else (NAN, NAN)
-            )
-            rows.append(
-                {
-                    **keys,
-                    "model": model,
-                    "strength": float(theta[i]),
-                    "strength_low": low,
-                    "strength_high": high,
-                    "elo": ELO_BASE + ELO_SCALE * float(theta[i]),
-                    "rank": int(ranks[i]),
-                    "battles": int(battles[i]),
-                    "n_failed": n_failed,
-                }
-            )
+            row: dict[str, Any] = {**keys, "model": model}
+            strength = float(theta[i])
+            model_samples = None if samples is None else samples[:, i]
+            ci_columns(row, "strength", strength, model_samples, confidence)
+            row["elo"] = ELO_BASE + ELO_SCALE * strength
+            row["rank"] = int(ranks[i])
+            row["battles"] = int(battles[i])
+            row["n_failed"] = tournament.n_failed
+            rows.append(row)
     out = pd.DataFrame(rows)
     return out.sort_values([*by, "rank"]).reset_index(drop=True) if len(out) else out
 

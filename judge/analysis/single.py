@@ -19,8 +19,9 @@ from typing import Any, Final, Literal
 import numpy as np
 import pandas as pd
 
-from judge.analysis._stats import bootstrap_sums, percentile_ci, resample_weights
+from judge.analysis._stats import bootstrap_sums, ci_columns, resample_weights
 from judge.analysis.agreement import _groups, cohen_kappa
+from judge.analysis.frame import rows_of_kind
 
 NAN: Final = float("nan")
 Level = Literal["item", "prompt", "system"]
@@ -57,7 +58,7 @@ def graded_items(frame: pd.DataFrame) -> pd.DataFrame:
     ``judge_score`` (mean over the item's ok samples), ``human_score``, ``n_ok``,
     ``n_unparsed``, ``n_error``.
     """
-    single = frame[(frame["kind"] == "single").to_numpy()]
+    single = rows_of_kind(frame, "single")
     if single.empty:
         return pd.DataFrame(
             columns=[
@@ -131,10 +132,8 @@ def score_correlations(
         samples = _bootstrap_correlations(scored, level, n_resamples, seed)
         for method in CORRELATIONS:
             row[method], row[f"{method}_p"] = points[method]
-            low, high = (
-                percentile_ci(samples[method], confidence) if samples is not None else (NAN, NAN)
-            )
-            row[f"{method}_low"], row[f"{method}_high"] = low, high
+            method_samples = None if samples is None else samples[method]
+            ci_columns(row, method, row[method], method_samples, confidence)
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -242,15 +241,13 @@ def leniency_table(
             "mean_judge": float(x.mean()) if len(x) else NAN,
             "mean_human": float(y.mean()) if len(y) else NAN,
         }
-        row["leniency"] = row["mean_judge"] - row["mean_human"]
-        row["leniency_low"] = row["leniency_high"] = NAN
+        samples = None  # each graded row is one item: its own bootstrap unit
         if n_resamples > 0 and len(x):
             sums = bootstrap_sums(
                 np.stack([x - y, np.ones_like(x)], axis=1), n_resamples=n_resamples, seed=seed
             )
-            row["leniency_low"], row["leniency_high"] = percentile_ci(
-                sums[:, 0] / sums[:, 1], confidence
-            )
+            samples = sums[:, 0] / sums[:, 1]
+        ci_columns(row, "leniency", row["mean_judge"] - row["mean_human"], samples, confidence)
         row["kappa_linear"] = NAN
         if len(x) and np.all(x == np.round(x)):
             human = np.floor(y + 0.5)
