@@ -12,14 +12,15 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from functools import cached_property
+from typing import Any, Literal, cast
 
 from pydantic import JsonValue
 
 from judge.backends.base import Backend, Completion, CompletionRequest, normalise
 from judge.errors import BackendError, ConfigError
-from judge.parsers import ParsedReply, get_parser
-from judge.prompts import Preset, load_preset, preset_hash, render, sha256_json
+from judge.parsers import ParsedReply, get_parser, remove_quoted
+from judge.prompts import Preset, load_preset, preset_hash, sha256_json
 from judge.records import (
     VERDICTS,
     Judgment,
@@ -29,6 +30,7 @@ from judge.records import (
     Verdict,
     flip,
 )
+from judge.truncation import fit_to_window
 
 
 @dataclass(frozen=True)
@@ -65,8 +67,9 @@ class Judge(ABC):
     def spec(self) -> dict[str, JsonValue]:
         """Everything about the judge that changes its output."""
 
-    @property
+    @cached_property
     def judge_hash(self) -> str:
+        """Hash of :meth:`spec` (computed once: a judge does not change once built)."""
         return sha256_json(self.spec())[:16]
 
     @property
@@ -152,7 +155,7 @@ class PromptJudge(Judge):
         template_vars = {k[4:]: merged.pop(k) for k in list(merged) if k.startswith("var.")}
         backend_cls = backends.get(str(backend_name))
         backend = backend_cls(**merged)
-        generation = {
+        generation: dict[str, Any] = {
             k: judge_args.pop(k)
             for k in ("max_tokens", "temperature", "stop", "json_schema")
             if k in judge_args
@@ -221,7 +224,11 @@ class PromptJudge(Judge):
                 f"judge {self.name!r} grades {self.preset.kind} items; "
                 f"item {task.item.id!r} is a {task.item.kind} item"
             )
-        messages = render(self.preset, self.variables(task))
+        max_tokens = 1 if self.mode == "probs" else self.max_tokens
+        # Responses are trimmed from the middle when the prompt exceeds the window.
+        messages, trimmed_to = fit_to_window(
+            self.preset, self.variables(task), self.backend, max_tokens
+        )
         choices: tuple[str, ...] | None = None
         if self.mode == "probs":
             if self.preset.choices:
@@ -230,12 +237,13 @@ class PromptJudge(Judge):
                 choices = self.preset.score_choices
         return CompletionRequest(
             messages=messages,
-            max_tokens=1 if self.mode == "probs" else self.max_tokens,
+            max_tokens=max_tokens,
             temperature=self.temperature,
             seed=task.seed + task.sample if self.temperature > 0 else None,
             choices=choices,
             stop=self.stop,
             json_schema=self.json_schema,
+            max_prompt_tokens=trimmed_to,
         )
 
     def request_key(self, task: Task) -> str:
@@ -270,14 +278,27 @@ class PromptJudge(Judge):
             tokens_out=comp.tokens_out,
             cost=comp.cost,
             latency_s=comp.latency_s,
-            truncated=comp.truncated,
+            truncated=comp.truncated or request.max_prompt_tokens is not None,
         )
-        return Judgment(**base, **self.interpret(comp.text, comp.choice_probs, task.swapped))
+        fields = self.interpret(
+            comp.text, comp.choice_probs, task.swapped, responses=responses_of(task.item)
+        )
+        return Judgment(**base, **fields)
 
     def interpret(
-        self, text: str, choice_probs: dict[str, float] | None, swapped: bool
+        self,
+        text: str,
+        choice_probs: dict[str, float] | None,
+        swapped: bool,
+        *,
+        responses: Sequence[str] = (),
     ) -> dict[str, Any]:
-        """Status, verdict, probabilities and scores (canonical order) from a reply."""
+        """Status, verdict, probabilities and scores (canonical order) from a reply.
+
+        ``responses`` are the candidate answers: verbatim copies of them are removed
+        from the reply before parsing, so a verdict marker quoted from a candidate is
+        not read as the judge's own (:func:`judge.parsers.remove_quoted`).
+        """
         out: dict[str, Any] = {}
         status: Status = "ok"
         if self.preset.choices and choice_probs:
@@ -285,7 +306,7 @@ class PromptJudge(Judge):
                 {v: choice_probs.get(tok, 0.0) for v, tok in self.preset.choices.items()}
             )
             if probs is not None:
-                canon = {(flip(v) if swapped else v): p for v, p in probs.items()}
+                canon = {(flip(cast(Verdict, v)) if swapped else v): p for v, p in probs.items()}
                 out["probabilities"] = {v: canon.get(v, 0.0) for v in VERDICTS if v in canon}
         if self.mode == "probs" and "probabilities" in out:
             ranked = sorted(out["probabilities"].items(), key=lambda kv: -kv[1])
@@ -297,7 +318,7 @@ class PromptJudge(Judge):
             if total > 0:
                 out["score"] = sum(k * w for k, w in weights.items()) / total
                 return {"status": status, **out}
-        parsed = parse_reply(self.parser, text)
+        parsed = parse_reply(self.parser, remove_quoted(text, responses) if responses else text)
         if parsed is None:
             return {"status": "unparsed", "error": "no verdict found in the reply", **out}
         if parsed.verdict is not None:
@@ -318,12 +339,21 @@ class PromptJudge(Judge):
             for verdict, prob in judgment.probabilities.items():
                 shown: Verdict = flip(verdict) if judgment.swapped else verdict
                 presented[self.preset.choices[shown]] = prob
-        fields = self.interpret(judgment.raw, presented, judgment.swapped)
+        fields = self.interpret(
+            judgment.raw, presented, judgment.swapped, responses=responses_of(item)
+        )
         cleared = {"verdict": None, "score": None, "scores": None, "error": None}
         return judgment.model_copy(update={**cleared, **fields, "judge": self.name})
 
     async def aclose(self) -> None:
         await self.backend.aclose()
+
+
+def responses_of(item: PairItem | SingleItem) -> tuple[str, ...]:
+    """The candidate responses of an item."""
+    if isinstance(item, PairItem):
+        return (item.response_a, item.response_b)
+    return (item.response,)
 
 
 def parse_reply(parser: Callable[[str], ParsedReply | None], text: str) -> ParsedReply | None:

@@ -4,12 +4,28 @@ Each parser is a pure function ``(text) -> ParsedReply | None`` with doctests. `
 means the reply holds no verdict: the judgment becomes ``unparsed`` with its raw text,
 never a tie or a loss. Parsers work in presented order ("A" = the response shown
 first); the judge maps the result to canonical order.
+
+Quoted verdicts. A judge may quote a candidate answer that itself contains a verdict
+marker (an answer that ends in "[[B]]", say). Two rules keep such a quote from being
+read as the judge's own verdict:
+
+1. Formats whose verdict comes *after* the judge's explanation take the **last**
+   marker (MT-Bench, Prometheus, Auto-J, Selene, AlpacaEval); Arena-Hard, like its
+   upstream parser, refuses a reply with two different verdict labels. Formats whose
+   verdict is the **first line** (PandaLM, JudgeLM, OffsetBias, ``letter``) read only
+   that line, which a quote further down cannot reach.
+2. Before parsing, the judge removes verbatim copies of the candidate responses (and
+   of their longer lines) from the reply with :func:`remove_quoted`, so a quote at the
+   very end of a reply cannot win either.
+
+Each format's source is recorded in its preset (``prompts/*.toml``, ``source``).
 """
 
 from __future__ import annotations
 
+import ast
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from judge.records import Record, Verdict
 
@@ -29,6 +45,39 @@ class ParsedReply(Record):
 
 Parser = Callable[[str], ParsedReply | None]
 
+_ABC: dict[str, Verdict] = {"A": "A", "B": "B", "C": "tie"}
+
+# -- quoted candidate answers -------------------------------------------------------------
+
+QUOTE_PLACEHOLDER = "[quoted response]"
+
+
+def remove_quoted(text: str, responses: Iterable[str], *, min_chars: int = 12) -> str:
+    """Remove verbatim copies of candidate responses (and of their lines) from a reply.
+
+    Every response, and every line of a response, that is at least ``min_chars``
+    characters long once stripped is replaced by ``[quoted response]`` wherever it
+    appears in ``text``, longest first. Shorter pieces are left alone: removing a
+    one-word answer such as ``"B"`` would also remove the judge's own words.
+
+    >>> reply = "Response 1 says: 'The answer is X. [[B]]'. It is wrong. [[A]]"
+    >>> remove_quoted(reply, ["The answer is X. [[B]]", "Y"])
+    "Response 1 says: '[quoted response]'. It is wrong. [[A]]"
+    >>> remove_quoted("[[A]]", ["[[A]]"])  # too short to be told from the verdict itself
+    '[[A]]'
+    """
+    pieces: set[str] = set()
+    for response in responses:
+        candidates = [response, *response.splitlines()]
+        pieces.update(c.strip() for c in candidates if len(c.strip()) >= min_chars)
+    for piece in sorted(pieces, key=len, reverse=True):
+        if piece in text:
+            text = text.replace(piece, QUOTE_PLACEHOLDER)
+    return text
+
+
+# -- parsers ------------------------------------------------------------------------------
+
 _LETTER = re.compile(r"^[^A-Za-z0-9]*\(?([ABC])\)?(?![A-Za-z0-9])")
 
 
@@ -46,10 +95,365 @@ def letter(text: str) -> ParsedReply | None:
     return ParsedReply(verdict=_ABC[match.group(1)])
 
 
-_ABC: dict[str, Verdict] = {"A": "A", "B": "B", "C": "tie"}
+_MT_PAIR = re.compile(r"\[\[([ABC])\]\]")
+
+
+def mt_bench_pair(text: str) -> ParsedReply | None:
+    """MT-Bench pairwise (FastChat ``pair-v2``): the last ``[[A]]``, ``[[B]]`` or ``[[C]]``.
+
+    >>> mt_bench_pair("Assistant B is more accurate. [[B]]").verdict
+    'B'
+    >>> mt_bench_pair("A quotes '[[A]]' but overall they are equal. [[C]]").verdict
+    'tie'
+    >>> mt_bench_pair("I prefer A.") is None
+    True
+    """
+    found = _MT_PAIR.findall(text)
+    if not found:
+        return None
+    return ParsedReply(verdict=_ABC[found[-1]], reason=_before(text, "[[" + found[-1] + "]]"))
+
+
+_RATING = re.compile(r"\[\[\s*(\d+(?:\.\d+)?)\s*\]\]")
+_RATING_BACKUP = re.compile(r"\[\s*(\d+(?:\.\d+)?)\s*\]")
+
+
+def mt_bench_single(text: str) -> ParsedReply | None:
+    """MT-Bench single-answer grading: the last ``[[rating]]`` on the 1-10 scale.
+
+    FastChat falls back to a single-bracket ``[rating]``; so do we. A rating outside
+    1-10 is no verdict.
+
+    >>> mt_bench_single("Helpful and correct. Rating: [[8]]").score
+    8.0
+    >>> mt_bench_single("Rating: [7.5]").score
+    7.5
+    >>> mt_bench_single("Rating: [[11]]") is None, mt_bench_single("Good answer.") is None
+    (True, True)
+    """
+    found = _RATING.findall(text) or _RATING_BACKUP.findall(text)
+    if not found:
+        return None
+    score = float(found[-1])
+    if not 1 <= score <= 10:
+        return None
+    return ParsedReply(score=score)
+
+
+def auto_j_single(text: str) -> ParsedReply | None:
+    """Auto-J single-response rating: the last ``Rating: [[N]]`` (1-10).
+
+    >>> auto_j_single("The response is accurate but terse.\\n\\nRating: [[6]]").score
+    6.0
+    >>> auto_j_single("Rating: 6") is None
+    True
+    """
+    found = re.findall(r"Rating:\s*\[\[\s*(\d+(?:\.\d+)?)\s*\]\]", text)
+    if not found:
+        return None
+    score = float(found[-1])
+    return ParsedReply(score=score) if 1 <= score <= 10 else None
+
+
+_AUTO_J = re.compile(r"final decision is\s*:?\s*\**\s*(response\s*1|response\s*2|tie)", re.I)
+
+
+def auto_j_pair(text: str) -> ParsedReply | None:
+    """Auto-J pairwise: the last "So, the final decision is Response 1 / Response 2 / Tie".
+
+    >>> auto_j_pair("...2 misses the point.\\n\\nSo, the final decision is Response 1.").verdict
+    'A'
+    >>> auto_j_pair("So, the final decision is Tie").verdict
+    'tie'
+    >>> auto_j_pair("Response 1 is better.") is None
+    True
+    """
+    found = _AUTO_J.findall(text)
+    if not found:
+        return None
+    last = re.sub(r"\s+", "", found[-1].lower())
+    verdict: Verdict = "A" if last == "response1" else "B" if last == "response2" else "tie"
+    return ParsedReply(verdict=verdict, reason=text[: text.lower().rfind("final decision")].strip())
+
+
+def pandalm(text: str) -> ParsedReply | None:
+    """PandaLM: a first line ``1``, ``2`` or ``Tie``, then ``### Reason:``, ``### Reference:``.
+
+    Upstream maps an unreadable first line to a tie; here it is no verdict.
+
+    >>> r = pandalm("2\\n\\n### Reason: Response 2 is concise.\\n\\n### Reference: Hi.\\n")
+    >>> r.verdict, r.reason
+    ('B', 'Response 2 is concise.')
+    >>> pandalm("Tie\\n\\n### Reason: Both fine.").verdict
+    'tie'
+    >>> pandalm("garbage") is None
+    True
+    """
+    lines = text.strip().splitlines()
+    if not lines:
+        return None
+    first = lines[0].strip().rstrip(".").strip().lower()
+    verdict = _PANDALM.get(first)
+    if verdict is None:
+        return None
+    reason = re.search(r"###\s*Reason:[ \t]*(.*?)\s*(?:###\s*Reference:|\Z)", text, re.S)
+    return ParsedReply(
+        verdict=verdict, reason=(reason.group(1).strip() or None) if reason else None
+    )
+
+
+_PANDALM: dict[str, Verdict] = {"1": "A", "2": "B", "tie": "tie"}
+
+_NUMBER = r"[-+]?\d+(?:\.\d+)?"
+
+
+def judgelm(text: str) -> ParsedReply | None:
+    """JudgeLM: the first line holds two scores (1-10), "8 6" or "8, 6"; an explanation follows.
+
+    The verdict is the higher score (equal scores: tie), as upstream with T = 0.
+
+    >>> r = judgelm("8 6\\nAssistant 1 gave a more detailed answer.")
+    >>> r.scores, r.verdict
+    ((8.0, 6.0), 'A')
+    >>> judgelm("7, 7\\nBoth equally good.").verdict
+    'tie'
+    >>> judgelm("Assistant 1 is better") is None
+    True
+    """
+    lines = text.strip().splitlines()
+    if not lines:
+        return None
+    parts = lines[0].replace(",", " ").split()
+    if len(parts) != 2 or not all(re.fullmatch(_NUMBER, p) for p in parts):
+        return None
+    first, second = float(parts[0]), float(parts[1])
+    verdict: Verdict = "A" if first > second else "B" if second > first else "tie"
+    return ParsedReply(
+        verdict=verdict, scores=(first, second), reason="\n".join(lines[1:]).strip() or None
+    )
+
+
+_PROM_ABS = re.compile(r"\[RESULT\]\s*:?\s*[\(\[]?\s*(\d+)(?:\s*/\s*5|\s*out\s*of\s*5)?", re.I)
+
+
+def prometheus_absolute(text: str) -> ParsedReply | None:
+    """Prometheus 2 absolute grading: "(feedback) [RESULT] N" with N in 1-5; the last one.
+
+    >>> r = prometheus_absolute("Feedback: Clear and correct. [RESULT] 4")
+    >>> r.score, r.reason
+    (4.0, 'Feedback: Clear and correct.')
+    >>> prometheus_absolute("The response ... [RESULT] (5)").score
+    5.0
+    >>> prometheus_absolute("[RESULT] 7") is None, prometheus_absolute("Score: good") is None
+    (True, True)
+    """
+    found = list(_PROM_ABS.finditer(text))
+    if not found:
+        return None
+    last = found[-1]
+    score = int(last.group(1))
+    if not 1 <= score <= 5:
+        return None
+    return ParsedReply(score=float(score), reason=text[: last.start()].strip() or None)
+
+
+_PROM_REL = re.compile(r"\[RESULT\]\s*:?\s*[\(\[]?\s*(?:Response\s+)?([AB])\b", re.I)
+
+
+def prometheus_relative(text: str) -> ParsedReply | None:
+    """Prometheus 2 relative grading: "(feedback) [RESULT] A" or "B"; the last one.
+
+    >>> prometheus_relative("Response B follows the rubric better. [RESULT] B").verdict
+    'B'
+    >>> prometheus_relative("... [RESULT] Response A").verdict
+    'A'
+    >>> prometheus_relative("A is better") is None
+    True
+    """
+    found = list(_PROM_REL.finditer(text))
+    if not found:
+        return None
+    last = found[-1]
+    verdict: Verdict = "A" if last.group(1).upper() == "A" else "B"
+    return ParsedReply(verdict=verdict, reason=text[: last.start()].strip() or None)
+
+
+_SELENE = re.compile(r"\**\s*(?i:result)\**\s*:\s*\**\s*([AB]|\d+)\b")
+
+
+def _selene_result(text: str) -> tuple[str, str] | None:
+    found = list(_SELENE.finditer(text))
+    if not found:
+        return None
+    last = found[-1]
+    reasoning = re.search(r"\**\s*Reasoning\s*:?\s*\**\s*:?(.*)", text[: last.start()], re.S | re.I)
+    reason = (reasoning.group(1) if reasoning else text[: last.start()]).strip()
+    return last.group(1), reason
+
+
+def selene_pair(text: str) -> ParsedReply | None:
+    """Selene Mini pairwise: "**Reasoning:** ... **Result:** A" (or B); the last result.
+
+    >>> r = selene_pair("**Reasoning:** B ignores the rubric.\\n\\n**Result:** A")
+    >>> r.verdict, r.reason
+    ('A', 'B ignores the rubric.')
+    >>> selene_pair("**Result:** 4") is None
+    True
+    """
+    found = _selene_result(text)
+    if found is None or found[0].upper() not in ("A", "B"):
+        return None
+    verdict: Verdict = "A" if found[0].upper() == "A" else "B"
+    return ParsedReply(verdict=verdict, reason=found[1] or None)
+
+
+def selene_score(text: str) -> ParsedReply | None:
+    """Selene Mini absolute scoring: "**Reasoning:** ... **Result:** N" with N in 1-5.
+
+    >>> selene_score("**Reasoning:** Mostly helpful.\\n\\n**Result:** 4").score
+    4.0
+    >>> selene_score("**Result:** A") is None, selene_score("**Result:** 9") is None
+    (True, True)
+    """
+    found = _selene_result(text)
+    if found is None or not found[0].isdigit() or not 1 <= int(found[0]) <= 5:
+        return None
+    return ParsedReply(score=float(found[0]), reason=found[1] or None)
+
+
+_OFFSETBIAS = re.compile(r"(?:^|\n)\s*Output\s*\(([ab])\)", re.I)
+
+
+def offsetbias(text: str) -> ParsedReply | None:
+    """OffsetBias: the reply is "Output (a)" or "Output (b)"; the first such line counts.
+
+    >>> offsetbias("Output (b)").verdict, offsetbias("output (a)\\n").verdict
+    ('B', 'A')
+    >>> offsetbias("Both outputs are good.") is None
+    True
+    """
+    found = _OFFSETBIAS.search(text)
+    if not found:
+        return None
+    return ParsedReply(verdict="A" if found.group(1).lower() == "a" else "B")
+
+
+_ARENA = re.compile(r"\[\[([AB<>=]+)\]\]")
+_ARENA_LABELS: dict[str, Verdict] = {
+    "A>>B": "A",
+    "A>B": "A",
+    "A=B": "tie",
+    "B=A": "tie",
+    "B>A": "B",
+    "B>>A": "B",
+}
+
+
+def arena_hard(text: str) -> ParsedReply | None:
+    """Arena-Hard: "My final verdict is ...: [[A>B]]" (``A>>B A>B A=B B>A B>>A``).
+
+    Like upstream, a reply holding two different labels is no verdict. The strength of
+    the label (``>>`` or ``>``) is kept in the raw reply, not in the verdict.
+
+    >>> arena_hard("My final verdict is: Assistant B is significantly better: [[B>>A]]").verdict
+    'B'
+    >>> arena_hard("My final verdict is tie: [[A=B]]").verdict
+    'tie'
+    >>> arena_hard("[[A>B]] ... on reflection [[B>A]]") is None
+    True
+    """
+    labels = set(_ARENA.findall(text))
+    if len(labels) != 1:
+        return None
+    label = labels.pop()
+    if label not in _ARENA_LABELS:
+        return None
+    return ParsedReply(verdict=_ARENA_LABELS[label])
+
+
+_MM = re.compile(r"(?<![A-Za-z0-9])(?<![A-Za-z]')([mM])[\s\"'`*.]*\Z")
+
+
+def alpaca_eval_mM(text: str) -> ParsedReply | None:
+    """AlpacaEval 2 (``weighted_alpaca_eval_gpt4_turbo``): the reply ends with ``m`` or ``M``.
+
+    ``m`` names the first shown output, ``M`` the second. The logprob version reads
+    P(m) / (P(m) + P(M)) from one token instead (preset ``mode = "probs"``).
+
+    >>> alpaca_eval_mM("m").verdict, alpaca_eval_mM("### Which is best, m or M?\\nM").verdict
+    ('A', 'B')
+    >>> alpaca_eval_mM("Model") is None
+    True
+    """
+    found = _MM.search(text.strip())
+    if not found:
+        return None
+    return ParsedReply(verdict="A" if found.group(1) == "m" else "B")
+
+
+_RANK_ENTRY = re.compile(
+    r"""['"]model['"]\s*:\s*['"](model_[12])['"]\s*,\s*['"]rank['"]\s*:\s*['"]?(\d+)""", re.I
+)
+
+
+def alpaca_eval_ranking(text: str) -> ParsedReply | None:
+    """AlpacaEval 1 (``alpaca_eval_gpt4``): a Python list ranking ``model_1`` and ``model_2``.
+
+    ``model_1`` is the first shown output; equal ranks are a tie (upstream's 1.5). The last
+    complete ranking counts.
+
+    >>> alpaca_eval_ranking("[{'model': 'model_2', 'rank': 1}, {'model': 'model_1', 'rank': 2}]")
+    ParsedReply(verdict='B', score=None, scores=None, reason=None)
+    >>> alpaca_eval_ranking("[{'model': 'model_1', 'rank': 1}, {'model': 'model_2', 'rank': 2}]")
+    ParsedReply(verdict='A', score=None, scores=None, reason=None)
+    >>> alpaca_eval_ranking("model_1 is better") is None
+    True
+    """
+    ranks: dict[str, int] = {}
+    for block in reversed(re.findall(r"\[[^\[\]]*\]", text)):
+        try:
+            value = ast.literal_eval(block)
+        except (ValueError, SyntaxError):
+            value = None
+        entries: dict[str, int]
+        if isinstance(value, list):
+            entries = {
+                str(e["model"]): e["rank"]
+                for e in value
+                if isinstance(e, dict) and isinstance(e.get("rank"), int) and "model" in e
+            }
+        else:
+            entries = {m: int(r) for m, r in _RANK_ENTRY.findall(block)}
+        if {"model_1", "model_2"} <= set(entries):
+            ranks = {k: v for k, v in entries.items() if k in ("model_1", "model_2")}
+            break
+    if not ranks:
+        return None
+    first, second = ranks["model_1"], ranks["model_2"]
+    return ParsedReply(verdict="A" if first < second else "B" if second < first else "tie")
+
+
+def _before(text: str, marker: str) -> str | None:
+    head = text[: text.rfind(marker)].strip()
+    return head or None
+
 
 PARSERS: dict[str, Parser] = {
     "letter": letter,
+    "mt_bench_pair": mt_bench_pair,
+    "mt_bench_single": mt_bench_single,
+    "alpaca_eval_mM": alpaca_eval_mM,
+    "alpaca_eval_ranking": alpaca_eval_ranking,
+    "judgelm": judgelm,
+    "pandalm": pandalm,
+    "prometheus_absolute": prometheus_absolute,
+    "prometheus_relative": prometheus_relative,
+    "auto_j_pair": auto_j_pair,
+    "auto_j_single": auto_j_single,
+    "selene_pair": selene_pair,
+    "selene_score": selene_score,
+    "offsetbias": offsetbias,
+    "arena_hard": arena_hard,
 }
 
 

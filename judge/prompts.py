@@ -65,6 +65,13 @@ class Preset(Record):
     """Where the format comes from (paper, repository), for the reader."""
     trained_on: str | None = None
     """The model this format was trained for, if it is a fine-tuned judge's format."""
+    strip: bool = True
+    """Strip whitespace around each rendered message. Off for formats whose prompt ends
+    in whitespace the model was trained on (PandaLM's ``### Evaluation:\\n``); the
+    template file's single final newline is never part of the text."""
+    required: tuple[str, ...] = ()
+    """Variables that must be present and non-empty (``reference`` for reference-guided
+    formats); rendering an item without one is a :class:`TemplateError`."""
 
 
 def prompts_root() -> Traversable:
@@ -80,6 +87,7 @@ def list_presets() -> list[str]:
     )
 
 
+@cache
 def _read(path: str) -> str:
     node = prompts_root()
     for part in path.split("/"):
@@ -139,6 +147,11 @@ _ENV = jinja2.Environment(
 )
 
 
+@cache
+def _compile(text: str) -> jinja2.Template:
+    return _ENV.from_string(text)
+
+
 def render(preset: Preset, variables: Mapping[str, Any]) -> tuple[Message, ...]:
     """Render a preset's templates into chat messages; a missing variable raises.
 
@@ -147,13 +160,17 @@ def render(preset: Preset, variables: Mapping[str, Any]) -> tuple[Message, ...]:
     >>> msgs[-1].role, "2+2?" in msgs[-1].content
     ('user', True)
     """
+    missing = [v for v in preset.required if variables.get(v) in (None, "")]
+    if missing:
+        raise TemplateError(f"preset {preset.name!r} needs {', '.join(missing)}; the item has none")
     messages = []
     for role, text in sorted(template_texts(preset).items(), key=lambda kv: kv[0] != "system"):
         try:
-            content = _ENV.from_string(text).render(**variables)
+            content = _compile(text).render(**variables)
         except jinja2.UndefinedError as exc:
             raise TemplateError(f"preset {preset.name!r}, {role} template: {exc.message}") from exc
-        messages.append(Message(role=role, content=content.strip()))  # type: ignore[arg-type]
+        content = content.strip() if preset.strip else content
+        messages.append(Message(role=role, content=content))
     return tuple(messages)
 
 

@@ -1,0 +1,246 @@
+"""Any lm-evaluation-harness model as a judge backend.
+
+The model is an lm-eval model class from its registry (``hf``, ``vllm``, ...) built
+from a *dict* of arguments (``-J model_type=hf -J model_args='{"pretrained": "..."}'``),
+never a comma-packed string, or an existing instance wrapped with
+:meth:`LmEvalBackend.from_lm`. lm-eval then does the batching and multi-GPU work.
+
+Verdict probabilities come from ``loglikelihood`` of each choice's first token as a
+continuation of the chat-formatted prompt (both spellings, ``"A"`` and ``" A"``,
+summed), so P(verdict) is read in one scoring pass; everything else goes through
+``generate_until``. Chat-completion model classes cannot score continuations (they
+raise ``NotImplementedError``): with those, use generate mode.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from pydantic import Field, JsonValue
+
+from judge.backends.base import Backend, BackendOptions, Completion, CompletionRequest
+from judge.backends.transformers import choice_token_ids, cut_at_stop, raw_prompt
+from judge.errors import BackendError, ConfigError, MissingDependencyError
+
+
+class LmEvalBackend(Backend):
+    """An lm-evaluation-harness ``LM`` used through ``loglikelihood`` and ``generate_until``."""
+
+    name: ClassVar[str] = "lmeval"
+    max_concurrency = 1  # the LM instance is not re-entrant
+
+    class Options(BackendOptions):
+        model: str = Field(
+            default="",
+            description="checkpoint, passed as model_args.pretrained; empty with model_type "
+            "'hf' = the embedded SmolLM2 GGUF",
+        )
+        model_type: str = Field(default="hf", description="lm-eval model registry name")
+        model_args: dict[str, JsonValue] = Field(
+            default_factory=dict, description="keyword arguments of the lm-eval model class"
+        )
+        batch_size: int = Field(default=16, ge=1, description="requests per lm-eval call")
+        device: str | None = Field(default=None, description="lm-eval device ('cpu', 'cuda')")
+        apply_chat_template: bool = Field(
+            default=True, description="format prompts with the model's chat template"
+        )
+
+    spec_exclude: ClassVar[frozenset[str]] = frozenset({"batch_size", "device"})
+
+    options: Options  # type: ignore[assignment]  # narrowed from BackendOptions
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.batch_size = self.options.batch_size
+        self._lm: Any = None
+        self._continuation_cache: dict[tuple[str, ...], list[list[str]]] = {}
+        self._lock = threading.RLock()
+
+    @classmethod
+    def from_lm(cls, lm: Any, **options: Any) -> LmEvalBackend:
+        """Wrap an existing lm-eval ``LM`` instance (e.g. ``HFLM(pretrained=model)``)."""
+        backend = cls(**options)
+        backend._lm = lm
+        return backend
+
+    @property
+    def lm(self) -> Any:
+        """The lm-eval model instance, created on first use."""
+        with self._lock:
+            if self._lm is None:
+                try:
+                    from lm_eval.api import registry
+                except ImportError as exc:
+                    raise MissingDependencyError("lm-eval", "lmeval") from exc
+                try:
+                    model_cls = registry.get_model(self.options.model_type)
+                except ValueError as exc:
+                    raise ConfigError(f"unknown lm-eval model {self.options.model_type!r}") from exc
+                args: dict[str, Any] = dict(self.options.model_args)
+                if self.options.model:
+                    args.setdefault("pretrained", self.options.model)
+                elif self.options.model_type == "hf" and "pretrained" not in args:
+                    from judge.backends.llamacpp import embedded_model_path
+
+                    path = embedded_model_path()
+                    args.update(pretrained=str(path.parent), gguf_file=path.name)
+                extra: dict[str, Any] = {"batch_size": self.options.batch_size}
+                if self.options.device:
+                    extra["device"] = self.options.device
+                try:
+                    self._lm = model_cls.create_from_arg_obj(args, extra)
+                except ImportError as exc:
+                    raise MissingDependencyError(str(exc.name or "lm-eval"), "lmeval") from exc
+            return self._lm
+
+    # -- prompts ---------------------------------------------------------------------
+
+    def _tokenizer(self) -> Any:
+        return getattr(self.lm, "tokenizer", None)
+
+    def format_prompt(self, request: CompletionRequest) -> str:
+        """The prompt text the model sees: the chat template applied, or raw text."""
+        tok = self._tokenizer()
+        if self.options.apply_chat_template and getattr(tok, "chat_template", None):
+            messages = [m.model_dump() for m in request.messages]
+            return str(self.lm.apply_chat_template(messages, add_generation_prompt=True))
+        return raw_prompt(request.messages)
+
+    def count_tokens(self, text: str) -> int | None:
+        with self._lock:
+            encode = getattr(self.lm, "tok_encode", None)
+            return len(encode(text)) if callable(encode) else None
+
+    @property
+    def context_window(self) -> int | None:
+        window = getattr(self.lm, "max_length", None)
+        return int(window) if isinstance(window, int) else None
+
+    def _continuations(self, choices: tuple[str, ...]) -> list[list[str]]:
+        """For each choice, the continuation strings whose likelihood counts.
+
+        With a tokenizer: the text of the first token of each spelling (``"A"``, ``" A"``),
+        so a multi-token choice counts its first token as the other backends do.
+        """
+        if choices not in self._continuation_cache:
+            tok = self._tokenizer()
+            if tok is None:
+                groups = [[c, " " + c] for c in choices]
+            else:
+                ids = choice_token_ids(
+                    choices,
+                    lambda s: list(tok(s, add_special_tokens=False)["input_ids"]),
+                    lambda i: str(tok.decode(i)),
+                )
+                groups = [[str(tok.decode([i])) for i in group] for group in ids]
+            self._continuation_cache[choices] = groups
+        return self._continuation_cache[choices]
+
+    # -- completion ------------------------------------------------------------------
+
+    def complete_sync(
+        self, requests: Sequence[CompletionRequest]
+    ) -> list[Completion | BackendError]:
+        """Score or generate every request through the lm-eval model."""
+        from lm_eval.api.instance import Instance
+
+        with self._lock:
+            lm = self.lm
+            prompts = [self.format_prompt(r) for r in requests]
+            results: list[Completion | BackendError | None] = [None] * len(requests)
+            scoring: list[tuple[int, int]] = []  # (request index, continuation index)
+            score_instances: list[Any] = []
+            generate = []
+            for i, (request, prompt) in enumerate(zip(requests, prompts, strict=True)):
+                if request.choices:
+                    for group in self._continuations(request.choices):
+                        for cont in group:
+                            scoring.append((i, len(score_instances)))
+                            score_instances.append(
+                                Instance("loglikelihood", {}, (prompt, cont), len(score_instances))
+                            )
+                else:
+                    generate.append(i)
+            start = time.perf_counter()
+            if score_instances:
+                try:
+                    scored = lm.loglikelihood(score_instances, disable_tqdm=True)
+                except NotImplementedError as exc:
+                    raise ConfigError(
+                        f"lm-eval model {self.options.model_type!r} cannot score "
+                        "continuations; use -J mode=generate"
+                    ) from exc
+                latency = (time.perf_counter() - start) / max(1, len({i for i, _ in scoring}))
+                for i in sorted({i for i, _ in scoring}):
+                    results[i] = self._choice_completion(
+                        requests[i],
+                        prompts[i],
+                        [scored[k][0] for j, k in scoring if j == i],
+                        latency,
+                    )
+            if generate:
+                start = time.perf_counter()
+                instances = [
+                    Instance("generate_until", {}, (prompts[i], _gen_kwargs(requests[i])), n)
+                    for n, i in enumerate(generate)
+                ]
+                texts = lm.generate_until(instances, disable_tqdm=True)
+                latency = (time.perf_counter() - start) / len(generate)
+                for i, text in zip(generate, texts, strict=True):
+                    cut, stopped = cut_at_stop(str(text), requests[i].stop)
+                    results[i] = Completion(
+                        text=cut,
+                        tokens_in=self.count_tokens(prompts[i]) or 0,
+                        tokens_out=self.count_tokens(cut) or 0,
+                        latency_s=latency,
+                        finish_reason="stop" if stopped else None,
+                    )
+            return [r if r is not None else BackendError("no result") for r in results]
+
+    def _choice_completion(
+        self, request: CompletionRequest, prompt: str, logliks: list[float], latency: float
+    ) -> Completion:
+        assert request.choices is not None
+        groups = self._continuations(request.choices)
+        probs: dict[str, float] = {}
+        k = 0
+        for choice, group in zip(request.choices, groups, strict=True):
+            probs[choice] = sum(math.exp(ll) for ll in logliks[k : k + len(group)])
+            k += len(group)
+        best = max(probs, key=lambda c: probs[c])
+        return Completion(
+            text=best,
+            choice_probs=probs,
+            tokens_in=self.count_tokens(prompt) or 0,
+            tokens_out=1,
+            latency_s=latency,
+            finish_reason="length",
+        )
+
+    async def complete(
+        self, requests: Sequence[CompletionRequest]
+    ) -> list[Completion | BackendError]:
+        return await asyncio.to_thread(self.complete_sync, requests)
+
+    async def aclose(self) -> None:
+        with self._lock:
+            self._lm = None
+
+
+def _gen_kwargs(request: CompletionRequest) -> dict[str, Any]:
+    """lm-eval ``generate_until`` arguments for a request.
+
+    >>> _gen_kwargs(CompletionRequest(messages=(), max_tokens=8, stop=("\\n",)))
+    {'until': ['\\n'], 'max_gen_toks': 8, 'do_sample': False, 'temperature': 0.0}
+    """
+    return {
+        "until": list(request.stop),
+        "max_gen_toks": request.max_tokens,
+        "do_sample": request.temperature > 0,
+        "temperature": request.temperature,
+    }

@@ -1,0 +1,440 @@
+"""Local checkpoints through Hugging Face transformers (``AutoModelForCausalLM``).
+
+The model is a local folder, a hub id (when online) or a GGUF file (``gguf_file=``,
+dequantized on load); with no ``model`` option it loads the embedded SmolLM2 GGUF,
+the same file the llama.cpp backend runs. Prompts are the chat messages in the
+tokenizer's chat template when it has one (``chat_template=`` overrides it; ``"raw"``
+joins the messages as plain text, which is what raw-prompt judges such as PandaLM
+and JudgeLM were trained on). Requests are batched with left padding.
+
+Verdict probabilities come from one forward pass: the softmax of the last position's
+logits, summed for each choice over the token ids its spellings start with (``"A"``
+and ``" A"`` are different tokens). Everything else is ``model.generate``.
+
+torch and transformers are imported when the model is first needed; without them
+the backend raises :class:`~judge.errors.MissingDependencyError` naming the ``hf``
+extra.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field
+
+from judge.backends.base import Backend, BackendOptions, Completion, CompletionRequest
+from judge.errors import BackendError, ConfigError, MissingDependencyError
+from judge.records import Message
+
+RAW = "raw"
+"""``chat_template`` value that skips chat formatting (plain-text prompt)."""
+
+
+def raw_prompt(messages: Sequence[Message]) -> str:
+    """The messages as one plain-text prompt, for models without a chat template.
+
+    A single message is used verbatim (raw-prompt judges put their whole prompt in it).
+
+    >>> raw_prompt([Message(role="user", content="### Evaluation:\\n")])
+    '### Evaluation:\\n'
+    >>> raw_prompt([Message(role="system", content="Judge."), Message(role="user", content="Q")])
+    'Judge.\\n\\nQ'
+    """
+    return "\n\n".join(m.content for m in messages)
+
+
+def choice_token_ids(
+    choices: Sequence[str],
+    encode: Callable[[str], list[int]],
+    decode: Callable[[list[int]], str],
+) -> list[list[int]]:
+    """For each choice, the token ids its spellings (``"A"``, ``" A"``) start with.
+
+    A spelling whose first token is only whitespace (``" 1"`` -> ``" "``, ``"1"`` in some
+    vocabularies) is left out: that token says nothing about the choice.
+
+    >>> vocab = {"A": 1, " A": 2, " ": 3, "1": 4}
+    >>> def encode(s):
+    ...     return [vocab[s]] if s in vocab else [vocab[" "], vocab[s[1:]]]
+    >>> decode = lambda ids: {v: k for k, v in vocab.items()}[ids[0]]
+    >>> choice_token_ids(["A", "1"], encode, decode)
+    [[1, 2], [4]]
+    """
+    out = []
+    for choice in choices:
+        ids: set[int] = set()
+        for spelling in (choice, " " + choice):
+            tokens = encode(spelling)
+            if tokens and decode(tokens[:1]).strip():
+                ids.add(tokens[0])
+        out.append(sorted(ids))
+    return out
+
+
+def cut_at_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:
+    """Cut ``text`` before the first stop sequence; say whether one was found.
+
+    >>> cut_at_stop("8 6\\nAssistant 1 ...", ["\\n"])
+    ('8 6', True)
+    >>> cut_at_stop("A", [])
+    ('A', False)
+    """
+    cuts = [i for s in stop if s and (i := text.find(s)) >= 0]
+    return (text[: min(cuts)], True) if cuts else (text, False)
+
+
+class TransformersBackend(Backend):
+    """A causal LM run in-process by transformers (CPU or GPU)."""
+
+    name: ClassVar[str] = "transformers"
+    max_concurrency = 1  # one model: batches are serialised
+
+    class Options(BackendOptions):
+        model: str = Field(
+            default="",
+            description="local folder, hub id or .gguf file; empty = the embedded SmolLM2 GGUF",
+        )
+        gguf_file: str | None = Field(
+            default=None, description="GGUF file name inside the model folder (dequantized)"
+        )
+        tokenizer: str | None = Field(default=None, description="tokenizer path (default: model)")
+        device: str = Field(default="auto", description="'auto', 'cpu', 'cuda', 'cuda:1', ...")
+        dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"
+        batch_size: int = Field(default=8, ge=1, description="requests per forward pass")
+        context_window: int | None = Field(
+            default=None, ge=16, description="tokens (default: the model config's maximum)"
+        )
+        chat_template: str | None = Field(
+            default=None,
+            description="unset = the tokenizer's (raw if none); 'raw'; or a Jinja template",
+        )
+        revision: str | None = None
+        trust_remote_code: bool = False
+        local_files_only: bool = False
+
+    spec_exclude: ClassVar[frozenset[str]] = frozenset({"batch_size", "device", "local_files_only"})
+
+    options: Options  # type: ignore[assignment]  # narrowed from BackendOptions
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.batch_size = self.options.batch_size
+        self._model: Any = None
+        self._tokenizer: Any = None
+        self._device: Any = None
+        self._window: int | None = None
+        self._choice_ids: dict[tuple[str, ...], list[list[int]]] = {}
+        self._lock = threading.RLock()
+
+    # -- loading ---------------------------------------------------------------------
+
+    def _source(self) -> tuple[str, str | None]:
+        """(folder or hub id, GGUF file name or None)."""
+        model, gguf = self.options.model, self.options.gguf_file
+        if not model:
+            from judge.backends.llamacpp import embedded_model_path
+
+            path = embedded_model_path()
+            return str(path.parent), path.name
+        if model.endswith(".gguf") and Path(model).is_file():
+            return str(Path(model).parent), Path(model).name
+        return model, gguf
+
+    def _load_kwargs(self) -> dict[str, Any]:
+        _, gguf = self._source()
+        kwargs: dict[str, Any] = {
+            "trust_remote_code": self.options.trust_remote_code,
+            "local_files_only": self.options.local_files_only,
+        }
+        if self.options.revision:
+            kwargs["revision"] = self.options.revision
+        if gguf:
+            kwargs["gguf_file"] = gguf
+        return kwargs
+
+    @property
+    def tokenizer(self) -> Any:
+        """The loaded tokenizer (left padding, a pad token set)."""
+        with self._lock:
+            if self._tokenizer is None:
+                transformers = _import_transformers()
+                source, _ = self._source()
+                kwargs = self._load_kwargs()
+                if self.options.tokenizer:
+                    kwargs.pop("gguf_file", None)
+                try:
+                    tok = transformers.AutoTokenizer.from_pretrained(
+                        self.options.tokenizer or source, **kwargs
+                    )
+                except OSError as exc:
+                    raise ConfigError(f"cannot load the tokenizer of {source!r}: {exc}") from exc
+                tok.padding_side = "left"
+                if tok.pad_token is None:
+                    tok.pad_token = tok.eos_token
+                self._tokenizer = tok
+            return self._tokenizer
+
+    @property
+    def hf_model(self) -> Any:
+        """The loaded ``PreTrainedModel`` (in eval mode, on its device)."""
+        with self._lock:
+            if self._model is None:
+                transformers = _import_transformers()
+                import torch
+
+                source, _ = self._source()
+                device = self.options.device
+                if device == "auto":
+                    device = "cuda" if torch.cuda.is_available() else "cpu"
+                dtype: Any = self.options.dtype
+                if dtype == "auto":
+                    dtype = torch.float32 if device == "cpu" else "auto"
+                else:
+                    dtype = getattr(torch, dtype)
+                try:
+                    model = transformers.AutoModelForCausalLM.from_pretrained(
+                        source, dtype=dtype, **self._load_kwargs()
+                    )
+                except OSError as exc:
+                    raise ConfigError(f"cannot load model {source!r}: {exc}") from exc
+                self._device = torch.device(device)
+                self._model = model.to(self._device).eval()
+            return self._model
+
+    @classmethod
+    def from_model(cls, model: Any, tokenizer: Any, **options: Any) -> TransformersBackend:
+        """Wrap an already loaded model and tokenizer (tests, notebooks)."""
+        backend = cls(**options)
+        tokenizer.padding_side = "left"
+        if tokenizer.pad_token is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        backend._tokenizer = tokenizer
+        backend._model = model.eval()
+        backend._device = next(model.parameters()).device
+        return backend
+
+    @property
+    def context_window(self) -> int | None:
+        if self.options.context_window:
+            return self.options.context_window
+        if self._window is None:
+            config = self.hf_model.config
+            window = getattr(config, "max_position_embeddings", None) or getattr(
+                config, "n_positions", None
+            )
+            self._window = int(window) if window else None
+        return self._window
+
+    def count_tokens(self, text: str) -> int | None:
+        with self._lock:  # a Rust tokenizer must not be used from two threads at once
+            return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    # -- prompts ---------------------------------------------------------------------
+
+    def uses_chat_template(self) -> bool:
+        """Whether prompts go through a chat template (else they are raw text)."""
+        template = self.options.chat_template
+        if template == RAW:
+            return False
+        return bool(template) or bool(getattr(self.tokenizer, "chat_template", None))
+
+    def format_prompt(self, request: CompletionRequest) -> str:
+        """The prompt text the model sees: the messages in its chat template, or raw."""
+        if not self.uses_chat_template():
+            return raw_prompt(request.messages)
+        messages = [m.model_dump() for m in request.messages]
+        template = self.options.chat_template or None
+        return str(
+            self.tokenizer.apply_chat_template(
+                messages, tokenize=False, add_generation_prompt=True, chat_template=template
+            )
+        )
+
+    def _choice_token_ids(self, choices: tuple[str, ...]) -> list[list[int]]:
+        if choices not in self._choice_ids:
+            tok = self.tokenizer
+            self._choice_ids[choices] = choice_token_ids(
+                choices,
+                lambda s: list(tok(s, add_special_tokens=False)["input_ids"]),
+                lambda ids: str(tok.decode(ids)),
+            )
+        return self._choice_ids[choices]
+
+    # -- completion ------------------------------------------------------------------
+
+    def _encode(self, texts: list[str]) -> Any:
+        # a chat template writes its own special tokens; a raw prompt gets the tokenizer's
+        return self.tokenizer(
+            texts,
+            return_tensors="pt",
+            padding=True,
+            add_special_tokens=not self.uses_chat_template(),
+        ).to(self._device)
+
+    def complete_sync(
+        self, requests: Sequence[CompletionRequest]
+    ) -> list[Completion | BackendError]:
+        """Complete the requests in batches of ``batch_size`` in this thread."""
+        with self._lock:
+            model = self.hf_model
+            results: list[Completion | BackendError | None] = [None] * len(requests)
+            prompts = [self.format_prompt(r) for r in requests]
+            window = self.context_window
+            ready: list[int] = []
+            for i, (request, prompt) in enumerate(zip(requests, prompts, strict=True)):
+                n = self.count_tokens(prompt) or 0
+                if window is not None and n + request.max_tokens > window:
+                    results[i] = BackendError(
+                        f"prompt of {n} tokens + {request.max_tokens} to generate exceeds "
+                        f"the context window of {window}"
+                    )
+                else:
+                    ready.append(i)
+
+            # batches of similar length waste less padding; generation settings must match
+            def group_key(i: int) -> tuple[Any, ...]:
+                r = requests[i]
+                if r.choices:
+                    return ("probs", r.choices)
+                return ("generate", r.max_tokens, r.temperature, r.stop, r.seed)
+
+            groups: dict[tuple[Any, ...], list[int]] = {}
+            for i in sorted(ready, key=lambda i: len(prompts[i])):
+                groups.setdefault(group_key(i), []).append(i)
+            for key, members in groups.items():
+                for start in range(0, len(members), self.batch_size):
+                    batch = members[start : start + self.batch_size]
+                    texts = [prompts[i] for i in batch]
+                    try:
+                        if key[0] == "probs":
+                            outs = self._probabilities(model, texts, requests[batch[0]].choices)
+                        else:
+                            outs = self._generate(model, texts, requests[batch[0]])
+                    except BackendError as exc:
+                        outs = [exc] * len(batch)
+                    for i, out in zip(batch, outs, strict=True):
+                        results[i] = out
+            return [r if r is not None else BackendError("no result") for r in results]
+
+    async def complete(
+        self, requests: Sequence[CompletionRequest]
+    ) -> list[Completion | BackendError]:
+        return await asyncio.to_thread(self.complete_sync, requests)
+
+    def _forward_last(self, model: Any, enc: Any) -> Any:
+        import torch
+
+        mask = enc["attention_mask"]
+        # left padding: positions must count real tokens only, as in an unpadded pass
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        extra: dict[str, Any] = {}
+        if "logits_to_keep" in inspect.signature(model.forward).parameters:
+            extra["logits_to_keep"] = 1  # only the last position's logits are read
+        try:
+            with torch.inference_mode():
+                out = model(
+                    input_ids=enc["input_ids"], attention_mask=mask, position_ids=positions, **extra
+                )
+        except torch.cuda.OutOfMemoryError as exc:
+            raise BackendError(f"out of GPU memory: lower -J batch_size ({exc})") from exc
+        return torch.softmax(out.logits[:, -1, :].float(), dim=-1)
+
+    def _probabilities(
+        self, model: Any, texts: list[str], choices: tuple[str, ...] | None
+    ) -> list[Completion | BackendError]:
+        assert choices is not None
+        start = time.perf_counter()
+        enc = self._encode(texts)
+        probs = self._forward_last(model, enc)
+        ids = self._choice_token_ids(choices)
+        latency = (time.perf_counter() - start) / len(texts)
+        lengths = enc["attention_mask"].sum(-1).tolist()
+        out: list[Completion | BackendError] = []
+        for row, n_in in zip(probs, lengths, strict=True):
+            choice_probs = {
+                c: float(row[i].sum()) if i else 0.0 for c, i in zip(choices, ids, strict=True)
+            }
+            best = int(row.argmax())
+            out.append(
+                Completion(
+                    text=str(self.tokenizer.decode([best])),
+                    choice_probs=choice_probs,
+                    tokens_in=int(n_in),
+                    tokens_out=1,
+                    latency_s=latency,
+                    finish_reason="length",
+                )
+            )
+        return out
+
+    def _generate(
+        self, model: Any, texts: list[str], request: CompletionRequest
+    ) -> list[Completion | BackendError]:
+        import torch
+
+        start = time.perf_counter()
+        tok = self.tokenizer
+        enc = self._encode(texts)
+        sample = request.temperature > 0
+        settings: dict[str, Any] = {
+            "max_new_tokens": request.max_tokens,
+            "do_sample": sample,
+            "pad_token_id": tok.pad_token_id,
+        }
+        if sample:
+            settings.update(temperature=request.temperature, top_p=1.0, top_k=0)
+            torch.manual_seed(request.seed if request.seed is not None else 0)
+        else:  # override sampling defaults a generation_config may carry
+            settings.update(temperature=None, top_p=None, top_k=None)
+        if request.stop:
+            settings.update(stop_strings=list(request.stop), tokenizer=tok)
+        try:
+            with torch.inference_mode():
+                sequences = model.generate(
+                    input_ids=enc["input_ids"], attention_mask=enc["attention_mask"], **settings
+                )
+        except torch.cuda.OutOfMemoryError as exc:
+            raise BackendError(f"out of GPU memory: lower -J batch_size ({exc})") from exc
+        latency = (time.perf_counter() - start) / len(texts)
+        prompt_len = enc["input_ids"].shape[1]
+        lengths = enc["attention_mask"].sum(-1).tolist()
+        ends = {tok.eos_token_id, tok.pad_token_id} - {None}
+        out: list[Completion | BackendError] = []
+        for seq, n_in in zip(sequences, lengths, strict=True):
+            new = seq[prompt_len:].tolist()
+            used = next((k for k, t in enumerate(new) if t in ends), None)
+            generated = new if used is None else new[:used]
+            text, stopped = cut_at_stop(
+                str(tok.decode(generated, skip_special_tokens=True)), request.stop
+            )
+            finished = used is not None or stopped
+            out.append(
+                Completion(
+                    text=text,
+                    tokens_in=int(n_in),
+                    tokens_out=len(generated) + (1 if used is not None else 0),
+                    latency_s=latency,
+                    finish_reason="stop" if finished else "length",
+                )
+            )
+        return out
+
+    async def aclose(self) -> None:
+        with self._lock:
+            self._model = None
+            self._tokenizer = None
+
+
+def _import_transformers() -> Any:
+    try:
+        import torch  # noqa: F401 - transformers needs it for models
+        import transformers
+    except ImportError as exc:
+        raise MissingDependencyError("transformers", "hf") from exc
+    return transformers

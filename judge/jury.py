@@ -1,0 +1,284 @@
+"""Juries: a judge made of several judges and a vote (a "panel of LLM evaluators").
+
+Configure it with a list of members, each a judge name or an object with the judge's
+parameters::
+
+    judge run -j jury -J vote=majority -J members='[
+        "smollm2",
+        {"judge": "mt-bench-pair", "params": {"backend": "openai", "model": "gpt-4o-mini"}}
+    ]'
+
+Votes (every member judges the same task; members whose reply was ``unparsed`` or an
+``error`` do not vote, and the counts stay in the record):
+
+``majority``
+    Pairs: the most common verdict; equally common leaders make a tie. Single answers:
+    the median score.
+``mean_probability``
+    Pairs: the mean of the members' canonical P(A), P(B), P(tie); a member without
+    probabilities counts as certain of its verdict. The verdict is the most probable
+    one. Single answers: the mean score.
+``mean_score``
+    Single answers: the mean score. Pairs: the mean of the members' two scores
+    (JudgeLM-style); the higher mean wins, equal means tie; members without scores do
+    not vote.
+
+Every member's judgment (verdict, probabilities, scores, raw reply, status) is kept in
+:attr:`~judge.records.Judgment.members`, so the jury can be re-voted or re-parsed
+without new requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from pydantic import Field, JsonValue, ValidationError
+
+from judge.errors import ConfigError
+from judge.judges import Caller, Judge, Task
+from judge.prompts import sha256_json
+from judge.records import VERDICTS, Judgment, PairItem, Record, SingleItem, Verdict
+
+Vote = Literal["majority", "mean_probability", "mean_score"]
+
+
+class JuryMember(Record):
+    """One member of a jury, as configured."""
+
+    judge: str
+    """Judge registry name (a preset such as ``mt-bench-pair``, or a built-in judge)."""
+    name: str | None = None
+    """Name in the jury's records (default: the judge name, numbered if repeated)."""
+    params: dict[str, JsonValue] = Field(default_factory=dict)
+    """The member's ``-J`` parameters (backend, model, generation settings ...)."""
+
+
+_KEPT = ("status", "verdict", "probabilities", "score", "scores", "raw", "error", "truncated")
+
+
+class Jury(Judge):
+    """Several judges and a vote."""
+
+    def __init__(
+        self, members: Sequence[tuple[str, Judge]], *, vote: Vote = "majority", name: str = "jury"
+    ) -> None:
+        if not members:
+            raise ConfigError("a jury needs at least one member")
+        names = [n for n, _ in members]
+        if len(set(names)) != len(names):
+            raise ConfigError(f"jury member names must be unique, got {names}")
+        if vote not in ("majority", "mean_probability", "mean_score"):
+            raise ConfigError(f"unknown vote {vote!r}: majority, mean_probability or mean_score")
+        self.members = list(members)
+        self.vote: Vote = vote
+        self.name = name
+
+    @classmethod
+    def from_params(
+        cls,
+        members: Sequence[str | dict[str, Any]] | None = None,
+        *,
+        vote: Vote = "majority",
+        name: str = "jury",
+    ) -> Jury:
+        """Build a jury from ``-J`` parameters (``members`` is a JSON list)."""
+        from judge.registry import judges
+
+        if not members or isinstance(members, str | dict):
+            raise ConfigError(
+                "a jury needs -J members='[...]': a JSON list of judge names or "
+                '{"judge": NAME, "params": {...}} objects'
+            )
+        configs: list[JuryMember] = []
+        for entry in members:
+            try:
+                configs.append(
+                    JuryMember(judge=entry) if isinstance(entry, str) else JuryMember(**entry)
+                )
+            except (ValidationError, TypeError) as exc:
+                raise ConfigError(f"invalid jury member {entry!r}: {exc}") from exc
+        built: list[tuple[str, Judge]] = []
+        seen: Counter[str] = Counter()
+        for config in configs:
+            base = config.name or config.judge
+            seen[base] += 1
+            member_name = base if seen[base] == 1 else f"{base}#{seen[base]}"
+            judge = judges.get(config.judge)(**config.params)
+            if not isinstance(judge, Judge):
+                raise ConfigError(f"jury member {config.judge!r} is not a judge")
+            built.append((member_name, judge))
+        return cls(built, vote=vote, name=name)
+
+    # -- description -----------------------------------------------------------------
+
+    def spec(self) -> dict[str, JsonValue]:
+        return {
+            "type": "jury",
+            "name": self.name,
+            "vote": self.vote,
+            "members": [{"name": n, "judge": j.spec()} for n, j in self.members],
+        }
+
+    @property
+    def batch_size(self) -> int:
+        return min(j.batch_size for _, j in self.members)
+
+    @property
+    def max_concurrency(self) -> int | None:
+        limits = [j.max_concurrency for _, j in self.members if j.max_concurrency is not None]
+        return min(limits) if limits else None
+
+    def request_key(self, task: Task) -> str:
+        return self._key([j.request_key(task) for _, j in self.members])
+
+    def _key(self, member_keys: Sequence[str]) -> str:
+        return sha256_json({"jury": self.name, "vote": self.vote, "members": list(member_keys)})
+
+    # -- evaluation ------------------------------------------------------------------
+
+    async def evaluate(self, tasks: Sequence[Task], call: Caller) -> list[Judgment]:
+        per_member = await asyncio.gather(*(j.evaluate(tasks, call) for _, j in self.members))
+        return [
+            self.combine(task, [judgments[i] for judgments in per_member])
+            for i, task in enumerate(tasks)
+        ]
+
+    def combine(self, task: Task, member_judgments: Sequence[Judgment]) -> Judgment:
+        """The jury's judgment from its members' judgments on one task."""
+        names = [n for n, _ in self.members]
+        records: list[dict[str, JsonValue]] = []
+        for member_name, mj in zip(names, member_judgments, strict=True):
+            record = mj.model_dump(mode="json", include={"judge", "judge_hash", "request_key"})
+            record.update(mj.model_dump(mode="json", include=set(_KEPT)))
+            record.update(
+                member=member_name,
+                tokens_in=mj.tokens_in,
+                tokens_out=mj.tokens_out,
+                cost=mj.cost,
+                latency_s=mj.latency_s,
+                cache_hit=mj.cache_hit,
+            )
+            records.append(record)
+        base: dict[str, Any] = {
+            "item_id": task.item.id,
+            "judge": self.name,
+            "judge_hash": self.judge_hash,
+            "request_key": self._key([mj.request_key for mj in member_judgments]),
+            "swapped": task.swapped,
+            "sample": task.sample,
+            "tokens_in": sum(mj.tokens_in for mj in member_judgments),
+            "tokens_out": sum(mj.tokens_out for mj in member_judgments),
+            "cost": sum(mj.cost for mj in member_judgments),
+            "latency_s": max(mj.latency_s for mj in member_judgments),
+            "cache_hit": all(mj.cache_hit for mj in member_judgments),
+            "truncated": any(mj.truncated for mj in member_judgments),
+            "members": tuple(records),
+        }
+        return Judgment(**base, **self._vote(task.item, member_judgments))
+
+    def _vote(self, item: PairItem | SingleItem, judgments: Sequence[Judgment]) -> dict[str, Any]:
+        ok = [j for j in judgments if j.status == "ok"]
+        if not ok:
+            status = "error" if all(j.status == "error" for j in judgments) else "unparsed"
+            reasons = "; ".join(f"{j.judge}: {j.error or j.status}" for j in judgments)
+            return {"status": status, "error": f"no member gave a verdict ({reasons})"}
+        if isinstance(item, SingleItem):
+            scores = [j.score for j in ok if j.score is not None]
+            if not scores:
+                return {"status": "unparsed", "error": "no member gave a score"}
+            middle = statistics.median if self.vote == "majority" else statistics.fmean
+            return {"status": "ok", "score": float(middle(scores))}
+        if self.vote == "majority":
+            verdict = majority_verdict([j.verdict for j in ok if j.verdict is not None])
+            if verdict is None:
+                return {"status": "unparsed", "error": "no member gave a verdict"}
+            return {"status": "ok", "verdict": verdict}
+        if self.vote == "mean_probability":
+            probabilities = mean_probabilities(ok)
+            if probabilities is None:
+                return {"status": "unparsed", "error": "no member gave a verdict"}
+            return {
+                "status": "ok",
+                "verdict": most_probable(probabilities),
+                "probabilities": probabilities,
+            }
+        pairs = [j.scores for j in ok if j.scores is not None]
+        if not pairs:
+            return {"status": "unparsed", "error": "no member gave two scores"}
+        mean_a = statistics.fmean(s[0] for s in pairs)
+        mean_b = statistics.fmean(s[1] for s in pairs)
+        verdict_: Verdict = "A" if mean_a > mean_b else "B" if mean_b > mean_a else "tie"
+        return {"status": "ok", "verdict": verdict_, "scores": (mean_a, mean_b)}
+
+    def reinterpret(self, judgment: Judgment, item: PairItem | SingleItem) -> Judgment:
+        """Re-parse every member's stored reply and vote again, sending nothing."""
+        if len(judgment.members) != len(self.members):
+            return judgment
+        again = []
+        for (_, member), record in zip(self.members, judgment.members, strict=True):
+            fields = {k: v for k, v in record.items() if k != "member"}
+            stored = Judgment(
+                item_id=judgment.item_id, swapped=judgment.swapped, sample=judgment.sample, **fields
+            )
+            again.append(member.reinterpret(stored, item))
+        task = Task(item=item, swapped=judgment.swapped, sample=judgment.sample)
+        return self.combine(task, again).model_copy(update={"created_at": judgment.created_at})
+
+    async def aclose(self) -> None:
+        for _, member in self.members:
+            await member.aclose()
+
+
+def majority_verdict(verdicts: Sequence[Verdict]) -> Verdict | None:
+    """The most common verdict; equally common leaders make a tie; None without votes.
+
+    >>> majority_verdict(["A", "A", "B"]), majority_verdict(["A", "B"]), majority_verdict([])
+    ('A', 'tie', None)
+    """
+    if not verdicts:
+        return None
+    ranked = Counter(verdicts).most_common()
+    if len(ranked) > 1 and ranked[0][1] == ranked[1][1]:
+        return "tie"
+    return ranked[0][0]
+
+
+def mean_probabilities(judgments: Sequence[Judgment]) -> dict[Verdict, float] | None:
+    """Mean canonical P(verdict) over judgments; one without probabilities is one-hot.
+
+    >>> from judge.records import Judgment
+    >>> a = Judgment(item_id="1", judge="x", judge_hash="h", request_key="k", status="ok",
+    ...              verdict="A", probabilities={"A": 0.6, "B": 0.4})
+    >>> b = a.model_copy(update={"verdict": "B", "probabilities": None})
+    >>> mean_probabilities([a, b])
+    {'A': 0.3, 'B': 0.7, 'tie': 0.0}
+    """
+    rows: list[dict[Verdict, float]] = []
+    for j in judgments:
+        if j.probabilities:
+            rows.append(dict(j.probabilities))
+        elif j.verdict is not None:
+            rows.append({j.verdict: 1.0})
+    if not rows:
+        return None
+    return {v: sum(r.get(v, 0.0) for r in rows) / len(rows) for v in VERDICTS}
+
+
+def most_probable(probabilities: dict[Verdict, float]) -> Verdict:
+    """The verdict with the highest probability; exact ties between A and B make a tie.
+
+    >>> most_probable({"A": 0.5, "B": 0.3, "tie": 0.2}), most_probable({"A": 0.4, "B": 0.4})
+    ('A', 'tie')
+    """
+    best = max(probabilities.values())
+    leaders = [v for v, p in probabilities.items() if p == best]
+    return leaders[0] if len(leaders) == 1 else "tie"
+
+
+def jury_judge(**params: Any) -> Jury:
+    """The ``jury`` entry of the judges registry: ``Jury.from_params``."""
+    return Jury.from_params(**params)
