@@ -36,6 +36,31 @@ RAW = "raw"
 """``chat_template`` value that skips chat formatting (plain-text prompt)."""
 
 
+def uses_chat_template(tokenizer: Any, chat_template: str | None) -> bool:
+    """Whether a Hugging Face tokenizer formats prompts with a chat template.
+
+    ``chat_template`` is the user's override: a template, :data:`RAW` (no template),
+    or empty (the tokenizer's own, if it has one).
+    """
+    if chat_template == RAW:
+        return False
+    return bool(chat_template) or bool(getattr(tokenizer, "chat_template", None))
+
+
+def format_chat(tokenizer: Any, chat_template: str | None, messages: Sequence[Message]) -> str:
+    """Messages as the prompt text a Hugging Face model sees (chat template, or raw)."""
+    if not uses_chat_template(tokenizer, chat_template):
+        return raw_prompt(messages)
+    return str(
+        tokenizer.apply_chat_template(
+            [m.model_dump() for m in messages],
+            tokenize=False,
+            add_generation_prompt=True,
+            chat_template=chat_template or None,
+        )
+    )
+
+
 def raw_prompt(messages: Sequence[Message]) -> str:
     """The messages as one plain-text prompt, for models without a chat template.
 
@@ -239,22 +264,11 @@ class TransformersBackend(Backend):
 
     def uses_chat_template(self) -> bool:
         """Whether prompts go through a chat template (else they are raw text)."""
-        template = self.options.chat_template
-        if template == RAW:
-            return False
-        return bool(template) or bool(getattr(self.tokenizer, "chat_template", None))
+        return uses_chat_template(self.tokenizer, self.options.chat_template)
 
     def format_prompt(self, request: CompletionRequest) -> str:
         """The prompt text the model sees: the messages in its chat template, or raw."""
-        if not self.uses_chat_template():
-            return raw_prompt(request.messages)
-        messages = [m.model_dump() for m in request.messages]
-        template = self.options.chat_template or None
-        return str(
-            self.tokenizer.apply_chat_template(
-                messages, tokenize=False, add_generation_prompt=True, chat_template=template
-            )
-        )
+        return format_chat(self.tokenizer, self.options.chat_template, request.messages)
 
     def _choice_token_ids(self, choices: tuple[str, ...]) -> list[list[int]]:
         if choices not in self._choice_ids:

@@ -27,7 +27,12 @@ from typing import Any, ClassVar
 from pydantic import Field, JsonValue
 
 from judge.backends.base import Backend, BackendOptions, Completion, CompletionRequest
-from judge.backends.transformers import RAW, choice_token_ids, cut_at_stop, raw_prompt
+from judge.backends.transformers import (
+    choice_token_ids,
+    cut_at_stop,
+    format_chat,
+    uses_chat_template,
+)
 from judge.errors import BackendError, ConfigError, MissingDependencyError
 
 
@@ -125,23 +130,11 @@ class VllmBackend(Backend):
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def uses_chat_template(self) -> bool:
-        template = self.options.chat_template
-        if template == RAW:
-            return False
-        return bool(template) or bool(getattr(self.tokenizer, "chat_template", None))
+        return uses_chat_template(self.tokenizer, self.options.chat_template)
 
     def format_prompt(self, request: CompletionRequest) -> str:
         """The prompt text the model sees: the messages in its chat template, or raw."""
-        if not self.uses_chat_template():
-            return raw_prompt(request.messages)
-        return str(
-            self.tokenizer.apply_chat_template(
-                [m.model_dump() for m in request.messages],
-                tokenize=False,
-                add_generation_prompt=True,
-                chat_template=self.options.chat_template or None,
-            )
-        )
+        return format_chat(self.tokenizer, self.options.chat_template, request.messages)
 
     def _choice_token_ids(self, choices: tuple[str, ...]) -> list[list[int]]:
         if choices not in self._choice_ids:
