@@ -131,13 +131,7 @@ def mt_bench_single(text: str) -> ParsedReply | None:
     >>> mt_bench_single("Rating: [[11]]") is None, mt_bench_single("Good answer.") is None
     (True, True)
     """
-    found = _RATING.findall(text) or _RATING_BACKUP.findall(text)
-    if not found:
-        return None
-    score = float(found[-1])
-    if not 1 <= score <= 10:
-        return None
-    return ParsedReply(score=score)
+    return _last_score(_RATING.findall(text) or _RATING_BACKUP.findall(text), 1, 10)
 
 
 def auto_j_single(text: str) -> ParsedReply | None:
@@ -148,11 +142,7 @@ def auto_j_single(text: str) -> ParsedReply | None:
     >>> auto_j_single("Rating: 6") is None
     True
     """
-    found = re.findall(r"Rating:\s*\[\[\s*(\d+(?:\.\d+)?)\s*\]\]", text)
-    if not found:
-        return None
-    score = float(found[-1])
-    return ParsedReply(score=score) if 1 <= score <= 10 else None
+    return _last_score(re.findall(r"Rating:\s*\[\[\s*(\d+(?:\.\d+)?)\s*\]\]", text), 1, 10)
 
 
 _AUTO_J = re.compile(r"final decision is\s*:?\s*\**\s*(response\s*1|response\s*2|tie)", re.I)
@@ -431,6 +421,18 @@ def alpaca_eval_ranking(text: str) -> ParsedReply | None:
         return None
     first, second = ranks["model_1"], ranks["model_2"]
     return ParsedReply(verdict="A" if first < second else "B" if second < first else "tie")
+
+
+def _last_score(found: list[str], low: float, high: float) -> ParsedReply | None:
+    """The last score found, if it is on the scale ``low``-``high``; else no verdict.
+
+    >>> _last_score(["3", "8"], 1, 10).score, _last_score(["11"], 1, 10), _last_score([], 1, 10)
+    (8.0, None, None)
+    """
+    if not found:
+        return None
+    score = float(found[-1])
+    return ParsedReply(score=score) if low <= score <= high else None
 
 
 def _before(text: str, marker: str) -> str | None:
