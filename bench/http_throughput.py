@@ -239,7 +239,7 @@ def run_mode(mode: str, args: argparse.Namespace, server: FaultServerProcess) ->
                     retry=RetryPolicy(),
                 )
                 ok = result.manifest.counts.ok
-            return f"transport={args.runner_transport}; {ok} ok; cache + fsync'd store"
+            return f"transport={args.runner_transport}; {ok} ok; cache + flushed store"
 
         return measure(mode, total, args, server, run)
 
