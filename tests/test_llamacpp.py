@@ -64,6 +64,9 @@ def test_verdict_probabilities_match_llama_cpp_logprobs(
             assert ours is not None
             prompt = backend.format_prompt(request)
             tokens = reference.tokenize(prompt.encode(), add_bos=False, special=True)
+            # A fresh evaluation each time: llama-cpp-python's generate() would otherwise
+            # reuse the previous prompt's KV prefix, which shifts the logits it reports.
+            reference.reset()
             out = reference.create_completion(tokens, max_tokens=1, logprobs=50, temperature=0)
             top = out["choices"][0]["logprobs"]["top_logprobs"][0]
             for choice in ("A", "B"):

@@ -10,7 +10,7 @@ per request, in order. Options are a nested strict pydantic model, so an unknown
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 from pydantic import Field, JsonValue, ValidationError
@@ -136,3 +136,31 @@ def normalise(probs: dict[str, float]) -> dict[str, float] | None:
     if total <= 0:
         return None
     return {k: v / total for k, v in probs.items()}
+
+
+def choice_token_ids(
+    choices: Sequence[str],
+    encode: Callable[[str], list[int]],
+    decode: Callable[[list[int]], str],
+) -> list[list[int]]:
+    """For each choice, the token ids its spellings (``"A"``, ``" A"``) start with.
+
+    A spelling whose first token is only whitespace (``" 1"`` -> ``" "``, ``"1"`` in some
+    vocabularies) is left out: that token says nothing about the choice.
+
+    >>> vocab = {"A": 1, " A": 2, " ": 3, "1": 4}
+    >>> def encode(s):
+    ...     return [vocab[s]] if s in vocab else [vocab[" "], vocab[s[1:]]]
+    >>> decode = lambda ids: {v: k for k, v in vocab.items()}[ids[0]]
+    >>> choice_token_ids(["A", "1"], encode, decode)
+    [[1, 2], [4]]
+    """
+    out = []
+    for choice in choices:
+        ids: set[int] = set()
+        for spelling in (choice, " " + choice):
+            tokens = encode(spelling)
+            if tokens and decode(tokens[:1]).strip():
+                ids.add(tokens[0])
+        out.append(sorted(ids))
+    return out

@@ -24,7 +24,13 @@ from typing import Any, ClassVar
 
 from pydantic import Field, JsonValue
 
-from judge.backends.base import Backend, BackendOptions, Completion, CompletionRequest
+from judge.backends.base import (
+    Backend,
+    BackendOptions,
+    Completion,
+    CompletionRequest,
+    choice_token_ids,
+)
 from judge.errors import BackendError, ConfigError, MissingDependencyError
 
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -145,16 +151,11 @@ class LlamaCppBackend(Backend):
     def _choice_token_ids(self, choices: tuple[str, ...]) -> list[list[int]]:
         if choices not in self._choice_ids:
             llm = self._load()
-            ids = []
-            for choice in choices:
-                variants = {choice, " " + choice}
-                first = {
-                    toks[0]
-                    for v in variants
-                    if (toks := llm.tokenize(v.encode("utf-8"), add_bos=False, special=False))
-                }
-                ids.append(sorted(first))
-            self._choice_ids[choices] = ids
+            self._choice_ids[choices] = choice_token_ids(
+                choices,
+                lambda text: list(llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)),
+                lambda ids: llm.detokenize(ids).decode("utf-8", errors="replace"),
+            )
         return self._choice_ids[choices]
 
     # -- completion ------------------------------------------------------------------

@@ -23,8 +23,14 @@ from typing import Any, ClassVar
 
 from pydantic import Field, JsonValue
 
-from judge.backends.base import Backend, BackendOptions, Completion, CompletionRequest
-from judge.backends.transformers import choice_token_ids, cut_at_stop, raw_prompt
+from judge.backends.base import (
+    Backend,
+    BackendOptions,
+    Completion,
+    CompletionRequest,
+    choice_token_ids,
+)
+from judge.backends.transformers import cut_at_stop, raw_prompt
 from judge.errors import BackendError, ConfigError, MissingDependencyError
 
 

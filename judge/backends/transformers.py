@@ -22,13 +22,19 @@ import asyncio
 import inspect
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from judge.backends.base import Backend, BackendOptions, Completion, CompletionRequest
+from judge.backends.base import (
+    Backend,
+    BackendOptions,
+    Completion,
+    CompletionRequest,
+    choice_token_ids,
+)
 from judge.errors import BackendError, ConfigError, MissingDependencyError
 from judge.records import Message
 
@@ -72,34 +78,6 @@ def raw_prompt(messages: Sequence[Message]) -> str:
     'Judge.\\n\\nQ'
     """
     return "\n\n".join(m.content for m in messages)
-
-
-def choice_token_ids(
-    choices: Sequence[str],
-    encode: Callable[[str], list[int]],
-    decode: Callable[[list[int]], str],
-) -> list[list[int]]:
-    """For each choice, the token ids its spellings (``"A"``, ``" A"``) start with.
-
-    A spelling whose first token is only whitespace (``" 1"`` -> ``" "``, ``"1"`` in some
-    vocabularies) is left out: that token says nothing about the choice.
-
-    >>> vocab = {"A": 1, " A": 2, " ": 3, "1": 4}
-    >>> def encode(s):
-    ...     return [vocab[s]] if s in vocab else [vocab[" "], vocab[s[1:]]]
-    >>> decode = lambda ids: {v: k for k, v in vocab.items()}[ids[0]]
-    >>> choice_token_ids(["A", "1"], encode, decode)
-    [[1, 2], [4]]
-    """
-    out = []
-    for choice in choices:
-        ids: set[int] = set()
-        for spelling in (choice, " " + choice):
-            tokens = encode(spelling)
-            if tokens and decode(tokens[:1]).strip():
-                ids.add(tokens[0])
-        out.append(sorted(ids))
-    return out
 
 
 def cut_at_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:

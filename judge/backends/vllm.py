@@ -26,9 +26,14 @@ from typing import Any, ClassVar
 
 from pydantic import Field, JsonValue
 
-from judge.backends.base import Backend, BackendOptions, Completion, CompletionRequest
-from judge.backends.transformers import (
+from judge.backends.base import (
+    Backend,
+    BackendOptions,
+    Completion,
+    CompletionRequest,
     choice_token_ids,
+)
+from judge.backends.transformers import (
     cut_at_stop,
     format_chat,
     uses_chat_template,
