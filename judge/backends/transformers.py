@@ -53,6 +53,15 @@ def uses_chat_template(tokenizer: Any, chat_template: str | None) -> bool:
     return bool(chat_template) or bool(getattr(tokenizer, "chat_template", None))
 
 
+def hf_choice_token_ids(tokenizer: Any, choices: Sequence[str]) -> list[list[int]]:
+    """:func:`~judge.backends.base.choice_token_ids` with a Hugging Face tokenizer."""
+    return choice_token_ids(
+        choices,
+        lambda s: list(tokenizer(s, add_special_tokens=False)["input_ids"]),
+        lambda ids: str(tokenizer.decode(ids)),
+    )
+
+
 def format_chat(tokenizer: Any, chat_template: str | None, messages: Sequence[Message]) -> str:
     """Messages as the prompt text a Hugging Face model sees (chat template, or raw)."""
     if not uses_chat_template(tokenizer, chat_template):
@@ -250,12 +259,7 @@ class TransformersBackend(Backend):
 
     def _choice_token_ids(self, choices: tuple[str, ...]) -> list[list[int]]:
         if choices not in self._choice_ids:
-            tok = self.tokenizer
-            self._choice_ids[choices] = choice_token_ids(
-                choices,
-                lambda s: list(tok(s, add_special_tokens=False)["input_ids"]),
-                lambda ids: str(tok.decode(ids)),
-            )
+            self._choice_ids[choices] = hf_choice_token_ids(self.tokenizer, choices)
         return self._choice_ids[choices]
 
     # -- completion ------------------------------------------------------------------

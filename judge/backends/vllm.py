@@ -31,11 +31,11 @@ from judge.backends.base import (
     BackendOptions,
     Completion,
     CompletionRequest,
-    choice_token_ids,
 )
 from judge.backends.transformers import (
     cut_at_stop,
     format_chat,
+    hf_choice_token_ids,
     uses_chat_template,
 )
 from judge.errors import BackendError, ConfigError, MissingDependencyError
@@ -143,12 +143,7 @@ class VllmBackend(Backend):
 
     def _choice_token_ids(self, choices: tuple[str, ...]) -> list[list[int]]:
         if choices not in self._choice_ids:
-            tok = self.tokenizer
-            self._choice_ids[choices] = choice_token_ids(
-                choices,
-                lambda s: list(tok(s, add_special_tokens=False)["input_ids"]),
-                lambda ids: str(tok.decode(ids)),
-            )
+            self._choice_ids[choices] = hf_choice_token_ids(self.tokenizer, choices)
         return self._choice_ids[choices]
 
     def sampling_params(self, request: CompletionRequest) -> Any:
