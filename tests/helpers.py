@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from pathlib import Path
 from typing import ClassVar
 
 from judge.backends.base import Backend, BackendOptions, Completion, CompletionRequest
@@ -61,3 +62,38 @@ class ScriptedBackend(Backend):
                 )
             )
         return out
+
+
+def dequantize_gguf(source: Path, target: Path) -> Path:
+    """Write ``source`` GGUF to ``target`` with every tensor dequantized to float32.
+
+    Metadata (architecture, tokenizer, chat template ...) is copied key by key, as in
+    gguf-py's ``gguf_new_metadata.py``; only ``general.file_type`` becomes ``ALL_F32``.
+    The values are those transformers computes when it loads ``source`` (it dequantizes
+    with the same ``gguf.quants`` code), so llama.cpp running ``target`` uses the same
+    weights as transformers without quantized arithmetic.
+    """
+    import gguf
+    import numpy as np
+
+    reader = gguf.GGUFReader(source)
+    arch = reader.get_field(gguf.Keys.General.ARCHITECTURE)
+    assert arch is not None, f"{source} has no architecture"
+    writer = gguf.GGUFWriter(target, str(arch.contents()))  # writes general.architecture
+    for field in reader.fields.values():
+        if field.name == gguf.Keys.General.ARCHITECTURE or field.name.startswith("GGUF."):
+            continue  # written by GGUFWriter itself
+        vtype = field.types[0]
+        sub_type = field.types[-1] if vtype == gguf.GGUFValueType.ARRAY else None
+        value = field.contents()
+        if field.name == gguf.Keys.General.FILE_TYPE:
+            value = int(gguf.LlamaFileType.ALL_F32)
+        writer.add_key_value(field.name, value, vtype, sub_type=sub_type)
+    for tensor in reader.tensors:
+        weights = gguf.quants.dequantize(tensor.data, tensor.tensor_type)
+        writer.add_tensor(tensor.name, np.ascontiguousarray(weights, dtype=np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return target

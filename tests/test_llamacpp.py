@@ -12,7 +12,7 @@ pytest.importorskip("llama_cpp")
 
 from judge.backends.base import Completion, CompletionRequest
 from judge.backends.llamacpp import LlamaCppBackend, embedded_model_path
-from judge.errors import BackendError
+from judge.errors import BackendError, ConfigError
 from judge.judges import CallResult, PromptJudge, Task
 from judge.records import Message, PairItem
 from judge.registry import benchmarks
@@ -120,3 +120,16 @@ def test_prompt_longer_than_the_window_is_an_error_not_a_crash() -> None:
     (result,) = asyncio.run(backend.complete([request]))
     assert isinstance(result, BackendError) and "exceeds the context window" in str(result)
     asyncio.run(backend.aclose())
+
+
+def test_kv_cache_options_change_the_spec_and_are_checked() -> None:
+    default = LlamaCppBackend()
+    assert default.options.kv_cache_type == "f16" and not default.options.flash_attn
+    specs = [
+        LlamaCppBackend(**options).spec()
+        for options in ({}, {"kv_cache_type": "f32"}, {"flash_attn": True})
+    ]
+    assert len({repr(s) for s in specs}) == 3  # different cache keys
+    with pytest.raises(ConfigError, match="flash_attn"):
+        LlamaCppBackend(kv_cache_type="q8_0")  # llama.cpp cannot build that context
+    LlamaCppBackend(kv_cache_type="q8_0", flash_attn=True)

@@ -2,7 +2,9 @@
 
 The SmolLM2-135M GGUF is run three ways: by llama.cpp, by transformers (the same file,
 dequantized), and by lm-eval's ``hf`` model wrapping that transformers model. All three
-see the same chat-template-formatted prompt text. A tiny random ``LlamaForCausalLM``
+see the same chat-template-formatted prompt text. A float32 copy of the GGUF, written
+at test time, lets llama.cpp run the very weights transformers runs, so the three agree
+exactly rather than up to Q4_1 rounding. A tiny random ``LlamaForCausalLM``
 built from a config checks batching, generation, truncation and the lm-eval registry
 path quickly.
 """
@@ -31,6 +33,7 @@ from judge.prompts import load_preset
 from judge.records import Judgment, Message, PairItem
 from judge.registry import benchmarks
 from judge.truncation import MARKER, count_prompt_tokens
+from tests.helpers import dequantize_gguf
 
 
 async def direct(
@@ -64,6 +67,27 @@ def llamacpp() -> Iterator[Backend]:
     from judge.backends.llamacpp import LlamaCppBackend
 
     backend = LlamaCppBackend(n_threads=2)
+    yield backend
+    asyncio.run(backend.aclose())
+
+
+@pytest.fixture(scope="module")
+def smollm2_f32(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The embedded GGUF with every tensor dequantized to float32 (540 MB, about 8 s)."""
+    pytest.importorskip("gguf")
+    from judge.backends.llamacpp import embedded_model_path
+
+    target = tmp_path_factory.mktemp("gguf") / "SmolLM2-135M-Instruct.F32.gguf"
+    return dequantize_gguf(embedded_model_path(), target)
+
+
+@pytest.fixture(scope="module")
+def llamacpp_f32(smollm2_f32: Path) -> Iterator[Backend]:
+    """llama.cpp on the float32 GGUF with a float32 KV cache: no quantized arithmetic."""
+    pytest.importorskip("llama_cpp")
+    from judge.backends.llamacpp import LlamaCppBackend
+
+    backend = LlamaCppBackend(model=str(smollm2_f32), kv_cache_type="f32", n_threads=2)
     yield backend
     asyncio.run(backend.aclose())
 
@@ -132,8 +156,10 @@ def test_verdict_probabilities_agree_across_backends(
 
     transformers and lm-eval run the same float32 weights: they agree to 1e-4.
     llama.cpp runs the Q4_1 weights with 8-bit-quantized activations and an f16 KV
-    cache, so it differs a little from the dequantized float32 model: measured on the
-    sample pairs, 0.015 on average and up to 0.05 on single prompts.
+    cache, so it differs a little from the dequantized float32 model: 0.013 on average
+    and up to 0.03 on these 6 prompts, 0.014 and 0.05 on 20 (10 pairs). That is ggml's
+    quantized arithmetic, not our backends: on float32 weights with a float32 KV cache
+    they agree to 1e-5 (``test_verdict_probabilities_agree_exactly_on_float32_weights``).
     """
     tasks = [Task(item, swapped=s) for item in sample_items[:3] for s in (False, True)]
     preset = load_preset("smollm2")
@@ -156,6 +182,58 @@ def test_verdict_probabilities_agree_across_backends(
     assert max(diffs_cpp) < 0.06, diffs_cpp
     for a, b in zip(table["llamacpp"], table["transformers"], strict=True):
         assert max(a, key=a.__getitem__) == max(b, key=b.__getitem__)
+
+
+def test_float32_gguf_holds_the_weights_transformers_loads(
+    smollm2_f32: Path, hf_gguf: TransformersBackend
+) -> None:
+    """transformers loads the float32 copy to the same tensors, bit for bit, as the Q4_1
+    original (it dequantizes with the same ``gguf.quants`` code), so the copy is the
+    model that ``hf_gguf`` and ``lmeval_hf`` run."""
+    import torch
+
+    copy = TransformersBackend(model=str(smollm2_f32), device="cpu")
+    try:
+        original, loaded = hf_gguf.hf_model.state_dict(), copy.hf_model.state_dict()
+        assert original.keys() == loaded.keys()
+        different = [k for k in original if not torch.equal(original[k], loaded[k])]
+        assert not different, different
+    finally:
+        asyncio.run(copy.aclose())
+
+
+def test_verdict_probabilities_agree_exactly_on_float32_weights(
+    llamacpp_f32: Backend,
+    hf_gguf: TransformersBackend,
+    lmeval_hf: LmEvalBackend,
+    sample_items: list[PairItem],
+) -> None:
+    """llama.cpp on the float32 GGUF (f32 KV cache), transformers and lm-eval agree.
+
+    transformers is ``hf_gguf``, the Q4_1 original dequantized on load: the test above
+    shows it holds exactly the float32 copy's weights, and sharing it saves a second
+    load. With no quantized weights, activations or cache left in llama.cpp, what
+    remains is float32 rounding in different kernels: measured on these 20 prompts,
+    at most 5e-6 (1e-6 on average), with the KV prefix reused across prompts as usual
+    (evaluating every prompt from scratch gives the same numbers).
+    The bound asserted, 1e-3, is 20 times tighter than the issue's 0.02. An f16 KV cache
+    alone would add up to 1e-3, flash attention up to 1.5e-3.
+    """
+    tasks = [Task(item, swapped=s) for item in sample_items[:10] for s in (False, True)]
+    preset = load_preset("smollm2")
+    request = PromptJudge(preset, hf_gguf).request(tasks[0])
+    assert llamacpp_f32.format_prompt(request) == hf_gguf.format_prompt(request)  # type: ignore[attr-defined]
+    table = {
+        b.name: prob_table(judge_all(PromptJudge(preset, b), tasks))
+        for b in (llamacpp_f32, hf_gguf, lmeval_hf)
+    }
+    for other in ("transformers", "lmeval"):
+        diffs = [
+            abs(a[v] - b[v])
+            for a, b in zip(table["llamacpp"], table[other], strict=True)
+            for v in a
+        ]
+        assert max(diffs) < 1e-3, (other, max(diffs), statistics.fmean(diffs))
 
 
 def test_generate_mode_on_the_gguf(

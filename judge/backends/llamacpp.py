@@ -20,9 +20,9 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
-from pydantic import Field, JsonValue
+from pydantic import Field, JsonValue, model_validator
 
 from judge.backends.base import (
     Backend,
@@ -34,6 +34,8 @@ from judge.backends.base import (
 from judge.errors import BackendError, ConfigError, MissingDependencyError
 
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+KV_CACHE_TYPES = {"f16": "GGML_TYPE_F16", "f32": "GGML_TYPE_F32", "q8_0": "GGML_TYPE_Q8_0"}
+"""``kv_cache_type`` option values and the llama_cpp constants they stand for."""
 EVAL_CHUNK = 32
 """Prompt tokens evaluated per llama.cpp batch, at fixed positions (see _probabilities)."""
 
@@ -79,6 +81,16 @@ class LlamaCppBackend(Backend):
         chat_template: str | None = Field(
             default=None, description="Jinja chat template to use instead of the GGUF's own"
         )
+        kv_cache_type: Literal["f16", "f32", "q8_0"] = Field(
+            default="f16", description="KV cache precision (keys and values); f32 = exact"
+        )
+        flash_attn: bool = Field(default=False, description="use llama.cpp's flash attention")
+
+        @model_validator(mode="after")
+        def _quantized_cache_needs_flash_attn(self) -> LlamaCppBackend.Options:
+            if self.kv_cache_type == "q8_0" and not self.flash_attn:
+                raise ValueError("kv_cache_type=q8_0 needs flash_attn=true (llama.cpp's rule)")
+            return self
 
     options: Options  # type: ignore[assignment]  # narrowed from BackendOptions
 
@@ -101,6 +113,8 @@ class LlamaCppBackend(Backend):
             "model_size": path.stat().st_size if path.exists() else None,
             "n_ctx": self.options.n_ctx,
             "chat_template": self.options.chat_template,
+            "kv_cache_type": self.options.kv_cache_type,
+            "flash_attn": self.options.flash_attn,
         }
 
     @property
@@ -121,6 +135,7 @@ class LlamaCppBackend(Backend):
         if not path.exists():
             raise ConfigError(f"GGUF file {path} does not exist")
         threads = self.options.n_threads or max(1, os.cpu_count() or 1)
+        kv_type = int(getattr(llama_cpp, KV_CACHE_TYPES[self.options.kv_cache_type]))
         llm = llama_cpp.Llama(
             model_path=str(path),
             n_ctx=self.options.n_ctx,
@@ -128,6 +143,9 @@ class LlamaCppBackend(Backend):
             n_threads_batch=threads,
             n_gpu_layers=self.options.n_gpu_layers,
             logits_all=False,
+            type_k=kv_type,
+            type_v=kv_type,
+            flash_attn=self.options.flash_attn,
             verbose=False,
         )
         template = self.options.chat_template or llm.metadata.get("tokenizer.chat_template")
