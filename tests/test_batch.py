@@ -202,9 +202,21 @@ def test_cli_batch_execution_mode(fault_server: FaultServerProcess, tmp_path: Pa
 
     fault_server.configure(batch_delay=0.1)
     args = [
-        "run", "--batch", "--poll", "0.05", "--limit", "5", "-o", str(tmp_path), "--quiet",
-        "-J", "backend=openai", "-J", f"base_url={fault_server.openai_url}",
-        "-J", f"model={MODELS['openai']}",
+        "run",
+        "--batch",
+        "--poll",
+        "0.05",
+        "--limit",
+        "5",
+        "-o",
+        str(tmp_path),
+        "--quiet",
+        "-J",
+        "backend=openai",
+        "-J",
+        f"base_url={fault_server.openai_url}",
+        "-J",
+        f"model={MODELS['openai']}",
     ]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
