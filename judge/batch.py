@@ -241,10 +241,8 @@ async def _store_results(
     async def call(
         called: Backend, reqs: Sequence[CompletionRequest], samples: Sequence[int]
     ) -> list[CallResult]:
-        return [
-            CallResult(results[request_key(called, r, s)], cache_hit=from_cache)
-            for r, s in zip(reqs, samples, strict=True)
-        ]
+        keys = [request_key(called, r, s) for r, s in zip(reqs, samples, strict=True)]
+        return [CallResult(results[k], cache_hit=from_cache, key=k) for k in keys]
 
     judgments = await judge.evaluate(tasks, call)
     for judgment in judgments:

@@ -18,9 +18,21 @@ from pydantic import ValidationError
 from judge.backends.base import Completion
 from judge.errors import StoreError
 
+FLUSH_EVERY = 256
+"""Completions held in memory before they are written in one transaction."""
+FLUSH_SECONDS = 1.0
+"""...or after this long, whichever comes first (and always on close)."""
+
 
 class ResponseCache:
-    """``key -> Completion`` in one SQLite file, safe for several processes."""
+    """``key -> Completion`` in one SQLite file, safe for several processes.
+
+    Writes are grouped: :meth:`put` holds a completion in memory and writes up to
+    :data:`FLUSH_EVERY` of them (or what came in :data:`FLUSH_SECONDS`) in one
+    transaction, so a fast HTTP judge does not pay a commit per reply. :meth:`get`
+    sees held completions. A killed process loses at most the held entries, which only
+    costs their requests again; the run's judgments are in its own store.
+    """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -37,8 +49,14 @@ class ResponseCache:
             raise StoreError(f"cannot open cache {self.path}: {exc}") from exc
         self.hits = 0
         self.misses = 0
+        self._held: dict[str, Completion] = {}
+        self._held_since = 0.0
 
     def get(self, key: str) -> Completion | None:
+        held = self._held.get(key)
+        if held is not None:
+            self.hits += 1
+            return held
         row = self._db.execute("SELECT value FROM completions WHERE key = ?", (key,)).fetchone()
         if row is None:
             self.misses += 1
@@ -52,13 +70,36 @@ class ResponseCache:
         return completion
 
     def put(self, key: str, completion: Completion) -> None:
-        self._db.execute(
-            "INSERT OR REPLACE INTO completions (key, value, created) VALUES (?, ?, ?)",
-            (key, completion.model_dump_json(), time.time()),
-        )
+        now = time.monotonic()
+        if not self._held:
+            self._held_since = now
+        self._held[key] = completion
+        if len(self._held) >= FLUSH_EVERY or now - self._held_since >= FLUSH_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the held completions in one transaction."""
+        if not self._held:
+            return
+        now = time.time()
+        rows = [(k, c.model_dump_json(), now) for k, c in self._held.items()]
+        try:
+            with self._db:  # one transaction
+                self._db.execute("BEGIN")
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO completions (key, value, created) VALUES (?, ?, ?)",
+                    rows,
+                )
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot write cache {self.path}: {exc}") from exc
+        self._held.clear()
 
     def __len__(self) -> int:
+        self.flush()
         return int(self._db.execute("SELECT COUNT(*) FROM completions").fetchone()[0])
 
     def close(self) -> None:
-        self._db.close()
+        try:
+            self.flush()
+        finally:
+            self._db.close()

@@ -50,6 +50,8 @@ class CallResult:
 
     result: Completion | BackendError
     cache_hit: bool = False
+    key: str | None = None
+    """The request's :func:`request_key`, when the caller computed it already."""
 
 
 Caller = Callable[
@@ -264,7 +266,7 @@ class PromptJudge(Judge):
             "item_id": task.item.id,
             "judge": self.name,
             "judge_hash": self.judge_hash,
-            "request_key": request_key(self.backend, request, task.sample),
+            "request_key": res.key or request_key(self.backend, request, task.sample),
             "swapped": task.swapped,
             "sample": task.sample,
             "cache_hit": res.cache_hit,

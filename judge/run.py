@@ -55,7 +55,7 @@ class RetryPolicy:
         return max(jittered, float(retry_after)) if retry_after is not None else jittered
 
 
-@dataclass
+@dataclass(repr=False)
 class RunResult:
     """What :func:`run_judging` returns."""
 
@@ -65,6 +65,14 @@ class RunResult:
     requested: int = 0
     """Tasks that were pending when this session started."""
     new_judgments: list[Judgment] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        # Short on purpose: asyncio (3.11) formats the run's result while restoring the
+        # SIGINT handler, and a full repr of every item and judgment took 30 us each.
+        return (
+            f"RunResult(run={self.store.path.name!r}, items={len(self.items)}, "
+            f"requested={self.requested}, new_judgments={len(self.new_judgments)})"
+        )
 
 
 def plan_tasks(items: Sequence[AnyItem], config: RunConfig) -> list[Task]:
@@ -112,7 +120,7 @@ class Caller:
         for i, key in enumerate(keys):
             cached = self.cache.get(key) if self.cache is not None else None
             if cached is not None:
-                results[i] = CallResult(cached, cache_hit=True)
+                results[i] = CallResult(cached, cache_hit=True, key=key)
             else:
                 pending.append(i)
         attempt = 0
@@ -135,14 +143,14 @@ class Caller:
                 if isinstance(answer, Completion):
                     if self.cache is not None:
                         self.cache.put(keys[i], answer)
-                    results[i] = CallResult(answer)
+                    results[i] = CallResult(answer, key=keys[i])
                 elif isinstance(answer, FatalBackendError):
                     raise answer
                 elif answer.retryable and attempt < self.retry.max_retries:
                     retry_now.append(i)
                     wait = max(wait, self.retry.delay(attempt + 1, answer.retry_after, self.rng))
                 else:
-                    results[i] = CallResult(answer)
+                    results[i] = CallResult(answer, key=keys[i])
             pending = retry_now
             if pending:
                 attempt += 1
@@ -315,7 +323,8 @@ async def arun_judging(
     store.write_manifest(manifest)
 
     tasks = plan_tasks(loaded, config)
-    done = {judgment_key(j) for j in store.judgments() if j.status != "error"}
+    existing = store.judgments()
+    done = {judgment_key(j) for j in existing if j.status != "error"}
     pending = [t for t in tasks if (t.item.id, t.swapped, t.sample) not in done]
 
     cache = None
@@ -338,7 +347,13 @@ async def arun_judging(
         if cache is not None:
             cache.close()
         await judge.aclose()
-        manifest = _finalize(store, manifest, tasks, started, failure)
+        if failure is None:  # the store holds what was there plus ``new``: no need to reread
+            latest = {judgment_key(j): j for j in existing}
+            latest.update((judgment_key(j), j) for j in new)
+            stored = list(latest.values())
+        else:
+            stored = store.judgments()
+        manifest = _finalize(store, manifest, tasks, started, failure, stored)
     return RunResult(
         store=store, manifest=manifest, items=all_items, requested=len(pending), new_judgments=new
     )
@@ -416,8 +431,8 @@ def _finalize(
     tasks: list[Task],
     started: float,
     failure: BaseException | None,
+    stored: list[Judgment],
 ) -> RunManifest:
-    stored = store.judgments()
     counts = count_judgments(stored)
     totals = Totals(
         tokens_in=sum(j.tokens_in for j in stored),

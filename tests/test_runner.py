@@ -8,7 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from judge.backends.base import Completion
+from judge.cache import FLUSH_EVERY, ResponseCache
 from judge.errors import ConfigError, FatalBackendError
+from judge.judges import PromptJudge, Task
 from judge.records import RunConfig
 from judge.registry import backends
 from judge.reparse import reparse_run
@@ -67,6 +70,31 @@ def test_cache_hits_on_a_fresh_run_folder(tmp_path: Path) -> None:
     assert sum(ScriptedBackend.calls.values()) == calls  # nothing new was asked
     assert all(j.cache_hit for j in second.store.judgments())
     assert second.manifest.counts.cache_hits == 12
+
+
+def test_cache_writes_are_grouped_and_held_entries_are_seen(tmp_path: Path) -> None:
+    """Completions are held and written in one transaction per FLUSH_EVERY; a held
+    entry is a hit before it is written; close writes what is held; the request key is
+    hashed once, by the caller, and stored in the judgment."""
+    path = tmp_path / "cache.sqlite"
+    cache = ResponseCache(path)
+    for i in range(FLUSH_EVERY + 3):
+        cache.put(f"k{i}", Completion(text=str(i)))
+    other = ResponseCache(path)  # another process's view: only what was written
+    assert len(other) == FLUSH_EVERY
+    held = cache.get(f"k{FLUSH_EVERY + 2}")
+    assert held is not None and held.text == str(FLUSH_EVERY + 2)
+    cache.close()
+    assert len(other) == FLUSH_EVERY + 3
+    other.close()
+
+    result = run_judging(config(), output=tmp_path / "run", cache_path=path, retry=FAST)
+    judge = PromptJudge.from_preset("smollm2", backend="scripted")
+    stored = {(j.item_id, j.swapped): j.request_key for j in result.store.judgments()}
+    for item in result.items:
+        for swapped in (False, True):
+            assert stored[(item.id, swapped)] == judge.request_key(Task(item, swapped=swapped))
+    assert "RunResult(run=" in repr(result) and len(repr(result)) < 200
 
 
 def test_only_successes_are_cached(tmp_path: Path) -> None:
