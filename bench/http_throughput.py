@@ -19,11 +19,17 @@ as a ratio of that limit and the client's CPU milliseconds per judgment
 Usage::
 
     python bench/http_throughput.py                      # 256 concurrent, 100 ms
+    python bench/http_throughput.py --latency 0.1,0.25,1 --modes raw-aiohttp,runner
     python bench/http_throughput.py --concurrency 64 --latency 0.05 --modes openai-aiohttp
-    python bench/http_throughput.py --json bench/results/http_throughput.json
+    python bench/http_throughput.py --pin --json bench/results/http_throughput.json
 
 Client and server share the machine's cores, so on a small machine the ratio measures
-how little CPU a client path needs as much as how well it overlaps waiting.
+how little CPU a client path needs as much as how well it overlaps waiting. A Python
+client runs on one core: it can reach the limit only while its CPU milliseconds per
+judgment times the limit stay below 1,000 (the ``cpu_bound`` column: the limit one core
+allows at the measured client CPU time). ``--pin`` puts the server on the last core and
+the client on the first so that they do not take turns on the same one. One-time costs
+(imports, building the judge) are outside the timed region.
 """
 
 from __future__ import annotations
@@ -72,6 +78,9 @@ class Result:
     ratio: float
     client_cpu_ms: float
     server_cpu_ms: float
+    latency_s: float = 0.0
+    cpu_bound: float = 0.0
+    """Judgments per second one core allows at ``client_cpu_ms``."""
     note: str = ""
 
 
@@ -130,12 +139,14 @@ def measure(
         ratio=round(rate / limit, 3),
         client_cpu_ms=round(cpu / n * 1000, 3),
         server_cpu_ms=round(srv / n * 1000, 3),
+        latency_s=args.latency,
+        cpu_bound=round(n / cpu, 1) if cpu > 0 else 0.0,
         note=str(note),
     )
 
 
 def run_mode(mode: str, args: argparse.Namespace, server: FaultServerProcess) -> Result | None:
-    n = args.requests or args.concurrency * 10
+    n = args.requests or args.concurrency * 20
     judge, tasks = sample_requests(n)
     requests: list[CompletionRequest] = [judge.request(t) for t in tasks]
     bodies: list[dict[str, Any]] = [
@@ -221,15 +232,16 @@ def run_mode(mode: str, args: argparse.Namespace, server: FaultServerProcess) ->
         samples = max(1, round(n / (2 * len(items))))
         total = samples * 2 * len(items)
 
+        runner_judge = PromptJudge.from_preset(  # built (and its SDK imported) untimed
+            "smollm2",
+            backend="openai",
+            base_url=server.openai_url,
+            model=MODEL,
+            max_connections=args.concurrency,
+            transport=args.runner_transport,
+        )
+
         def run() -> str:
-            runner_judge = PromptJudge.from_preset(
-                "smollm2",
-                backend="openai",
-                base_url=server.openai_url,
-                model=MODEL,
-                max_connections=args.concurrency,
-                transport=args.runner_transport,
-            )
             with tempfile.TemporaryDirectory() as tmp:
                 result = run_judging(
                     RunConfig(judge="smollm2", concurrency=args.concurrency, samples=samples),
@@ -307,45 +319,63 @@ def run_mode(mode: str, args: argparse.Namespace, server: FaultServerProcess) ->
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--concurrency", type=int, default=256)
-    parser.add_argument("--latency", type=float, default=0.1, help="server seconds per request")
-    parser.add_argument("--requests", type=int, default=0, help="default: 10 x concurrency")
+    parser.add_argument(
+        "--latency", default="0.1", help="server seconds per request; a comma list sweeps"
+    )
+    parser.add_argument("--requests", type=int, default=0, help="default: 20 x concurrency")
     parser.add_argument("--modes", default=",".join(MODES), help="comma-separated")
     parser.add_argument("--runner-transport", default="aiohttp", choices=("sdk", "aiohttp"))
+    parser.add_argument(
+        "--pin", action="store_true", help="server on the last core, client on the first"
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write results here")
     args = parser.parse_args(argv)
-    server = spawn("--latency", str(args.latency))
+    latencies = [float(x) for x in args.latency.split(",") if x.strip()]
+    cores = sorted(os.sched_getaffinity(0))
+    server = spawn("--latency", str(latencies[0]))
+    if args.pin and len(cores) > 1:
+        os.sched_setaffinity(server.process.pid, {cores[-1]})
+        os.sched_setaffinity(0, {cores[0]})
     results: list[Result] = []
     try:
-        for mode in args.modes.split(","):
-            server.reset()
-            result = run_mode(mode.strip(), args, server)
-            if result is not None:
-                results.append(result)
-                print(
-                    f"{result.mode:15} {result.per_second:8.1f}/s  ratio {result.ratio:.3f}  "
-                    f"client {result.client_cpu_ms:.2f} ms  server {result.server_cpu_ms:.2f} ms"
-                    f"  {result.note}",
-                    flush=True,
-                )
+        for latency in latencies:
+            args.latency = latency
+            server.configure(latency=latency)
+            for mode in args.modes.split(","):
+                server.reset()
+                result = run_mode(mode.strip(), args, server)
+                if result is not None:
+                    results.append(result)
+                    print(
+                        f"{latency * 1000:5.0f} ms {result.mode:15} {result.per_second:8.1f}/s  "
+                        f"ratio {result.ratio:.3f}  client {result.client_cpu_ms:.2f} ms  "
+                        f"server {result.server_cpu_ms:.2f} ms  {result.note}",
+                        flush=True,
+                    )
     finally:
         server.stop()
-    limit = args.concurrency / args.latency
-    print(f"\nlimit: {args.concurrency} concurrent / {args.latency * 1000:.0f} ms = {limit:,.0f}/s")
-    print(f"cores: {os.cpu_count()} (client and server share them)\n")
-    print("| path | judgments/s | ratio to limit | client CPU ms/judgment | server CPU ms |")
-    print("|---|---|---|---|---|")
+    print(
+        f"\n{args.concurrency} concurrent; cores: {len(cores)}"
+        f" ({'client and server pinned apart' if args.pin else 'client and server share them'})\n"
+    )
+    print(
+        "| latency | limit/s | path | judgments/s | ratio to limit | client CPU ms/judgment "
+        "| one-core bound/s | server CPU ms |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
     for r in results:
         print(
-            f"| {r.mode} | {r.per_second:,.0f} | {r.ratio:.2f} | {r.client_cpu_ms:.2f} "
+            f"| {r.latency_s * 1000:.0f} ms | {r.limit:,.0f} | {r.mode} | {r.per_second:,.0f} "
+            f"| {r.ratio:.2f} | {r.client_cpu_ms:.2f} | {r.cpu_bound:,.0f} "
             f"| {r.server_cpu_ms:.2f} |"
         )
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         payload = {
             "concurrency": args.concurrency,
-            "latency_s": args.latency,
-            "limit_per_s": limit,
-            "cpu_count": os.cpu_count(),
+            "latencies_s": latencies,
+            "cpu_count": len(cores),
+            "pinned": args.pin,
             "results": [asdict(r) for r in results],
         }
         args.json.write_text(json.dumps(payload, indent=2) + "\n")
