@@ -139,8 +139,9 @@ async def run_batch(
     requests: dict[str, CompletionRequest] = {}
     tasks_by_key: dict[str, list[Task]] = {}
     for task in pending:
-        key = judge.request_key(task)
-        requests.setdefault(key, judge.request(task))
+        request = judge.request(task)  # rendered once: the key hashes this request
+        key = request_key(backend, request, task.sample)
+        requests.setdefault(key, request)
         tasks_by_key.setdefault(key, []).append(task)
 
     written: list[Judgment] = []

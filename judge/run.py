@@ -35,7 +35,7 @@ from judge.records import (
     utcnow,
 )
 from judge.registry import benchmarks, judges
-from judge.store import RunStore, count_judgments, judgment_key
+from judge.store import RunStore, count_judgments, judgment_key, latest_judgments
 
 AnyItem = PairItem | SingleItem
 
@@ -347,12 +347,9 @@ async def arun_judging(
         if cache is not None:
             cache.close()
         await judge.aclose()
-        if failure is None:  # the store holds what was there plus ``new``: no need to reread
-            latest = {judgment_key(j): j for j in existing}
-            latest.update((judgment_key(j), j) for j in new)
-            stored = list(latest.values())
-        else:
-            stored = store.judgments()
+        # The store holds what was there plus ``new``: no need to reread it, unless the
+        # run failed before ``new`` came back.
+        stored = latest_judgments([*existing, *new]) if failure is None else store.judgments()
         manifest = _finalize(store, manifest, tasks, started, failure, stored)
     return RunResult(
         store=store, manifest=manifest, items=all_items, requested=len(pending), new_judgments=new

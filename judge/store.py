@@ -38,6 +38,14 @@ def judgment_key(j: Judgment) -> JudgmentKey:
     return (j.item_id, j.swapped, j.sample)
 
 
+def latest_judgments(judgments: Iterable[Judgment]) -> list[Judgment]:
+    """The last judgment per ``(item_id, swapped, sample)``, in first-seen order."""
+    latest: dict[JudgmentKey, Judgment] = {}
+    for j in judgments:
+        latest[judgment_key(j)] = j
+    return list(latest.values())
+
+
 def count_judgments(judgments: Iterable[Judgment]) -> Counts:
     """How many judgments of each status (and cache hits) there are."""
     counts = {"total": 0, "ok": 0, "unparsed": 0, "error": 0, "cache_hits": 0}
@@ -165,10 +173,7 @@ class RunStore:
 
     def judgments(self) -> list[Judgment]:
         """The current judgment per ``(item_id, swapped, sample)``: the last line for each."""
-        latest: dict[JudgmentKey, Judgment] = {}
-        for j in self.all_judgments():
-            latest[judgment_key(j)] = j
-        return list(latest.values())
+        return latest_judgments(self.all_judgments())
 
     def rewrite_judgments(self, judgments: Iterable[Judgment]) -> None:
         """Replace ``judgments.jsonl`` atomically (used by ``judge reparse``)."""
