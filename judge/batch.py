@@ -391,7 +391,7 @@ async def _submit(
         raise
     except BackendError as exc:
         raise BackendError(
-            f"submitting a {backend.batch_provider} batch of {len(keys)} requests got no "
+            f"submitting a batch of {len(keys)} requests to {backend.batch_provider} got no "
             f"answer ({exc}); the batch may exist and run (and bill) at the provider. "
             "Rerun with --batch: it looks for that batch among the provider's recent ones "
             f"and collects it before submitting anything again (the attempt is in {ledger.path})",
@@ -458,7 +458,8 @@ async def _collect(
         resubmitted |= refused
         if refused:
             log.warning(
-                "batch %s: %d requests refused (%s); submitting them again without it",
+                "batch %s: %d requests refused (%s); "
+                "submitting them again without the refused option",
                 batch.batch_id,
                 len(refused),
                 got.results[next(iter(refused))],
