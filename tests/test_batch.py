@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from judge.backends.base import Completion, CompletionRequest
-from judge.batch import BatchState, run_batch
+from judge.batch import BatchState, SubmittedBatch, run_batch, write_state
 from judge.cache import ResponseCache
 from judge.errors import BackendError, ConfigError, FatalBackendError
 from judge.judges import PromptJudge, Task
@@ -296,8 +296,8 @@ def test_lost_create_reply_is_adopted_not_paid_twice(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Item 11: the create call times out but the batch exists; the rerun adopts it."""
-    fault_server.configure(batch_delay=0.1, batch_create_delay=2.0)
-    first = cli_run(fault_server, tmp_path, provider, "-J", "timeout=0.5")
+    fault_server.configure(batch_delay=0.1, batch_create_delay=4.0)
+    first = cli_run(fault_server, tmp_path, provider, "-J", "timeout=1.5")
     assert first.exit_code == 5, first.output
     assert "the batch may exist" in first.output and "Rerun with --batch" in first.output
     assert fault_server.stats()["batches_created"] == 1
@@ -305,7 +305,7 @@ def test_lost_create_reply_is_adopted_not_paid_twice(
     assert intent.state == "submitting" and intent.batch_id is None
 
     fault_server.configure(batch_create_delay=0.0)
-    second = cli_run(fault_server, tmp_path, provider, "-J", "timeout=0.5")
+    second = cli_run(fault_server, tmp_path, provider, "-J", "timeout=1.5")
     assert second.exit_code == 0, second.output
     assert "judgments              10 (10 ok" in second.output
     assert fault_server.stats()["batches_created"] == 1  # adopted, not submitted again
@@ -314,6 +314,29 @@ def test_lost_create_reply_is_adopted_not_paid_twice(
     assert any("adopted" in r.getMessage() for r in caplog.records)
     judgments = stored(tmp_path / "run")
     assert len(judgments) == 10 and all(j.status == "ok" for j in judgments)
+
+
+def test_unanswered_submission_without_a_batch_is_submitted_again(
+    fault_server: FaultServerProcess, tmp_path: Path, items: list[PairItem]
+) -> None:
+    """Item 11: a recorded attempt that never reached the provider (killed before the
+    create call) is looked for, not found, and its requests are submitted once."""
+    fault_server.configure(batch_delay=0.1)
+    judge = make_judge("openai", fault_server)
+    keys = tuple(sorted({judge.request_key(t) for t in plan_tasks(items[:5], RunConfig())}))
+    intent = SubmittedBatch(provider="openai", request_keys=keys, state="submitting")
+    write_state(
+        tmp_path / "run" / "batches.json",
+        BatchState(judge_hash=judge.judge_hash, batches=(intent,)),
+    )
+
+    result = cli_run(fault_server, tmp_path)
+    assert result.exit_code == 0, result.output
+    assert "judgments              10 (10 ok" in result.output
+    assert fault_server.stats()["batches_created"] == 1
+    (submitted,) = state_of(tmp_path / "run").batches
+    assert submitted.state == "collected" and not submitted.adopted
+    assert sorted(submitted.request_keys) == list(keys)
 
 
 @pytest.mark.parametrize("provider", ["openai", "anthropic"])
