@@ -722,8 +722,21 @@ class FaultServer:
             params = req["params"]
             messages = _conversation(params, "anthropic")
             fp = fingerprint(messages)
-            self.attempts[fp] += 1
             result: dict[str, Any]
+            if params.get("model") == "fault-notemp" and "temperature" in params:
+                self.rejected += 1
+                message = "temperature is not supported with this model."
+                result = {
+                    "type": "errored",
+                    "error": {
+                        "type": "error",
+                        "error": {"type": "invalid_request_error", "message": message},
+                    },
+                }
+                lines.append(json.dumps({"custom_id": req["custom_id"], "result": result}))
+                counts["errored"] += 1
+                continue
+            self.attempts[fp] += 1
             if self._batch_line_expires(fp):
                 result = {"type": "expired"}
             elif self._batch_line_fails(fp):

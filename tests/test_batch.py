@@ -394,12 +394,16 @@ def test_live_rerun_with_batches_in_flight_is_refused(
     assert fault_server.stats()["total_attempts"] == 10  # the batch lines only
 
 
+@pytest.mark.parametrize(
+    ("provider", "model"), [("openai", "fault-nologprobs"), ("anthropic", "fault-notemp")]
+)
 def test_batch_falls_back_to_text_when_logprobs_are_refused(
-    fault_server: FaultServerProcess, tmp_path: Path
+    fault_server: FaultServerProcess, tmp_path: Path, provider: str, model: str
 ) -> None:
-    """Item 14: a probability preset on a model without logprobs is judged by its text."""
+    """Item 14: a probability preset on a model without logprobs is judged by its text
+    (and Anthropic's temperature, the one field its backend drops, likewise)."""
     fault_server.configure(batch_delay=0.1)
-    result = cli_run(fault_server, tmp_path, model="fault-nologprobs")
+    result = cli_run(fault_server, tmp_path, provider, model=model)
     assert result.exit_code == 0, result.output
     assert "judgments              10 (10 ok" in result.output
     judgments = stored(tmp_path / "run")
@@ -413,7 +417,7 @@ def test_batch_falls_back_to_text_when_logprobs_are_refused(
     assert first.state == second.state == "collected"
     assert sorted(first.request_keys) == sorted(second.request_keys)
 
-    rerun = cli_run(fault_server, tmp_path, model="fault-nologprobs")
+    rerun = cli_run(fault_server, tmp_path, provider, model=model)
     assert rerun.exit_code == 0 and fault_server.stats()["batches_created"] == 2
 
 
