@@ -288,15 +288,23 @@ def leave_batch_running(server: FaultServerProcess, run_dir: Path, items: list[P
     return submitted.batch_id
 
 
-@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+@pytest.mark.parametrize(
+    ("provider", "batch_delay"),
+    [
+        ("openai", 0.1),  # matched by its metadata, checked against its input file
+        ("anthropic", 0.1),  # ended when listed: checked against its results' custom ids
+        ("anthropic", 8.0),  # still running when listed: adopted by size and time
+    ],
+)
 def test_lost_create_reply_is_adopted_not_paid_twice(
     fault_server: FaultServerProcess,
     tmp_path: Path,
     provider: str,
+    batch_delay: float,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Item 11: the create call times out but the batch exists; the rerun adopts it."""
-    fault_server.configure(batch_delay=0.1, batch_create_delay=4.0)
+    fault_server.configure(batch_delay=batch_delay, batch_create_delay=4.0)
     first = cli_run(fault_server, tmp_path, provider, "-J", "timeout=1.5")
     assert first.exit_code == 5, first.output
     assert "the batch may exist" in first.output and "Rerun with --batch" in first.output
