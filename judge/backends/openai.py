@@ -390,10 +390,10 @@ class OpenAIBackend(HTTPBackend[openai.AsyncOpenAI]):
             return
         response = line.get("response") or {}
         status = int(response.get("status_code") or 0)
-        if not response and line.get("error"):  # never executed: expired or cancelled
+        if not response and line.get("error"):  # no reply: expired, cancelled, timed out
             message, code = error_message({"error": line["error"]}, "batch request not run")
             label = {"batch_expired": "expired", "batch_cancelled": "cancelled"}.get(
-                code or "", "not run"
+                code or "", "failed"
             )
             text = redact(f"batch request {label} ({code}): {message}", self._secrets())
             out.add(custom_id, BackendError(text, retryable=True))
