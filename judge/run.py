@@ -298,6 +298,10 @@ async def arun_judging(
                 f"{store.path} holds a run of a different judge configuration "
                 f"({previous.judge_hash} != {judge.judge_hash}); choose another --name"
             )
+    if config.execution != "batch":
+        from judge.batch import ensure_no_batches_in_flight
+
+        ensure_no_batches_in_flight(store.path)  # a live run would pay for them twice
     all_items = _merge_items(store, loaded)
     store.write_items(all_items)
 

@@ -3,11 +3,16 @@
 It speaks the wire formats the judge backends use:
 
 - OpenAI ``POST /v1/chat/completions`` (with ``logprobs`` / ``top_logprobs``), and the
-  Batch API: ``POST /v1/files``, ``POST /v1/batches``, ``GET /v1/batches/{id}``,
-  ``GET /v1/files/{id}/content``;
+  Batch API: ``POST /v1/files``, ``POST /v1/batches``, ``GET /v1/batches`` (list),
+  ``GET /v1/batches/{id}``, ``GET /v1/files/{id}/content``;
 - Anthropic ``POST /v1/messages`` (text, forced tool use, ``cache_control`` accounting)
-  and Message Batches: ``POST /v1/messages/batches``, ``GET /v1/messages/batches/{id}``,
-  ``GET /v1/messages/batches/{id}/results``.
+  and Message Batches: ``POST /v1/messages/batches``, ``GET /v1/messages/batches`` (list),
+  ``GET /v1/messages/batches/{id}``, ``GET /v1/messages/batches/{id}/results``.
+
+Batch faults (see :class:`Config`): failed, expired, duplicated and unknown result
+lines, a create call that answers after the client gave up (the batch exists), errored
+lines that echo the caller's key; a batch unknown to the server (after ``/admin/reset``)
+answers 404. ``batches_created`` in ``/stats`` counts submissions.
 
 Every reply is a deterministic function of the conversation: the verdict letter and
 its top-logprob distribution come from a hash of the messages (:func:`verdict_probs`),
@@ -87,6 +92,17 @@ class Config:
     """Seconds after creation when a batch is done."""
     batch_fault_rate: float = 0.0
     """Probability that one line of a batch errors."""
+    batch_create_delay: float = 0.0
+    """Seconds a batch create call waits *after* creating the batch before it answers (a
+    client that times out first has lost the reply to a batch that exists)."""
+    batch_expire_rate: float = 0.0
+    """Probability that one line of a batch expires (the batch ends ``expired``)."""
+    batch_duplicate_lines: bool = False
+    """After each successful result line, add an error line for the same custom_id."""
+    batch_unknown_lines: int = 0
+    """Extra result lines with custom_ids that no request of the batch has."""
+    batch_echo_key: bool = False
+    """Errored batch lines echo the caller's API key in their message (a leaky provider)."""
     reply: str = "{verdict}"
     """Template of the reply text; ``{verdict}`` is the verdict letter."""
     script: list[str] = field(default_factory=list)
@@ -190,8 +206,10 @@ class FaultServer:
         app.router.add_post("/v1/files", self.upload_file)
         app.router.add_get("/v1/files/{file_id}/content", self.file_content)
         app.router.add_post("/v1/batches", self.create_openai_batch)
+        app.router.add_get("/v1/batches", self.list_openai_batches)
         app.router.add_get("/v1/batches/{batch_id}", self.retrieve_openai_batch)
         app.router.add_post("/v1/messages/batches", self.create_anthropic_batch)
+        app.router.add_get("/v1/messages/batches", self.list_anthropic_batches)
         app.router.add_get("/v1/messages/batches/{batch_id}", self.retrieve_anthropic_batch)
         app.router.add_get("/v1/messages/batches/{batch_id}/results", self.anthropic_results)
         app.router.add_get("/v1/models", self.models)
@@ -422,8 +440,34 @@ class FaultServer:
             "request_counts": {"total": len(lines), "completed": 0, "failed": 0},
             "_created": time.monotonic(),
             "_lines": lines,
+            "_key": self._key_of(request) or "",
         }
+        if self.config.batch_create_delay > 0:  # the batch exists; the reply comes late
+            await asyncio.sleep(self.config.batch_create_delay)
         return web.json_response(_public(self.openai_batches[batch_id]))
+
+    async def list_openai_batches(self, request: web.Request) -> web.Response:
+        rejected = self._precheck(request, "openai", "")
+        if rejected is not None:
+            return rejected
+        newest_first = sorted(
+            self.openai_batches.values(), key=lambda b: b["_created"], reverse=True
+        )
+        after = request.query.get("after")
+        if after is not None:
+            ids = [b["id"] for b in newest_first]
+            newest_first = newest_first[ids.index(after) + 1 :] if after in ids else []
+        limit = int(request.query.get("limit", "20"))
+        page = newest_first[:limit]
+        return web.json_response(
+            {
+                "object": "list",
+                "data": [_public(b) for b in page],
+                "first_id": page[0]["id"] if page else None,
+                "last_id": page[-1]["id"] if page else None,
+                "has_more": len(newest_first) > limit,
+            }
+        )
 
     async def retrieve_openai_batch(self, request: web.Request) -> web.Response:
         batch = self.openai_batches.get(request.match_info["batch_id"])
@@ -436,52 +480,78 @@ class FaultServer:
             self._finish_openai_batch(batch)
         return web.json_response(_public(batch))
 
+    def _openai_error_line(
+        self, custom_id: str, status: int | None, message: str, kind: str
+    ) -> str:
+        """An error line of an output or error file (``status`` None: never executed)."""
+        line: dict[str, Any] = {
+            "id": f"batch_req_{uuid.uuid4().hex[:16]}",
+            "custom_id": custom_id,
+            "response": None,
+            "error": None,
+        }
+        if status is None:
+            line["error"] = {"code": kind, "message": message}
+        else:
+            line["response"] = {
+                "status_code": status,
+                "request_id": f"req_{uuid.uuid4().hex[:16]}",
+                "body": {"error": {"message": message, "type": kind}},
+            }
+        return json.dumps(line)
+
     def _finish_openai_batch(self, batch: dict[str, Any]) -> None:
+        cfg = self.config
         out: list[str] = []
         errors: list[str] = []
+        expired = 0
         for line in batch["_lines"]:
             body = line["body"]
+            custom_id = line["custom_id"]
             messages = _conversation(body, "openai")
             fp = fingerprint(messages)
+            model = str(body.get("model", ""))
+            if model == "fault-nologprobs" and body.get("logprobs"):
+                self.rejected += 1
+                message = "logprobs is not supported with this model."
+                errors.append(
+                    self._openai_error_line(custom_id, 400, message, "invalid_request_error")
+                )
+                continue
             self.attempts[fp] += 1
-            request_id = f"req_{uuid.uuid4().hex[:16]}"
+            if self._batch_line_expires(fp):
+                expired += 1
+                message = "This request could not be executed before the completion window expired."
+                errors.append(self._openai_error_line(custom_id, None, message, "batch_expired"))
+                continue
             if self._batch_line_fails(fp):
                 self.faults["batch_line"] += 1
-                errors.append(
-                    json.dumps(
-                        {
-                            "id": f"batch_req_{uuid.uuid4().hex[:16]}",
-                            "custom_id": line["custom_id"],
-                            "response": {
-                                "status_code": 500,
-                                "request_id": request_id,
-                                "body": {
-                                    "error": {
-                                        "message": "injected batch line error",
-                                        "type": "server_error",
-                                    }
-                                },
-                            },
-                            "error": None,
-                        }
-                    )
-                )
+                message = "injected batch line error"
+                if cfg.batch_echo_key:
+                    message += f" (request made with key {batch['_key']})"
+                errors.append(self._openai_error_line(custom_id, 500, message, "server_error"))
                 continue
             self.ok[fp] += 1
             out.append(
                 json.dumps(
                     {
                         "id": f"batch_req_{uuid.uuid4().hex[:16]}",
-                        "custom_id": line["custom_id"],
+                        "custom_id": custom_id,
                         "response": {
                             "status_code": 200,
-                            "request_id": request_id,
-                            "body": _openai_completion(body, messages, fp, self.config.reply),
+                            "request_id": f"req_{uuid.uuid4().hex[:16]}",
+                            "body": _openai_completion(body, messages, fp, cfg.reply),
                         },
                         "error": None,
                     }
                 )
             )
+            if cfg.batch_duplicate_lines:  # a later error line for the same request
+                message = "duplicate line (injected)"
+                errors.append(self._openai_error_line(custom_id, 500, message, "server_error"))
+        for _ in range(cfg.batch_unknown_lines):
+            unknown = f"unknown-{uuid.uuid4().hex[:12]}"
+            errors.append(self._openai_error_line(unknown, 500, "not yours", "server_error"))
         out_id = f"file-{uuid.uuid4().hex[:24]}"
         self.files[out_id] = "".join(x + "\n" for x in out).encode()
         batch["output_file_id"] = out_id
@@ -489,12 +559,12 @@ class FaultServer:
             err_id = f"file-{uuid.uuid4().hex[:24]}"
             self.files[err_id] = "".join(x + "\n" for x in errors).encode()
             batch["error_file_id"] = err_id
-        batch["status"] = "completed"
+        batch["status"] = "expired" if expired else "completed"
         batch["completed_at"] = int(time.time())
         batch["request_counts"] = {
             "total": len(batch["_lines"]),
             "completed": len(out),
-            "failed": len(errors),
+            "failed": len(batch["_lines"]) - len(out),
         }
 
     def _batch_line_fails(self, fp: str) -> bool:
@@ -503,6 +573,13 @@ class FaultServer:
             return False
         attempt = self.attempts[fp]
         return random.Random(f"batch:{self.config.seed}:{fp}:{attempt}").random() < rate
+
+    def _batch_line_expires(self, fp: str) -> bool:
+        rate = self.config.batch_expire_rate
+        if rate <= 0:
+            return False
+        attempt = self.attempts[fp]
+        return random.Random(f"expire:{self.config.seed}:{fp}:{attempt}").random() < rate
 
     # -- Anthropic ---------------------------------------------------------------------
 
@@ -597,8 +674,33 @@ class FaultServer:
             "_created": time.monotonic(),
             "_requests": reqs,
             "_results": b"",
+            "_key": self._key_of(request) or "",
         }
+        if self.config.batch_create_delay > 0:  # the batch exists; the reply comes late
+            await asyncio.sleep(self.config.batch_create_delay)
         return web.json_response(_public(self.anthropic_batches[batch_id]))
+
+    async def list_anthropic_batches(self, request: web.Request) -> web.Response:
+        rejected = self._precheck(request, "anthropic", "")
+        if rejected is not None:
+            return rejected
+        newest_first = sorted(
+            self.anthropic_batches.values(), key=lambda b: b["_created"], reverse=True
+        )
+        after = request.query.get("after_id")
+        if after is not None:
+            ids = [b["id"] for b in newest_first]
+            newest_first = newest_first[ids.index(after) + 1 :] if after in ids else []
+        limit = int(request.query.get("limit", "20"))
+        page = newest_first[:limit]
+        return web.json_response(
+            {
+                "data": [_public(b) for b in page],
+                "first_id": page[0]["id"] if page else None,
+                "last_id": page[-1]["id"] if page else None,
+                "has_more": len(newest_first) > limit,
+            }
+        )
 
     async def retrieve_anthropic_batch(self, request: web.Request) -> web.Response:
         batch = self.anthropic_batches.get(request.match_info["batch_id"])
@@ -612,42 +714,75 @@ class FaultServer:
         return web.json_response(_public(batch))
 
     def _finish_anthropic_batch(self, batch: dict[str, Any], origin: str) -> None:
+        cfg = self.config
         lines: list[str] = []
-        succeeded = errored = 0
+        late: list[str] = []  # lines that come after all the others
+        counts = Counter[str]()
         for req in batch["_requests"]:
             params = req["params"]
             messages = _conversation(params, "anthropic")
             fp = fingerprint(messages)
-            self.attempts[fp] += 1
-            if self._batch_line_fails(fp):
-                self.faults["batch_line"] += 1
-                errored += 1
-                result: dict[str, Any] = {
+            result: dict[str, Any]
+            if params.get("model") == "fault-notemp" and "temperature" in params:
+                self.rejected += 1
+                message = "temperature is not supported with this model."
+                result = {
                     "type": "errored",
                     "error": {
                         "type": "error",
-                        "error": {"type": "api_error", "message": "injected batch line error"},
+                        "error": {"type": "invalid_request_error", "message": message},
                     },
+                }
+                lines.append(json.dumps({"custom_id": req["custom_id"], "result": result}))
+                counts["errored"] += 1
+                continue
+            self.attempts[fp] += 1
+            if self._batch_line_expires(fp):
+                result = {"type": "expired"}
+            elif self._batch_line_fails(fp):
+                self.faults["batch_line"] += 1
+                message = "injected batch line error"
+                if cfg.batch_echo_key:
+                    message += f" (request made with key {batch['_key']})"
+                result = {
+                    "type": "errored",
+                    "error": {"type": "error", "error": {"type": "api_error", "message": message}},
                 }
             else:
                 self.ok[fp] += 1
-                succeeded += 1
                 result = {
                     "type": "succeeded",
                     "message": self._anthropic_message(params, messages, fp),
                 }
+                if cfg.batch_duplicate_lines:
+                    duplicate = {
+                        "type": "errored",
+                        "error": {
+                            "type": "error",
+                            "error": {"type": "api_error", "message": "duplicate line (injected)"},
+                        },
+                    }
+                    late.append(json.dumps({"custom_id": req["custom_id"], "result": duplicate}))
+            counts[result["type"]] += 1
             lines.append(json.dumps({"custom_id": req["custom_id"], "result": result}))
-        batch["_results"] = "".join(
-            x + "\n" for x in reversed(lines)
-        ).encode()  # order not guaranteed
+        for _ in range(cfg.batch_unknown_lines):
+            unknown = {
+                "type": "errored",
+                "error": {"type": "error", "error": {"type": "api_error", "message": "not yours"}},
+            }
+            late.append(
+                json.dumps({"custom_id": f"unknown-{uuid.uuid4().hex[:12]}", "result": unknown})
+            )
+        # Order is not guaranteed: reversed, with the extra lines last.
+        batch["_results"] = "".join(x + "\n" for x in [*reversed(lines), *late]).encode()
         batch["processing_status"] = "ended"
         batch["ended_at"] = datetime.now(UTC).isoformat()
         batch["request_counts"] = {
             "processing": 0,
-            "succeeded": succeeded,
-            "errored": errored,
+            "succeeded": counts["succeeded"],
+            "errored": counts["errored"],
             "canceled": 0,
-            "expired": 0,
+            "expired": counts["expired"],
         }
         batch["results_url"] = f"{origin}/v1/messages/batches/{batch['id']}/results"
 

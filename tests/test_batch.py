@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from judge.backends.base import Completion, CompletionRequest
-from judge.batch import BatchState, run_batch
+from judge.batch import BatchState, SubmittedBatch, run_batch, write_state
 from judge.cache import ResponseCache
 from judge.errors import BackendError, ConfigError, FatalBackendError
 from judge.judges import PromptJudge, Task
@@ -226,3 +227,266 @@ def test_cli_batch_execution_mode(fault_server: FaultServerProcess, tmp_path: Pa
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert manifest["config"]["execution"] == "batch" and manifest["complete"]
     assert fault_server.stats()["batches_created"] == 1
+
+
+# -- faults of the batch path, through the CLI (issue 14, items 11-15) --------------------
+
+ENV_KEYS = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
+
+
+def cli_run(
+    server: FaultServerProcess,
+    out: Path,
+    provider: str = "openai",
+    *extra: str,
+    batch_mode: bool = True,
+    model: str | None = None,
+) -> Any:
+    """``judge run [--batch]`` on 5 sample items (10 judgments) against the fault server."""
+    from typer.testing import CliRunner
+
+    from judge.cli import app
+
+    url = server.openai_url if provider == "openai" else server.url
+    args = [
+        "run",
+        *(["--batch", "--poll", "0.05"] if batch_mode else []),
+        "--limit",
+        "5",
+        "--name",
+        "run",
+        "-o",
+        str(out),
+        "--quiet",
+        "-J",
+        f"backend={provider}",
+        "-J",
+        f"base_url={url}",
+        "-J",
+        f"model={model or MODELS[provider]}",
+        *extra,
+    ]
+    return CliRunner().invoke(app, args)
+
+
+def state_of(run_dir: Path) -> BatchState:
+    return BatchState.model_validate_json((run_dir / "batches.json").read_text())
+
+
+def stored(run_dir: Path) -> list[Judgment]:
+    return RunStore(run_dir).judgments()
+
+
+def leave_batch_running(server: FaultServerProcess, run_dir: Path, items: list[PairItem]) -> str:
+    """Submit the CLI run's 10 requests as a batch and stop polling (a killed ``--batch`` run)."""
+    server.configure(batch_delay=60.0)
+    tasks = plan_tasks(items[:5], RunConfig())
+    with pytest.raises(BackendError, match="rerun to collect"):
+        batch(make_judge("openai", server), tasks, RunStore(run_dir), max_wait=0.1)
+    (submitted,) = state_of(run_dir).batches
+    assert submitted.state == "running" and submitted.batch_id
+    return submitted.batch_id
+
+
+@pytest.mark.parametrize(
+    ("provider", "batch_delay"),
+    [
+        ("openai", 0.1),  # matched by its metadata, checked against its input file
+        ("anthropic", 0.1),  # ended when listed: checked against its results' custom ids
+        ("anthropic", 8.0),  # still running when listed: adopted by size and time
+    ],
+)
+def test_lost_create_reply_is_adopted_not_paid_twice(
+    fault_server: FaultServerProcess,
+    tmp_path: Path,
+    provider: str,
+    batch_delay: float,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Item 11: the create call times out but the batch exists; the rerun adopts it."""
+    fault_server.configure(batch_delay=batch_delay, batch_create_delay=4.0)
+    first = cli_run(fault_server, tmp_path, provider, "-J", "timeout=1.5")
+    assert first.exit_code == 5, first.output
+    assert "the batch may exist" in first.output and "Rerun with --batch" in first.output
+    assert fault_server.stats()["batches_created"] == 1
+    (intent,) = state_of(tmp_path / "run").batches
+    assert intent.state == "submitting" and intent.batch_id is None
+
+    fault_server.configure(batch_create_delay=0.0)
+    second = cli_run(fault_server, tmp_path, provider, "-J", "timeout=1.5")
+    assert second.exit_code == 0, second.output
+    assert "judgments              10 (10 ok" in second.output
+    assert fault_server.stats()["batches_created"] == 1  # adopted, not submitted again
+    (adopted,) = state_of(tmp_path / "run").batches
+    assert adopted.adopted and adopted.state == "collected" and adopted.batch_id
+    assert any("adopted" in r.getMessage() for r in caplog.records)
+    judgments = stored(tmp_path / "run")
+    assert len(judgments) == 10 and all(j.status == "ok" for j in judgments)
+
+
+def test_unanswered_submission_without_a_batch_is_submitted_again(
+    fault_server: FaultServerProcess, tmp_path: Path, items: list[PairItem]
+) -> None:
+    """Item 11: a recorded attempt that never reached the provider (killed before the
+    create call) is looked for, not found, and its requests are submitted once."""
+    fault_server.configure(batch_delay=0.1)
+    judge = make_judge("openai", fault_server)
+    keys = tuple(sorted({judge.request_key(t) for t in plan_tasks(items[:5], RunConfig())}))
+    intent = SubmittedBatch(provider="openai", request_keys=keys, state="submitting")
+    write_state(
+        tmp_path / "run" / "batches.json",
+        BatchState(judge_hash=judge.judge_hash, batches=(intent,)),
+    )
+
+    result = cli_run(fault_server, tmp_path)
+    assert result.exit_code == 0, result.output
+    assert "judgments              10 (10 ok" in result.output
+    assert fault_server.stats()["batches_created"] == 1
+    (submitted,) = state_of(tmp_path / "run").batches
+    assert submitted.state == "collected" and not submitted.adopted
+    assert sorted(submitted.request_keys) == list(keys)
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+def test_batch_error_text_never_holds_the_key(
+    fault_server: FaultServerProcess,
+    tmp_path: Path,
+    provider: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Item 12: a provider echoing the key in errored lines never gets it stored."""
+    secret = f"sk-{provider}-echoed-secret-0123456789"
+    monkeypatch.setenv(ENV_KEYS[provider], secret)
+    fault_server.configure(
+        api_key=secret, batch_delay=0.1, batch_fault_rate=1.0, batch_echo_key=True
+    )
+    first = cli_run(fault_server, tmp_path, provider)
+    assert first.exception is None or isinstance(first.exception, SystemExit), first.output
+    errors = stored(tmp_path / "run")
+    assert len(errors) == 10 and all(j.status == "error" for j in errors)
+    assert all("request made with key ***" in (j.error or "") for j in errors)
+
+    fault_server.configure(batch_fault_rate=0.0)
+    second = cli_run(fault_server, tmp_path, provider)
+    assert second.exit_code == 0, second.output
+    assert secret not in first.output + second.output
+    files = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert any(p.name == "judgments.jsonl" for p in files)
+    for path in files:
+        assert secret.encode() not in path.read_bytes(), path
+
+
+def test_live_rerun_with_batches_in_flight_is_refused(
+    fault_server: FaultServerProcess, tmp_path: Path, items: list[PairItem]
+) -> None:
+    """Item 13: without --batch, a run folder with a batch in flight is not sent live."""
+    batch_id = leave_batch_running(fault_server, tmp_path / "run", items)
+
+    live = cli_run(fault_server, tmp_path, batch_mode=False)
+    assert live.exit_code == 2, live.output
+    assert batch_id in live.output and "batches.json" in live.output
+    assert "with --batch to collect them" in live.output
+    assert fault_server.stats()["total_attempts"] == 0  # nothing was sent live
+    assert stored(tmp_path / "run") == []
+
+    fault_server.configure(batch_delay=0.1)
+    collected = cli_run(fault_server, tmp_path)
+    assert collected.exit_code == 0, collected.output
+    stats = fault_server.stats()
+    assert stats["batches_created"] == 1 and stats["total_ok"] == 10
+    assert len(stored(tmp_path / "run")) == 10
+
+    # Once collected, a live rerun is allowed (and has nothing to send).
+    again = cli_run(fault_server, tmp_path, batch_mode=False)
+    assert again.exit_code == 0, again.output
+    assert fault_server.stats()["total_attempts"] == 10  # the batch lines only
+
+
+@pytest.mark.parametrize(
+    ("provider", "model"), [("openai", "fault-nologprobs"), ("anthropic", "fault-notemp")]
+)
+def test_batch_falls_back_to_text_when_logprobs_are_refused(
+    fault_server: FaultServerProcess, tmp_path: Path, provider: str, model: str
+) -> None:
+    """Item 14: a probability preset on a model without logprobs is judged by its text
+    (and Anthropic's temperature, the one field its backend drops, likewise)."""
+    fault_server.configure(batch_delay=0.1)
+    result = cli_run(fault_server, tmp_path, provider, model=model)
+    assert result.exit_code == 0, result.output
+    assert "judgments              10 (10 ok" in result.output
+    judgments = stored(tmp_path / "run")
+    assert len(judgments) == 10
+    assert all(j.status == "ok" and j.verdict and j.probabilities is None for j in judgments)
+    stats = fault_server.stats()
+    # The refused batch, then its requests again without logprobs; each answered once.
+    assert stats["batches_created"] == 2 and stats["rejected"] == 10
+    assert stats["total_ok"] == 10 and all(n == 1 for n in stats["ok"].values())
+    first, second = state_of(tmp_path / "run").batches
+    assert first.state == second.state == "collected"
+    assert sorted(first.request_keys) == sorted(second.request_keys)
+
+    rerun = cli_run(fault_server, tmp_path, provider, model=model)
+    assert rerun.exit_code == 0 and fault_server.stats()["batches_created"] == 2
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+def test_duplicate_and_unknown_result_lines(
+    fault_server: FaultServerProcess,
+    tmp_path: Path,
+    provider: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Item 15: an error line after a success keeps the success; odd lines are counted."""
+    fault_server.configure(batch_delay=0.1, batch_duplicate_lines=True, batch_unknown_lines=3)
+    result = cli_run(fault_server, tmp_path, provider)
+    assert result.exit_code == 0, result.output
+    assert "judgments              10 (10 ok" in result.output
+    assert all(j.status == "ok" for j in stored(tmp_path / "run"))
+    (collected,) = state_of(tmp_path / "run").batches
+    assert (collected.duplicate_lines, collected.unknown_lines) == (10, 3)
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any("3 result lines for requests it never held" in w for w in warnings)
+    assert any("10 duplicate lines" in w for w in warnings)
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+def test_expired_lines_are_labelled_expired_and_resubmitted(
+    fault_server: FaultServerProcess, tmp_path: Path, provider: str
+) -> None:
+    """Item 15: lines the provider never ran are "expired", not "HTTP 500"."""
+    fault_server.configure(batch_delay=0.1, batch_expire_rate=0.5, seed=3)
+    first = cli_run(fault_server, tmp_path, provider)
+    assert first.exception is None or isinstance(first.exception, SystemExit), first.output
+    errors = [j for j in stored(tmp_path / "run") if j.status == "error"]
+    assert 1 <= len(errors) <= 9
+    assert all("expired" in (j.error or "") and "HTTP" not in (j.error or "") for j in errors)
+
+    fault_server.configure(batch_expire_rate=0.0)
+    second = cli_run(fault_server, tmp_path, provider)
+    assert second.exit_code == 0, second.output
+    assert "judgments              10 (10 ok" in second.output
+    _, again = state_of(tmp_path / "run").batches
+    assert len(again.request_keys) == len(errors)  # only the expired ones went again
+
+
+def test_batch_unknown_to_the_provider(
+    fault_server: FaultServerProcess, tmp_path: Path, items: list[PairItem]
+) -> None:
+    """Item 15: a recorded batch answered 404 is named, marked lost, and not a dead end."""
+    batch_id = leave_batch_running(fault_server, tmp_path / "run", items)
+    fault_server.reset()  # the provider forgets every batch: polls answer 404
+    fault_server.configure(batch_delay=0.1)
+
+    lost = cli_run(fault_server, tmp_path)
+    assert lost.exit_code == 5, lost.output
+    assert batch_id in lost.output and "batches.json" in lost.output
+    assert "marked lost" in lost.output and "Rerun with --batch" in lost.output
+    (marked,) = state_of(tmp_path / "run").batches
+    assert marked.state == "lost" and "404" in marked.detail
+    assert fault_server.stats()["batches_created"] == 0  # nothing resubmitted unasked
+
+    again = cli_run(fault_server, tmp_path)
+    assert again.exit_code == 0, again.output
+    assert "judgments              10 (10 ok" in again.output
+    assert fault_server.stats()["batches_created"] == 1
+    assert [b.state for b in state_of(tmp_path / "run").batches] == ["lost", "collected"]

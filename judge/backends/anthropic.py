@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from types import ModuleType
 from typing import Any, ClassVar, Literal, cast
 
@@ -26,8 +27,10 @@ from judge.backends.base import Completion, CompletionRequest
 from judge.backends.http_common import (
     MALFORMED,
     BatchPoll,
+    BatchResults,
     HTTPBackend,
     HTTPBackendOptions,
+    ListedBatch,
     error_message,
     split_declared,
     transient_error,
@@ -122,7 +125,8 @@ class AnthropicBackend(HTTPBackend[anthropic.AsyncAnthropic]):
     def _drop_optional(self, error: FatalBackendError) -> bool:
         if self.opts.send_temperature != "auto" or "temperature" not in str(error).lower():
             return False
-        log.warning("%s rejects temperature (%s); no longer sending it", self.where, error)
+        if not self._temperature_refused:  # once, not once per batch line
+            log.warning("%s rejects temperature (%s); no longer sending it", self.where, error)
         self._temperature_refused = True
         return True
 
@@ -192,48 +196,87 @@ class AnthropicBackend(HTTPBackend[anthropic.AsyncAnthropic]):
         return batch.id
 
     async def poll_batch(self, batch_id: str) -> BatchPoll:
-        """Where a batch stands."""
+        """Where a batch stands (``lost`` when the provider answers 404 for its id)."""
         client = self._ensure_client()
         with self._batch_errors():
-            batch = await client.messages.batches.retrieve(batch_id)
+            try:
+                batch = await client.messages.batches.retrieve(batch_id)
+            except anthropic.NotFoundError as exc:
+                return BatchPoll("lost", {}, str(self.sdk_status_error(exc)))
         counts = batch.request_counts.model_dump()
         state: Literal["running", "ended"] = (
             "ended" if batch.processing_status == "ended" else "running"
         )
         return BatchPoll(state, counts, batch.processing_status)
 
+    async def list_batches(self, *, since: datetime) -> list[ListedBatch]:
+        """The workspace's batches created at or after ``since``, newest first."""
+        client = self._ensure_client()
+        out: list[ListedBatch] = []
+        with self._batch_errors():
+            async for batch in client.messages.batches.list(limit=100):
+                created = batch.created_at
+                if created.tzinfo is None:
+                    created = created.replace(tzinfo=UTC)
+                if created < since:
+                    break  # the list is newest first
+                total = sum(batch.request_counts.model_dump().values())
+                out.append(ListedBatch(batch.id, created, total))
+        return out
+
+    async def batch_request_keys(self, batch_id: str) -> frozenset[str] | None:
+        """The custom ids of an ended batch's results; None while it runs (the API shows
+        a batch's requests only through its results)."""
+        client = self._ensure_client()
+        try:
+            with self._batch_errors():
+                batch = await client.messages.batches.retrieve(batch_id)
+                if batch.processing_status != "ended":
+                    return None
+                decoder = await client.messages.batches.results(batch_id)
+                return frozenset([line.custom_id async for line in decoder])
+        except anthropic.AnthropicError as exc:
+            raise transient_error(
+                "batch results unavailable", str(exc), where=self.where, secrets=self._secrets()
+            ) from None
+
     async def batch_results(
         self, batch_id: str, requests: Mapping[str, CompletionRequest]
-    ) -> dict[str, Completion | BackendError]:
+    ) -> BatchResults:
         """Every result of an ended batch by custom id; lines it lacks become retryable errors."""
         client = self._ensure_client()
-        out: dict[str, Completion | BackendError] = {}
+        out = BatchResults()
         try:
             with self._batch_errors():
                 decoder = await client.messages.batches.results(batch_id)
                 async for line in decoder:
                     if line.custom_id not in requests:
+                        out.unknown.append(line.custom_id)
                         continue
-                    result = line.result
-                    if result.type == "succeeded":
-                        try:
-                            out[line.custom_id] = self.completion_from_json(
-                                result.message.model_dump(), latency=0.0, batch=True
-                            )
-                        except MALFORMED as exc:
-                            out[line.custom_id] = transient_error(
-                                "malformed batch result", str(exc)
-                            )
-                    elif result.type == "errored":
-                        payload = result.error.model_dump()
-                        message, code = error_message(payload, "batch request errored")
-                        retryable = code != "invalid_request_error"
-                        text = f"batch request errored ({code}): {message}"
-                        out[line.custom_id] = BackendError(text, retryable=retryable)
-                    else:  # canceled or expired: never processed
-                        out[line.custom_id] = BackendError(
-                            f"batch request {result.type}", retryable=True
-                        )
+                    out.add(line.custom_id, self._batch_result(line.result))
         except anthropic.AnthropicError as exc:  # e.g. no results_url yet
-            raise transient_error("batch results unavailable", str(exc), where=self.where) from None
+            raise transient_error(
+                "batch results unavailable", str(exc), where=self.where, secrets=self._secrets()
+            ) from None
         return self._fill_missing(batch_id, requests, out)
+
+    def _batch_result(self, result: Any) -> Completion | BackendError:
+        """One result line's outcome; error texts are scrubbed of the key like every path's."""
+        if result.type == "succeeded":
+            try:
+                return self.completion_from_json(
+                    result.message.model_dump(), latency=0.0, batch=True
+                )
+            except MALFORMED as exc:
+                return transient_error("malformed batch result", str(exc), secrets=self._secrets())
+        if result.type == "errored":
+            message, code = error_message(result.error.model_dump(), "batch request errored")
+            text = f"batch request errored ({code}): {message}"
+            error: BackendError = (
+                FatalBackendError(text)
+                if code == "invalid_request_error"
+                else BackendError(text, retryable=True)
+            )
+            return self._batch_line_error(error)
+        # canceled or expired: never processed
+        return BackendError(f"batch request {result.type}", retryable=True)

@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from types import ModuleType
 from typing import Any, ClassVar, Generic, Literal, Protocol, TypeVar, cast
 from urllib.parse import urlsplit, urlunsplit
@@ -372,12 +373,62 @@ class RateLimiter:
 class BatchPoll:
     """Where a provider batch stands (see :mod:`judge.batch`)."""
 
-    state: Literal["running", "ended", "failed"]
-    """``ended``: results can be fetched; ``failed``: the batch as a whole was rejected."""
+    state: Literal["running", "ended", "failed", "lost"]
+    """``ended``: results can be fetched; ``failed``: the batch as a whole was rejected;
+    ``lost``: the provider does not know the id (HTTP 404)."""
     counts: dict[str, int] = field(default_factory=dict)
     """The provider's request counts."""
     detail: str = ""
     """The provider's status word or failure message."""
+
+
+@dataclass(frozen=True)
+class ListedBatch:
+    """One batch in the provider's list of recent batches (to find an orphan)."""
+
+    batch_id: str
+    created_at: datetime
+    """When the provider created it (UTC)."""
+    total: int
+    """How many requests it holds."""
+    metadata: dict[str, str] = field(default_factory=dict)
+    """Its metadata (OpenAI); Anthropic's batches have none."""
+
+
+@dataclass
+class BatchResults:
+    """The results of an ended batch by custom id, and the lines that did not fit."""
+
+    results: dict[str, Completion | BackendError] = field(default_factory=dict)
+    """One result per requested custom id (a success is never replaced by a later line)."""
+    unknown: list[str] = field(default_factory=list)
+    """Custom ids of lines for requests that were not asked about."""
+    duplicates: int = 0
+    """Lines for a custom id that already had one."""
+
+    def add(self, custom_id: str, result: Completion | BackendError) -> None:
+        """Record one line: the first success wins, a success replaces an earlier error.
+
+        >>> r = BatchResults()
+        >>> r.add("k", Completion(text="A")); r.add("k", BackendError("late error"))
+        >>> r.add("k", Completion(text="B"))
+        >>> r.results["k"].text, r.duplicates
+        ('A', 2)
+        """
+        old = self.results.get(custom_id)
+        if old is not None:
+            self.duplicates += 1
+            if isinstance(old, Completion) or not isinstance(result, Completion):
+                return
+        self.results[custom_id] = result
+
+
+class OptionRefused(BackendError):
+    """A batch line refused for a field the backend stops sending (as live mode does):
+    the runner resubmits the request without it instead of storing an error."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retryable=True)
 
 
 class HTTPBackendOptions(BackendOptions):
@@ -639,19 +690,30 @@ class HTTPBackend(Backend, Generic[ClientT]):
 
     @staticmethod
     def _fill_missing(
-        batch_id: str,
-        requests: Mapping[str, CompletionRequest],
-        out: dict[str, Completion | BackendError],
-    ) -> dict[str, Completion | BackendError]:
+        batch_id: str, requests: Mapping[str, CompletionRequest], out: BatchResults
+    ) -> BatchResults:
         """``out`` with a retryable error for every request the batch returned nothing for."""
         for custom_id in requests:
-            out.setdefault(
+            out.results.setdefault(
                 custom_id,
                 BackendError(
                     f"batch {batch_id} returned no result for this request", retryable=True
                 ),
             )
         return out
+
+    def _batch_line_error(self, error: BackendError) -> BackendError:
+        """The error stored for one failed batch line, its text scrubbed of the key.
+
+        Within a batch no error stops the run (a rerun resubmits what is retryable),
+        except that a line refused for the optional field the backend can stop sending
+        (logprobs, temperature) becomes :class:`OptionRefused`, as live mode retries
+        without it.
+        """
+        text = redact(str(error), self._secrets())
+        if isinstance(error, FatalBackendError) and self._drop_optional(error):
+            return OptionRefused(text)
+        return BackendError(text, retryable=error.retryable)
 
     # -- provider hooks ------------------------------------------------------------------
 

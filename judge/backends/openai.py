@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from types import ModuleType
 from typing import Any, ClassVar, Literal, cast
 
@@ -30,8 +31,10 @@ from judge.backends.base import Completion, CompletionRequest
 from judge.backends.http_common import (
     MALFORMED,
     BatchPoll,
+    BatchResults,
     HTTPBackend,
     HTTPBackendOptions,
+    ListedBatch,
     choice_probs,
     error_message,
     redact,
@@ -172,7 +175,8 @@ class OpenAIBackend(HTTPBackend[openai.AsyncOpenAI]):
         if self.opts.logprobs != "auto" or "logprob" not in str(error).lower():
             return False
         # The server refuses logprobs for this model: judge by text from now on.
-        log.warning("%s refuses logprobs (%s); parsing reply text instead", self.where, error)
+        if not self._logprobs_refused:  # once, not once per batch line
+            log.warning("%s refuses logprobs (%s); parsing reply text instead", self.where, error)
         self._logprobs_refused = True
         return True
 
@@ -307,10 +311,13 @@ class OpenAIBackend(HTTPBackend[openai.AsyncOpenAI]):
         return batch.id
 
     async def poll_batch(self, batch_id: str) -> BatchPoll:
-        """Where a batch stands."""
+        """Where a batch stands (``lost`` when the provider answers 404 for its id)."""
         client = self._ensure_client()
         with self._batch_errors():
-            batch = await client.batches.retrieve(batch_id)
+            try:
+                batch = await client.batches.retrieve(batch_id)
+            except openai.NotFoundError as exc:
+                return BatchPoll("lost", {}, str(self.sdk_status_error(exc)))
         counts = batch.request_counts.model_dump() if batch.request_counts is not None else {}
         if batch.status == "failed":
             errors = batch.errors.data or [] if batch.errors is not None else []
@@ -320,15 +327,45 @@ class OpenAIBackend(HTTPBackend[openai.AsyncOpenAI]):
             return BatchPoll("ended", counts, batch.status)
         return BatchPoll("running", counts, batch.status)
 
-    async def batch_results(
-        self, batch_id: str, requests: Mapping[str, CompletionRequest]
-    ) -> dict[str, Completion | BackendError]:
-        """Every result of an ended batch by custom id; lines it lacks become retryable errors."""
+    async def list_batches(self, *, since: datetime) -> list[ListedBatch]:
+        """The account's batches created at or after ``since``, newest first."""
         client = self._ensure_client()
-        out: dict[str, Completion | BackendError] = {}
+        out: list[ListedBatch] = []
+        with self._batch_errors():
+            async for batch in client.batches.list(limit=100):
+                created = datetime.fromtimestamp(batch.created_at, UTC)
+                if created < since:
+                    break  # the list is newest first
+                total = batch.request_counts.total if batch.request_counts is not None else 0
+                metadata = {str(k): str(v) for k, v in (batch.metadata or {}).items()}
+                out.append(ListedBatch(batch.id, created, total, metadata))
+        return out
+
+    async def batch_request_keys(self, batch_id: str) -> frozenset[str] | None:
+        """The custom ids of a batch's input file."""
+        client = self._ensure_client()
         try:
             with self._batch_errors():
                 batch = await client.batches.retrieve(batch_id)
+                content = await client.files.content(batch.input_file_id)
+            return frozenset(
+                str(json.loads(line).get("custom_id"))
+                for line in content.text.splitlines()
+                if line.strip()
+            )
+        except ValueError as exc:
+            raise transient_error("malformed batch input", str(exc), where=self.where) from None
+
+    async def batch_results(
+        self, batch_id: str, requests: Mapping[str, CompletionRequest]
+    ) -> BatchResults:
+        """Every result of an ended batch by custom id; lines it lacks become retryable errors."""
+        client = self._ensure_client()
+        out = BatchResults()
+        try:
+            with self._batch_errors():
+                batch = await client.batches.retrieve(batch_id)
+                # The output file first: a success is kept over a later error line.
                 for file_id in (batch.output_file_id, batch.error_file_id):
                     if not file_id:
                         continue
@@ -344,14 +381,23 @@ class OpenAIBackend(HTTPBackend[openai.AsyncOpenAI]):
         self,
         line: Mapping[str, Any],
         requests: Mapping[str, CompletionRequest],
-        out: dict[str, Completion | BackendError],
+        out: BatchResults,
     ) -> None:
         custom_id = str(line.get("custom_id"))
         request = requests.get(custom_id)
         if request is None:
-            return  # not ours (or from an older submission of the same batch file)
+            out.unknown.append(custom_id)
+            return
         response = line.get("response") or {}
         status = int(response.get("status_code") or 0)
+        if not response and line.get("error"):  # no reply: expired, cancelled, timed out
+            message, code = error_message({"error": line["error"]}, "batch request not run")
+            label = {"batch_expired": "expired", "batch_cancelled": "cancelled"}.get(
+                code or "", "failed"
+            )
+            text = redact(f"batch request {label} ({code}): {message}", self._secrets())
+            out.add(custom_id, BackendError(text, retryable=True))
+            return
         if line.get("error") or status != 200:
             message, code = error_message(
                 response.get("body") or line.get("error"), "batch request failed"
@@ -359,14 +405,19 @@ class OpenAIBackend(HTTPBackend[openai.AsyncOpenAI]):
             err = status_error(
                 status or 500, message, where=self.where, code=code, secrets=self._secrets()
             )
-            # Within a batch no error stops the run: a rerun resubmits what is retryable.
-            out[custom_id] = BackendError(str(err), retryable=err.retryable)
+            out.add(custom_id, self._batch_line_error(err))
             return
         try:
-            out[custom_id] = self.completion_from_json(
-                response["body"], request, latency=0.0, batch=True
+            out.add(
+                custom_id,
+                self.completion_from_json(response["body"], request, latency=0.0, batch=True),
             )
         except MALFORMED as exc:
-            out[custom_id] = transient_error(
-                "malformed batch result", f"{type(exc).__name__}: {exc}"
+            out.add(
+                custom_id,
+                transient_error(
+                    "malformed batch result",
+                    f"{type(exc).__name__}: {exc}",
+                    secrets=self._secrets(),
+                ),
             )
