@@ -24,7 +24,7 @@ from judge.judges import PromptJudge, Task
 from judge.records import Judgment, PairItem, RunConfig
 from judge.run import RetryPolicy, plan_tasks, run_judging
 from judge.store import RunStore
-from tests.fault_server import FaultServerProcess, fingerprint
+from tests.fault_server import FaultServerProcess, fingerprint, spawn
 
 DATA = Path(__file__).parents[1].parent / "shared" / "datasets"
 ENV = {**os.environ, "OPENAI_API_KEY": "sk-test-requests"}
@@ -183,11 +183,18 @@ def test_an_empty_reply_after_the_retries_is_an_error_asked_again(
     assert all(n == 4 for n in fault_server.stats()["attempts"].values())
 
 
-def test_a_reply_is_flushed_to_the_cache_without_a_next_reply(
-    fault_server: FaultServerProcess, tmp_path: Path
-) -> None:
+def test_a_reply_is_flushed_to_the_cache_without_a_next_reply(tmp_path: Path) -> None:
     # A jury whose second member hangs: the first member's reply has no judgment yet (the
-    # jury's needs both), so only the cache can save it from being asked again.
+    # jury's needs both), so only the cache can save it from being asked again. Its own
+    # server: the hung request keeps a handler busy after the kill.
+    server = spawn()
+    try:
+        flushed_before_kill(server, tmp_path)
+    finally:
+        server.stop()
+
+
+def flushed_before_kill(fault_server: FaultServerProcess, tmp_path: Path) -> None:
     fault_server.configure(model_latency={"gpt-4o-slow": 60.0})
     url = fault_server.openai_url
     members = [
