@@ -463,7 +463,15 @@ class AlpacaEvalBenchmark(Benchmark):
     def load(self) -> Iterator[PairItem]:
         a = load_outputs(self.options.outputs_a, format="alpaca_eval")
         b = load_outputs(self.options.outputs_b, format="alpaca_eval")
-        yield from pair_outputs(a, b, by="prompt", strict=self.options.strict, benchmark=self.name)
+        yield from pair_outputs(
+            a,
+            b,
+            by="prompt",
+            strict=self.options.strict,
+            benchmark=self.name,
+            names=(self.options.outputs_a, self.options.outputs_b),
+            drop_hint="-B strict=false drops them",
+        )
 
 
 MT_BENCH_WINNERS: dict[str, Verdict] = {

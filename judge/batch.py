@@ -505,7 +505,16 @@ async def _store_results(
         called: Backend, reqs: Sequence[CompletionRequest], samples: Sequence[int]
     ) -> list[CallResult]:
         keys = [request_key(called, r, s) for r, s in zip(reqs, samples, strict=True)]
-        return [CallResult(results[k], cache_hit=from_cache, key=k) for k in keys]
+        # Tasks that hash to one request share its one reply: only the first is billed.
+        first = {k: i for i, k in reversed(list(enumerate(keys)))}
+        out = []
+        for i, k in enumerate(keys):
+            result = results[k]
+            if isinstance(result, Completion) and result.empty:  # never final: asked again
+                result = BackendError(f"empty reply in batch from {called.name!r}")
+            coalesced = first[k] != i and isinstance(result, Completion)
+            out.append(CallResult(result, cache_hit=from_cache, key=k, coalesced=coalesced))
+        return out
 
     judgments = await judge.evaluate(tasks, call)
     for judgment in judgments:

@@ -3,12 +3,13 @@
 Keys are :func:`judge.judges.request_key` hashes: the backend's output-relevant spec,
 the rendered request (messages, generation parameters, verdict choices) and the sample
 index. Anything that does not change the output (timeouts, concurrency, keys) is not
-in the key. Only successful completions are stored: an error is never cached, so it is
-retried next time.
+in the key. Only successful completions are stored: an error (or an empty reply) is
+never cached, so it is retried next time.
 """
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import time
 from pathlib import Path
@@ -28,9 +29,12 @@ class ResponseCache:
     """``key -> Completion`` in one SQLite file, safe for several processes.
 
     Writes are grouped: :meth:`put` holds a completion in memory and writes up to
-    :data:`FLUSH_EVERY` of them (or what came in :data:`FLUSH_SECONDS`) in one
-    transaction, so a fast HTTP judge does not pay a commit per reply. :meth:`get`
-    sees held completions. A killed process loses at most the held entries, which only
+    :data:`FLUSH_EVERY` of them in one transaction, so a fast HTTP judge does not pay a
+    commit per reply. Held completions are also written :data:`FLUSH_SECONDS` after the
+    first of them arrived: by a timer on the running event loop (so a reply is on disk
+    within about a second even when no other reply follows), or by the next :meth:`put`
+    outside an event loop; and always on :meth:`close`. :meth:`get` sees held
+    completions. A killed process loses at most the last second's entries, which only
     costs their requests again; the run's judgments are in its own store.
     """
 
@@ -51,6 +55,8 @@ class ResponseCache:
         self.misses = 0
         self._held: dict[str, Completion] = {}
         self._held_since = 0.0
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_error: StoreError | None = None
 
     def get(self, key: str) -> Completion | None:
         held = self._held.get(key)
@@ -70,15 +76,42 @@ class ResponseCache:
         return completion
 
     def put(self, key: str, completion: Completion) -> None:
+        """Hold ``completion`` for the next grouped write; an empty reply is not kept."""
+        if completion.empty:
+            return
+        self._raise_timer_error()
         now = time.monotonic()
         if not self._held:
             self._held_since = now
+            self._start_timer()
         self._held[key] = completion
         if len(self._held) >= FLUSH_EVERY or now - self._held_since >= FLUSH_SECONDS:
             self.flush()
 
+    def _start_timer(self) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no event loop: the next put or close writes
+            return
+        self._timer = loop.call_later(FLUSH_SECONDS, self._timed_flush)
+
+    def _timed_flush(self) -> None:
+        self._timer = None
+        try:
+            self.flush()
+        except StoreError as exc:  # raised from the next put or close, not the loop
+            self._timer_error = exc
+
+    def _raise_timer_error(self) -> None:
+        if self._timer_error is not None:
+            error, self._timer_error = self._timer_error, None
+            raise error
+
     def flush(self) -> None:
         """Write the held completions in one transaction."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         if not self._held:
             return
         now = time.time()
@@ -101,5 +134,6 @@ class ResponseCache:
     def close(self) -> None:
         try:
             self.flush()
+            self._raise_timer_error()
         finally:
             self._db.close()

@@ -205,6 +205,10 @@ def compare(
     lenient: Annotated[
         bool, typer.Option("--lenient", help="drop prompts only one file answers")
     ] = False,
+    questions: Annotated[
+        Path | None,
+        typer.Option(help="MT-Bench question.jsonl (default: found beside model_answer/)"),
+    ] = None,
     resamples: Annotated[int, typer.Option(help="bootstrap resamples for the CIs")] = 1000,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
 ) -> None:
@@ -233,6 +237,7 @@ def compare(
             retry=RetryPolicy(),
             strict=not lenient,
             n_resamples=resamples,
+            questions=questions,
         )
         typer.echo(format_comparison(result))
     except JudgeError as exc:

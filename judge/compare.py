@@ -10,6 +10,7 @@ reads.
 from __future__ import annotations
 
 import itertools
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,13 @@ import pandas as pd
 
 from judge.benchmark import file_sha256
 from judge.errors import ConfigError
-from judge.outputs import ModelOutput, load_outputs, pair_outputs
+from judge.outputs import (
+    ModelOutput,
+    empty_responses,
+    load_outputs,
+    pair_outputs,
+    unmatched_prompts,
+)
 from judge.records import PairItem, RunConfig
 from judge.run import RetryPolicy, RunResult, run_judging
 
@@ -37,16 +44,33 @@ class Comparison:
     """Position consistency across the two orders."""
 
 
+log = logging.getLogger(__name__)
+
+
 def comparison_items(
-    paths: Sequence[Path], *, strict: bool = True
+    paths: Sequence[Path], *, strict: bool = True, questions: str | Path | None = None
 ) -> tuple[list[PairItem], list[str]]:
-    """Pair items of every pair of output files, and the model names (one per file)."""
+    """Pair items of every pair of output files, and the model names (one per file).
+
+    Without ``strict``, prompts only one file of a pair answers are dropped, with a
+    warning that says how many. Empty responses are judged, with a warning.
+    ``questions`` is MT-Bench's ``question.jsonl`` for answer files without one beside them.
+    """
     if len(paths) < 2:
         raise ConfigError("compare needs at least two output files")
     outputs: list[list[ModelOutput]] = []
     models: list[str] = []
     for path in paths:
-        loaded = load_outputs(path)
+        loaded = load_outputs(path, questions=questions)
+        empty = empty_responses(loaded)
+        if empty:
+            log.warning(
+                "%s: %d of %d responses are empty (e.g. to %r); they are judged as they are",
+                path,
+                len(empty),
+                len(loaded),
+                empty[0].prompt_id or empty[0].prompt[:60],
+            )
         name = next((o.model for o in loaded if o.model), None) or path.stem
         if name in models:
             name = f"{name} ({path.name})"
@@ -55,7 +79,27 @@ def comparison_items(
     per_pair: list[list[PairItem]] = []
     many = len(paths) > 2
     for i, j in itertools.combinations(range(len(paths)), 2):
-        pairs = pair_outputs(outputs[i], outputs[j], strict=strict)
+        names = (str(paths[i]), str(paths[j]))
+        pairs = pair_outputs(
+            outputs[i],
+            outputs[j],
+            strict=strict,
+            names=names,
+            drop_hint="judge compare --lenient drops them",
+        )
+        only_i, only_j = unmatched_prompts(outputs[i], outputs[j])
+        if only_i or only_j:
+            log.warning(
+                "dropped %d prompt(s) of %s that %s does not answer and %d of %s "
+                "that %s does not answer; %d pairs left",
+                only_i,
+                names[0],
+                names[1],
+                only_j,
+                names[1],
+                names[0],
+                len(pairs),
+            )
         if many:
             pairs = [
                 p.model_copy(update={"id": f"{models[i]} vs {models[j]}: {p.id}"}) for p in pairs
@@ -77,6 +121,7 @@ def compare_outputs(
     retry: RetryPolicy | None = None,
     strict: bool = True,
     n_resamples: int = 1000,
+    questions: str | Path | None = None,
 ) -> Comparison:
     """Judge every pair of outputs and compute win rates (and a ranking for > 2 models)."""
     from judge.analysis.bias import position_table
@@ -84,13 +129,14 @@ def compare_outputs(
     from judge.analysis.ranking import bradley_terry, win_rates
 
     files = [Path(p) for p in paths]
-    items, models = comparison_items(files, strict=strict)
+    items, models = comparison_items(files, strict=strict, questions=questions)
     config = config.model_copy(
         update={
             "benchmark": "compare",
             "benchmark_args": {
                 "outputs": [str(p) for p in files],
                 "sha256": [file_sha256(p) for p in files],
+                **({"questions": str(questions)} if questions is not None else {}),
             },
         }
     )

@@ -52,6 +52,8 @@ class CallResult:
     cache_hit: bool = False
     key: str | None = None
     """The request's :func:`request_key`, when the caller computed it already."""
+    coalesced: bool = False
+    """True when an identical request already in flight brought the reply (nothing sent)."""
 
 
 Caller = Callable[
@@ -270,15 +272,17 @@ class PromptJudge(Judge):
             "swapped": task.swapped,
             "sample": task.sample,
             "cache_hit": res.cache_hit,
+            "coalesced": res.coalesced,
         }
         if isinstance(res.result, BackendError):
-            return Judgment(status="error", error=str(res.result), **base)
+            return Judgment(status="error", error=str(res.result), billed=0.0, **base)
         comp = res.result
         base.update(
             raw=comp.text,
             tokens_in=comp.tokens_in,
             tokens_out=comp.tokens_out,
             cost=comp.cost,
+            billed=0.0 if res.cache_hit or res.coalesced else comp.cost,
             latency_s=comp.latency_s,
             truncated=comp.truncated or request.max_prompt_tokens is not None,
         )

@@ -159,8 +159,10 @@ class Jury(Judge):
                 tokens_in=mj.tokens_in,
                 tokens_out=mj.tokens_out,
                 cost=mj.cost,
+                billed=mj.billed,
                 latency_s=mj.latency_s,
                 cache_hit=mj.cache_hit,
+                coalesced=mj.coalesced,
             )
             records.append(record)
         base: dict[str, Any] = {
@@ -173,8 +175,10 @@ class Jury(Judge):
             "tokens_in": sum(mj.tokens_in for mj in member_judgments),
             "tokens_out": sum(mj.tokens_out for mj in member_judgments),
             "cost": sum(mj.cost for mj in member_judgments),
+            "billed": sum(mj.billed for mj in member_judgments),
             "latency_s": max(mj.latency_s for mj in member_judgments),
             "cache_hit": all(mj.cache_hit for mj in member_judgments),
+            "coalesced": all(mj.coalesced for mj in member_judgments),
             "truncated": any(mj.truncated for mj in member_judgments),
             "members": tuple(records),
         }
@@ -226,7 +230,8 @@ class Jury(Judge):
             )
             again.append(member.reinterpret(stored, item))
         task = Task(item=item, swapped=judgment.swapped, sample=judgment.sample)
-        return self.combine(task, again).model_copy(update={"created_at": judgment.created_at})
+        kept = {"created_at": judgment.created_at, "judge_hash": judgment.judge_hash}
+        return self.combine(task, again).model_copy(update=kept)
 
     async def aclose(self) -> None:
         for _, member in self.members:

@@ -219,7 +219,8 @@ def _mt_bench_answers(path: Path, questions_path: Path | None) -> list[ModelOutp
     if questions_path is None:
         raise DataError(
             "MT-Bench answers hold no question text and no question.jsonl was found beside "
-            "model_answer/; pass questions=<question.jsonl>",
+            "model_answer/; name it with --questions <question.jsonl> "
+            "(questions= in Python)",
             path=str(path),
         )
     questions = load_mt_bench_questions(questions_path)
@@ -355,45 +356,35 @@ def pair_outputs(
     by: Literal["auto", "id", "prompt"] = "auto",
     strict: bool = True,
     benchmark: str = "compare",
+    names: tuple[str, str] = ("A", "B"),
+    drop_hint: str = "strict=False drops them",
 ) -> list[PairItem]:
     """Pair two models' outputs on the same prompts, in ``a``'s order.
 
     ``by="auto"`` matches by prompt id when every output on both sides has one, else
     by exact prompt text. With ``strict`` (the default) a prompt answered by only one
-    side is an error; otherwise it is dropped. Outputs matched by id must have the
-    same prompt text. Item ids are the prompt ids (or a hash of the prompt text).
+    side is an error; otherwise it is dropped (:func:`unmatched_prompts` counts them).
+    Outputs matched by id must have the same prompt text. Item ids are the prompt ids
+    (or a hash of the prompt text). ``names`` name the two sides in error messages
+    (``judge compare`` passes the file names) and ``drop_hint`` says how to drop
+    unmatched prompts (``judge compare`` names ``--lenient``).
 
     >>> a = [ModelOutput(prompt_id="1", prompt="2+2?", response="4", model="m1")]
     >>> b = [ModelOutput(prompt_id="1", prompt="2+2?", response="5", model="m2")]
     >>> [(p.id, p.response_a, p.response_b, p.model_a, p.model_b) for p in pair_outputs(a, b)]
     [('1', '4', '5', 'm1', 'm2')]
     """
-    if by == "auto":
-        by = "id" if all(o.prompt_id is not None for o in [*a, *b]) else "prompt"
-
-    def key(o: ModelOutput) -> str:
-        return str(o.prompt_id) if by == "id" else o.prompt
-
-    def index(outputs: Sequence[ModelOutput], side: str) -> dict[str, ModelOutput]:
-        found: dict[str, ModelOutput] = {}
-        for o in outputs:
-            k = key(o)
-            if k in found:
-                what = f"prompt id {k!r}" if by == "id" else f"prompt {k[:60]!r}"
-                raise DataError(f"outputs {side}: {what} appears twice")
-            found[k] = o
-        return found
-
-    left, right = index(a, "A"), index(b, "B")
+    by = match_by(a, b, by)
+    left, right = _index(a, by, names[0]), _index(b, by, names[1])
     missing_b = [k for k in left if k not in right]
     missing_a = [k for k in right if k not in left]
     if strict and (missing_a or missing_b):
         parts = []
-        for side, keys in (("B", missing_b), ("A", missing_a)):
+        for side, keys in ((names[1], missing_b), (names[0], missing_a)):
             if keys:
                 shown = ", ".join(repr(k[:40]) for k in keys[:3])
                 parts.append(f"{len(keys)} prompt(s) have no output in {side} (e.g. {shown})")
-        raise DataError("unmatched outputs: " + "; ".join(parts) + " (strict=False drops them)")
+        raise DataError("unmatched outputs: " + "; ".join(parts) + f" ({drop_hint})")
     items = []
     for k, left_output in left.items():
         right_output = right.get(k)
@@ -401,7 +392,8 @@ def pair_outputs(
             continue
         if by == "id" and left_output.prompt != right_output.prompt:
             raise DataError(
-                f"prompt id {k!r} has different prompt text in the two files; match by='prompt'?"
+                f"prompt id {k!r} has different prompt text in {names[0]} and {names[1]}; "
+                "the files answer different questions under the same ids"
             )
         metadata: dict[str, JsonValue] = {}
         for side, o in (("a", left_output), ("b", right_output)):
@@ -422,3 +414,52 @@ def pair_outputs(
             )
         )
     return items
+
+
+def match_by(
+    a: Sequence[ModelOutput], b: Sequence[ModelOutput], by: Literal["auto", "id", "prompt"]
+) -> Literal["id", "prompt"]:
+    """How two sides are matched: by prompt id when every output has one, else by text."""
+    if by != "auto":
+        return by
+    return "id" if all(o.prompt_id is not None for o in [*a, *b]) else "prompt"
+
+
+def _match_key(output: ModelOutput, by: Literal["id", "prompt"]) -> str:
+    return str(output.prompt_id) if by == "id" else output.prompt
+
+
+def _index(
+    outputs: Sequence[ModelOutput], by: Literal["id", "prompt"], side: str
+) -> dict[str, ModelOutput]:
+    found: dict[str, ModelOutput] = {}
+    for o in outputs:
+        k = _match_key(o, by)
+        if k in found:
+            what = f"prompt id {k!r}" if by == "id" else f"prompt {k[:60]!r}"
+            raise DataError(f"{side}: {what} appears twice")
+        found[k] = o
+    return found
+
+
+def unmatched_prompts(
+    a: Sequence[ModelOutput],
+    b: Sequence[ModelOutput],
+    *,
+    by: Literal["auto", "id", "prompt"] = "auto",
+) -> tuple[int, int]:
+    """How many of ``a``'s prompts ``b`` does not answer, and how many of ``b``'s ``a`` does not.
+
+    >>> a = [ModelOutput(prompt_id=str(i), prompt=f"q{i}", response="r") for i in range(3)]
+    >>> unmatched_prompts(a, a[:1])
+    (2, 0)
+    """
+    way = match_by(a, b, by)
+    left = {_match_key(o, way) for o in a}
+    right = {_match_key(o, way) for o in b}
+    return len(left - right), len(right - left)
+
+
+def empty_responses(outputs: Sequence[ModelOutput]) -> list[ModelOutput]:
+    """The outputs whose response is empty or whitespace (a judge would grade nothing)."""
+    return [o for o in outputs if not o.response.strip()]

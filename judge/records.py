@@ -13,7 +13,7 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator, model_validator
 
 Verdict = Literal["A", "B", "tie"]
 """A pairwise verdict in canonical order."""
@@ -206,17 +206,34 @@ class Judgment(Record):
     tokens_out: int = 0
     """Generated tokens."""
     cost: float = 0.0
-    """Cost in US dollars, from the price table (0 for local judges)."""
+    """Cost in US dollars of the reply, from the price table (0 for local judges): what
+    asking for it costs, whether or not this judgment paid (see ``billed``)."""
+    billed: float = 0.0
+    """US dollars this judgment was billed: ``cost``, or 0 when the reply came from the
+    cache or from an identical request in flight (``coalesced``). Files written before
+    this field existed get ``cost`` (0 on a cache hit) when they are read."""
     latency_s: float = 0.0
     """Seconds the backend call took (0 on a cache hit)."""
     cache_hit: bool = False
     """True when the reply came from the cache."""
+    coalesced: bool = False
+    """True when the reply was shared with an identical request already in flight, so
+    this judgment sent nothing (juries: every member's reply was shared)."""
     truncated: bool = False
     """True when the prompt was cut to fit the model's context window."""
     members: tuple[dict[str, JsonValue], ...] = ()
     """For juries: each member's verdict record (name, verdict, probabilities, status)."""
     created_at: datetime = Field(default_factory=utcnow)
     """When the judgment was made."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_billed(cls, data: Any) -> Any:
+        # Judgments stored before ``billed`` existed (and records built without it) were
+        # billed their cost unless the reply came from the cache.
+        if isinstance(data, dict) and "billed" not in data:
+            data = {**data, "billed": 0.0 if data.get("cache_hit") else data.get("cost", 0.0)}
+        return data
 
 
 class Counts(Record):
@@ -227,6 +244,8 @@ class Counts(Record):
     unparsed: int = 0
     error: int = 0
     cache_hits: int = 0
+    coalesced: int = 0
+    """Judgments whose reply was shared with an identical request in flight."""
 
 
 class Totals(Record):
@@ -235,6 +254,11 @@ class Totals(Record):
     tokens_in: int = 0
     tokens_out: int = 0
     cost: float = 0.0
+    """US dollars billed: each reply counted once, cache hits and replies shared by
+    identical requests in flight cost nothing (the sum of ``Judgment.billed``)."""
+    cost_saved: float = 0.0
+    """US dollars the cache and shared replies saved: what those judgments' replies
+    would have cost if each had been asked for (``cost - billed`` summed)."""
     latency_s: float = 0.0
     """Sum of backend call seconds."""
     wall_s: float = 0.0

@@ -15,6 +15,7 @@ from pydantic import JsonValue
 from judge.backends.base import Backend, Completion, CompletionRequest
 from judge.errors import BackendError, ConfigError, FatalBackendError
 from judge.judges import Judge, PromptJudge
+from judge.jury import Jury
 from judge.prompts import list_presets, load_preset
 from judge.records import Counts, Judgment, utcnow
 from judge.store import RunStore, count_judgments
@@ -39,21 +40,52 @@ class StoredReplies(Backend):
 
 
 def offline_judge(manifest_judge: str, spec: dict[str, Any], overrides: dict[str, Any]) -> Judge:
-    """Rebuild a run's judge without its backend, for re-parsing."""
+    """Rebuild a run's judge without its backend, for re-parsing.
+
+    Consumes the ``overrides`` it uses (``parser``, ``mode``; for a jury ``vote``, and
+    ``parser`` for every member); the caller rejects what is left.
+    """
+    if spec.get("type") == "jury":
+        return _offline_jury(spec, overrides)
     if manifest_judge in list_presets():
-        preset = load_preset(manifest_judge)
-        backend_spec = spec.get("backend") if isinstance(spec.get("backend"), dict) else {}
-        return PromptJudge(
-            preset,
-            StoredReplies(backend_spec or {}),
-            name=spec.get("name", manifest_judge),
-            mode=overrides.pop("mode", spec.get("mode")),
-            parser=overrides.pop("parser", None) or spec.get("parser"),
-        )
+        return _offline_prompt_judge(manifest_judge, spec, overrides)
     from judge.registry import judges
 
     factory = judges.get(manifest_judge)
     return factory(**overrides)  # type: ignore[no-any-return]
+
+
+def _offline_prompt_judge(
+    preset_name: str, spec: dict[str, Any], overrides: dict[str, Any]
+) -> PromptJudge:
+    preset = load_preset(preset_name)
+    backend_spec = spec.get("backend") if isinstance(spec.get("backend"), dict) else {}
+    return PromptJudge(
+        preset,
+        StoredReplies(backend_spec or {}),
+        name=spec.get("name", preset_name),
+        mode=overrides.pop("mode", spec.get("mode")),
+        parser=overrides.get("parser") or spec.get("parser"),
+    )
+
+
+def _offline_jury(spec: dict[str, Any], overrides: dict[str, Any]) -> Jury:
+    """A jury from its manifest spec: every member on stored replies, the vote as run
+    (or ``vote`` from the overrides)."""
+    members: list[tuple[str, Judge]] = []
+    for entry in spec.get("members") or []:
+        member_spec = entry.get("judge") if isinstance(entry, dict) else None
+        if not isinstance(member_spec, dict) or member_spec.get("type") != "prompt":
+            raise ConfigError(
+                f"jury member {entry.get('name') if isinstance(entry, dict) else entry!r} "
+                "is not a prompt judge; only prompt judges can be re-parsed"
+            )
+        member_overrides = {"parser": overrides["parser"]} if "parser" in overrides else {}
+        judge = _offline_prompt_judge(str(member_spec["preset"]), member_spec, member_overrides)
+        members.append((str(entry.get("name") or judge.name), judge))
+    overrides.pop("parser", None)
+    vote = overrides.pop("vote", spec.get("vote", "majority"))
+    return Jury(members, vote=vote, name=str(spec.get("name", "jury")))
 
 
 def reparse_run(
@@ -66,6 +98,7 @@ def reparse_run(
     if parser:
         params["parser"] = parser
     judge = offline_judge(manifest.config.judge, dict(manifest.judge_spec), params)
+    params.pop("parser", None)
     if params:
         raise ConfigError(f"reparse does not take parameters {sorted(params)}")
     items = {item.id: item for item in store.items()}
@@ -84,12 +117,14 @@ def reparse_run(
     store.rewrite_judgments(after)
     counts = count_judgments(store.judgments())
     extra = dict(manifest.extra)
-    extra.setdefault("reparsed", []).append(
-        {
-            "parser": getattr(judge, "parser_name", None),
-            "at": utcnow().isoformat(),
-            "changed": changed,
-        }
-    )
+    record: dict[str, Any] = {
+        "parser": getattr(judge, "parser_name", None),
+        "at": utcnow().isoformat(),
+        "changed": changed,
+    }
+    if isinstance(judge, Jury):
+        record["parser"] = parser
+        record["vote"] = judge.vote
+    extra.setdefault("reparsed", []).append(record)
     store.write_manifest(manifest.model_copy(update={"counts": counts, "extra": extra}))
     return changed, counts

@@ -47,6 +47,10 @@ class RetryPolicy:
     max_retries: int = 8
     base_delay: float = 0.5
     max_delay: float = 60.0
+    empty_retries: int = 2
+    """Retries of an empty reply (no text, no probabilities); then it is an error
+    judgment, which a rerun asks again. Few: a model that answers nothing to a prompt
+    at temperature 0 will do it again."""
 
     def delay(self, attempt: int, retry_after: float | None, rng: random.Random) -> float:
         """Seconds to wait before retry ``attempt`` (1-based); honours ``Retry-After``."""
@@ -102,7 +106,13 @@ def run_id_for(config: RunConfig, judge: Judge) -> str:
 
 
 class Caller:
-    """Reaches a backend through the cache, with bounded retries of retryable errors."""
+    """Reaches a backend through the cache, with bounded retries of retryable errors.
+
+    Identical requests (same :func:`request_key`) in flight at once are sent once: the
+    first caller sends it and every later one waits for its reply, or its failure
+    (:attr:`coalesced` counts the waits). An empty reply is a retryable failure
+    (:attr:`RetryPolicy.empty_retries`), never cached; after the retries it is an error.
+    """
 
     def __init__(self, cache: ResponseCache | None, retry: RetryPolicy, seed: int) -> None:
         self.cache = cache
@@ -110,20 +120,64 @@ class Caller:
         self.rng = random.Random(seed)
         self.requests_sent = 0
         self.retries = 0
+        self.coalesced = 0
+        self.empty_replies = 0
+        self._in_flight: dict[str, asyncio.Future[Completion | BackendError]] = {}
 
     async def __call__(
         self, backend: Backend, requests: Sequence[CompletionRequest], samples: Sequence[int]
     ) -> list[CallResult]:
         keys = [request_key(backend, r, s) for r, s in zip(requests, samples, strict=True)]
         results: list[CallResult | None] = [None] * len(requests)
-        pending = []
+        pending: list[int] = []
+        followers: list[tuple[int, asyncio.Future[Completion | BackendError]]] = []
+        leading: dict[str, asyncio.Future[Completion | BackendError]] = {}
         for i, key in enumerate(keys):
             cached = self.cache.get(key) if self.cache is not None else None
             if cached is not None:
                 results[i] = CallResult(cached, cache_hit=True, key=key)
+            elif (flight := self._in_flight.get(key)) is not None:
+                followers.append((i, flight))
             else:
+                flight = asyncio.get_running_loop().create_future()
+                # A failure nobody waits for must not be logged as "never retrieved".
+                flight.add_done_callback(_consume)
+                self._in_flight[key] = leading[key] = flight
                 pending.append(i)
+        try:
+            await self._send(backend, requests, keys, pending, results)
+        except BaseException as exc:
+            for flight in leading.values():
+                if not flight.done():
+                    if isinstance(exc, Exception):
+                        flight.set_exception(exc)
+                    else:
+                        flight.cancel()
+            raise
+        finally:
+            for i in pending:
+                flight = leading[keys[i]]
+                del self._in_flight[keys[i]]
+                result = results[i]
+                if not flight.done() and result is not None:
+                    flight.set_result(result.result)
+        for i, flight in followers:
+            answer = await flight
+            self.coalesced += 1
+            results[i] = CallResult(answer, key=keys[i], coalesced=isinstance(answer, Completion))
+        return [r for r in results if r is not None]
+
+    async def _send(
+        self,
+        backend: Backend,
+        requests: Sequence[CompletionRequest],
+        keys: Sequence[str],
+        pending: list[int],
+        results: list[CallResult | None],
+    ) -> None:
+        """Send ``pending`` (indices into ``requests``), retrying, into ``results``."""
         attempt = 0
+        empties: dict[int, int] = {}
         while pending:
             self.requests_sent += len(pending)
             try:
@@ -140,6 +194,17 @@ class Caller:
             retry_now: list[int] = []
             wait = 0.0
             for i, answer in zip(pending, answers, strict=True):
+                if isinstance(answer, Completion) and answer.empty:
+                    self.empty_replies += 1
+                    empties[i] = empties.get(i, 0) + 1
+                    if empties[i] <= self.retry.empty_retries:
+                        retry_now.append(i)
+                        wait = max(wait, self.retry.delay(empties[i], None, self.rng))
+                        continue
+                    answer = BackendError(
+                        f"empty reply from {backend.name!r} ({empties[i]} attempts): "
+                        "no text and no probabilities"
+                    )
                 if isinstance(answer, Completion):
                     if self.cache is not None:
                         self.cache.put(keys[i], answer)
@@ -156,7 +221,11 @@ class Caller:
                 attempt += 1
                 self.retries += len(pending)
                 await asyncio.sleep(wait)
-        return [r for r in results if r is not None]
+
+
+def _consume(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 def build_judge(config: RunConfig) -> Judge:
@@ -435,10 +504,12 @@ def _finalize(
     stored: list[Judgment],
 ) -> RunManifest:
     counts = count_judgments(stored)
+    billed = sum(j.billed for j in stored)
     totals = Totals(
         tokens_in=sum(j.tokens_in for j in stored),
         tokens_out=sum(j.tokens_out for j in stored),
-        cost=sum(j.cost for j in stored),
+        cost=billed,
+        cost_saved=max(0.0, sum(j.cost for j in stored) - billed),
         latency_s=sum(j.latency_s for j in stored),
         wall_s=manifest.totals.wall_s + (time.perf_counter() - started),
     )

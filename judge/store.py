@@ -47,12 +47,13 @@ def latest_judgments(judgments: Iterable[Judgment]) -> list[Judgment]:
 
 
 def count_judgments(judgments: Iterable[Judgment]) -> Counts:
-    """How many judgments of each status (and cache hits) there are."""
-    counts = {"total": 0, "ok": 0, "unparsed": 0, "error": 0, "cache_hits": 0}
+    """How many judgments of each status (and cache hits, shared replies) there are."""
+    counts = {"total": 0, "ok": 0, "unparsed": 0, "error": 0, "cache_hits": 0, "coalesced": 0}
     for j in judgments:
         counts["total"] += 1
         counts[j.status] += 1
         counts["cache_hits"] += j.cache_hit
+        counts["coalesced"] += j.coalesced
     return Counts(**counts)
 
 

@@ -19,6 +19,7 @@ def summarize(store: RunStore, *, reconcile: str = "inconsistent_tie") -> dict[s
     out["tokens_in"] = manifest.totals.tokens_in
     out["tokens_out"] = manifest.totals.tokens_out
     out["cost"] = manifest.totals.cost
+    out["cost_saved"] = manifest.totals.cost_saved
     out["wall_s"] = manifest.totals.wall_s
     out["complete"] = manifest.complete
     return out
@@ -38,6 +39,13 @@ def format_summary(s: dict[str, Any]) -> str:
         + ("" if s["complete"] else "  (incomplete: rerun to resume)"),
         f"judgments              {s['n_judgments']} ({s['n_ok']} ok, {s['n_unparsed']} unparsed, "
         f"{s['n_error']} error)",
+    ]
+    for member, c in (s.get("members") or {}).items():
+        lines.append(
+            f"  member {member:<15} {sum(c.values())} ({c['ok']} ok, {c['unparsed']} unparsed, "
+            f"{c['error']} error)"
+        )
+    lines += [
         f"accuracy vs labels     {pct(s.get('accuracy'))} over {s.get('n_pairs_scored', 0)} pairs "
         f"({s.get('reconcile')})",
         f"Cohen's kappa          {num(s.get('kappa'))}",
@@ -46,6 +54,11 @@ def format_summary(s: dict[str, Any]) -> str:
         f"P(prefers longer)      {pct(s.get('p_prefer_longer'))}",
         f"tokens in / out        {s['tokens_in']} / {s['tokens_out']}",
         f"time                   {s['wall_s']:.1f} s"
-        + (f", ${s['cost']:.4f}" if s.get("cost") else ""),
+        + (f", ${s['cost']:.4f} billed" if s.get("cost") or s.get("cost_saved") else "")
+        + (
+            f" (${s['cost_saved']:.4f} saved by the cache and shared requests)"
+            if s.get("cost_saved")
+            else ""
+        ),
     ]
     return "\n".join(lines)

@@ -20,7 +20,8 @@ so a test can compute what the backend must report. Faults are injected at
 ``fault_rate`` per attempt, deterministically from ``seed``, the conversation and the
 attempt number: 429 with ``Retry-After``, 500, 529 overloaded, timeouts (the server
 sleeps past the client's timeout, then answers 504), malformed JSON and truncated
-bodies (a ``Content-Length`` longer than what is sent before the connection closes).
+bodies (a ``Content-Length`` longer than what is sent before the connection closes);
+and, only when named, ``empty`` (a 200 answer with empty content).
 
 The server counts requests per conversation fingerprint (:func:`fingerprint`):
 ``attempts`` (every request) and ``ok`` (complete successful answers, including
@@ -35,7 +36,8 @@ It prints ``READY <port>`` on stdout when it accepts connections. Model names
 ``fault-400`` and ``fault-404`` make every request fail with that status,
 ``fault-nologprobs`` rejects ``logprobs`` and ``fault-notemp`` rejects ``temperature``
 (400); with ``--api-key`` set, a request with another key gets a 401. A request field
-``reply_prefix`` (sent through ``extra_body``) is prepended to the reply.
+``reply_prefix`` (sent through ``extra_body``) is prepended to the reply. The config's
+``model_latency`` delays the answers for chosen model names (a slow jury member).
 """
 
 from __future__ import annotations
@@ -61,7 +63,10 @@ from typing import Any
 from aiohttp import web
 
 FAULT_KINDS: tuple[str, ...] = ("429", "500", "529", "timeout", "malformed", "truncated")
-"""Every kind of fault the server can inject."""
+"""The kinds of fault the server draws from by default."""
+EXTRA_FAULT_KINDS: tuple[str, ...] = ("empty",)
+"""Kinds it injects only when named (in ``faults`` or ``script``): ``empty`` is a
+well-formed 200 answer with empty content (OpenAI: ``""``; Anthropic: no text)."""
 
 # Tokens the fake model may answer with, besides the verdict letters. They share the
 # probability mass that the letters leave over.
@@ -108,6 +113,8 @@ class Config:
     script: list[str] = field(default_factory=list)
     """Faults for the first attempts of every conversation, in order (``"ok"``: none);
     later attempts draw at ``fault_rate``."""
+    model_latency: dict[str, float] = field(default_factory=dict)
+    """Extra seconds before answering requests for these model names."""
 
 
 def _text_of(content: Any) -> str:
@@ -313,7 +320,9 @@ class FaultServer:
             return self._error(flavour, 400, kind, "temperature is not supported with this model.")
         return None
 
-    async def _fault(self, request: web.Request, flavour: str, kind: str) -> web.StreamResponse:
+    async def _fault(
+        self, request: web.Request, flavour: str, kind: str, body: dict[str, Any]
+    ) -> web.StreamResponse:
         cfg = self.config
         self.faults[kind] += 1
         if kind == "429":
@@ -336,6 +345,8 @@ class FaultServer:
                 status=200,
                 content_type="application/json",
             )
+        if kind == "empty":
+            return web.json_response(_empty_answer(flavour, str(body.get("model", "fake"))))
         if kind == "truncated":
             full = json.dumps({"id": "cut", "padding": "x" * 256}).encode()
             resp = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
@@ -364,11 +375,12 @@ class FaultServer:
             fp = fingerprint(messages)
             attempt = self.attempts[fp]
             self.attempts[fp] += 1
-            if self.config.latency > 0:
-                await asyncio.sleep(self.config.latency)
+            delay = self.config.latency + self.config.model_latency.get(model, 0.0)
+            if delay > 0:
+                await asyncio.sleep(delay)
             kind = self._draw_fault(fp, attempt)
             if kind is not None:
-                return await self._fault(request, flavour, kind)
+                return await self._fault(request, flavour, kind, body)
             if flavour == "anthropic":
                 answer = self._anthropic_message(body, messages, fp)
             else:
@@ -809,6 +821,41 @@ def _file_object(file_id: str, data: bytes, filename: str, purpose: str) -> dict
     }
 
 
+def _empty_answer(flavour: str, model: str) -> dict[str, Any]:
+    """A well-formed answer with nothing in it (the ``empty`` fault)."""
+    usage_in, usage_out = 10, 0
+    if flavour == "anthropic":
+        return {
+            "id": f"msg_empty_{uuid.uuid4().hex[:12]}",
+            "type": "message",
+            "role": "assistant",
+            "model": model,
+            "content": [],
+            "stop_reason": "end_turn",
+            "stop_sequence": None,
+            "usage": {"input_tokens": usage_in, "output_tokens": usage_out},
+        }
+    return {
+        "id": f"chatcmpl-empty-{uuid.uuid4().hex[:12]}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": ""},
+                "finish_reason": "stop",
+                "logprobs": None,
+            }
+        ],
+        "usage": {
+            "prompt_tokens": usage_in,
+            "completion_tokens": usage_out,
+            "total_tokens": usage_in + usage_out,
+        },
+    }
+
+
 def _conversation(body: dict[str, Any], flavour: str) -> list[dict[str, Any]]:
     messages = list(body.get("messages", []))
     if flavour == "anthropic" and body.get("system"):
@@ -959,9 +1006,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch-fault-rate", type=float, default=defaults.batch_fault_rate)
     args = parser.parse_args(argv)
     faults = [f for f in args.faults.split(",") if f]
-    unknown = set(faults) - set(FAULT_KINDS)
+    known = (*FAULT_KINDS, *EXTRA_FAULT_KINDS)
+    unknown = set(faults) - set(known)
     if unknown:
-        parser.error(f"unknown fault kinds {sorted(unknown)}; known: {', '.join(FAULT_KINDS)}")
+        parser.error(f"unknown fault kinds {sorted(unknown)}; known: {', '.join(known)}")
     config = Config(
         latency=args.latency,
         fault_rate=args.fault_rate,

@@ -81,7 +81,7 @@ def test_unmatched_prompts_are_an_error_unless_lenient(tmp_path: Path) -> None:
     rows = json.loads(y.read_text())[:-1]
     y.write_text(json.dumps(rows))
     result = runner.invoke(app, ["compare", str(x), str(y), "-o", str(tmp_path / "out")])
-    assert result.exit_code == 4 and "no output in B" in result.output
+    assert result.exit_code == 4 and f"no output in {y}" in result.output
     result = runner.invoke(
         app,
         [

@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
 from judge.backends.base import Backend, CompletionRequest
+from judge.cli import app
 from judge.errors import ConfigError, UnknownNameError
 from judge.judges import CallResult, Task
 from judge.jury import Jury
 from judge.records import Judgment, PairItem, RunConfig, SingleItem
 from judge.registry import backends, benchmarks, judges
 from judge.run import RetryPolicy, run_judging
+from judge.store import RunStore
 from tests.helpers import ScriptedBackend
+
+cli = CliRunner()
 
 
 @pytest.fixture(autouse=True)
@@ -177,3 +183,69 @@ def test_a_jury_runs_through_the_runner_and_resumes(tmp_path: Path) -> None:
     calls = sum(ScriptedBackend.calls.values())
     run_judging(config, output=tmp_path, retry=fast)  # resume: nothing left to ask
     assert sum(ScriptedBackend.calls.values()) == calls
+
+
+def test_member_failures_show_in_the_summary_and_the_report(tmp_path: Path) -> None:
+    # Two of three members fail on every task (one errors, one gives no verdict): the jury
+    # still votes "ok" on the one member left, and every count says so.
+    panel = [
+        member("smollm2", "A"),
+        member("smollm2", "A", fail_marker=" ", fail_times=-1),
+        member("mt-bench-pair", "I cannot tell."),
+    ]
+    args = ["run", "-b", "sample", "-n", "5", "-j", "jury", "-J", f"members={json.dumps(panel)}"]
+    result = cli.invoke(app, [*args, "-o", str(tmp_path), "--name", "jury", "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert "judgments              10 (10 ok, 0 unparsed, 0 error)" in result.output
+    assert "  member smollm2         10 (10 ok, 0 unparsed, 0 error)" in result.output
+    assert "  member smollm2#2       10 (0 ok, 0 unparsed, 10 error)" in result.output
+    assert "  member mt-bench-pair   10 (0 ok, 10 unparsed, 0 error)" in result.output
+
+    report = cli.invoke(app, ["report", str(tmp_path / "jury"), "--resamples", "20"])
+    assert report.exit_code == 0, report.output
+    text = (tmp_path / "jury" / "report" / "report.md").read_text()
+    section = text[text.index("### Jury members") :]
+    rows = [line for line in section.splitlines() if line.startswith("|")][2:6]
+    cells = [[c.strip() for c in row.strip("|").split("|")][1:] for row in rows]
+    assert cells == [
+        ["(jury vote)", "10", "10", "0", "0"],
+        ["smollm2", "10", "10", "0", "0"],
+        ["smollm2#2", "10", "0", "0", "10"],
+        ["mt-bench-pair", "10", "0", "10", "0"],
+    ]
+
+
+def test_reparse_revotes_a_jury_run_without_requests(tmp_path: Path) -> None:
+    args = ["run", "-b", "sample", "-n", "3", "-j", "jury", "-J", f"members={json.dumps(PANEL)}"]
+    result = cli.invoke(app, [*args, "-o", str(tmp_path), "--name", "jury", "--quiet"])
+    assert result.exit_code == 0, result.output
+    run_dir = tmp_path / "jury"
+    before = RunStore(run_dir).all_judgments()
+    assert [j.verdict for j in before if not j.swapped] == ["B", "B", "B"]
+    calls = sum(ScriptedBackend.calls.values())
+
+    same = cli.invoke(app, ["reparse", str(run_dir)])
+    assert same.exit_code == 0, same.output
+    assert "reparsed 6 judgments: 0 changed; ok 6, unparsed 0, error 0" in same.output
+    assert RunStore(run_dir).all_judgments() == before
+
+    revote = cli.invoke(app, ["reparse", str(run_dir), "-J", "vote=mean_probability"])
+    assert revote.exit_code == 0, revote.output
+    assert "reparsed 6 judgments: 6 changed" in revote.output
+    after = RunStore(run_dir).all_judgments()
+    a, b = 0.7 / 0.9, 0.1 / 0.9
+    for j in after:
+        assert j.judge_hash == before[0].judge_hash and len(j.members) == 3
+        assert j.probabilities is not None
+        expected = {"A": (a + b) / 3, "B": (b + a + 1) / 3, "tie": (b + b) / 3}
+        if j.swapped:
+            expected = {"A": expected["B"], "B": expected["A"], "tie": expected["tie"]}
+        assert j.probabilities == pytest.approx(expected)
+    manifest = RunStore(run_dir).read_manifest()
+    assert manifest.extra["reparsed"][-1]["vote"] == "mean_probability"
+    assert sum(ScriptedBackend.calls.values()) == calls  # nothing was asked
+
+    bad = cli.invoke(app, ["reparse", str(run_dir), "-J", "vote=loudest"])
+    assert bad.exit_code == 2 and "unknown vote 'loudest'" in bad.output
+    extra = cli.invoke(app, ["reparse", str(run_dir), "-J", "model=x"])
+    assert extra.exit_code == 2 and "reparse does not take parameters ['model']" in extra.output

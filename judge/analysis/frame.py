@@ -39,6 +39,8 @@ ORDERS: Final[tuple[str, str]] = ("original", "swapped")
 SHOWN: Final[tuple[str, str, str]] = ("first", "second", "tie")
 HUMAN_PREFIX: Final = "human:"
 """Prefix of the per-annotator label columns (``human:annotator1``, ``human:gold``)."""
+MEMBER_PREFIX: Final = "member:"
+"""Prefix of a jury's per-member status columns (``member:smollm2``), on jury runs only."""
 
 CODE_B: Final = 0
 CODE_TIE: Final = 1
@@ -90,6 +92,7 @@ JUDGMENT_COLUMNS: Final[tuple[str, ...]] = (
     "tokens_in",
     "tokens_out",
     "cost",
+    "billed",
     "latency_s",
     "cache_hit",
 )
@@ -114,6 +117,31 @@ def human_columns(frame: pd.DataFrame) -> list[str]:
     ['human:a1', 'human:a2']
     """
     return [c for c in frame.columns if str(c).startswith(HUMAN_PREFIX)]
+
+
+def member_columns(frame: pd.DataFrame) -> list[str]:
+    """A jury run's per-member status columns, in column order.
+
+    >>> member_columns(pd.DataFrame(columns=["status", "member:a", "member:b"]))
+    ['member:a', 'member:b']
+    """
+    return [c for c in frame.columns if str(c).startswith(MEMBER_PREFIX)]
+
+
+def member_statuses(judgments: Sequence[Judgment]) -> dict[str, list[str | None]]:
+    """``member:<name>`` -> each judgment's status from that jury member (None: not a member).
+
+    Empty for judgments without members (every judge but a jury).
+    """
+    columns: dict[str, list[str | None]] = {}
+    for row, j in enumerate(judgments):
+        for record in j.members:
+            name = MEMBER_PREFIX + str(record.get("member") or record.get("judge"))
+            status = record.get("status")
+            if name not in columns:
+                columns[name] = [None] * len(judgments)
+            columns[name][row] = status if isinstance(status, str) else None
+    return columns
 
 
 def verdict_codes(values: pd.Series) -> np.ndarray:
@@ -231,9 +259,12 @@ def build_frame(
         "tokens_in": np.fromiter((j.tokens_in for j in judgments), dtype=np.int64, count=n),
         "tokens_out": np.fromiter((j.tokens_out for j in judgments), dtype=np.int64, count=n),
         "cost": np.fromiter((j.cost for j in judgments), dtype=np.float64, count=n),
+        "billed": np.fromiter((j.billed for j in judgments), dtype=np.float64, count=n),
         "latency_s": np.fromiter((j.latency_s for j in judgments), dtype=np.float64, count=n),
         "cache_hit": np.fromiter((j.cache_hit for j in judgments), dtype=bool, count=n),
     }
+    for name, column in member_statuses(judgments).items():
+        data[name] = pd.Series(column, dtype=STATUS_DTYPE)
     frame = pd.DataFrame(data)
     position = pd.Index(item_table["item_id"]).get_indexer(pd.Index(item_ids))
     if (position < 0).any():
@@ -283,6 +314,10 @@ def _finish(frame: pd.DataFrame) -> pd.DataFrame:
         frame[column] = frame[column].astype(dtype)
     for column in human_columns(frame):
         frame[column] = frame[column].astype(VERDICT_DTYPE)
+    for column in member_columns(frame):
+        frame[column] = frame[column].astype(STATUS_DTYPE)
+    if "billed" not in frame:  # frames saved before the column existed; synthetic frames
+        frame["billed"] = np.where(frame["cache_hit"].astype(bool), 0.0, frame["cost"])
     for column in (
         "p_a",
         "p_b",
@@ -294,12 +329,13 @@ def _finish(frame: pd.DataFrame) -> pd.DataFrame:
         "len_b",
         "human_score",
         "cost",
+        "billed",
         "latency_s",
     ):
         frame[column] = frame[column].astype(np.float64)
     frame["n_annotators"] = frame["n_annotators"].astype(np.int64)
     ordered = [*JUDGMENT_COLUMNS, *ITEM_COLUMNS]
-    return frame[ordered + human_columns(frame)]
+    return frame[ordered + human_columns(frame) + member_columns(frame)]
 
 
 def concat_frames(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:

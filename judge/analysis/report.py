@@ -23,6 +23,7 @@ import pandas as pd
 
 from judge.analysis import agreement, bias, ranking, single
 from judge.analysis.frame import POLICIES, load_frame, pair_frames, save_frame
+from judge.analysis.summary import member_counts
 
 ALPACA_EVAL_REFERENCE: Final = (
     Path("alpaca_eval_evaluators_reference") / "evaluators_leaderboard.csv"
@@ -507,11 +508,34 @@ def _runs_section(doc: _Doc, frame: pd.DataFrame) -> None:
                 "reconcile": ", ".join(map(str, part["reconcile"].unique())),
                 "tokens in": int(part["tokens_in"].sum()),
                 "tokens out": int(part["tokens_out"].sum()),
-                "cost $": round(float(part["cost"].sum()), 4),
+                "cost $": round(float(part["billed"].sum()), 4),
+                "saved $": round(float((part["cost"] - part["billed"]).sum()), 4),
                 "backend s": round(float(part["latency_s"].sum()), 1),
             }
         )
     doc.table(pd.DataFrame(rows).map(_fmt) if rows else pd.DataFrame())
+    _members_section(doc, frame)
+
+
+def _members_section(doc: _Doc, frame: pd.DataFrame) -> None:
+    """Each jury member's ok / unparsed / error counts beside the jury's own."""
+    rows = []
+    for run, part in frame.groupby("run", observed=True, sort=True):
+        members = member_counts(part)
+        if not members:
+            continue
+        status = part["status"].value_counts()
+        own = {s: int(status.get(s, 0)) for s in ("ok", "unparsed", "error")}
+        rows.append({"run": run, "member": "(jury vote)", "judgments": len(part), **own})
+        for name, counts in members.items():
+            rows.append({"run": run, "member": name, "judgments": sum(counts.values()), **counts})
+    if rows:
+        doc.heading("Jury members", 3)
+        doc.para(
+            "Each member's replies on the jury's judgments: a member that is unparsed or "
+            "an error does not vote, so the jury can be ok while members fail."
+        )
+        doc.table(pd.DataFrame(rows).map(_fmt))
 
 
 def _pairs_sections(

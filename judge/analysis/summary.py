@@ -12,7 +12,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from judge.analysis.frame import POLICIES, Policy, build_frame, pair_frame
+from judge.analysis.frame import (
+    MEMBER_PREFIX,
+    POLICIES,
+    STATUSES,
+    Policy,
+    build_frame,
+    member_columns,
+    pair_frame,
+)
 from judge.errors import ConfigError
 
 __all__ = ["build_frame", "run_summary"]
@@ -30,6 +38,21 @@ def _value(x: Any) -> Any:
     return x
 
 
+def member_counts(frame: pd.DataFrame) -> dict[str, dict[str, int]]:
+    """Each jury member's ok / unparsed / error counts over the judgments in ``frame``.
+
+    >>> import pandas as pd
+    >>> member_counts(pd.DataFrame({"member:a": ["ok", "error", None]}))
+    {'a': {'ok': 1, 'unparsed': 0, 'error': 1}}
+    """
+    out: dict[str, dict[str, int]] = {}
+    for column in member_columns(frame):
+        values = frame[column]
+        if values.notna().any():
+            out[column[len(MEMBER_PREFIX) :]] = {s: int((values == s).sum()) for s in STATUSES}
+    return out
+
+
 def run_summary(frame: pd.DataFrame, *, reconcile: str | None = None) -> dict[str, Any]:
     """Headline figures of the judgments in ``frame`` (normally one run).
 
@@ -37,7 +60,9 @@ def run_summary(frame: pd.DataFrame, *, reconcile: str | None = None) -> dict[st
     ``accuracy`` and ``accuracy_without_tie`` against the labels with ``n_pairs_scored``,
     ``kappa``, ``position_consistency``, ``flip_rate``, ``first_position_rate``,
     ``p_prefer_longer``, ``p_human_prefer_longer``, ``tokens_in``, ``tokens_out``,
-    ``cost``, ``latency_s``; for single-answer items also ``spearman``, ``kendall``,
+    ``cost`` (what the replies cost), ``billed`` (what was paid: shared replies once),
+    ``latency_s``, ``members`` (a jury's ``{member: {"ok", "unparsed", "error"}}``,
+    empty for other judges); for single-answer items also ``spearman``, ``kendall``,
     ``pearson`` and ``leniency``.
 
     >>> from judge.analysis.synthetic import synthetic_frame
@@ -64,7 +89,9 @@ def run_summary(frame: pd.DataFrame, *, reconcile: str | None = None) -> dict[st
         "tokens_in": int(frame["tokens_in"].sum()),
         "tokens_out": int(frame["tokens_out"].sum()),
         "cost": float(frame["cost"].sum()),
+        "billed": float(frame["billed"].sum()),
         "latency_s": float(frame["latency_s"].sum()),
+        "members": member_counts(frame),
     }
     whole = frame.assign(
         run=pd.Categorical.from_codes(np.zeros(len(frame), dtype=np.int8), categories=["all"])

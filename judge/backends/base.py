@@ -57,6 +57,15 @@ class Completion(Record):
     """True when the prompt was cut to fit."""
     finish_reason: str | None = None
 
+    @property
+    def empty(self) -> bool:
+        """True for a reply with neither text nor choice probabilities: nothing to judge by.
+
+        >>> Completion(text=" \\n").empty, Completion(text="", choice_probs={"A": 0.9}).empty
+        (True, False)
+        """
+        return not self.text.strip() and not self.choice_probs
+
 
 class BackendOptions(Record):
     """Options every backend takes; subclasses add their own fields."""
