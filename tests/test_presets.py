@@ -241,14 +241,16 @@ def test_judgelm_prompt_matches_upstream_construction(
 
 def test_prometheus_keeps_its_trailing_feedback_cue(single_with_reference: SingleItem) -> None:
     request = judge("prometheus2-absolute").request(Task(single_with_reference))
-    system, user = request.messages
-    assert system.content.startswith("You are a fair judge assistant tasked with")
+    (user,) = request.messages  # the system prompt is folded into the one user turn
+    assert user.role == "user"
+    assert user.content.startswith("You are a fair judge assistant tasked with")
+    assert "for performance.\n\n###Task Description:\n" in user.content
     assert user.content.endswith("###Feedback: ")
     assert "a reference answer that gets a score of 5, and a score rubric" in user.content
     assert "###Reference Answer (Score 5):" in user.content
     assert "Score 5: The model consistently offers highly relevant" in user.content
     bare = single_with_reference.model_copy(update={"reference": None})
-    user_bare = judge("prometheus2-absolute").request(Task(bare)).messages[1].content
+    user_bare = judge("prometheus2-absolute").request(Task(bare)).messages[0].content
     assert "Reference Answer" not in user_bare
     assert "to evaluate, and a score rubric" in user_bare
 
