@@ -184,7 +184,9 @@ class LlamaCppBackend(Backend):
         (:meth:`prompt_token_ids` adds it).
         """
         if self._raw(request):
-            return plain_prompt(request.messages, request.layout.wrapper if request.layout else None)
+            return plain_prompt(
+                request.messages, request.layout.wrapper if request.layout else None
+            )
         if self._formatter is None:
             raise ConfigError(
                 f"{self.model_path.name} has no chat template; set -J chat_template=<jinja> "
