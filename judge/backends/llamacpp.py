@@ -166,8 +166,10 @@ class LlamaCppBackend(Backend):
         if template in (None, RAW):
             template = llm.metadata.get("tokenizer.chat_template")
         if template:
-            eos = llm.detokenize([llm.token_eos()]).decode("utf-8", errors="replace")
-            bos = llm.detokenize([llm.token_bos()]).decode("utf-8", errors="replace")
+            # special=True: without it a special token detokenizes to "", and a template's
+            # {{ bos_token }} silently wrote nothing
+            eos = llm.detokenize([llm.token_eos()], special=True).decode("utf-8", errors="replace")
+            bos = llm.detokenize([llm.token_bos()], special=True).decode("utf-8", errors="replace")
             self._formatter = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos)
         self._llm = llm
         return llm
