@@ -49,6 +49,7 @@ def offline_judge(manifest_judge: str, spec: dict[str, Any], overrides: dict[str
             name=spec.get("name", manifest_judge),
             mode=overrides.pop("mode", spec.get("mode")),
             parser=overrides.pop("parser", None) or spec.get("parser"),
+            parse=overrides.pop("parse", spec.get("parse", "strict")),
         )
     from judge.registry import judges
 
@@ -87,6 +88,7 @@ def reparse_run(
     extra.setdefault("reparsed", []).append(
         {
             "parser": getattr(judge, "parser_name", None),
+            "parse": getattr(judge, "parse", None),
             "at": utcnow().isoformat(),
             "changed": changed,
         }
