@@ -524,3 +524,32 @@ def test_vllm_sends_the_layouts_token_ids(hf_gguf: TransformersBackend) -> None:
     ids = vllm_backend.prompt_token_ids(raw)
     assert ids[0] == hf_gguf.tokenizer.bos_token_id != ids[1]
     assert hf_gguf.tokenizer.decode(ids[1:]) == "[INST] Be fair.\n\nQ [/INST]"
+
+
+def test_chat_template_raw_is_raw_on_every_local_backend(
+    hf_gguf: TransformersBackend, lmeval_hf: LmEvalBackend, sample_items: list[PairItem]
+) -> None:
+    """`-J chat_template=raw` on a chat preset: the messages as plain text everywhere,
+    never the four characters "raw"; the model's default BOS (SmolLM2 adds none)."""
+    from judge.backends.llamacpp import LlamaCppBackend
+
+    cpp = LlamaCppBackend(n_threads=2, chat_template="raw")
+    try:
+        raw_backends: list[Any] = [
+            cpp,
+            TransformersBackend.from_model(
+                hf_gguf.hf_model, hf_gguf.tokenizer, chat_template="raw"
+            ),
+            LmEvalBackend.from_lm(lmeval_hf.lm, chat_template="raw"),
+            LmEvalBackend.from_lm(lmeval_hf.lm, apply_chat_template=False),
+        ]
+        for backend in raw_backends:
+            request = PromptJudge(load_preset("mt-bench-pair"), backend).request(
+                Task(sample_items[0])
+            )
+            expected = "\n\n".join(m.content for m in request.messages)
+            assert backend.format_prompt(request) == expected, backend.name
+            ids = backend.prompt_token_ids(request)
+            assert hf_gguf.tokenizer.decode(ids) == expected and ids[0] != 1, backend.name
+    finally:
+        asyncio.run(cpp.aclose())

@@ -440,7 +440,12 @@ def test_raw_prompts_never_go_through_a_chat_template(
             load_preset("auto-j"),
             TransformersBackend(chat_template="[INST] {{ messages[-1].content }} [/INST]"),
         )
-    with pytest.raises(ConfigError, match="literal text"):
-        TransformersBackend(chat_template="mistral")
+    from judge.backends.llamacpp import LlamaCppBackend
+    from judge.backends.lmeval import LmEvalBackend
+    from judge.backends.vllm import VllmBackend
+
+    for backend_cls in (LlamaCppBackend, TransformersBackend, VllmBackend, LmEvalBackend):
+        with pytest.raises(ConfigError, match="literal text"):
+            backend_cls(model="m", chat_template="mistral")
     auto_j = PromptJudge(load_preset("auto-j"), raw)  # raw on a raw preset: the same string
     assert raw.format_prompt(auto_j.request(Task(item))).startswith("[INST] You are assessing")
