@@ -457,8 +457,8 @@ def test_every_local_backend_sends_the_upstream_tokens_with_one_bos(
                         assert j.backend.format_prompt(request) == text, (name, j.backend.name)  # type: ignore[attr-defined]
                         ids = j.backend.prompt_token_ids(request)  # type: ignore[attr-defined]
                         if j.backend.name == "llamacpp":
-                            # llama.cpp's BPE splits a few spans (e.g. "  \n") differently
-                            # from the HF tokenizer of the same GGUF: same text, one BOS
+                            # llama.cpp's BPE merges a few spans the HF tokenizer of the
+                            # same GGUF splits ("\n\n" before "1."): same text, one BOS
                             assert ids[0] == tok.bos_token_id != ids[1], (name, swapped)
                             assert tok.decode(ids[1:]) == body, (name, swapped)
                         else:
