@@ -189,20 +189,18 @@ def is_raw(layout: PromptLayout | None, chat_template: str | None, *, has_templa
 def apply_bos(ids: Sequence[int], bos_id: int | None, bos: bool | None) -> list[int]:
     """Token ids with the BOS policy applied: exactly one leading BOS, none, or as given.
 
-    >>> apply_bos([5, 6], 1, True), apply_bos([1, 5], 1, True), apply_bos([1, 5], 1, False)
-    ([1, 5, 6], [1, 5], [5])
-    >>> apply_bos([5], 1, None), apply_bos([5], None, True)
-    ([5], [5])
+    >>> apply_bos([5, 6], 1, True), apply_bos([1, 5], 1, True), apply_bos([1, 1, 5], 1, True)
+    ([1, 5, 6], [1, 5], [1, 5])
+    >>> apply_bos([1, 5], 1, False), apply_bos([5], 1, None), apply_bos([5], None, True)
+    ([5], [5], [5])
     """
     out = list(ids)
     if bos is None or bos_id is None:
         return out
-    starts = out[:1] == [bos_id]
-    if bos and not starts:
-        return [bos_id, *out]
-    if not bos and starts:
-        return out[1:]
-    return out
+    start = 0
+    while start < len(out) and out[start] == bos_id:  # a template's BOS, or a doubled one
+        start += 1
+    return [bos_id, *out[start:]] if bos else out[start:]
 
 
 def check_chat_template(value: str | None) -> str | None:
