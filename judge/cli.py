@@ -324,6 +324,40 @@ def import_verdicts(
         _fail(exc)
 
 
+# -- judge render: a self-contained block ------------------------------------------------
+
+
+@app.command("render")
+def render_prompt(
+    judge: JudgeOpt = "smollm2",
+    benchmark: BenchmarkOpt = "sample",
+    item: Annotated[str, typer.Option("--item", help="the item id to render")] = "",
+    judge_param: JudgeParams = None,
+    benchmark_param: BenchParams = None,
+    tokens: Annotated[
+        bool, typer.Option("--tokens", help="also print the token ids (local backends)")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON object per order")] = False,
+) -> None:
+    """Print the exact prompt (and token ids) a judge's backend sends for an item, both orders."""
+    from judge.render import format_rendered, render_item
+
+    try:
+        if not item:
+            raise ConfigError("--item is required (an item id of the benchmark)")
+        rendered = render_item(
+            judge,
+            benchmark,
+            item,
+            judge_args=parse_pairs(judge_param, "-J"),
+            benchmark_args=parse_pairs(benchmark_param, "-B"),
+            tokens=tokens,
+        )
+        typer.echo(format_rendered(rendered, as_json=as_json))
+    except JudgeError as exc:
+        _fail(exc)
+
+
 def _validation_text(exc: ValidationError) -> str:
     return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
 

@@ -17,10 +17,10 @@ from typing import Any, Literal, cast
 
 from pydantic import JsonValue
 
-from judge.backends.base import Backend, Completion, CompletionRequest, normalise
+from judge.backends.base import RAW, Backend, Completion, CompletionRequest, PromptLayout, normalise
 from judge.errors import BackendError, ConfigError
-from judge.parsers import ParsedReply, get_parser, remove_quoted
-from judge.prompts import Preset, load_preset, preset_hash, sha256_json
+from judge.parsers import ParsedReply, get_parser, get_upstream_parser, remove_quoted
+from judge.prompts import Layout, Preset, load_preset, preset_hash, sha256_json
 from judge.records import (
     VERDICTS,
     Judgment,
@@ -103,6 +103,8 @@ class Judge(ABC):
 
 
 Mode = Literal["generate", "probs"]
+ParseMode = Literal["strict", "upstream"]
+LAYOUTS: tuple[Layout, ...] = ("chat", "user-only", "raw")
 
 
 class PromptJudge(Judge):
@@ -118,6 +120,8 @@ class PromptJudge(Judge):
         parser: str | None = None,
         generation: dict[str, Any] | None = None,
         template_vars: dict[str, Any] | None = None,
+        parse: str = "strict",
+        layout: str | None = None,
     ) -> None:
         self.preset = preset
         self.backend = backend
@@ -128,7 +132,19 @@ class PromptJudge(Judge):
                 f"preset {preset.name!r} declares no choices; mode 'probs' needs them"
             )
         self.parser_name = parser or preset.parser
-        self.parser = get_parser(self.parser_name)
+        if parse not in ("strict", "upstream"):
+            raise ConfigError(f"parse must be 'strict' or 'upstream', not {parse!r}")
+        self.parse: ParseMode = cast(ParseMode, parse)
+        # upstream mode reproduces the format's own parsing rule, ties included
+        self.parser = (
+            get_upstream_parser(self.parser_name)
+            if self.parse == "upstream"
+            else get_parser(self.parser_name)
+        )
+        if layout is not None and layout not in LAYOUTS:
+            raise ConfigError(f"layout must be one of {', '.join(LAYOUTS)}, not {layout!r}")
+        self.layout_override: Layout | None = layout
+        self._check_layout()
         gen = dict(generation or {})
         self.max_tokens = int(gen.pop("max_tokens", 16))
         self.temperature = float(gen.pop("temperature", 0.0))
@@ -140,7 +156,41 @@ class PromptJudge(Judge):
         self.template_vars = dict(template_vars or {})
 
     # Parameters the judge itself takes; every other -J key goes to the backend's Options.
-    JUDGE_KEYS = ("mode", "parser", "max_tokens", "temperature", "stop", "json_schema", "name")
+    JUDGE_KEYS = (
+        "mode",
+        "parser",
+        "parse",
+        "layout",
+        "max_tokens",
+        "temperature",
+        "stop",
+        "json_schema",
+        "name",
+    )
+
+    @property
+    def layout(self) -> Layout:
+        """The prompt layout in use: the preset's, or ``-J layout=...``."""
+        return self.layout_override or self.preset.layout
+
+    def prompt_layout(self) -> PromptLayout | None:
+        """What the backend needs to know of the layout (``None``: a plain chat)."""
+        if self.layout == "chat" and self.preset.bos is None:
+            return None  # the default: requests (and their cache keys) as before layouts
+        raw = self.layout == "raw"
+        return PromptLayout(
+            raw=raw, wrapper=self.preset.wrapper if raw else None, bos=self.preset.bos
+        )
+
+    def _check_layout(self) -> None:
+        options = getattr(self.backend, "options", None)
+        template = getattr(options, "chat_template", None)
+        if self.layout == "raw" and template not in (None, RAW):
+            raise ConfigError(
+                f"judge {self.name!r} sends a raw prompt (layout 'raw', as its model was "
+                "trained); -J chat_template=<template> would not be used: drop it, or "
+                "pass -J layout=chat (or user-only) to format through a chat template"
+            )
 
     @classmethod
     def from_preset(cls, preset_name: str, **params: Any) -> PromptJudge:
@@ -175,7 +225,7 @@ class PromptJudge(Judge):
     # -- specification -----------------------------------------------------------------
 
     def spec(self) -> dict[str, JsonValue]:
-        return {
+        spec: dict[str, JsonValue] = {
             "type": "prompt",
             "name": self.name,
             "preset": self.preset.name,
@@ -189,6 +239,12 @@ class PromptJudge(Judge):
             "template_vars": self.template_vars,
             "backend": self.backend.spec(),
         }
+        # only when set, so judges that use neither keep their hash
+        if self.parse != "strict":
+            spec["parse"] = self.parse
+        if self.layout_override is not None:
+            spec["layout"] = self.layout_override
+        return spec
 
     @property
     def batch_size(self) -> int:
@@ -230,8 +286,14 @@ class PromptJudge(Judge):
             )
         max_tokens = 1 if self.mode == "probs" else self.max_tokens
         # Responses are trimmed from the middle when the prompt exceeds the window.
+        layout = self.prompt_layout()
         messages, trimmed_to = fit_to_window(
-            self.preset, self.variables(task), self.backend, max_tokens
+            self.preset,
+            self.variables(task),
+            self.backend,
+            max_tokens,
+            layout=self.layout,
+            prompt_layout=layout,
         )
         choices: tuple[str, ...] | None = None
         if self.mode == "probs":
@@ -241,6 +303,7 @@ class PromptJudge(Judge):
                 choices = self.preset.score_choices
         return CompletionRequest(
             messages=messages,
+            layout=layout,
             max_tokens=max_tokens,
             temperature=self.temperature,
             seed=task.seed + task.sample if self.temperature > 0 else None,
@@ -324,7 +387,11 @@ class PromptJudge(Judge):
             if total > 0:
                 out["score"] = sum(k * w for k, w in weights.items()) / total
                 return {"status": status, **out}
-        parsed = parse_reply(self.parser, remove_quoted(text, responses) if responses else text)
+        if self.parse == "upstream":
+            # upstream neither removes quoted candidates nor skips empty replies
+            parsed = self.parser(text)
+        else:
+            parsed = parse_reply(self.parser, remove_quoted(text, responses) if responses else text)
         if parsed is None:
             return {"status": "unparsed", "error": "no verdict found in the reply", **out}
         if parsed.verdict is not None:
@@ -371,6 +438,7 @@ def parse_reply(parser: Callable[[str], ParsedReply | None], text: str) -> Parse
 
 def request_key(backend: Backend, request: CompletionRequest, sample: int) -> str:
     """Cache and resume key: backend spec + the rendered request + the sample index."""
-    return sha256_json(
-        {"backend": backend.spec(), "request": request.model_dump(mode="json"), "sample": sample}
-    )
+    payload = request.model_dump(mode="json")
+    if payload.get("layout") is None:  # a plain chat: the key it had before layouts
+        payload.pop("layout", None)
+    return sha256_json({"backend": backend.spec(), "request": payload, "sample": sample})

@@ -26,6 +26,7 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Callable, Iterable
+from typing import cast
 
 from judge.records import Record, Verdict
 
@@ -457,6 +458,226 @@ PARSERS: dict[str, Parser] = {
     "offsetbias": offsetbias,
     "arena_hard": arena_hard,
 }
+
+
+# -- upstream-compatible parsers ------------------------------------------------------------
+#
+# ``-J parse=upstream`` swaps a preset's parser for the rule its upstream repository
+# applies, ties and fallbacks included, so a published figure can be reproduced. Each
+# function cites the code it follows; the strict parsers above stay the default.
+
+
+def mt_bench_pair_upstream(text: str) -> ParsedReply | None:
+    """FastChat ``run_judge_pair`` (fastchat/llm_judge/common.py): ``[[A]]`` anywhere wins,
+    else ``[[B]]``, else ``[[C]]`` (tie); none is FastChat's ``"error"``.
+
+    >>> mt_bench_pair_upstream("B is better [[B]] ... though [[A]] was tempting").verdict
+    'A'
+    >>> mt_bench_pair_upstream("[[C]]").verdict, mt_bench_pair_upstream("no marker")
+    ('tie', None)
+    """
+    for marker, verdict in (("[[A]]", "A"), ("[[B]]", "B"), ("[[C]]", "tie")):
+        if marker in text:
+            return ParsedReply(verdict=cast(Verdict, verdict))
+    return None
+
+
+_FASTCHAT_ONE = re.compile(r"\[\[(\d+\.?\d*)\]\]")
+_FASTCHAT_ONE_BACKUP = re.compile(r"\[(\d+\.?\d*)\]")
+
+
+def mt_bench_single_upstream(text: str) -> ParsedReply | None:
+    """FastChat ``run_judge_single``: the *first* ``[[N]]`` (else the first ``[N]``), any
+    value; none is FastChat's rating -1 (an error).
+
+    >>> mt_bench_single_upstream("Rating: [[3]] ... corrected Rating: [[8]]").score
+    3.0
+    >>> mt_bench_single_upstream("[[11]]").score, mt_bench_single_upstream("good")
+    (11.0, None)
+    """
+    match = _FASTCHAT_ONE.search(text) or _FASTCHAT_ONE_BACKUP.search(text)
+    if not match:
+        return None
+    return ParsedReply(score=float(ast.literal_eval(match.group(1))))
+
+
+def judgelm_upstream(text: str) -> ParsedReply | None:
+    """JudgeLM ``parse_score`` + ``translate_score_to_win_list`` (judgelm/llm_judge/common.py):
+    the first line, commas as spaces, split on single spaces; anything but exactly two
+    numbers scores ``[-1, -1]``, which is a tie. Upstream strips the reply first.
+
+    >>> r = judgelm_upstream("8  6\\nAssistant 1 ...")
+    >>> r.scores, r.verdict
+    ((-1.0, -1.0), 'tie')
+    >>> judgelm_upstream("8,6").scores, judgelm_upstream("8, 6").scores  # ", " is two spaces
+    ((8.0, 6.0), (-1.0, -1.0))
+    >>> judgelm_upstream("7 9").verdict
+    'B'
+    """
+    parts = text.strip().split("\n")[0].replace(",", " ").split(" ")
+    try:
+        if len(parts) != 2:
+            raise ValueError(parts)
+        first, second = float(parts[0]), float(parts[1])
+    except ValueError:
+        first, second = -1.0, -1.0
+    # T = 0.0: a difference above 0 wins (gen_model_judgement.py); NaN compares as a tie
+    verdict: Verdict = "A" if first - second > 0 else "B" if second - first > 0 else "tie"
+    return ParsedReply(verdict=verdict, scores=(first, second))
+
+
+def pandalm_upstream(text: str) -> ParsedReply | None:
+    """PandaLM ``parse_pandalm_response`` (pandalm/utils/pandalm_inference.py): the first
+    line, exactly ``1`` or ``2``; ``tie`` in any case, and anything else, is a tie (0).
+
+    >>> pandalm_upstream("2\\n\\n### Reason: ...").verdict, pandalm_upstream("garbage").verdict
+    ('B', 'tie')
+    >>> pandalm_upstream("1.").verdict, pandalm_upstream("").verdict
+    ('tie', 'tie')
+    """
+    first = text.strip().split("\n")[0]
+    verdict: Verdict = "A" if first == "1" else "B" if first == "2" else "tie"
+    return ParsedReply(verdict=verdict)
+
+
+# prometheus-eval libs/prometheus-eval/prometheus_eval/parser.py, written out as there
+_PROM_ABS_UPSTREAM = re.compile(
+    r"""
+    (?:\[RESULT\]|\[SCORE\]|Score:?|score:?|Result:?|\[Result\]:?|score\s+of)
+    \s*(?:\(|\[|\s)*(\d+)
+    (?:(?:\)|\]|\s|$)|(?:/\s*5|\s*out\s*of\s*5))
+    """,
+    re.IGNORECASE | re.VERBOSE,
+)
+_PROM_REL_UPSTREAM = re.compile(
+    r"""
+    (?:\[RESULT\]|\[RESULT:\s*|\[Response\s+|\[Result\](?:\s+Response)?|\[Result:\s*
+       |(?:^|\n)Result:?\s*)
+    \s*(A|B)(?:\]|\s|$)
+    """,
+    re.IGNORECASE | re.VERBOSE | re.MULTILINE,
+)
+
+
+def prometheus_absolute_upstream(text: str) -> ParsedReply | None:
+    """prometheus-eval ``_parse_output_absolute``: the *first* ``[RESULT] N`` (or
+    ``Score: N``, ``score of N`` ...), N in 1-5; an out-of-range first match is no score.
+
+    >>> prometheus_absolute_upstream("[RESULT] 2 on reflection [RESULT] 4").score
+    2.0
+    >>> prometheus_absolute_upstream("Not a score 1 reply ... [RESULT] 4").score
+    1.0
+    >>> prometheus_absolute_upstream("[RESULT] 7") is None
+    True
+    """
+    match = _PROM_ABS_UPSTREAM.search(text)
+    if not match or not 1 <= int(match.group(1)) <= 5:
+        return None
+    return ParsedReply(score=float(match.group(1)), reason=text[: match.start()].strip() or None)
+
+
+def prometheus_relative_upstream(text: str) -> ParsedReply | None:
+    """prometheus-eval ``_parse_output_relative``: the *first* ``[RESULT] A`` / ``B`` (also
+    ``[Response A]``, ``Result: B`` at a line start ...).
+
+    >>> prometheus_relative_upstream("[RESULT] A ... no, [RESULT] B").verdict
+    'A'
+    >>> prometheus_relative_upstream("A is better") is None
+    True
+    """
+    match = _PROM_REL_UPSTREAM.search(text)
+    if not match:
+        return None
+    verdict: Verdict = "A" if match.group(1).upper() == "A" else "B"
+    return ParsedReply(verdict=verdict, reason=text[: match.start()].strip() or None)
+
+
+def auto_j_pair_upstream(text: str) -> ParsedReply | None:
+    """Auto-J ``extract_pariwise_result`` (codes/usage/example.py): after the last
+    ``final decision is `` (with its space), ``response 1`` / ``response 2`` / ``tie``.
+
+    >>> auto_j_pair_upstream("So, the final decision is Response 2.").verdict
+    'B'
+    >>> auto_j_pair_upstream("the final decision is: Response 1") is None
+    True
+    """
+    cleaned = text.strip()
+    pos = cleaned.rfind("final decision is ")
+    if pos == -1:
+        return None
+    rest = cleaned[pos + len("final decision is ") :].strip().lower()
+    for start, verdict in (("response 1", "A"), ("response 2", "B"), ("tie", "tie")):
+        if rest.startswith(start):
+            return ParsedReply(verdict=cast(Verdict, verdict))
+    return None
+
+
+def auto_j_single_upstream(text: str) -> ParsedReply | None:
+    """Auto-J ``extract_single_rating``: the number in the last ``Rating: [[...]]``; a reply
+    without one scores 0.0, as upstream does.
+
+    >>> auto_j_single_upstream("Rating: [[6]]").score, auto_j_single_upstream("none").score
+    (6.0, 0.0)
+    """
+    if "Rating: [[" not in text:
+        return ParsedReply(score=0.0)
+    pos = text.rfind("Rating: [[")
+    end = text.find("]]", pos)
+    try:
+        return ParsedReply(score=float(text[pos + len("Rating: [[") : end].strip()))
+    except ValueError:  # upstream raises here
+        return None
+
+
+_OFFSETBIAS_UPSTREAM: tuple[tuple[Verdict, re.Pattern[str]], ...] = (
+    ("A", re.compile(r"(?:^|\n) ?Output \(a\)")),
+    ("B", re.compile(r"(?:^|\n) ?Output \(b\)")),
+)
+
+
+def offsetbias_upstream(text: str) -> ParsedReply | None:
+    """OffsetBias ``get_prediction`` (module.py, patterns of prompt/offsetbias.py): the
+    ``Output (a)`` pattern is tried first, anywhere at a line start; then ``(b)``.
+
+    >>> offsetbias_upstream("Output (b)\\nOutput (a)").verdict
+    'A'
+    >>> offsetbias_upstream("output (b)") is None
+    True
+    """
+    cleaned = text.strip()  # VllmModule strips the generated text
+    for verdict, pattern in _OFFSETBIAS_UPSTREAM:
+        if pattern.search(cleaned):
+            return ParsedReply(verdict=verdict)
+    return None
+
+
+UPSTREAM_PARSERS: dict[str, Parser] = {
+    "mt_bench_pair": mt_bench_pair_upstream,
+    "mt_bench_single": mt_bench_single_upstream,
+    "judgelm": judgelm_upstream,
+    "pandalm": pandalm_upstream,
+    "prometheus_absolute": prometheus_absolute_upstream,
+    "prometheus_relative": prometheus_relative_upstream,
+    "auto_j_pair": auto_j_pair_upstream,
+    "auto_j_single": auto_j_single_upstream,
+    "offsetbias": offsetbias_upstream,
+    # arena-hard-auto's rule (one distinct label, else none) is already the default
+    "arena_hard": arena_hard,
+}
+"""Parser name -> the upstream repository's own rule, for ``-J parse=upstream``."""
+
+
+def get_upstream_parser(name: str) -> Parser:
+    """The upstream-compatible version of the parser called ``name``."""
+    from judge.errors import ConfigError
+
+    get_parser(name)  # an unknown name gets "did you mean"
+    if name not in UPSTREAM_PARSERS:
+        raise ConfigError(
+            f"parser {name!r} has no upstream-compatible mode (its upstream rule is not "
+            f"reproduced here); those that have: {', '.join(sorted(UPSTREAM_PARSERS))}"
+        )
+    return UPSTREAM_PARSERS[name]
 
 
 def get_parser(name: str) -> Parser:

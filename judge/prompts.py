@@ -11,12 +11,22 @@ A preset is ``prompts/<name>.toml``::
     mode = "generate"              # or "probs" (verdict-token probabilities)
     choices = { A = "A", B = "B", tie = "C" }   # verdict -> token, for mode "probs"
     backend = "llamacpp"           # default backend (optional)
+    layout = "chat"                # or "user-only" or "raw" (how a local model receives it)
+    fold = "\n\n"                  # user-only / raw: text between system and user message
+    wrapper = "[INST] {prompt} [/INST]"  # raw only: the plain string around the prompt
+    bos = true                     # start with the model's BOS token (unset: its default)
     [params]                       # default generation parameters
     max_tokens = 512
 
 Chat roles are separate template files, never text markers inside one file. Templates
 are Jinja2 rendered with ``StrictUndefined`` (a missing variable is an error), and the
 variables they use must be declared. A preset is identified by the hash of its files.
+
+The *layout* says how the rendered messages reach a local model, as its upstream
+inference code sends them: ``chat`` (system and user roles through the model's chat
+template), ``user-only`` (the system text folded into the single user turn, then the
+chat template: Mistral-style templates reject a system role) or ``raw`` (one plain
+string, never a chat template, inside ``wrapper`` where upstream wraps it).
 """
 
 from __future__ import annotations
@@ -24,7 +34,7 @@ from __future__ import annotations
 import hashlib
 import json
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from functools import cache
 from importlib.resources import files
 from importlib.resources.abc import Traversable
@@ -32,10 +42,13 @@ from typing import Any, Literal
 
 import jinja2
 import jinja2.meta
-from pydantic import Field, JsonValue, ValidationError
+from pydantic import Field, JsonValue, ValidationError, model_validator
 
 from judge.errors import ConfigError, TemplateError, UnknownNameError
 from judge.records import Message, Record, Verdict
+
+Layout = Literal["chat", "user-only", "raw"]
+"""How a preset's messages reach a local model (see the module docstring)."""
 
 
 class Preset(Record):
@@ -72,6 +85,28 @@ class Preset(Record):
     required: tuple[str, ...] = ()
     """Variables that must be present and non-empty (``reference`` for reference-guided
     formats); rendering an item without one is a :class:`TemplateError`."""
+    layout: Layout = "chat"
+    """How the messages reach a local model: ``chat`` (system and user roles through
+    the model's chat template), ``user-only`` (the system text folded into the user
+    turn, then the chat template) or ``raw`` (one plain string, no chat template)."""
+    fold: str = "\n\n"
+    """``user-only`` and ``raw``: the text between the system and the user message."""
+    wrapper: str | None = None
+    """``raw`` only: the plain string around the prompt, ``{prompt}`` marking where it
+    goes, where upstream wraps it (``[INST] {prompt} [/INST]``)."""
+    bos: bool | None = None
+    """Whether the model's tokens start with its BOS token, as upstream sends them:
+    ``true`` exactly one (added unless a chat template wrote it), ``false`` none,
+    unset the model's default."""
+
+    @model_validator(mode="after")
+    def _layout_fields(self) -> Preset:
+        if self.wrapper is not None:
+            if self.layout != "raw":
+                raise ValueError("wrapper applies to layout 'raw' only")
+            if self.wrapper.count("{prompt}") != 1:
+                raise ValueError("wrapper must contain '{prompt}' exactly once")
+        return self
 
 
 def prompts_root() -> Traversable:
@@ -134,9 +169,18 @@ def template_texts(preset: Preset) -> dict[str, str]:
     return out
 
 
+# Fields added after presets were first hashed: left out of the hash at their default,
+# so a preset that does not use them keeps its hash (and its runs stay resumable).
+_LATER_FIELDS = {"layout": "chat", "fold": "\n\n", "wrapper": None, "bos": None}
+
+
 def preset_hash(preset: Preset) -> str:
     """Content hash of a preset: its declaration and its template texts."""
-    payload = {"preset": preset.model_dump(mode="json"), "templates": template_texts(preset)}
+    declared = preset.model_dump(mode="json")
+    for field, default in _LATER_FIELDS.items():
+        if declared.get(field) == default:
+            declared.pop(field)
+    payload = {"preset": declared, "templates": template_texts(preset)}
     return sha256_json(payload)
 
 
@@ -152,13 +196,21 @@ def _compile(text: str) -> jinja2.Template:
     return _ENV.from_string(text)
 
 
-def render(preset: Preset, variables: Mapping[str, Any]) -> tuple[Message, ...]:
+def render(
+    preset: Preset, variables: Mapping[str, Any], *, layout: Layout | None = None
+) -> tuple[Message, ...]:
     """Render a preset's templates into chat messages; a missing variable raises.
+
+    With a ``user-only`` or ``raw`` layout (the preset's, or ``layout``) the system
+    text is folded into the one user message (:func:`fold_system`).
 
     >>> p = load_preset("smollm2")
     >>> msgs = render(p, {"instruction": "2+2?", "response_a": "4", "response_b": "5"})
     >>> msgs[-1].role, "2+2?" in msgs[-1].content
     ('user', True)
+    >>> [m.role for m in render(p, {"instruction": "?", "response_a": "4", "response_b": "5"},
+    ...                          layout="user-only")]
+    ['user']
     """
     missing = [v for v in preset.required if variables.get(v) in (None, "")]
     if missing:
@@ -171,7 +223,23 @@ def render(preset: Preset, variables: Mapping[str, Any]) -> tuple[Message, ...]:
             raise TemplateError(f"preset {preset.name!r}, {role} template: {exc.message}") from exc
         content = content.strip() if preset.strip else content
         messages.append(Message(role=role, content=content))
-    return tuple(messages)
+    if (layout or preset.layout) == "chat":
+        return tuple(messages)
+    return fold_system(messages, preset.fold)
+
+
+def fold_system(messages: Sequence[Message], fold: str) -> tuple[Message, ...]:
+    """Fold a leading system message into the user message after it, joined by ``fold``.
+
+    >>> msgs = [Message(role="system", content="Be fair."), Message(role="user", content="Q")]
+    >>> fold_system(msgs, "\\n")
+    (Message(role='user', content='Be fair.\\nQ'),)
+    """
+    if len(messages) < 2 or messages[0].role != "system":
+        return tuple(messages)
+    system, user, *rest = messages
+    folded = Message(role=user.role, content=system.content + fold + user.content)
+    return (folded, *rest)
 
 
 def sha256_json(payload: Any) -> str:

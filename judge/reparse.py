@@ -66,6 +66,7 @@ def _offline_prompt_judge(
         name=spec.get("name", preset_name),
         mode=overrides.pop("mode", spec.get("mode")),
         parser=overrides.get("parser") or spec.get("parser"),
+        parse=overrides.get("parse", spec.get("parse", "strict")),
     )
 
 
@@ -80,10 +81,11 @@ def _offline_jury(spec: dict[str, Any], overrides: dict[str, Any]) -> Jury:
                 f"jury member {entry.get('name') if isinstance(entry, dict) else entry!r} "
                 "is not a prompt judge; only prompt judges can be re-parsed"
             )
-        member_overrides = {"parser": overrides["parser"]} if "parser" in overrides else {}
+        member_overrides = {k: overrides[k] for k in ("parser", "parse") if k in overrides}
         judge = _offline_prompt_judge(str(member_spec["preset"]), member_spec, member_overrides)
         members.append((str(entry.get("name") or judge.name), judge))
     overrides.pop("parser", None)
+    overrides.pop("parse", None)
     vote = overrides.pop("vote", spec.get("vote", "majority"))
     return Jury(members, vote=vote, name=str(spec.get("name", "jury")))
 
@@ -99,6 +101,7 @@ def reparse_run(
         params["parser"] = parser
     judge = offline_judge(manifest.config.judge, dict(manifest.judge_spec), params)
     params.pop("parser", None)
+    params.pop("parse", None)
     if params:
         raise ConfigError(f"reparse does not take parameters {sorted(params)}")
     items = {item.id: item for item in store.items()}
@@ -119,6 +122,7 @@ def reparse_run(
     extra = dict(manifest.extra)
     record: dict[str, Any] = {
         "parser": getattr(judge, "parser_name", None),
+        "parse": getattr(judge, "parse", None),
         "at": utcnow().isoformat(),
         "changed": changed,
     }

@@ -18,8 +18,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from judge.backends.base import CompletionRequest
-from judge.prompts import render
+from judge.backends.base import CompletionRequest, PromptLayout
+from judge.prompts import Layout, render
 
 if TYPE_CHECKING:
     from judge.backends.base import Backend
@@ -134,22 +134,31 @@ _PER_PROMPT = 16
 
 
 def fit_to_window(
-    preset: Preset, variables: Mapping[str, Any], backend: Backend, max_tokens: int
+    preset: Preset,
+    variables: Mapping[str, Any],
+    backend: Backend,
+    max_tokens: int,
+    *,
+    layout: Layout | None = None,
+    prompt_layout: PromptLayout | None = None,
 ) -> tuple[tuple[Message, ...], int | None]:
     """Render ``preset`` with ``variables``, trimming responses to fit ``backend``'s window.
 
+    ``layout`` overrides the preset's; ``prompt_layout`` is what the request will carry,
+    so local backends count the prompt exactly as they will send it.
     Returns the messages and the prompt budget they were trimmed to, or ``None`` when
     nothing was trimmed (the prompt fits, or the backend's window or tokenizer is unknown).
     """
-    messages = render(preset, variables)
+    messages = render(preset, variables, layout=layout)
     window = backend.context_window
     if window is None:
         return messages, None
 
     def prompt_tokens(values: Mapping[str, Any]) -> int:
-        return count_prompt_tokens(backend, render(preset, values)) or 0
+        rendered = render(preset, values, layout=layout)
+        return count_prompt_tokens(backend, rendered, prompt_layout) or 0
 
-    first = count_prompt_tokens(backend, messages)
+    first = count_prompt_tokens(backend, messages, prompt_layout)
     budget = window - max_tokens
     if first is None or first <= budget or budget <= 0:
         return messages, None
@@ -163,19 +172,24 @@ def fit_to_window(
     )
     if not changed:
         return messages, None
-    return render(preset, trimmed), budget
+    return render(preset, trimmed, layout=layout), budget
 
 
-def count_prompt_tokens(backend: Backend, messages: Sequence[Message]) -> int | None:
+def count_prompt_tokens(
+    backend: Backend, messages: Sequence[Message], layout: PromptLayout | None = None
+) -> int | None:
     """Tokens of ``messages`` as the backend's model sees them, where it can count them.
 
-    Backends with a ``format_prompt(request)`` method (the local ones) are counted
-    exactly on the chat-template-formatted text; others by message contents plus a
-    margin for the template. ``None`` when the backend has no tokenizer.
+    Backends with a ``prompt_token_ids(request)`` method (the local ones) are counted
+    exactly on the token ids they send, BOS included; others by message contents plus
+    a margin for the template. ``None`` when the backend has no tokenizer.
     """
+    counter = getattr(backend, "prompt_token_ids", None)
+    if callable(counter):
+        return len(counter(CompletionRequest(messages=tuple(messages), layout=layout)))
     formatter = getattr(backend, "format_prompt", None)
     if callable(formatter):
-        text = formatter(CompletionRequest(messages=tuple(messages)))
+        text = formatter(CompletionRequest(messages=tuple(messages), layout=layout))
         return backend.count_tokens(str(text))
     counts = [backend.count_tokens(m.content) for m in messages]
     if any(c is None for c in counts):

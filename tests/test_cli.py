@@ -106,3 +106,36 @@ def test_sigkill_mid_run_then_rerun_loses_and_repeats_nothing(tmp_path: Path) ->
     assert not before & {(j["item_id"], j["swapped"]) for j in new}  # nothing asked again
     manifest = json.loads((tmp_path / "killed" / "manifest.json").read_text())
     assert manifest["complete"] and manifest["counts"]["total"] == 60
+
+
+def test_render_prints_the_exact_prompt_and_tokens_in_both_orders() -> None:
+    """`judge render`: PandaLM's raw prompt (upstream's string, byte for byte) on the
+    embedded llama.cpp model, both orders, with one BOS token first; errors are one line."""
+    from benchmarks.sample import SampleBenchmark
+    from tests.upstream import autoj_prompt
+
+    item = next(i for i in SampleBenchmark().load() if i.kind == "pair")
+    result = runner.invoke(app, ["render", "-j", "auto-j", "--item", item.id, "--tokens"])
+    assert result.exit_code == 0, result.output
+    blocks = result.output.split("\n\n=== ")
+    assert len(blocks) == 2 and "original order" in blocks[0] and "swapped order" in blocks[1]
+    assert "layout raw, bos true" in blocks[0]
+    for block, shown in zip(
+        blocks,
+        ((item.response_a, item.response_b), (item.response_b, item.response_a)),
+        strict=True,
+    ):
+        expected = autoj_prompt(item.prompt_text, *shown, "pairwise_tie")
+        text = block.split(" characters) -----\n", 1)[1].split("\n----- end of prompt text")[0]
+        assert text == expected
+        assert "starts with BOS 1): [1, " in block
+    as_json = runner.invoke(app, ["render", "-j", "auto-j", "--item", item.id, "--json"])
+    rows = [json.loads(line) for line in as_json.output.splitlines()]
+    assert [r["swapped"] for r in rows] == [False, True] and rows[0]["text"].startswith("[INST] ")
+    missing = runner.invoke(app, ["render", "-j", "auto-j", "--item", "nope"])
+    assert missing.exit_code != 0 and "has no item 'nope'" in missing.output
+    assert "Traceback" not in missing.output
+    refused = runner.invoke(
+        app, ["render", "-j", "pandalm", "--item", item.id, "-J", "chat_template=chatml"]
+    )
+    assert refused.exit_code != 0 and "literal text" in refused.output

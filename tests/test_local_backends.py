@@ -30,7 +30,7 @@ from judge.backends.transformers import TransformersBackend
 from judge.errors import MissingDependencyError
 from judge.judges import CallResult, PromptJudge, Task
 from judge.prompts import load_preset
-from judge.records import Judgment, Message, PairItem
+from judge.records import Judgment, Message, PairItem, SingleItem
 from judge.registry import benchmarks
 from judge.truncation import MARKER, count_prompt_tokens
 from tests.helpers import dequantize_gguf
@@ -385,3 +385,171 @@ def test_vllm_agrees_with_transformers_on_gpu(sample_items: list[PairItem]) -> N
     assert max(abs(x[v] - y[v]) for x, y in zip(a, b, strict=True) for v in x) < 0.03
     generated = judge_all(PromptJudge(preset, vllm_backend, mode="generate"), tasks[:2])
     assert all(j.status in ("ok", "unparsed") and j.raw for j in generated)
+
+
+# -- prompt layouts: every local backend sends each fine-tuned judge's exact tokens ---------
+
+
+def _layout_backends(
+    template: str | None, llamacpp: Backend, hf_gguf: TransformersBackend, lmeval_hf: LmEvalBackend
+) -> list[Any]:
+    """llama.cpp, transformers and lm-eval on the SmolLM2 GGUF, with ``template`` (an
+    upstream model's chat template) in place of SmolLM2's own where one is given."""
+    if template is None:
+        return [llamacpp, hf_gguf, lmeval_hf]
+    from judge.backends.llamacpp import LlamaCppBackend
+
+    return [
+        LlamaCppBackend(n_threads=2, chat_template=template),
+        TransformersBackend.from_model(hf_gguf.hf_model, hf_gguf.tokenizer, chat_template=template),
+        LmEvalBackend.from_lm(lmeval_hf.lm, chat_template=template),
+    ]
+
+
+def test_every_local_backend_sends_the_upstream_tokens_with_one_bos(
+    llamacpp: Backend,
+    hf_gguf: TransformersBackend,
+    lmeval_hf: LmEvalBackend,
+    sample_items: list[PairItem],
+) -> None:
+    """For every fine-tuned preset, in both orders: llama.cpp, transformers and lm-eval
+    format the same string as upstream's inference code (tests/upstream.py) and send the
+    same token ids, which start with exactly one BOS (SmolLM2's id 1), as upstream's do."""
+    from tests.upstream import FINE_TUNED_LAYOUTS, upstream_final_prompt
+
+    tok = hf_gguf.tokenizer
+    single = next(i for i in benchmarks.get("topical_chat")().load() if isinstance(i, SingleItem))
+    by_template: dict[str | None, list[str]] = {}
+    for name, (_, template) in FINE_TUNED_LAYOUTS.items():
+        by_template.setdefault(template, []).append(name)
+    for template, names in by_template.items():
+        backends = _layout_backends(template, llamacpp, hf_gguf, lmeval_hf)
+        try:
+            for name in names:
+                preset = load_preset(name)
+                rubric = str(preset.params.get("var.rubric", ""))
+                judges = [
+                    PromptJudge(preset, b, template_vars={"rubric": rubric} if rubric else {})
+                    for b in backends
+                ]
+                item: PairItem | SingleItem = sample_items[0] if preset.kind == "pair" else single
+                for swapped in (False, True) if preset.kind == "pair" else (False,):
+                    shown: tuple[str, ...]
+                    if isinstance(item, PairItem):
+                        shown = (item.response_a, item.response_b)
+                        shown = shown[::-1] if swapped else shown
+                    else:
+                        shown = (item.response,)
+                    expected = upstream_final_prompt(
+                        name,
+                        instruction=item.prompt_text,
+                        responses=shown,
+                        rubric=rubric,
+                        bos_text=tok.bos_token,
+                    )
+                    body = expected.removeprefix(tok.bos_token)
+                    want = [tok.bos_token_id, *tok(body, add_special_tokens=False)["input_ids"]]
+                    for j in judges:
+                        request = j.request(Task(item, swapped=swapped))
+                        text = expected
+                        if j.backend.name == "lmeval" and not text.startswith(tok.bos_token):
+                            text = tok.bos_token + text  # lm-eval takes text: BOS as text
+                        assert j.backend.format_prompt(request) == text, (name, j.backend.name)  # type: ignore[attr-defined]
+                        ids = j.backend.prompt_token_ids(request)  # type: ignore[attr-defined]
+                        if j.backend.name == "llamacpp":
+                            # llama.cpp's BPE merges a few spans the HF tokenizer of the
+                            # same GGUF splits ("\n\n" before "1."): same text, one BOS
+                            assert ids[0] == tok.bos_token_id != ids[1], (name, swapped)
+                            assert tok.decode(ids[1:]) == body, (name, swapped)
+                        else:
+                            assert ids == want, (name, j.backend.name, swapped)
+        finally:
+            if template is not None:
+                asyncio.run(backends[0].aclose())
+
+
+def test_mistral_template_that_rejects_system_roles_runs_prometheus(
+    tiny: TransformersBackend, sample_items: list[PairItem]
+) -> None:
+    """Mistral's template raises on a system role; Prometheus' user-only layout folds the
+    system prompt into the one [INST] turn, so it runs; a chat layout is refused clearly."""
+    from judge.errors import ConfigError
+    from tests.upstream import MISTRAL_V02_TEMPLATE
+
+    backend = TransformersBackend.from_model(
+        tiny.hf_model, tiny.tokenizer, chat_template=MISTRAL_V02_TEMPLATE, batch_size=4
+    )
+    single = SingleItem(id="s", benchmark="t", prompt="2+2?", response="4")
+    for name, item in (("prometheus2-relative", sample_items[0]), ("prometheus2-absolute", single)):
+        preset = load_preset(name)
+        rubric = {"rubric": preset.params["var.rubric"]}
+        judge = PromptJudge(preset, backend, generation={"max_tokens": 4}, template_vars=rubric)
+        orders = (False, True) if isinstance(item, PairItem) else (False,)
+        judgments = judge_all(judge, [Task(item, swapped=s) for s in orders])
+        assert all(j.status in ("ok", "unparsed") and j.raw is not None for j in judgments)
+        as_chat = PromptJudge(preset, backend, layout="chat", template_vars=rubric)
+        with pytest.raises(ConfigError, match="roles must alternate"):
+            as_chat.request(Task(item))
+
+
+def test_vllm_sends_the_layouts_token_ids(hf_gguf: TransformersBackend) -> None:
+    """vLLM's prompt path (no GPU here): formatting and tokenization are the same pure
+    functions as transformers', and it hands the engine token ids, BOS policy applied.
+    Only the engine's tokenizer is used; the engine itself is not started."""
+    import types
+
+    from judge.backends.base import PromptLayout
+    from judge.backends.vllm import VllmBackend
+    from tests.upstream import MISTRAL_V02_TEMPLATE
+
+    messages = (Message(role="user", content="Be fair.\n\nQ"),)
+    for options, layout in (
+        ({}, PromptLayout(raw=True, wrapper="[INST] {prompt} [/INST]", bos=True)),
+        ({"chat_template": MISTRAL_V02_TEMPLATE}, PromptLayout(bos=True)),
+        ({"chat_template": "raw"}, None),
+        ({}, None),
+    ):
+        vllm_backend = VllmBackend(model="unused", **options)
+        vllm_backend._llm = types.SimpleNamespace(get_tokenizer=lambda: hf_gguf.tokenizer)
+        hf = TransformersBackend.from_model(hf_gguf.hf_model, hf_gguf.tokenizer, **options)
+        request = CompletionRequest(messages=messages, layout=layout)
+        assert vllm_backend.format_prompt(request) == hf.format_prompt(request)
+        assert vllm_backend.prompt_token_ids(request) == hf.prompt_token_ids(request)
+    raw = CompletionRequest(
+        messages=messages,
+        layout=PromptLayout(raw=True, wrapper="[INST] {prompt} [/INST]", bos=True),
+    )
+    vllm_backend = VllmBackend(model="unused")
+    vllm_backend._llm = types.SimpleNamespace(get_tokenizer=lambda: hf_gguf.tokenizer)
+    ids = vllm_backend.prompt_token_ids(raw)
+    assert ids[0] == hf_gguf.tokenizer.bos_token_id != ids[1]
+    assert hf_gguf.tokenizer.decode(ids[1:]) == "[INST] Be fair.\n\nQ [/INST]"
+
+
+def test_chat_template_raw_is_raw_on_every_local_backend(
+    hf_gguf: TransformersBackend, lmeval_hf: LmEvalBackend, sample_items: list[PairItem]
+) -> None:
+    """`-J chat_template=raw` on a chat preset: the messages as plain text everywhere,
+    never the four characters "raw"; the model's default BOS (SmolLM2 adds none)."""
+    from judge.backends.llamacpp import LlamaCppBackend
+
+    cpp = LlamaCppBackend(n_threads=2, chat_template="raw")
+    try:
+        raw_backends: list[Any] = [
+            cpp,
+            TransformersBackend.from_model(
+                hf_gguf.hf_model, hf_gguf.tokenizer, chat_template="raw"
+            ),
+            LmEvalBackend.from_lm(lmeval_hf.lm, chat_template="raw"),
+            LmEvalBackend.from_lm(lmeval_hf.lm, apply_chat_template=False),
+        ]
+        for backend in raw_backends:
+            request = PromptJudge(load_preset("mt-bench-pair"), backend).request(
+                Task(sample_items[0])
+            )
+            expected = "\n\n".join(m.content for m in request.messages)
+            assert backend.format_prompt(request) == expected, backend.name
+            ids = backend.prompt_token_ids(request)
+            assert hf_gguf.tokenizer.decode(ids) == expected and ids[0] != 1, backend.name
+    finally:
+        asyncio.run(cpp.aclose())

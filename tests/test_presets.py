@@ -16,6 +16,8 @@ from judge.parsers import PARSERS
 from judge.prompts import list_presets, load_preset
 from judge.records import PairItem, SingleItem
 from judge.registry import benchmarks
+from tests import upstream
+from tests.upstream import FINE_TUNED_LAYOUTS, upstream_final_prompt
 
 DATA = Path(__file__).parents[1].parent / "shared" / "datasets"
 
@@ -241,14 +243,16 @@ def test_judgelm_prompt_matches_upstream_construction(
 
 def test_prometheus_keeps_its_trailing_feedback_cue(single_with_reference: SingleItem) -> None:
     request = judge("prometheus2-absolute").request(Task(single_with_reference))
-    system, user = request.messages
-    assert system.content.startswith("You are a fair judge assistant tasked with")
+    (user,) = request.messages  # the system prompt is folded into the one user turn
+    assert user.role == "user"
+    assert user.content.startswith("You are a fair judge assistant tasked with")
+    assert "for performance.\n\n###Task Description:\n" in user.content
     assert user.content.endswith("###Feedback: ")
     assert "a reference answer that gets a score of 5, and a score rubric" in user.content
     assert "###Reference Answer (Score 5):" in user.content
     assert "Score 5: The model consistently offers highly relevant" in user.content
     bare = single_with_reference.model_copy(update={"reference": None})
-    user_bare = judge("prometheus2-absolute").request(Task(bare)).messages[1].content
+    user_bare = judge("prometheus2-absolute").request(Task(bare)).messages[0].content
     assert "Reference Answer" not in user_bare
     assert "to evaluate, and a score rubric" in user_bare
 
@@ -323,3 +327,125 @@ def test_alpaca_eval_reads_one_token_probabilities() -> None:
     assert out["verdict"] == "A" and out["probabilities"] == pytest.approx({"A": 0.75, "B": 0.25})
     swapped = j.interpret("m", {"m": 0.6, "M": 0.2}, True)
     assert swapped["verdict"] == "B" and swapped["probabilities"]["B"] == pytest.approx(0.75)
+
+
+# -- golden tests: the final prompt string each fine-tuned judge's backend sends ------------
+
+
+@pytest.fixture(scope="module")
+def smollm2_tokenizer() -> Any:
+    """The SmolLM2 GGUF's tokenizer as transformers loads it (no model weights)."""
+    pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    from judge.backends.transformers import TransformersBackend
+
+    return TransformersBackend(device="cpu").tokenizer
+
+
+def tokenizer_backend(tokenizer: Any, chat_template: str | None) -> Any:
+    """A transformers backend that only formats and tokenizes (its model is never loaded)."""
+    from judge.backends.transformers import TransformersBackend
+
+    backend = TransformersBackend(device="cpu", chat_template=chat_template, context_window=10**6)
+    backend._tokenizer = tokenizer  # the shared, already loaded tokenizer
+    return backend
+
+
+def shown_responses(item: PairItem | SingleItem, swapped: bool) -> tuple[str, ...]:
+    if isinstance(item, PairItem):
+        pair = (item.response_a, item.response_b)
+        return pair[::-1] if swapped else pair
+    return (item.response,)
+
+
+@pytest.mark.parametrize("name", sorted(FINE_TUNED_LAYOUTS))
+def test_final_prompt_is_upstreams_byte_for_byte_in_both_orders(
+    name: str,
+    smollm2_tokenizer: Any,
+    pair_items: list[PairItem],
+    single_items: list[SingleItem],
+    pair_with_reference: PairItem,
+    single_with_reference: SingleItem,
+) -> None:
+    """The string after layout and chat template equals upstream's inference code's output
+    (tests/upstream.py, transcribed with repo@commit), and the token ids start with
+    exactly one BOS, as upstream's do."""
+    preset = load_preset(name)
+    layout, template = FINE_TUNED_LAYOUTS[name]
+    assert preset.layout == layout and preset.bos is True
+    tok = smollm2_tokenizer
+    backend = tokenizer_backend(tok, template)
+    j = judge(name)
+    j.backend = backend
+    rubric = str(preset.params.get("var.rubric", ""))
+    items: list[PairItem | SingleItem] = (
+        [*pair_items, pair_with_reference]
+        if preset.kind == "pair"
+        else [*single_items[:2], single_with_reference]
+    )
+    for item in items:
+        for swapped in (False, True) if isinstance(item, PairItem) else (False,):
+            request = j.request(Task(item, swapped=swapped))
+            expected = upstream_final_prompt(
+                name,
+                instruction=str(item.metadata.get("instruction") or item.prompt_text)
+                if name == "pandalm"
+                else item.prompt_text,
+                input_text=str(item.metadata.get("input", "")),
+                responses=shown_responses(item, swapped),
+                reference=item.reference if "reference" in preset.variables else None,
+                rubric=rubric,
+                bos_text=tok.bos_token,
+            )
+            text = backend.format_prompt(request)
+            assert text == expected, (name, item.id, swapped)
+            ids = backend.prompt_token_ids(request)
+            body = expected.removeprefix(tok.bos_token) if layout != "raw" else expected
+            assert ids == [tok.bos_token_id, *tok(body, add_special_tokens=False)["input_ids"]]
+            assert ids[1] != tok.bos_token_id  # exactly one BOS
+
+
+def test_prometheus_library_layout_is_the_training_layout() -> None:
+    """prometheus-eval's library at 8536c6d (FastChat "mistral" on templates that start with
+    a newline) and its training recipe give the same string; HEAD's templates lost the
+    newline, so HEAD's library folds with a single newline (documented, not reproduced)."""
+    content = upstream.ABSOLUTE_PROMPT_WO_REF_8536C6D.format(
+        instruction="Q", response="R", rubric="[x]"
+    )
+    assert upstream.fastchat_mistral(
+        upstream.ABS_SYSTEM_PROMPT, content
+    ) == upstream.prometheus_training_prompt(upstream.ABS_SYSTEM_PROMPT, content[1:])
+    head = upstream.fastchat_mistral(upstream.ABS_SYSTEM_PROMPT, content[1:])
+    assert "for performance.\n###Task" in head
+
+
+def test_raw_prompts_never_go_through_a_chat_template(
+    smollm2_tokenizer: Any, pair_items: list[PairItem]
+) -> None:
+    """-J chat_template=raw means raw; a template override on a raw preset is refused;
+    a bare template name is refused before it could reach the model as text."""
+    from judge.backends.transformers import TransformersBackend
+    from judge.errors import ConfigError
+
+    item = pair_items[2]
+    raw = tokenizer_backend(smollm2_tokenizer, "raw")
+    chat = judge("mt-bench-pair")
+    chat.backend = raw
+    request = chat.request(Task(item))
+    text = raw.format_prompt(request)
+    assert text == "\n\n".join(m.content for m in request.messages)
+    assert "<|im_start|>" not in text
+    with pytest.raises(ConfigError, match="layout 'raw'"):
+        PromptJudge(
+            load_preset("auto-j"),
+            TransformersBackend(chat_template="[INST] {{ messages[-1].content }} [/INST]"),
+        )
+    from judge.backends.llamacpp import LlamaCppBackend
+    from judge.backends.lmeval import LmEvalBackend
+    from judge.backends.vllm import VllmBackend
+
+    for backend_cls in (LlamaCppBackend, TransformersBackend, VllmBackend, LmEvalBackend):
+        with pytest.raises(ConfigError, match="literal text"):
+            backend_cls(model="m", chat_template="mistral")
+    auto_j = PromptJudge(load_preset("auto-j"), raw)  # raw on a raw preset: the same string
+    assert raw.format_prompt(auto_j.request(Task(item))).startswith("[INST] You are assessing")

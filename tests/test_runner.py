@@ -182,3 +182,21 @@ def test_unparsed_reply_is_its_own_outcome(tmp_path: Path) -> None:
     judgments = result.store.judgments()
     assert {j.status for j in judgments} == {"unparsed"}
     assert all(j.verdict is None and j.raw == "Both look fine to me" for j in judgments)
+
+
+def test_reparse_with_upstream_rules(tmp_path: Path) -> None:
+    """`judge reparse RUN -J parse=upstream`: stored replies re-read with upstream's rule
+    (MT-Bench: [[A]] anywhere wins) without a request; the manifest records the mode."""
+    cfg = RunConfig(
+        benchmark="sample",
+        judge="mt-bench-pair",
+        judge_args={"backend": "scripted", "answer": "Earlier I said [[A]]. Final: [[B]]"},
+        limit=2,
+    )
+    result = run_judging(cfg, output=tmp_path, retry=FAST)
+    assert {j.verdict for j in result.store.judgments() if not j.swapped} == {"B"}
+    ScriptedBackend.calls.clear()
+    changed, counts = reparse_run(result.store.path, overrides={"parse": "upstream"})
+    assert changed == 4 and counts.ok == 4 and not ScriptedBackend.calls
+    assert {j.verdict for j in RunStore(result.store.path).judgments() if not j.swapped} == {"A"}
+    assert result.store.read_manifest().extra["reparsed"][-1]["parse"] == "upstream"

@@ -13,10 +13,39 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
-from pydantic import Field, JsonValue, ValidationError
+from pydantic import Field, JsonValue, ValidationError, field_validator
 
 from judge.errors import BackendError, ConfigError
 from judge.records import Message, Record
+
+RAW = "raw"
+"""The ``chat_template`` option value that sends plain text on every local backend."""
+
+
+class PromptLayout(Record):
+    """How a local backend turns a request's messages into the model's input.
+
+    The judge sets it from the preset's declared layout (``prompts/*.toml``); a request
+    without one is a chat, formatted with the model's chat template and its default
+    special tokens. HTTP backends send the messages as they are.
+    """
+
+    raw: bool = False
+    """Send the messages as one plain string, never through a chat template."""
+    wrapper: str | None = None
+    """For a raw prompt: the text around it, ``{prompt}`` marking where it goes
+    (Llama-2 judges: ``[INST] {prompt} [/INST]``)."""
+    bos: bool | None = None
+    """``True``: the tokens start with exactly one BOS token (added unless a chat
+    template wrote it); ``False``: with none; ``None``: the model's default (what its
+    chat template writes, or for a raw prompt what its tokenizer adds)."""
+
+    @field_validator("wrapper")
+    @classmethod
+    def _one_placeholder(cls, value: str | None) -> str | None:
+        if value is not None and value.count("{prompt}") != 1:
+            raise ValueError("a raw wrapper must contain '{prompt}' exactly once")
+        return value
 
 
 class CompletionRequest(Record):
@@ -24,6 +53,8 @@ class CompletionRequest(Record):
 
     messages: tuple[Message, ...]
     """The chat to complete."""
+    layout: PromptLayout | None = None
+    """How a local backend formats ``messages`` (``None``: a chat in the model's template)."""
     max_tokens: int = 16
     """Most tokens to generate."""
     temperature: float = 0.0
@@ -125,6 +156,81 @@ class Backend(ABC):
     def context_window(self) -> int | None:
         """The model's context window in tokens, where known."""
         return None
+
+
+def plain_prompt(messages: Sequence[Message], wrapper: str | None = None) -> str:
+    """The messages as one plain-text prompt (a raw layout), inside ``wrapper`` if any.
+
+    A single message is used verbatim (raw-prompt judges put their whole prompt in it).
+
+    >>> plain_prompt([Message(role="user", content="### Evaluation:\\n")])
+    '### Evaluation:\\n'
+    >>> plain_prompt([Message(role="system", content="Judge."), Message(role="user", content="Q")])
+    'Judge.\\n\\nQ'
+    >>> plain_prompt([Message(role="user", content="Q")], "[INST] {prompt} [/INST]")
+    '[INST] Q [/INST]'
+    """
+    text = "\n\n".join(m.content for m in messages)
+    if wrapper is None:
+        return text
+    head, _, tail = wrapper.partition("{prompt}")
+    return head + text + tail
+
+
+def is_raw(layout: PromptLayout | None, chat_template: str | None, *, has_template: bool) -> bool:
+    """Whether a local backend sends a request as plain text rather than through a template.
+
+    Raw when the request's layout is raw, when the backend's ``chat_template`` option
+    is :data:`RAW`, or when the model has no chat template and none is given.
+
+    >>> is_raw(PromptLayout(raw=True), None, has_template=True)
+    True
+    >>> is_raw(None, "raw", has_template=True), is_raw(None, None, has_template=True)
+    (True, False)
+    >>> is_raw(None, None, has_template=False), is_raw(None, "{{ x }}", has_template=False)
+    (True, False)
+    """
+    if (layout is not None and layout.raw) or chat_template == RAW:
+        return True
+    return not (chat_template or has_template)
+
+
+def apply_bos(ids: Sequence[int], bos_id: int | None, bos: bool | None) -> list[int]:
+    """Token ids with the BOS policy applied: exactly one leading BOS, none, or as given.
+
+    >>> apply_bos([5, 6], 1, True), apply_bos([1, 5], 1, True), apply_bos([1, 1, 5], 1, True)
+    ([1, 5, 6], [1, 5], [1, 5])
+    >>> apply_bos([1, 5], 1, False), apply_bos([5], 1, None), apply_bos([5], None, True)
+    ([5], [5], [5])
+    """
+    out = list(ids)
+    if bos is None or bos_id is None:
+        return out
+    start = 0
+    while start < len(out) and out[start] == bos_id:  # a template's BOS, or a doubled one
+        start += 1
+    return [bos_id, *out[start:]] if bos else out[start:]
+
+
+def check_chat_template(value: str | None) -> str | None:
+    """Validate a ``chat_template`` option: unset, :data:`RAW`, or a Jinja template.
+
+    A bare name such as ``mistral`` would be sent to the model as literal text.
+
+    >>> check_chat_template("raw"), check_chat_template(None)
+    ('raw', None)
+    >>> try:
+    ...     check_chat_template("chatml")
+    ... except ValueError as exc:
+    ...     print(str(exc).split("; ")[1])
+    'chatml' would reach the model as literal text
+    """
+    if value is None or value == RAW or "{{" in value or "{%" in value:
+        return value
+    raise ValueError(
+        "chat_template must be 'raw' or a Jinja template (with {{ ... }} or {% ... %}); "
+        f"{value!r} would reach the model as literal text"
+    )
 
 
 def _short(exc: ValidationError) -> str:

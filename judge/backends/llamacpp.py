@@ -4,8 +4,12 @@ With no ``model`` option it runs SmolLM2-135M-Instruct (Q4_1) from the ``llm-smo
 wheel. The file is located with ``importlib.util.find_spec`` and never imported: that
 package needs ``llm`` at import time.
 
-Verdict probabilities come from one forward pass: the prompt, formatted with the
-model's own chat template, is evaluated and the softmax of the last position's logits
+Prompts follow the request's layout: the messages in the GGUF's chat template (or
+``chat_template=``), or one plain string when the layout is raw or
+``chat_template=raw``; the BOS token is added or left out as the layout declares.
+
+Verdict probabilities come from one forward pass: the prompt, formatted as above, is
+evaluated and the softmax of the last position's logits
 gives P(token); each choice's probability sums the token ids its spellings start with
 (``"A"`` and ``" A"`` are different tokens in SmolLM2's vocabulary).
 """
@@ -22,14 +26,20 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field, JsonValue, model_validator
+import jinja2
+from pydantic import Field, JsonValue, field_validator, model_validator
 
 from judge.backends.base import (
+    RAW,
     Backend,
     BackendOptions,
     Completion,
     CompletionRequest,
+    apply_bos,
+    check_chat_template,
     choice_token_ids,
+    is_raw,
+    plain_prompt,
 )
 from judge.errors import BackendError, ConfigError, MissingDependencyError
 
@@ -79,12 +89,16 @@ class LlamaCppBackend(Backend):
         n_threads: int | None = Field(default=None, ge=1, description="CPU threads (default: all)")
         n_gpu_layers: int = Field(default=0, description="layers offloaded to a GPU (-1 = all)")
         chat_template: str | None = Field(
-            default=None, description="Jinja chat template to use instead of the GGUF's own"
+            default=None,
+            description="'raw' (plain text, no template) or a Jinja template to use "
+            "instead of the GGUF's own",
         )
         kv_cache_type: Literal["f16", "f32", "q8_0"] = Field(
             default="f16", description="KV cache precision (keys and values); f32 = exact"
         )
         flash_attn: bool = Field(default=False, description="use llama.cpp's flash attention")
+
+        _template = field_validator("chat_template")(check_chat_template)
 
         @model_validator(mode="after")
         def _quantized_cache_needs_flash_attn(self) -> LlamaCppBackend.Options:
@@ -148,20 +162,54 @@ class LlamaCppBackend(Backend):
             flash_attn=self.options.flash_attn,
             verbose=False,
         )
-        template = self.options.chat_template or llm.metadata.get("tokenizer.chat_template")
-        if not template:
-            raise ConfigError(f"{path.name} has no chat template; set -J chat_template=...")
-        eos = llm.detokenize([llm.token_eos()]).decode("utf-8", errors="replace")
-        bos = llm.detokenize([llm.token_bos()]).decode("utf-8", errors="replace")
-        self._formatter = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos)
+        template = self.options.chat_template
+        if template in (None, RAW):
+            template = llm.metadata.get("tokenizer.chat_template")
+        if template:
+            # special=True: without it a special token detokenizes to "", and a template's
+            # {{ bos_token }} silently wrote nothing
+            eos = llm.detokenize([llm.token_eos()], special=True).decode("utf-8", errors="replace")
+            bos = llm.detokenize([llm.token_bos()], special=True).decode("utf-8", errors="replace")
+            self._formatter = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos)
         self._llm = llm
         return llm
 
-    def format_prompt(self, request: CompletionRequest) -> str:
-        """The prompt text the model sees: the messages in its chat template."""
+    def _raw(self, request: CompletionRequest) -> bool:
         self._load()
+        return is_raw(request.layout, self.options.chat_template, has_template=True)
+
+    def format_prompt(self, request: CompletionRequest) -> str:
+        """The prompt text the model sees: the messages in its chat template, or raw.
+
+        Raw (one plain string, inside the layout's wrapper) when the request's layout
+        is raw or ``chat_template`` is ``raw``; the BOS token is not part of the text
+        (:meth:`prompt_token_ids` adds it).
+        """
+        if self._raw(request):
+            return plain_prompt(
+                request.messages, request.layout.wrapper if request.layout else None
+            )
+        if self._formatter is None:
+            raise ConfigError(
+                f"{self.model_path.name} has no chat template; set -J chat_template=<jinja> "
+                "or -J chat_template=raw"
+            )
         messages = [m.model_dump() for m in request.messages]
-        return str(self._formatter(messages=messages).prompt)
+        try:
+            return str(self._formatter(messages=messages).prompt)
+        except (ValueError, jinja2.TemplateError) as exc:  # raise_exception() in a template
+            raise ConfigError(f"the chat template refused the messages: {exc}") from exc
+
+    def prompt_token_ids(self, request: CompletionRequest) -> list[int]:
+        """The token ids the model receives for ``request``, BOS policy applied."""
+        llm = self._load()
+        text = self.format_prompt(request).encode("utf-8")
+        bos = request.layout.bos if request.layout else None
+        if bos is None and self._raw(request):
+            # the model's default for plain text (its GGUF's add_bos_token)
+            return list(llm.tokenize(text, add_bos=True, special=True))
+        ids = list(llm.tokenize(text, add_bos=False, special=True))
+        return apply_bos(ids, llm.token_bos(), bos)
 
     def count_tokens(self, text: str) -> int | None:
         return len(self._load().tokenize(text.encode("utf-8"), add_bos=False, special=True))
@@ -180,8 +228,7 @@ class LlamaCppBackend(Backend):
 
     def _complete_one(self, request: CompletionRequest) -> Completion:
         llm = self._load()
-        prompt = self.format_prompt(request)
-        tokens = llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
+        tokens = self.prompt_token_ids(request)
         if len(tokens) + request.max_tokens > self.options.n_ctx:
             raise BackendError(
                 f"prompt of {len(tokens)} tokens + {request.max_tokens} to generate exceeds "

@@ -5,6 +5,10 @@ from a *dict* of arguments (``-J model_type=hf -J model_args='{"pretrained": "..
 never a comma-packed string, or an existing instance wrapped with
 :meth:`LmEvalBackend.from_lm`. lm-eval then does the batching and multi-GPU work.
 
+Prompts follow the request's layout: the model's chat template (``chat_template=``
+overrides it), or one plain string when the layout is raw or ``chat_template=raw``
+(``apply_chat_template=false`` is the same as ``raw``).
+
 Verdict probabilities come from ``loglikelihood`` of each choice's first token as a
 continuation of the chat-formatted prompt (both spellings, ``"A"`` and ``" A"``,
 summed), so P(verdict) is read in one scoring pass; everything else goes through
@@ -21,16 +25,21 @@ import time
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from pydantic import Field, JsonValue
+from pydantic import Field, JsonValue, field_validator
 
 from judge.backends.base import (
+    RAW,
     Backend,
     BackendOptions,
     Completion,
     CompletionRequest,
+    apply_bos,
+    check_chat_template,
     choice_token_ids,
+    is_raw,
+    plain_prompt,
 )
-from judge.backends.transformers import cut_at_stop, raw_prompt
+from judge.backends.transformers import cut_at_stop
 from judge.errors import BackendError, ConfigError, MissingDependencyError
 
 
@@ -55,6 +64,12 @@ class LmEvalBackend(Backend):
         apply_chat_template: bool = Field(
             default=True, description="format prompts with the model's chat template"
         )
+        chat_template: str | None = Field(
+            default=None,
+            description="unset = the model's (raw if none); 'raw'; or a Jinja template "
+            "(needs a Hugging Face tokenizer)",
+        )
+        _template = field_validator("chat_template")(check_chat_template)
 
     spec_exclude: ClassVar[frozenset[str]] = frozenset({"batch_size", "device"})
 
@@ -110,12 +125,59 @@ class LmEvalBackend(Backend):
         return getattr(self.lm, "tokenizer", None)
 
     def format_prompt(self, request: CompletionRequest) -> str:
-        """The prompt text the model sees: the chat template applied, or raw text."""
+        """The prompt text lm-eval receives: the chat template applied, or raw text.
+
+        lm-eval takes strings, so the BOS policy is applied to the text: a declared BOS
+        is written as the tokenizer's BOS text (lm-eval then adds no second one), and a
+        refused one is removed. :meth:`prompt_token_ids` checks the result.
+        """
         tok = self._tokenizer()
-        if self.options.apply_chat_template and getattr(tok, "chat_template", None):
-            messages = [m.model_dump() for m in request.messages]
-            return str(self.lm.apply_chat_template(messages, add_generation_prompt=True))
-        return raw_prompt(request.messages)
+        template = self.options.chat_template
+        if not self.options.apply_chat_template and template is None:
+            template = RAW
+        layout = request.layout
+        messages = [m.model_dump() for m in request.messages]
+        if is_raw(layout, template, has_template=bool(getattr(tok, "chat_template", None))):
+            text = plain_prompt(request.messages, layout.wrapper if layout else None)
+        elif template is not None:
+            if tok is None or not hasattr(tok, "apply_chat_template"):
+                raise ConfigError(
+                    f"lm-eval model {self.options.model_type!r} has no Hugging Face "
+                    "tokenizer to apply -J chat_template with; use chat_template=raw"
+                )
+            text = str(
+                tok.apply_chat_template(
+                    messages, tokenize=False, add_generation_prompt=True, chat_template=template
+                )
+            )
+        else:
+            text = str(self.lm.apply_chat_template(messages, add_generation_prompt=True))
+        bos_text = getattr(tok, "bos_token", None)
+        bos = layout.bos if layout else None
+        if bos is not None and bos_text:
+            if bos and not text.startswith(bos_text):
+                text = bos_text + text
+            elif not bos and text.startswith(bos_text):
+                text = text[len(bos_text) :]
+        return text
+
+    def prompt_token_ids(self, request: CompletionRequest) -> list[int]:
+        """The token ids lm-eval encodes the prompt to (``tok_encode``), BOS checked."""
+        text = self.format_prompt(request)
+        with self._lock:
+            encode = getattr(self.lm, "tok_encode", None)
+            if not callable(encode):
+                raise ConfigError(f"lm-eval model {self.options.model_type!r} has no tokenizer")
+            ids = list(encode(text))
+        bos = request.layout.bos if request.layout else None
+        bos_id = getattr(self._tokenizer(), "bos_token_id", None)
+        if apply_bos(ids, bos_id, bos) != ids:
+            raise ConfigError(
+                f"lm-eval encodes this prompt {'without' if bos else 'with'} a BOS token, "
+                f"against the preset's layout (bos={str(bos).lower()}); set model_args "
+                f"add_bos_token={str(bool(bos)).lower()}"
+            )
+        return ids
 
     def count_tokens(self, text: str) -> int | None:
         with self._lock:
@@ -158,6 +220,9 @@ class LmEvalBackend(Backend):
         with self._lock:
             lm = self.lm
             prompts = [self.format_prompt(r) for r in requests]
+            for request in requests:
+                if request.layout is not None and request.layout.bos is not None:
+                    self.prompt_token_ids(request)  # refuses a prompt lm-eval would mis-BOS
             results: list[Completion | BackendError | None] = [None] * len(requests)
             scoring: list[tuple[int, int]] = []  # (request index, continuation index)
             score_instances: list[Any] = []

@@ -2,10 +2,11 @@
 
 The model is a local folder, a hub id (when online) or a GGUF file (``gguf_file=``,
 dequantized on load); with no ``model`` option it loads the embedded SmolLM2 GGUF,
-the same file the llama.cpp backend runs. Prompts are the chat messages in the
-tokenizer's chat template when it has one (``chat_template=`` overrides it; ``"raw"``
-joins the messages as plain text, which is what raw-prompt judges such as PandaLM
-and JudgeLM were trained on). Requests are batched with left padding.
+the same file the llama.cpp backend runs. Prompts follow the request's layout: the
+chat messages in the tokenizer's chat template when it has one (``chat_template=``
+overrides it), or one plain string when the layout is raw (PandaLM, JudgeLM, Auto-J),
+when ``chat_template=raw``, or when the tokenizer has no template; the BOS token is
+added or left out as the layout declares. Requests are batched with left padding.
 
 Verdict probabilities come from one forward pass: the softmax of the last position's
 logits, summed for each choice over the token ids its spellings start with (``"A"``
@@ -26,31 +27,36 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field
+import jinja2
+from pydantic import Field, field_validator
 
 from judge.backends.base import (
+    RAW,
     Backend,
     BackendOptions,
     Completion,
     CompletionRequest,
+    PromptLayout,
+    apply_bos,
+    check_chat_template,
     choice_token_ids,
+    is_raw,
+    plain_prompt,
 )
 from judge.errors import BackendError, ConfigError, MissingDependencyError
 from judge.records import Message
 
-RAW = "raw"
-"""``chat_template`` value that skips chat formatting (plain-text prompt)."""
 
-
-def uses_chat_template(tokenizer: Any, chat_template: str | None) -> bool:
-    """Whether a Hugging Face tokenizer formats prompts with a chat template.
+def uses_chat_template(
+    tokenizer: Any, chat_template: str | None, layout: PromptLayout | None = None
+) -> bool:
+    """Whether a Hugging Face tokenizer formats a prompt with a chat template.
 
     ``chat_template`` is the user's override: a template, :data:`RAW` (no template),
-    or empty (the tokenizer's own, if it has one).
+    or empty (the tokenizer's own, if it has one); a raw ``layout`` never uses one.
     """
-    if chat_template == RAW:
-        return False
-    return bool(chat_template) or bool(getattr(tokenizer, "chat_template", None))
+    has = bool(getattr(tokenizer, "chat_template", None))
+    return not is_raw(layout, chat_template, has_template=has)
 
 
 def hf_choice_token_ids(tokenizer: Any, choices: Sequence[str]) -> list[list[int]]:
@@ -62,31 +68,41 @@ def hf_choice_token_ids(tokenizer: Any, choices: Sequence[str]) -> list[list[int
     )
 
 
-def format_chat(tokenizer: Any, chat_template: str | None, messages: Sequence[Message]) -> str:
-    """Messages as the prompt text a Hugging Face model sees (chat template, or raw)."""
-    if not uses_chat_template(tokenizer, chat_template):
-        return raw_prompt(messages)
-    return str(
-        tokenizer.apply_chat_template(
+def format_chat(
+    tokenizer: Any,
+    chat_template: str | None,
+    messages: Sequence[Message],
+    layout: PromptLayout | None = None,
+) -> str:
+    """Messages as the prompt text a Hugging Face model sees (chat template, or raw).
+
+    The BOS token is not added here: :func:`hf_prompt_ids` applies the layout's policy.
+    """
+    if not uses_chat_template(tokenizer, chat_template, layout):
+        return plain_prompt(messages, layout.wrapper if layout else None)
+    try:
+        text = tokenizer.apply_chat_template(
             [m.model_dump() for m in messages],
             tokenize=False,
             add_generation_prompt=True,
-            chat_template=chat_template or None,
+            chat_template=None if chat_template in (None, RAW) else chat_template,
         )
-    )
+    except (jinja2.TemplateError, ValueError) as exc:
+        # a template's raise_exception() ("roles must alternate") is a TemplateError
+        raise ConfigError(f"the chat template refused the messages: {exc}") from exc
+    return str(text)
 
 
-def raw_prompt(messages: Sequence[Message]) -> str:
-    """The messages as one plain-text prompt, for models without a chat template.
+def hf_prompt_ids(tokenizer: Any, text: str, *, templated: bool, bos: bool | None) -> list[int]:
+    """Token ids of a formatted prompt, with the layout's BOS policy.
 
-    A single message is used verbatim (raw-prompt judges put their whole prompt in it).
-
-    >>> raw_prompt([Message(role="user", content="### Evaluation:\\n")])
-    '### Evaluation:\\n'
-    >>> raw_prompt([Message(role="system", content="Judge."), Message(role="user", content="Q")])
-    'Judge.\\n\\nQ'
+    ``bos=None`` keeps the model's default: a chat template writes its own special
+    tokens, a raw prompt gets what the tokenizer adds (``add_special_tokens``).
     """
-    return "\n\n".join(m.content for m in messages)
+    if bos is None:
+        return list(tokenizer(text, add_special_tokens=not templated)["input_ids"])
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    return apply_bos(ids, getattr(tokenizer, "bos_token_id", None), bos)
 
 
 def cut_at_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:
@@ -126,6 +142,7 @@ class TransformersBackend(Backend):
             default=None,
             description="unset = the tokenizer's (raw if none); 'raw'; or a Jinja template",
         )
+        _template = field_validator("chat_template")(check_chat_template)
         revision: str | None = None
         trust_remote_code: bool = False
         local_files_only: bool = False
@@ -249,13 +266,25 @@ class TransformersBackend(Backend):
 
     # -- prompts ---------------------------------------------------------------------
 
-    def uses_chat_template(self) -> bool:
-        """Whether prompts go through a chat template (else they are raw text)."""
-        return uses_chat_template(self.tokenizer, self.options.chat_template)
+    def uses_chat_template(self, layout: PromptLayout | None = None) -> bool:
+        """Whether a prompt goes through a chat template (else it is raw text)."""
+        return uses_chat_template(self.tokenizer, self.options.chat_template, layout)
 
     def format_prompt(self, request: CompletionRequest) -> str:
         """The prompt text the model sees: the messages in its chat template, or raw."""
-        return format_chat(self.tokenizer, self.options.chat_template, request.messages)
+        return format_chat(
+            self.tokenizer, self.options.chat_template, request.messages, request.layout
+        )
+
+    def prompt_token_ids(self, request: CompletionRequest) -> list[int]:
+        """The token ids the model receives for ``request``, BOS policy applied."""
+        with self._lock:  # a Rust tokenizer must not be used from two threads at once
+            return hf_prompt_ids(
+                self.tokenizer,
+                self.format_prompt(request),
+                templated=self.uses_chat_template(request.layout),
+                bos=request.layout.bos if request.layout else None,
+            )
 
     def _choice_token_ids(self, choices: tuple[str, ...]) -> list[list[int]]:
         if choices not in self._choice_ids:
@@ -264,14 +293,11 @@ class TransformersBackend(Backend):
 
     # -- completion ------------------------------------------------------------------
 
-    def _encode(self, texts: list[str]) -> Any:
-        # a chat template writes its own special tokens; a raw prompt gets the tokenizer's
-        return self.tokenizer(
-            texts,
-            return_tensors="pt",
-            padding=True,
-            add_special_tokens=not self.uses_chat_template(),
-        ).to(self._device)
+    def _encode(self, prompts: list[list[int]]) -> Any:
+        # token ids come from prompt_token_ids (layout and BOS applied); left padding
+        return self.tokenizer.pad({"input_ids": prompts}, return_tensors="pt", padding=True).to(
+            self._device
+        )
 
     def complete_sync(
         self, requests: Sequence[CompletionRequest]
@@ -280,11 +306,11 @@ class TransformersBackend(Backend):
         with self._lock:
             model = self.hf_model
             results: list[Completion | BackendError | None] = [None] * len(requests)
-            prompts = [self.format_prompt(r) for r in requests]
+            prompts = [self.prompt_token_ids(r) for r in requests]
             window = self.context_window
             ready: list[int] = []
             for i, (request, prompt) in enumerate(zip(requests, prompts, strict=True)):
-                n = self.count_tokens(prompt) or 0
+                n = len(prompt)
                 if window is not None and n + request.max_tokens > window:
                     results[i] = BackendError(
                         f"prompt of {n} tokens + {request.max_tokens} to generate exceeds "
@@ -342,7 +368,7 @@ class TransformersBackend(Backend):
         return torch.softmax(out.logits[:, -1, :].float(), dim=-1)
 
     def _probabilities(
-        self, model: Any, texts: list[str], choices: tuple[str, ...] | None
+        self, model: Any, texts: list[list[int]], choices: tuple[str, ...] | None
     ) -> list[Completion | BackendError]:
         assert choices is not None
         start = time.perf_counter()
@@ -370,7 +396,7 @@ class TransformersBackend(Backend):
         return out
 
     def _generate(
-        self, model: Any, texts: list[str], request: CompletionRequest
+        self, model: Any, texts: list[list[int]], request: CompletionRequest
     ) -> list[Completion | BackendError]:
         import torch
 

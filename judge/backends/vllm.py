@@ -3,8 +3,9 @@
 Parallelism settings are passed through to the engine: ``tensor_parallel_size``,
 ``pipeline_parallel_size``, ``data_parallel_size``, and anything else in
 ``engine_args`` (a dict). Prompts are the chat messages in the tokenizer's chat
-template (``chat_template=`` overrides it, ``"raw"`` sends plain text), tokenized
-here so every backend sees the same text.
+template (``chat_template=`` overrides it), or one plain string when the request's
+layout is raw or ``chat_template=raw``; tokenized here, BOS policy applied, and sent
+as token ids so every backend sees the same tokens.
 
 Verdict probabilities come from one generated token with ``logprobs``: vLLM reports
 the top ``logprobs`` tokens of that position, and each choice sums its spellings'
@@ -24,18 +25,21 @@ import time
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from pydantic import Field, JsonValue
+from pydantic import Field, JsonValue, field_validator
 
 from judge.backends.base import (
     Backend,
     BackendOptions,
     Completion,
     CompletionRequest,
+    PromptLayout,
+    check_chat_template,
 )
 from judge.backends.transformers import (
     cut_at_stop,
     format_chat,
     hf_choice_token_ids,
+    hf_prompt_ids,
     uses_chat_template,
 )
 from judge.errors import BackendError, ConfigError, MissingDependencyError
@@ -64,6 +68,7 @@ class VllmBackend(Backend):
         chat_template: str | None = Field(
             default=None, description="unset = the tokenizer's (raw if none); 'raw'; or Jinja"
         )
+        _template = field_validator("chat_template")(check_chat_template)
         batch_size: int = Field(default=256, ge=1, description="requests per engine call")
         engine_args: dict[str, JsonValue] = Field(
             default_factory=dict, description="more vllm.LLM keyword arguments"
@@ -134,12 +139,27 @@ class VllmBackend(Backend):
     def count_tokens(self, text: str) -> int | None:
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
-    def uses_chat_template(self) -> bool:
-        return uses_chat_template(self.tokenizer, self.options.chat_template)
+    def uses_chat_template(self, layout: PromptLayout | None = None) -> bool:
+        return uses_chat_template(self.tokenizer, self.options.chat_template, layout)
 
     def format_prompt(self, request: CompletionRequest) -> str:
         """The prompt text the model sees: the messages in its chat template, or raw."""
-        return format_chat(self.tokenizer, self.options.chat_template, request.messages)
+        return format_chat(
+            self.tokenizer, self.options.chat_template, request.messages, request.layout
+        )
+
+    def prompt_token_ids(self, request: CompletionRequest) -> list[int]:
+        """The token ids sent to the engine (``prompt_token_ids``), BOS policy applied.
+
+        vLLM is given ids, never text, so its own tokenization (which would add a BOS
+        to a templated prompt that already has one) cannot change the layout.
+        """
+        return hf_prompt_ids(
+            self.tokenizer,
+            self.format_prompt(request),
+            templated=self.uses_chat_template(request.layout),
+            bos=request.layout.bos if request.layout else None,
+        )
 
     def _choice_token_ids(self, choices: tuple[str, ...]) -> list[list[int]]:
         if choices not in self._choice_ids:
@@ -167,13 +187,11 @@ class VllmBackend(Backend):
         """Run every request through the engine in one ``generate`` call."""
         with self._lock:
             llm = self.llm
-            tok = self.tokenizer
-            special = not self.uses_chat_template()
             window = self.context_window
             results: list[Completion | BackendError | None] = [None] * len(requests)
             prompts, params, index = [], [], []
             for i, request in enumerate(requests):
-                ids = tok(self.format_prompt(request), add_special_tokens=special)["input_ids"]
+                ids = self.prompt_token_ids(request)
                 if window is not None and len(ids) + request.max_tokens > window:
                     results[i] = BackendError(
                         f"prompt of {len(ids)} tokens + {request.max_tokens} to generate "
