@@ -81,7 +81,9 @@ def _offline_jury(spec: dict[str, Any], overrides: dict[str, Any]) -> Jury:
                 f"jury member {entry.get('name') if isinstance(entry, dict) else entry!r} "
                 "is not a prompt judge; only prompt judges can be re-parsed"
             )
-        member_overrides = {k: overrides[k] for k in ("parser", "parse") if k in overrides}
+        member_overrides: dict[str, Any] = {
+            k: overrides[k] for k in ("parser", "parse") if k in overrides
+        }
         judge = _offline_prompt_judge(str(member_spec["preset"]), member_spec, member_overrides)
         members.append((str(entry.get("name") or judge.name), judge))
     overrides.pop("parser", None)
