@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any, Generic, TypeVar
@@ -44,6 +44,16 @@ def load_target(target: str) -> Any:
     for part in attr_path.split("."):
         obj = getattr(obj, part)
     return obj
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """``"; did you mean 'x'?"`` for the known names close to ``name``, else ``""``.
+
+    >>> did_you_mean("n_ctxx", ["n_ctx", "model"]), did_you_mean("zzz", ["model"])
+    ("; did you mean 'n_ctx'?", '')
+    """
+    close = difflib.get_close_matches(name, list(known), n=3, cutoff=0.5)
+    return f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
 
 
 class Registry(Generic[T]):
@@ -138,9 +148,8 @@ class Registry(Generic[T]):
         """The plugin called ``name``; an unknown name raises with close suggestions."""
         entries = self._scan()
         if name not in entries:
-            close = difflib.get_close_matches(name, list(entries), n=3, cutoff=0.5)
-            hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-            known = "" if close else f"; known: {', '.join(sorted(entries)) or 'none'}"
+            hint = did_you_mean(name, entries)
+            known = "" if hint else f"; known: {', '.join(sorted(entries)) or 'none'}"
             raise UnknownNameError(f"unknown {self.kind} {name!r}{hint}{known}")
         if name not in self._loaded:
             target = self._targets[name]

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field, JsonValue, ValidationError
 
-from judge.errors import BackendError, ConfigError
+from judge.errors import BackendError, ConfigError, validation_text
 from judge.records import Message, Record
 
 
@@ -82,7 +82,9 @@ class Backend(ABC):
         try:
             self.options = self.Options(**options)
         except ValidationError as exc:
-            raise ConfigError(f"invalid options for backend {self.name!r}: {_short(exc)}") from exc
+            raise ConfigError(
+                f"invalid options for backend {self.name!r}: {validation_text(exc)}"
+            ) from exc
 
     @property
     def model(self) -> str:
@@ -105,6 +107,10 @@ class Backend(ABC):
     ) -> list[Completion | BackendError]:
         """Complete each request; return one result (or error) per request, in order."""
 
+    def prepare(self) -> None:  # noqa: B027 - optional hook
+        """Load what :meth:`complete` would load on first use (a model), so that a bad
+        setting fails before a run starts rather than inside its first task."""
+
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Release clients, servers or models."""
 
@@ -116,14 +122,6 @@ class Backend(ABC):
     def context_window(self) -> int | None:
         """The model's context window in tokens, where known."""
         return None
-
-
-def _short(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors():
-        loc = ".".join(str(x) for x in err["loc"])
-        parts.append(f"{loc}: {err['msg']}" if loc else err["msg"])
-    return "; ".join(parts)
 
 
 def normalise(probs: dict[str, float]) -> dict[str, float] | None:

@@ -36,6 +36,7 @@ from pydantic import Field, JsonValue
 from judge.backends.base import Backend, BackendOptions, Completion, CompletionRequest
 from judge.errors import BackendError, ConfigError, CredentialsError, FatalBackendError
 from judge.prices import PriceTable, load_prices
+from judge.records import redact_url_credentials
 
 NO_KEY_PLACEHOLDER = "no-key-needed"
 """The key sent to a server that needs none (``api_key_env=""`` or a local ``base_url``)."""
@@ -450,6 +451,14 @@ class HTTPBackend(Backend, Generic[ClientT]):
         opts = self.opts
         if not opts.model:
             raise ConfigError(f"backend {self.name!r} needs a model: -J model=NAME")
+        if opts.base_url and "@" in urlsplit(opts.base_url).netloc:
+            # Keys come only from the environment, so they never reach a spec, manifest or
+            # log; the SDKs send the key as a bearer header, not as URL credentials.
+            raise ConfigError(
+                f"backend {self.name!r}: base_url {redact_url_credentials(opts.base_url)!r} "
+                "carries credentials; remove them and put the key in the environment "
+                f"variable {opts.api_key_env or 'named by -J api_key_env='}"
+            )
         self.base_url = (opts.base_url or self.default_url).rstrip("/")
         self._api_key = resolve_api_key(opts.api_key_env, base_url=opts.base_url, backend=self.name)
         self.max_concurrency = opts.max_connections

@@ -157,6 +157,10 @@ class LlamaCppBackend(Backend):
         self._llm = llm
         return llm
 
+    def prepare(self) -> None:
+        with self._lock:
+            self._load()
+
     def format_prompt(self, request: CompletionRequest) -> str:
         """The prompt text the model sees: the messages in its chat template."""
         self._load()
