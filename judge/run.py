@@ -286,8 +286,8 @@ def _no_items(config: RunConfig, bench: Benchmark | None) -> ConfigError | DataE
     files = [str(p) for p in bench.files()] if bench is not None else []
     if files:
         return DataError(
-            f"no items in {', '.join(files)} (benchmark {config.benchmark!r}): is the file empty?",
-            path=files[0] if len(files) == 1 else None,
+            f"benchmark {config.benchmark!r} found no items in {', '.join(files)}: "
+            "is the file empty?"
         )
     return ConfigError(f"benchmark {config.benchmark!r} yielded no items")
 

@@ -401,6 +401,9 @@ class HTTPBackendOptions(BackendOptions):
     api_key_env: str
     """Environment variable holding the key; ``""`` for a server that needs none (each
     backend sets its provider's variable as the default)."""
+    context_window: int | None = Field(default=None, gt=0)
+    """The model's context window in tokens (default: the provider's usual one); a prompt
+    estimated above it is logged as a warning before it is sent."""
 
 
 MALFORMED = (KeyError, IndexError, TypeError, ValueError, AttributeError)
@@ -440,6 +443,8 @@ class HTTPBackend(Backend, Generic[ClientT]):
     """The SDK's async client class."""
     spec_fields: ClassVar[tuple[str, ...]] = ()
     """Options that change the output, listed in :meth:`spec` between base_url and extra_body."""
+    default_context_window: ClassVar[int | None] = None
+    """The provider's usual context window, for the warning about prompts that cannot fit."""
 
     @property
     def opts(self) -> HTTPBackendOptions:
@@ -477,6 +482,10 @@ class HTTPBackend(Backend, Generic[ClientT]):
     def _log(self) -> logging.Logger:
         """The provider module's logger."""
         return logging.getLogger(type(self).__module__)
+
+    @property
+    def context_window(self) -> int | None:
+        return self.opts.context_window or self.default_context_window
 
     def __repr__(self) -> str:  # never show the key
         return f"{type(self).__name__}(model={self.opts.model!r}, base_url={self.where!r})"
