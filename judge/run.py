@@ -481,16 +481,16 @@ async def _run_locked(
         totals=previous.totals if previous else Totals(),
         extra=previous.extra if previous else {},
     )
-    if items_new:
-        store.write_items(all_items)
-    if pending or previous is None:
-        store.write_manifest(manifest)
-
     caller = Caller(cache, retry or RetryPolicy(), config.seed)
     new: list[Judgment] = []
     failure: BaseException | None = None
+    # The judgments file first: one that cannot be written stops the run unchanged.
+    store.open_for_append()
     try:
-        store.open_for_append()
+        if items_new:
+            store.write_items(all_items)
+        if pending or previous is None:
+            store.write_manifest(manifest)
         if config.execution == "batch":
             new = await _execute_batch(judge, pending, store, cache, batch_poll_s)
         else:
