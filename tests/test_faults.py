@@ -29,7 +29,7 @@ from judge.benchmark import load_items
 from judge.judges import PromptJudge, Task
 from judge.records import PairItem, RunConfig
 from judge.run import RetryPolicy, plan_tasks, run_judging
-from judge.store import RunStore
+from judge.store import RunLock, RunStore
 from tests.fault_server import FAULT_KINDS, FaultServerProcess, fingerprint, spawn
 
 DATA = Path(__file__).parents[1].parent / "shared" / "datasets"
@@ -201,13 +201,26 @@ def test_two_processes_of_one_run_never_pay_twice(tmp_path: Path) -> None:
         assert "Traceback" not in second.stderr
         assert first.poll() is None, "the first run ended before the second was refused"
 
-        waiting = subprocess.Popen(
-            [*command, "--wait"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        )
         assert first.wait(timeout=120) == 0
-        _, err = waiting.communicate(timeout=120)
-        assert waiting.returncode == 0, err[-2000:]
-        assert "waiting for" in err
+
+        # --wait: while this test holds the lock, a third process waits; then it resumes.
+        holder = RunLock(store.path)
+        assert holder.try_acquire()
+        try:
+            waiting = subprocess.Popen(
+                [*command, "--wait"],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            assert waiting.stderr is not None
+            said = waiting.stderr.readline()
+            assert "waiting for" in said and f"pid {os.getpid()} on" in said, said
+            assert waiting.poll() is None
+        finally:
+            holder.release()
+        assert waiting.wait(timeout=120) == 0, waiting.stderr.read()
 
         lines = store.all_judgments()
         assert len(lines) == 132 and all(j.status == "ok" for j in lines)
