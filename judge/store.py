@@ -32,7 +32,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from judge.errors import DataError, RunLockedError, StoreError, validation_text
-from judge.records import Counts, Item, Judgment, PairItem, RunManifest, SingleItem
+from judge.records import Counts, Item, Judgment, PairItem, RunManifest, SingleItem, utcnow
 
 _ITEM: TypeAdapter[PairItem | SingleItem] = TypeAdapter(Item)
 
@@ -192,8 +192,6 @@ class RunLock:
 
 
 def _now() -> str:
-    from judge.records import utcnow
-
     return utcnow().strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
