@@ -12,13 +12,14 @@ from __future__ import annotations
 import hashlib
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 from pydantic import ValidationError
 
-from judge.errors import ConfigError, DataError
+from judge.errors import ConfigError, DataError, validation_text
 from judge.records import PairItem, Record, SingleItem
 
 AnyItem = PairItem | SingleItem
@@ -44,8 +45,9 @@ class Benchmark(ABC):
         try:
             self.options = self.Options(**options)
         except ValidationError as exc:
-            msgs = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-            raise ConfigError(f"invalid options for benchmark {self.name!r}: {msgs}") from exc
+            raise ConfigError(
+                f"invalid options for benchmark {self.name!r}: {validation_text(exc)}"
+            ) from exc
 
     @abstractmethod
     def load(self) -> Iterator[AnyItem]:
@@ -77,6 +79,66 @@ def items_hash(items: Iterable[AnyItem]) -> str:
         digest.update(json.dumps(item.model_dump(mode="json"), sort_keys=True).encode("utf-8"))
         digest.update(b"\n")
     return digest.hexdigest()
+
+
+def item_digest(item: AnyItem) -> str:
+    """Content hash of one item (what :func:`items_hash` hashes, item by item)."""
+    text = json.dumps(item.model_dump(mode="json"), sort_keys=True)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class ItemChanges:
+    """How a benchmark's items differ from the items a run holds, by id."""
+
+    changed: tuple[str, ...] = ()
+    """Ids whose content differs."""
+    added: tuple[str, ...] = ()
+    """Ids the run does not hold."""
+    removed: tuple[str, ...] = ()
+    """Ids the run holds that the benchmark no longer yields."""
+
+    def describe(self) -> str:
+        """``2 changed ('a', 'b'), 1 removed ('c')``: the non-empty parts.
+
+        >>> ItemChanges(changed=("a", "b"), removed=tuple("cdefg")).describe()
+        "2 changed ('a', 'b'), 5 removed ('c', 'd', 'e', ...)"
+        """
+        parts = []
+        for what, ids in (("changed", self.changed), ("added", self.added)):
+            if ids:
+                parts.append(f"{len(ids)} {what} ({_some(ids)})")
+        if self.removed:
+            parts.append(f"{len(self.removed)} removed ({_some(self.removed)})")
+        return ", ".join(parts)
+
+
+def _some(ids: Sequence[str], n: int = 3) -> str:
+    shown = ", ".join(repr(i) for i in ids[:n])
+    return shown + (", ..." if len(ids) > n else "")
+
+
+def compare_items(
+    stored: Sequence[AnyItem],
+    loaded: Sequence[AnyItem],
+    *,
+    everything: Sequence[AnyItem] | None = None,
+) -> ItemChanges:
+    """How a run's ``stored`` items differ from the ``loaded`` ones, by id and content.
+
+    ``everything`` is the benchmark's whole item set where it is known (``loaded`` may
+    be cut by a limit): stored items are then compared with it, and a stored id missing
+    from it was removed. New ids count as added only when they are in ``loaded``.
+    """
+    current = {item.id: item_digest(item) for item in (everything or loaded)}
+    if everything is not None:
+        current.update({item.id: item_digest(item) for item in loaded})
+    before = {item.id: item_digest(item) for item in stored}
+    return ItemChanges(
+        changed=tuple(i for i, d in before.items() if i in current and current[i] != d),
+        added=tuple(item.id for item in loaded if item.id not in before),
+        removed=tuple(i for i in before if i not in current) if everything is not None else (),
+    )
 
 
 def file_sha256(path: Path) -> str:

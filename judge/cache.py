@@ -18,6 +18,10 @@ from pydantic import ValidationError
 
 from judge.backends.base import Completion
 from judge.errors import StoreError
+from judge.records import utcnow
+
+_DAMAGED = frozenset({"SQLITE_CORRUPT", "SQLITE_NOTADB"})
+_NO_SPACE = frozenset({"SQLITE_FULL"})
 
 FLUSH_EVERY = 256
 """Completions held in memory before they are written in one transaction."""
@@ -40,9 +44,15 @@ class ResponseCache:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot open cache {self.path}: {exc.strerror}") from exc
         try:
             self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise self._error("open", exc) from exc
+        try:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute(
@@ -50,7 +60,8 @@ class ResponseCache:
                 " key TEXT PRIMARY KEY, value TEXT NOT NULL, created REAL NOT NULL)"
             )
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot open cache {self.path}: {exc}") from exc
+            self._db.close()
+            raise self._error("open", exc) from exc
         self.hits = 0
         self.misses = 0
         self._held: dict[str, Completion] = {}
@@ -63,7 +74,10 @@ class ResponseCache:
         if held is not None:
             self.hits += 1
             return held
-        row = self._db.execute("SELECT value FROM completions WHERE key = ?", (key,)).fetchone()
+        try:
+            row = self._db.execute("SELECT value FROM completions WHERE key = ?", (key,)).fetchone()
+        except sqlite3.Error as exc:
+            raise self._error("read", exc) from exc
         if row is None:
             self.misses += 1
             return None
@@ -124,12 +138,15 @@ class ResponseCache:
                     rows,
                 )
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot write cache {self.path}: {exc}") from exc
+            raise self._error("write", exc) from exc
         self._held.clear()
 
     def __len__(self) -> int:
         self.flush()
-        return int(self._db.execute("SELECT COUNT(*) FROM completions").fetchone()[0])
+        try:
+            return int(self._db.execute("SELECT COUNT(*) FROM completions").fetchone()[0])
+        except sqlite3.Error as exc:
+            raise self._error("read", exc) from exc
 
     def close(self) -> None:
         try:
@@ -137,3 +154,36 @@ class ResponseCache:
             self._raise_timer_error()
         finally:
             self._db.close()
+
+    def _error(self, doing: str, exc: sqlite3.Error) -> StoreError:
+        """A one-line error for a failed cache operation, saying what to do."""
+        name = getattr(exc, "sqlite_errorname", "")
+        if name in _DAMAGED:
+            return StoreError(
+                f"the response cache {self.path} is damaged ({exc}); run again with "
+                "--fresh-cache to move it aside and start an empty one, or with --no-cache"
+            )
+        hint = (
+            "free some space and run the same command again"
+            if name in _NO_SPACE
+            else "make it writable, or run again with --no-cache"
+        )
+        return StoreError(f"cannot {doing} the response cache {self.path}: {exc}; {hint}")
+
+
+def move_aside(path: str | Path) -> Path | None:
+    """Rename a cache file (and its WAL files) to ``<name>.broken-<time>``; the new name,
+    or ``None`` when there was no cache. The next run starts an empty cache."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    stamp = utcnow().strftime("%Y%m%dT%H%M%S")
+    target = path.with_name(f"{path.name}.broken-{stamp}")
+    try:
+        for suffix in ("-wal", "-shm", ""):
+            part = path.with_name(path.name + suffix)
+            if part.exists():
+                part.rename(target.with_name(target.name + suffix))
+    except OSError as exc:
+        raise StoreError(f"cannot move the cache {path} aside: {exc.strerror}") from exc
+    return target

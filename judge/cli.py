@@ -1,7 +1,9 @@
 """The ``judge`` command line: a thin layer over the library.
 
 Options parse into a :class:`~judge.records.RunConfig`; library errors become one-line
-messages and exit codes here, at the edge, and nowhere else.
+messages and exit codes here, at the edge, and nowhere else (:class:`_Edge` catches
+them for every command, also from inside an exception group). The exit codes are
+listed in ``docs/faults.md``.
 """
 
 from __future__ import annotations
@@ -10,13 +12,30 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from pydantic import ValidationError
+from typer.core import TyperGroup
 
-from judge.errors import ConfigError, JudgeError
+from judge.errors import ConfigError, IncompleteRunError, JudgeError, first_error, validation_text
 from judge.records import RunConfig
+
+
+class _Edge(TyperGroup):
+    """Every command's library errors as one line and an exit code, never a traceback."""
+
+    def invoke(self, ctx: Any) -> Any:  # a click Context (typer vendors click)
+        try:
+            return super().invoke(ctx)
+        except JudgeError as exc:
+            _fail(exc)
+        except BaseExceptionGroup as group:  # a task group's failure: say the first error
+            first = first_error(group)
+            if not isinstance(first, JudgeError):
+                raise
+            _fail(first)
+
 
 app = typer.Typer(
     name="judge",
@@ -24,6 +43,7 @@ app = typer.Typer(
     no_args_is_help=False,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=_Edge,
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -47,7 +67,7 @@ def parse_pairs(pairs: list[str] | None, option: str) -> dict[str, Any]:
     return out
 
 
-def _fail(exc: JudgeError) -> None:
+def _fail(exc: JudgeError) -> NoReturn:
     typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
     raise typer.Exit(exc.exit_code)
 
@@ -95,8 +115,29 @@ def run(
     ] = False,
     poll: Annotated[float, typer.Option(help="seconds between batch status polls")] = 30.0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="if another process runs this run, wait for it")
+    ] = False,
+    extend: Annotated[
+        bool,
+        typer.Option("--extend", help="judge items added to the data file since the run began"),
+    ] = False,
+    allow_errors: Annotated[
+        bool, typer.Option("--allow-errors", help="exit 0 even when judgments ended in errors")
+    ] = False,
+    fresh_cache: Annotated[
+        bool,
+        typer.Option(
+            "--fresh-cache", help="move the response cache aside (e.g. a damaged one); start empty"
+        ),
+    ] = False,
 ) -> None:
-    """Judge a benchmark (default: the bundled sample with the embedded SmolLM2 judge)."""
+    """Judge a benchmark (default: the bundled sample with the embedded SmolLM2 judge).
+
+    Exit codes: 0 done; 2 bad option; 3 missing extra; 4 bad data; 5 backend failed;
+    6 results or cache not writable or damaged; 7 run folder busy; 8 errors left.
+    """
+    from judge.cache import move_aside
     from judge.run import RetryPolicy, run_judging
     from judge.summary import format_summary, summarize
 
@@ -115,6 +156,10 @@ def run(
             use_cache=not no_cache,
             execution="batch" if batch else "live",
         )
+        if fresh_cache and not no_cache:
+            moved = move_aside(output / "cache.sqlite")
+            if moved is not None:
+                typer.echo(f"moved the response cache aside to {moved}", err=True)
         result = run_judging(
             config,
             output=output,
@@ -123,8 +168,18 @@ def run(
             progress=not quiet,
             retry=RetryPolicy(max_retries=max_retries),
             batch_poll_s=poll,
+            wait=wait,
+            extend=extend,
         )
         typer.echo(format_summary(summarize(result.store, reconcile=config.reconcile)))
+        errors = [j for j in result.new_judgments if j.status == "error"]
+        if errors and not allow_errors:
+            raise IncompleteRunError(
+                f"{len(errors)} judgment(s) ended in an error (first: item "
+                f"{errors[0].item_id!r}: {' '.join(str(errors[0].error).split())[:300]}); "
+                "run the same command again to retry them, or pass --allow-errors to accept "
+                "the run as it is"
+            )
     except JudgeError as exc:
         _fail(exc)
 
@@ -186,7 +241,7 @@ def _run_config(
             **fields,
         )
     except ValidationError as exc:
-        raise ConfigError(_validation_text(exc)) from exc
+        raise ConfigError(validation_text(exc)) from exc
 
 
 @app.command()
@@ -356,10 +411,6 @@ def render_prompt(
         typer.echo(format_rendered(rendered, as_json=as_json))
     except JudgeError as exc:
         _fail(exc)
-
-
-def _validation_text(exc: ValidationError) -> str:
-    return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
 
 
 def main() -> None:

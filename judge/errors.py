@@ -7,6 +7,12 @@ a one-line message and an exit code at the edge.
 
 from __future__ import annotations
 
+import json
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
 
 class JudgeError(Exception):
     """Base class of every error judge-harness raises on purpose."""
@@ -98,3 +104,71 @@ class StoreError(JudgeError, RuntimeError):
     """The results store or cache is inconsistent or cannot be written."""
 
     exit_code = 6
+
+
+class RunLockedError(StoreError):
+    """Another process holds the run folder's lock (``judge run --wait`` waits for it)."""
+
+    exit_code = 7
+
+
+class IncompleteRunError(JudgeError, RuntimeError):
+    """A run ended with error judgments left; a rerun retries them (``--allow-errors``
+    makes this exit 0)."""
+
+    exit_code = 8
+
+
+def first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The first of our own errors in an exception group (however nested), else the
+    group's first exception: what a task group's failure was, stated once.
+
+    >>> first_error(ExceptionGroup("tasks", [ValueError("x"), ExceptionGroup("inner",
+    ...     [StoreError("disk full")])]))
+    StoreError('disk full')
+    """
+    leaves: list[BaseException] = []
+    stack: list[BaseException] = [group]
+    while stack:
+        exc = stack.pop(0)
+        if isinstance(exc, BaseExceptionGroup):
+            stack[:0] = list(exc.exceptions)
+        else:
+            leaves.append(exc)
+    ours = [e for e in leaves if isinstance(e, JudgeError)]
+    return (ours or leaves)[0]
+
+
+def validation_text(exc: ValidationError) -> str:
+    """A pydantic error as one line: ``field: message; field: message``.
+
+    pydantic's own text spans several lines per error; this keeps the field path and
+    message, drops the ``Value error,`` prefix and an empty path (no stray ``: :``), and
+    says why a text that should have been a JSON object or list did not parse.
+
+    >>> from pydantic import BaseModel
+    >>> class Options(BaseModel):
+    ...     extra_body: dict[str, int] = {}
+    >>> try:
+    ...     Options(extra_body="{temperature: 1}")
+    ... except Exception as exc:
+    ...     print(validation_text(exc))
+    extra_body: expected a JSON object, got text that is not valid JSON (Expecting property name enclosed in double quotes at column 2)
+    """  # noqa: E501
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"])
+        message = str(err["msg"]).removeprefix("Value error, ")
+        value = err.get("input")
+        if err["type"] in ("dict_type", "list_type") and isinstance(value, str):
+            shape = "a JSON object" if err["type"] == "dict_type" else "a JSON list"
+            try:
+                json.loads(value)
+            except json.JSONDecodeError as bad:
+                message = (
+                    f"expected {shape}, got text that is not valid JSON "
+                    f"({bad.msg} at column {bad.colno})"
+                )
+        message = " ".join(message.split())  # never more than one line
+        parts.append(f"{where}: {message}" if where else message)
+    return "; ".join(parts)

@@ -334,6 +334,10 @@ def table_format(path: Path, declared: str = "auto") -> str:
     >>> table_format(Path("x.JSONL")), table_format(Path("x.tsv")), table_format(Path("x.pq"))
     ('jsonl', 'tsv', 'parquet')
     """
+    if path.is_dir():
+        raise DataError(
+            f"is a folder; give a data file ({', '.join(TABLE_FORMATS)})", path=str(path)
+        )
     if declared != "auto":
         return declared
     suffix = path.suffix.lower().lstrip(".")

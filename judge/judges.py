@@ -98,6 +98,14 @@ class Judge(ABC):
         """Re-parse a stored judgment's raw reply without a new request."""
         return judgment
 
+    def check_items(self, items: Sequence[PairItem | SingleItem]) -> None:  # noqa: B027
+        """Raise :class:`~judge.errors.ConfigError` when the judge cannot grade ``items``
+        (checked before a run starts, so no task fails on it)."""
+
+    def prepare(self) -> None:  # noqa: B027 - optional hook
+        """Build what the judge's backends make on first use (models), before a run's
+        first task: a bad setting then fails at once, with its own message."""
+
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Release backends."""
 
@@ -200,7 +208,7 @@ class PromptJudge(Judge):
         template variable; the judge's own keys are :attr:`JUDGE_KEYS`; every other key
         is a backend option (validated by the backend's strict ``Options`` model).
         """
-        from judge.registry import backends
+        from judge.registry import backends, did_you_mean
 
         preset = load_preset(preset_name)
         merged: dict[str, Any] = {**preset.params, **params}
@@ -208,6 +216,16 @@ class PromptJudge(Judge):
         judge_args = {k: merged.pop(k) for k in list(merged) if k in cls.JUDGE_KEYS}
         template_vars = {k[4:]: merged.pop(k) for k in list(merged) if k.startswith("var.")}
         backend_cls = backends.get(str(backend_name))
+        options = getattr(backend_cls, "Options", None)
+        fields = getattr(options, "model_fields", None)
+        if fields is not None and getattr(options, "model_config", {}).get("extra") == "forbid":
+            known = [*fields, *cls.JUDGE_KEYS, "backend"]
+            for key in merged:
+                if key not in fields:
+                    raise ConfigError(
+                        f"unknown parameter -J {key}= for judge {preset_name!r} on backend "
+                        f"{backend_name!r}{did_you_mean(key, known)}"
+                    )
         backend = backend_cls(**merged)
         generation: dict[str, Any] = {
             k: judge_args.pop(k)
@@ -315,6 +333,18 @@ class PromptJudge(Judge):
 
     def request_key(self, task: Task) -> str:
         return request_key(self.backend, self.request(task), task.sample)
+
+    def check_items(self, items: Sequence[PairItem | SingleItem]) -> None:
+        wrong = [item for item in items if item.kind != self.preset.kind]
+        if wrong:
+            raise ConfigError(
+                f"judge {self.name!r} grades {self.preset.kind} items, but {len(wrong)} of "
+                f"{len(items)} items are {wrong[0].kind} items (e.g. {wrong[0].id!r}); "
+                f"choose a judge for {wrong[0].kind} items (judge list judges)"
+            )
+
+    def prepare(self) -> None:
+        self.backend.prepare()
 
     # -- evaluation ------------------------------------------------------------------
 

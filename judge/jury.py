@@ -38,7 +38,7 @@ from typing import Any, Literal
 
 from pydantic import Field, JsonValue, ValidationError
 
-from judge.errors import ConfigError
+from judge.errors import ConfigError, validation_text
 from judge.judges import Caller, Judge, Task
 from judge.prompts import sha256_json
 from judge.records import VERDICTS, Judgment, PairItem, Record, SingleItem, Verdict
@@ -100,7 +100,8 @@ class Jury(Judge):
                     JuryMember(judge=entry) if isinstance(entry, str) else JuryMember(**entry)
                 )
             except (ValidationError, TypeError) as exc:
-                raise ConfigError(f"invalid jury member {entry!r}: {exc}") from exc
+                reason = validation_text(exc) if isinstance(exc, ValidationError) else str(exc)
+                raise ConfigError(f"invalid jury member {entry!r}: {reason}") from exc
         built: list[tuple[str, Judge]] = []
         seen: Counter[str] = Counter()
         for config in configs:
@@ -134,6 +135,14 @@ class Jury(Judge):
 
     def request_key(self, task: Task) -> str:
         return self._key([j.request_key(task) for _, j in self.members])
+
+    def check_items(self, items: Sequence[PairItem | SingleItem]) -> None:
+        for _, member in self.members:
+            member.check_items(items)
+
+    def prepare(self) -> None:
+        for _, member in self.members:
+            member.prepare()
 
     def _key(self, member_keys: Sequence[str]) -> str:
         return sha256_json({"jury": self.name, "vote": self.vote, "members": list(member_keys)})

@@ -32,7 +32,7 @@ from pathlib import Path
 
 from pydantic import Field, ValidationError
 
-from judge.errors import ConfigError
+from judge.errors import ConfigError, validation_text
 from judge.records import Record
 
 PRICES_ENV = "JUDGE_HARNESS_PRICES"
@@ -181,7 +181,7 @@ def read_price_file(path: str | Path) -> dict[str, Price]:
         try:
             out[name] = Price.model_validate(entry)
         except ValidationError as exc:
-            raise ConfigError(f"price file {path}, model {name!r}: {exc}") from exc
+            raise ConfigError(f"price file {path}, model {name!r}: {validation_text(exc)}") from exc
     return out
 
 

@@ -44,7 +44,7 @@ import jinja2
 import jinja2.meta
 from pydantic import Field, JsonValue, ValidationError, model_validator
 
-from judge.errors import ConfigError, TemplateError, UnknownNameError
+from judge.errors import ConfigError, TemplateError, UnknownNameError, validation_text
 from judge.records import Message, Record, Verdict
 
 Layout = Literal["chat", "user-only", "raw"]
@@ -150,7 +150,7 @@ def load_preset(name: str) -> Preset:
     try:
         preset = Preset(name=name, **data)
     except ValidationError as exc:
-        raise TemplateError(f"prompts/{name}.toml: {exc}") from exc
+        raise TemplateError(f"prompts/{name}.toml: {validation_text(exc)}") from exc
     for template in template_texts(preset).values():
         used = jinja2.meta.find_undeclared_variables(_ENV.parse(template))
         undeclared = used - set(preset.variables)

@@ -9,6 +9,7 @@ won, whatever order the judge saw the two responses in (``swapped`` records that
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
@@ -38,6 +39,31 @@ def flip(verdict: Verdict) -> Verdict:
     ('B', 'A', 'tie')
     """
     return "B" if verdict == "A" else "A" if verdict == "B" else "tie"
+
+
+_URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/?#@\s]+@")
+
+
+def redact_url_credentials(text: str) -> str:
+    """``text`` with the ``user:password@`` of every URL in it replaced by ``***@``.
+
+    >>> redact_url_credentials("-J base_url=http://me:sk-123@127.0.0.1:8000/v1")
+    '-J base_url=http://***@127.0.0.1:8000/v1'
+    >>> redact_url_credentials("mail me@example.com")
+    'mail me@example.com'
+    """
+    return _URL_CREDENTIALS.sub(r"\1***@", text)
+
+
+def redact_json(value: Any) -> Any:
+    """:func:`redact_url_credentials` applied to every string in a JSON value."""
+    if isinstance(value, str):
+        return redact_url_credentials(value)
+    if isinstance(value, list | tuple):
+        return type(value)(redact_json(v) for v in value)
+    if isinstance(value, dict):
+        return {k: redact_json(v) for k, v in value.items()}
+    return value
 
 
 class Record(BaseModel):
@@ -325,3 +351,19 @@ class RunManifest(Record):
     """True when every planned judgment is stored."""
     extra: dict[str, Any] = Field(default_factory=dict)
     """Backend-specific facts (batch ids, server info)."""
+
+    @field_validator("argv", "judge_spec", "extra")
+    @classmethod
+    def _no_url_credentials(cls, value: Any) -> Any:
+        # A manifest is shared with results: a key in a URL must never reach it.
+        return redact_json(value)
+
+    @field_validator("config")
+    @classmethod
+    def _no_url_credentials_in_config(cls, config: RunConfig) -> RunConfig:
+        return config.model_copy(
+            update={
+                "judge_args": redact_json(config.judge_args),
+                "benchmark_args": redact_json(config.benchmark_args),
+            }
+        )

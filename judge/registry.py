@@ -46,6 +46,16 @@ def load_target(target: str) -> Any:
     return obj
 
 
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """``"; did you mean 'x'?"`` for the known names close to ``name``, else ``""``.
+
+    >>> did_you_mean("n_ctxx", ["n_ctx", "model"]), did_you_mean("zzz", ["model"])
+    ("; did you mean 'n_ctx'?", '')
+    """
+    close = difflib.get_close_matches(name, list(known), n=3, cutoff=0.5)
+    return f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+
+
 class Registry(Generic[T]):
     """Name -> plugin, resolved lazily.
 
@@ -138,9 +148,8 @@ class Registry(Generic[T]):
         """The plugin called ``name``; an unknown name raises with close suggestions."""
         entries = self._scan()
         if name not in entries:
-            close = difflib.get_close_matches(name, list(entries), n=3, cutoff=0.5)
-            hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-            known = "" if close else f"; known: {', '.join(sorted(entries)) or 'none'}"
+            hint = did_you_mean(name, entries)
+            known = "" if hint else f"; known: {', '.join(sorted(entries)) or 'none'}"
             raise UnknownNameError(f"unknown {self.kind} {name!r}{hint}{known}")
         if name not in self._loaded:
             target = self._targets[name]

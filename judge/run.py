@@ -9,20 +9,30 @@ backend, so a judgment whose reply was cached but not yet stored costs no reques
 from __future__ import annotations
 
 import asyncio
+import functools
+import logging
 import random
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 from judge.backends.base import Backend, Completion, CompletionRequest
-from judge.benchmark import Benchmark, file_sha256, items_hash, load_items
+from judge.benchmark import Benchmark, compare_items, file_sha256, items_hash, load_items
 from judge.cache import ResponseCache
-from judge.errors import BackendError, ConfigError, FatalBackendError, StoreError
+from judge.errors import (
+    BackendError,
+    ConfigError,
+    DataError,
+    FatalBackendError,
+    JudgeError,
+    StoreError,
+    first_error,
+)
 from judge.judges import CallResult, Judge, PromptJudge, Task, request_key
 from judge.prompts import preset_hash, sha256_json
 from judge.records import (
@@ -35,9 +45,17 @@ from judge.records import (
     utcnow,
 )
 from judge.registry import benchmarks, judges
-from judge.store import RunStore, count_judgments, judgment_key, latest_judgments
+from judge.store import (
+    RunLock,
+    RunStore,
+    atomic_write,
+    count_judgments,
+    judgment_key,
+    latest_judgments,
+)
 
 AnyItem = PairItem | SingleItem
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -287,14 +305,78 @@ def git_commit() -> str | None:
     return out.stdout.strip() or None if out.returncode == 0 else None
 
 
-def _merge_items(store: RunStore, items: list[AnyItem]) -> list[AnyItem]:
-    """Items already in the run plus new ones (a larger ``--limit`` extends a run)."""
+def _run_items(
+    store: RunStore,
+    previous: RunManifest | None,
+    loaded: list[AnyItem],
+    *,
+    data_files: dict[str, str],
+    everything: Callable[[], list[AnyItem]],
+    extend: bool,
+) -> tuple[list[AnyItem], bool]:
+    """The run's items after this session (what it held, then what is new) and whether
+    ``items.jsonl`` must be written.
+
+    Stored items are compared with the loaded ones, item by item: a changed or removed
+    item is refused (the run's judgments and labels would no longer match the data),
+    and so are items added to a data file since the run began unless ``extend`` says
+    so. A larger ``--limit`` over an unchanged file extends a run as before.
+    """
     if not store.items_path.exists():
-        return items
-    merged = {item.id: item for item in store.items()}
-    for item in items:
-        merged.setdefault(item.id, item)
-    return list(merged.values())
+        return loaded, True
+    stored = store.items()
+    changed_files = [
+        path
+        for path, digest in data_files.items()
+        if previous is None or previous.data_files.get(path) != digest
+    ]
+    whole = everything() if changed_files else None
+    changes = compare_items(stored, loaded, everything=whole)
+    where = f"{', '.join(changed_files)} changed" if changed_files else "the items changed"
+    if changes.changed or changes.removed:
+        raise DataError(
+            f"{where} since run {store.path} began: {changes.describe()}; its judgments "
+            "and labels are of the old items. Start a new run with --name NEW_NAME "
+            f"(or remove {store.path} to start this one again)"
+        )
+    if changes.added and changed_files and not extend:
+        raise DataError(
+            f"{where} since run {store.path} began: {changes.describe()}; pass --extend "
+            "to judge the new items in this run, or start a new run with --name NEW_NAME"
+        )
+    if not changes.added:
+        return stored, False
+    known = {item.id for item in stored}
+    return [*stored, *(item for item in loaded if item.id not in known)], True
+
+
+def _no_items(config: RunConfig, bench: Benchmark | None) -> ConfigError | DataError:
+    """The error for a benchmark that yielded nothing, naming its data files."""
+    files = [str(p) for p in bench.files()] if bench is not None else []
+    if files:
+        return DataError(
+            f"benchmark {config.benchmark!r} found no items in {', '.join(files)}: "
+            "is the file empty?"
+        )
+    return ConfigError(f"benchmark {config.benchmark!r} yielded no items")
+
+
+def _preflight(judge: Judge, items: Sequence[AnyItem], config: RunConfig) -> None:
+    """What can fail before a run starts fails here, before any folder is made."""
+    judge.check_items(items)
+    if config.execution == "batch" and not isinstance(judge, PromptJudge):
+        raise ConfigError(f"batch execution needs a prompt judge; {judge.name!r} is not one")
+
+
+async def _lock(lock: RunLock, *, wait: bool, poll_s: float = 0.2) -> None:
+    """Take the run folder's lock; without ``wait``, a held lock is an error at once."""
+    if lock.try_acquire():
+        return
+    if not wait:
+        raise lock.locked_error()
+    log.warning("waiting for %s (%s) to finish", lock.path.parent, lock.holder())
+    while not lock.try_acquire():
+        await asyncio.sleep(poll_s)
 
 
 def run_judging(
@@ -309,6 +391,8 @@ def run_judging(
     items: Sequence[AnyItem] | None = None,
     cache_path: str | Path | None = None,
     batch_poll_s: float = 30.0,
+    wait: bool = False,
+    extend: bool = False,
 ) -> RunResult:
     """Judge a benchmark and store the run; resume it if it exists. Synchronous wrapper."""
     return asyncio.run(
@@ -323,6 +407,8 @@ def run_judging(
             items=items,
             cache_path=cache_path,
             batch_poll_s=batch_poll_s,
+            wait=wait,
+            extend=extend,
         )
     )
 
@@ -339,14 +425,24 @@ async def arun_judging(
     items: Sequence[AnyItem] | None = None,
     cache_path: str | Path | None = None,
     batch_poll_s: float = 30.0,
+    wait: bool = False,
+    extend: bool = False,
 ) -> RunResult:
     """Judge a benchmark and store the run; resume it if it exists.
 
     ``config.execution == "batch"`` submits the pending requests through the provider's
     batch API and polls every ``batch_poll_s`` seconds (state in ``batches.json``).
+
+    One process writes a run folder at a time: another one running it raises
+    :class:`~judge.errors.RunLockedError`, or with ``wait`` waits for it. A resumed
+    run whose items changed is refused (``extend`` accepts items added to a data file).
+    Everything that can fail before the run starts (the items, the judge, the cache,
+    the judge's fit to the items, its backends) fails before a new run folder exists,
+    and a resume that fails before its first new judgment leaves the folder as it was.
     """
     started = time.perf_counter()
     data_files: dict[str, str] = {}
+    bench: Benchmark | None = None
     if items is None:
         bench = build_benchmark(config)
         loaded = load_items(bench, limit=config.limit)
@@ -354,13 +450,67 @@ async def arun_judging(
     else:
         loaded = list(items)[: config.limit] if config.limit else list(items)
     if not loaded:
-        raise ConfigError(f"benchmark {config.benchmark!r} yielded no items")
+        raise _no_items(config, bench)
+    everything: Callable[[], list[AnyItem]] = lambda: loaded  # noqa: E731
+    if bench is not None and config.limit is not None and len(loaded) >= config.limit:
+        everything = functools.partial(load_items, bench)  # the limit cut the items
     judge = judge or build_judge(config)
-    output = Path(output)
-    store = RunStore(output / (run_name or run_id_for(config, judge)))
+    cache: ResponseCache | None = None
+    lock: RunLock | None = None
+    try:
+        _preflight(judge, loaded, config)
+        store = RunStore(Path(output) / (run_name or run_id_for(config, judge)))
+        if not store.path.exists():
+            judge.prepare()  # a new run has work to do: build its backends first
+        if config.use_cache:
+            cache = ResponseCache(cache_path or Path(output) / "cache.sqlite")
+        lock = RunLock(store.path)
+        await _lock(lock, wait=wait)
+        return await _run_locked(
+            config,
+            judge,
+            store,
+            cache,
+            loaded,
+            data_files=data_files,
+            everything=everything,
+            extend=extend,
+            argv=argv,
+            progress=progress,
+            retry=retry,
+            batch_poll_s=batch_poll_s,
+            started=started,
+        )
+    finally:
+        await _close_quietly(judge.aclose())
+        if cache is not None:
+            _close_cache(cache)
+        if lock is not None:
+            lock.release()
 
+
+async def _run_locked(
+    config: RunConfig,
+    judge: Judge,
+    store: RunStore,
+    cache: ResponseCache | None,
+    loaded: list[AnyItem],
+    *,
+    data_files: dict[str, str],
+    everything: Callable[[], list[AnyItem]],
+    extend: bool,
+    argv: Sequence[str],
+    progress: bool,
+    retry: RetryPolicy | None,
+    batch_poll_s: float,
+    started: float,
+) -> RunResult:
+    # Everything is read and checked before anything is written: a bad line anywhere,
+    # a changed item or another judge leaves the folder byte-identical.
     previous: RunManifest | None = None
+    previous_text: bytes | None = None
     if store.exists():
+        previous_text = store.manifest_path.read_bytes()
         previous = store.read_manifest()
         if previous.judge_hash != judge.judge_hash:
             raise ConfigError(
@@ -371,17 +521,27 @@ async def arun_judging(
         from judge.batch import ensure_no_batches_in_flight
 
         ensure_no_batches_in_flight(store.path)  # a live run would pay for them twice
-    all_items = _merge_items(store, loaded)
-    store.write_items(all_items)
+    all_items, items_new = _run_items(
+        store,
+        previous,
+        loaded,
+        data_files=data_files,
+        everything=everything,
+        extend=extend,
+    )
+    existing = store.judgments()
+    tasks = plan_tasks(loaded, config)
+    done = {judgment_key(j) for j in existing if j.status != "error"}
+    pending = [t for t in tasks if (t.item.id, t.swapped, t.sample) not in done]
+    if pending:
+        judge.prepare()
 
-    spec = judge.spec()
-    prompt_hash = preset_hash(judge.preset) if isinstance(judge, PromptJudge) else None
     manifest = RunManifest(
         run_id=store.path.name,
         config=config,
         judge_hash=judge.judge_hash,
-        judge_spec=spec,
-        prompt_hash=prompt_hash,
+        judge_spec=judge.spec(),
+        prompt_hash=preset_hash(judge.preset) if isinstance(judge, PromptJudge) else None,
         data_hash=items_hash(all_items),
         data_files={**(previous.data_files if previous else {}), **data_files},
         git_commit=git_commit(),
@@ -389,25 +549,21 @@ async def arun_judging(
         argv=tuple(argv),
         seed=config.seed,
         n_items=len(all_items),
+        counts=count_judgments(existing),
         started_at=previous.started_at if previous else utcnow(),
         totals=previous.totals if previous else Totals(),
         extra=previous.extra if previous else {},
     )
-    store.write_manifest(manifest)
-
-    tasks = plan_tasks(loaded, config)
-    existing = store.judgments()
-    done = {judgment_key(j) for j in existing if j.status != "error"}
-    pending = [t for t in tasks if (t.item.id, t.swapped, t.sample) not in done]
-
-    cache = None
-    if config.use_cache:
-        cache = ResponseCache(cache_path or output / "cache.sqlite")
     caller = Caller(cache, retry or RetryPolicy(), config.seed)
     new: list[Judgment] = []
     failure: BaseException | None = None
+    # The judgments file first: one that cannot be written stops the run unchanged.
+    store.open_for_append()
     try:
-        store.open_for_append()
+        if items_new:
+            store.write_items(all_items)
+        if pending or previous is None:
+            store.write_manifest(manifest)
         if config.execution == "batch":
             new = await _execute_batch(judge, pending, store, cache, batch_poll_s)
         else:
@@ -416,17 +572,47 @@ async def arun_judging(
         failure = exc
         raise
     finally:
-        store.close()
-        if cache is not None:
-            cache.close()
-        await judge.aclose()
-        # The store holds what was there plus ``new``: no need to reread it, unless the
-        # run failed before ``new`` came back.
-        stored = latest_judgments([*existing, *new]) if failure is None else store.judgments()
-        manifest = _finalize(store, manifest, tasks, started, failure, stored)
+        # Each step runs whatever failed before it; the run's own failure wins.
+        cleanup: list[JudgeError] = []
+        try:
+            store.close()
+        except JudgeError as exc:
+            cleanup.append(exc)
+        outcome = failure or (cleanup[0] if cleanup else None)
+        try:
+            if outcome is not None and store.appended == 0 and previous_text is not None:
+                # Nothing new was stored: the run is as it was, and so is its manifest.
+                if store.manifest_path.read_bytes() != previous_text:
+                    atomic_write(store.manifest_path, previous_text.decode("utf-8"))
+            else:
+                stored = (
+                    latest_judgments([*existing, *new]) if outcome is None else store.judgments()
+                )
+                manifest = _finalize(store, manifest, tasks, started, outcome, stored)
+        except JudgeError as exc:
+            cleanup.append(exc)
+        except OSError as exc:
+            cleanup.append(StoreError(f"cannot update {store.manifest_path}: {exc.strerror}"))
+        if failure is None and cleanup:
+            raise cleanup[0]
     return RunResult(
         store=store, manifest=manifest, items=all_items, requested=len(pending), new_judgments=new
     )
+
+
+async def _close_quietly(closing: Awaitable[None]) -> None:
+    """Await a close; a failure to close is logged, never raised over the run's own."""
+    try:
+        await closing
+    except Exception as exc:  # cleanup must not hide the run's outcome
+        log.warning("closing the judge failed: %s", exc)
+
+
+def _close_cache(cache: ResponseCache) -> None:
+    try:
+        cache.close()
+    except JudgeError as exc:
+        log.warning("%s", exc)
 
 
 async def _execute_batch(
@@ -488,8 +674,8 @@ async def _execute(
         async with asyncio.TaskGroup() as group:
             for _ in range(workers):
                 group.create_task(worker())
-    except* FatalBackendError as eg:
-        raise eg.exceptions[0] from None
+    except* JudgeError as group:  # ours: raise it as itself, not as a group
+        raise first_error(group) from None
     finally:
         bar.close()
     return made

@@ -6,7 +6,9 @@
 - ``items.jsonl``: the judged items, written once (atomically) when the run starts,
   so a run can be analysed without its benchmark's source files;
 - ``judgments.jsonl``: one :class:`~judge.records.Judgment` per line, appended and
-  flushed per judgment (fsync'd when the store closes).
+  flushed per judgment (fsync'd when the store closes);
+- ``run.lock``: the lock a process holds while it writes the run (:class:`RunLock`),
+  with the holder's pid, host and start time.
 
 A run killed mid-write can leave a partial last line; opening the store for appending
 cuts it off (it was never a finished judgment). Errors are retried on resume, so a key
@@ -16,17 +18,21 @@ can have an ``error`` line followed by its final line: readers take the last lin
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import fcntl
 import json
 import os
+import socket
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from judge.errors import DataError, StoreError
-from judge.records import Counts, Item, Judgment, PairItem, RunManifest, SingleItem
+from judge.errors import DataError, RunLockedError, StoreError, validation_text
+from judge.records import Counts, Item, Judgment, PairItem, RunManifest, SingleItem, utcnow
 
 _ITEM: TypeAdapter[PairItem | SingleItem] = TypeAdapter(Item)
 
@@ -57,19 +63,137 @@ def count_judgments(judgments: Iterable[Judgment]) -> Counts:
     return Counts(**counts)
 
 
-def atomic_write(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that readers see the old file or the new one, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+def write_error(path: Path, exc: OSError) -> StoreError:
+    """A one-line :class:`StoreError` for a failed write of ``path``, saying what to do.
+
+    >>> str(write_error(Path("r/judgments.jsonl"), OSError(28, "No space left on device")))
+    'cannot write r/judgments.jsonl: No space left on device; free some space and run the same command again (what is stored is kept)'
+    """  # noqa: E501
+    reason = exc.strerror or str(exc)
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        hint = "free some space and run the same command again (what is stored is kept)"
+    elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        hint = "make it writable, or write the results elsewhere with -o"
+    else:
+        hint = ""
+    return StoreError(f"cannot write {path}: {reason}" + (f"; {hint}" if hint else ""))
+
+
+def _umask() -> int:
+    """The process's umask (read from /proc where it can be, to leave the mask alone)."""
     try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def new_file_mode(path: Path) -> int:
+    """The mode a rewrite of ``path`` gets: the file's own, or what ``open()`` would give."""
+    try:
+        return path.stat().st_mode & 0o777
+    except OSError:
+        return 0o666 & ~_umask()
+
+
+def atomic_write(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that readers see the old file or the new one, never half.
+
+    The file gets the mode ``open()`` would give it (``mkstemp`` alone gives 0600) or,
+    when it exists, keeps its own. A failed write is a one-line :class:`StoreError`.
+    """
+    tmp: str | None = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            os.fchmod(handle.fileno(), new_file_mode(path))
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
+    except OSError as exc:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        raise write_error(path, exc) from exc
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
         raise
+
+
+class RunLock:
+    """An exclusive lock on a run folder, so only one process writes it.
+
+    It is an OS lock (``flock``) on ``<run>/run.lock``: the kernel releases it when the
+    holder exits, however it exits (SIGKILL included), so a stale lock never blocks a
+    rerun. The file records the holder's pid, host and start time for the message
+    another process shows.
+    """
+
+    NAME = "run.lock"
+
+    def __init__(self, run_dir: Path) -> None:
+        self.path = run_dir / self.NAME
+        self._fd: int | None = None
+
+    def try_acquire(self) -> bool:
+        """Take the lock if it is free; ``False`` when another process holds it."""
+        if self._fd is not None:
+            return True
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+        except OSError as exc:
+            raise write_error(self.path, exc) from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        except OSError as exc:
+            os.close(fd)
+            raise write_error(self.path, exc) from exc
+        self._fd = fd
+        holder = {"pid": os.getpid(), "host": socket.gethostname(), "started_at": _now()}
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, (json.dumps(holder) + "\n").encode(), 0)
+        except OSError:
+            pass  # the lock holds without the note (a full disk); the message says less
+        return True
+
+    def holder(self) -> str:
+        """Who holds the lock, as the holder wrote it (``another process`` if unknown)."""
+        try:
+            info = json.loads(self.path.read_text(encoding="utf-8"))
+            return f"pid {info['pid']} on {info['host']}, started {info['started_at']}"
+        except (OSError, ValueError, KeyError, TypeError):
+            return "another process"
+
+    def locked_error(self) -> RunLockedError:
+        """The error for finding the lock held."""
+        return RunLockedError(
+            f"{self.path.parent} is being run by another judge process ({self.holder()}); "
+            "wait for it to finish, stop it, or pass --wait to start when it ends"
+        )
+
+    def release(self) -> None:
+        """Give the lock up (the file stays: removing it would race with a waiter)."""
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+            finally:
+                os.close(fd)
+
+
+def _now() -> str:
+    return utcnow().strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class RunStore:
@@ -77,7 +201,10 @@ class RunStore:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self._handle: IO[str] | None = None
+        self._fd: int | None = None
+        self._size = 0
+        self.appended = 0
+        """Judgments this object appended (since it was made)."""
 
     @property
     def manifest_path(self) -> Path:
@@ -105,7 +232,9 @@ class RunStore:
         try:
             return RunManifest.model_validate_json(self.manifest_path.read_text(encoding="utf-8"))
         except ValidationError as exc:
-            raise DataError(f"invalid manifest: {exc}", path=str(self.manifest_path)) from exc
+            raise DataError(
+                f"invalid manifest: {validation_text(exc)}", path=str(self.manifest_path)
+            ) from exc
 
     # -- items -----------------------------------------------------------------------
 
@@ -119,42 +248,64 @@ class RunStore:
             try:
                 out.append(_ITEM.validate_python(obj))
             except ValidationError as exc:
-                raise DataError(str(exc), path=str(self.items_path), line=number) from exc
+                raise DataError(
+                    validation_text(exc), path=str(self.items_path), line=number
+                ) from exc
         return out
 
     # -- judgments -------------------------------------------------------------------
 
     def open_for_append(self) -> None:
         """Open ``judgments.jsonl`` for appending, cutting off a partial last line."""
-        self.path.mkdir(parents=True, exist_ok=True)
         path = self.judgments_path
-        if path.exists():
-            data = path.read_bytes()
-            if data and not data.endswith(b"\n"):
-                keep = data.rfind(b"\n") + 1
-                with path.open("r+b") as handle:
-                    handle.truncate(keep)
-        self._handle = path.open("a", encoding="utf-8")
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            if path.exists():
+                data = path.read_bytes()
+                if data and not data.endswith(b"\n"):
+                    keep = data.rfind(b"\n") + 1
+                    with path.open("r+b") as handle:
+                        handle.truncate(keep)
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o666)
+        except OSError as exc:
+            raise write_error(path, exc) from exc
+        self._fd = fd
+        self._size = os.fstat(fd).st_size
 
     def append(self, judgment: Judgment) -> None:
-        """Append one judgment and flush it to the operating system before returning.
+        """Append one judgment and hand it to the operating system before returning.
 
-        A flushed line survives the process being killed (SIGKILL included); it is
+        A written line survives the process being killed (SIGKILL included); it is
         fsync'd, against power loss, when the store is closed. An fsync per line cost
-        about 4 ms, more than an HTTP judgment's own client time.
+        about 4 ms, more than an HTTP judgment's own client time. A write that fails
+        (disk full) is cut off again, so no partial line is left behind.
         """
-        if self._handle is None:
+        if self._fd is None:
             self.open_for_append()
-        assert self._handle is not None
-        self._handle.write(judgment.model_dump_json() + "\n")
-        self._handle.flush()
+        assert self._fd is not None
+        line = (judgment.model_dump_json() + "\n").encode("utf-8")
+        start = self._size
+        try:
+            left = memoryview(line)
+            while left:
+                left = left[os.write(self._fd, left) :]
+        except OSError as exc:
+            with contextlib.suppress(OSError):  # else the next open cuts the partial line
+                os.ftruncate(self._fd, start)
+            raise write_error(self.judgments_path, exc) from exc
+        self._size = start + len(line)
+        self.appended += 1
 
     def close(self) -> None:
-        if self._handle is not None:
-            self._handle.flush()
-            os.fsync(self._handle.fileno())
-            self._handle.close()
-            self._handle = None
+        fd, self._fd = self._fd, None
+        if fd is None:
+            return
+        try:
+            os.fsync(fd)
+        except OSError as exc:
+            raise write_error(self.judgments_path, exc) from exc
+        finally:
+            os.close(fd)
 
     def __enter__(self) -> RunStore:
         return self
@@ -169,7 +320,9 @@ class RunStore:
             try:
                 out.append(Judgment.model_validate(obj))
             except ValidationError as exc:
-                raise DataError(str(exc), path=str(self.judgments_path), line=number) from exc
+                raise DataError(
+                    validation_text(exc), path=str(self.judgments_path), line=number
+                ) from exc
         return out
 
     def judgments(self) -> list[Judgment]:

@@ -10,11 +10,14 @@ short response is only touched when the long one alone cannot make room.
 The judge records the trim by setting :attr:`CompletionRequest.max_prompt_tokens` to
 the budget it trimmed to (it is ``None`` on requests that fit untouched); the judgment
 then has ``truncated=True``. A prompt that cannot fit even with empty responses is sent
-trimmed as far as possible, and the backend reports the error.
+trimmed as far as possible, and the backend reports the error; the first such prompt of a
+backend is logged as a warning (for a backend without a tokenizer, such as an API, the
+prompt's size is estimated at four characters a token).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +32,8 @@ if TYPE_CHECKING:
 TokenCounter = Callable[[str], int]
 
 MARKER = "\n[... {n} tokens trimmed ...]\n"
+
+log = logging.getLogger(__name__)
 
 
 def trim_middle(text: str, keep_tokens: int, count: TokenCounter) -> str:
@@ -160,7 +165,14 @@ def fit_to_window(
 
     first = count_prompt_tokens(backend, messages, prompt_layout)
     budget = window - max_tokens
-    if first is None or first <= budget or budget <= 0:
+    if first is None:  # no tokenizer: nothing to trim with, but say when it cannot fit
+        estimate = sum(len(m.content) for m in messages) // 4
+        if estimate > budget:
+            _warn_over_window(backend, estimate, window, estimated=True)
+        return messages, None
+    if first <= budget or budget <= 0:
+        if first > budget:
+            _warn_over_window(backend, first, window)
         return messages, None
 
     def count(text: str) -> int:
@@ -172,7 +184,30 @@ def fit_to_window(
     )
     if not changed:
         return messages, None
-    return render(preset, trimmed, layout=layout), budget
+    fitted = render(preset, trimmed, layout=layout)
+    final = count_prompt_tokens(backend, fitted, prompt_layout) or 0
+    if final > budget:
+        _warn_over_window(backend, final, window)
+    return fitted, budget
+
+
+def _warn_over_window(
+    backend: Backend, tokens: int, window: int, *, estimated: bool = False
+) -> None:
+    """Log the first prompt of ``backend`` that does not fit its window (the rest at debug)."""
+    first = not getattr(backend, "_warned_over_window", False)
+    backend._warned_over_window = True  # type: ignore[attr-defined]
+    log.log(
+        logging.WARNING if first else logging.DEBUG,
+        "a prompt of %s%d tokens does not fit the %d-token context window of %s %r even with "
+        "its responses trimmed; it is sent as it is and the backend will probably refuse it%s",
+        "about " if estimated else "",
+        tokens,
+        window,
+        backend.name,
+        backend.model,
+        " (set -J context_window=N if the model's window is larger)" if estimated else "",
+    )
 
 
 def count_prompt_tokens(

@@ -335,8 +335,11 @@ def test_missing_key_fails_before_any_request(
 def test_spec_names_what_changes_output_and_never_the_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("JUDGE_TEST_KEY", "sk-secret-abcdef")
     a = OpenAIBackend(
-        model="gpt-4o", base_url="http://user:pw@example.com:9000/v1/", api_key_env="JUDGE_TEST_KEY"
+        model="gpt-4o", base_url="http://example.com:9000/v1/#x", api_key_env="JUDGE_TEST_KEY"
     )
+    with pytest.raises(ConfigError, match=r"'http://\*\*\*@example.com:9000/v1/'") as refused:
+        OpenAIBackend(model="gpt-4o", base_url="http://user:pw@example.com:9000/v1/")
+    assert "pw" not in str(refused.value)  # URL credentials are refused, never shown
     b = OpenAIBackend(
         model="gpt-4o",
         base_url="http://example.com:9000/v1",
@@ -346,7 +349,7 @@ def test_spec_names_what_changes_output_and_never_the_key(monkeypatch: pytest.Mo
         rpm=10,
         transport="aiohttp",
     )
-    assert a.spec() == b.spec()  # timeouts, limits, transport and credentials do not count
+    assert a.spec() == b.spec()  # timeouts, limits, transport and fragments do not count
     assert a.spec()["base_url"] == "http://example.com:9000/v1"
     assert "sk-secret" not in repr(a.spec()) + repr(a) + repr(vars(a.options))
     c = OpenAIBackend(

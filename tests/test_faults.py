@@ -4,7 +4,10 @@
   truncated bodies), 1,000 judgments complete: none lost, none duplicated, and the
   server never served a finished request twice.
 - A ``judge run`` killed with SIGKILL mid-run and run again repeats no request whose
-  judgment was already stored (counted on the server).
+  judgment was already stored (counted on the server); the killed run's lock is taken over.
+- Two ``judge run`` processes of the same run: the second exits at once naming the
+  first (exit 7), a third with ``--wait`` waits and then has nothing to ask; no request
+  is sent twice and no judgment stored twice (counted on the server).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from judge.benchmark import load_items
 from judge.judges import PromptJudge, Task
 from judge.records import PairItem, RunConfig
 from judge.run import RetryPolicy, plan_tasks, run_judging
-from judge.store import RunStore
+from judge.store import RunLock, RunStore
 from tests.fault_server import FAULT_KINDS, FaultServerProcess, fingerprint, spawn
 
 DATA = Path(__file__).parents[1].parent / "shared" / "datasets"
@@ -148,6 +151,8 @@ def test_sigkill_then_rerun_repeats_no_finished_request(tmp_path: Path) -> None:
         finished = {(j.item_id, j.swapped, j.sample) for j in store.all_judgments()}
         assert 40 <= len(finished) < 132
         before = server.stats()["attempts"]
+        stale = json.loads((store.path / "run.lock").read_text())
+        assert stale["pid"] == run.pid  # the killed holder's note; the kernel freed its lock
 
         rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
         assert rerun.returncode == 0, rerun.stderr[-2000:]
@@ -167,5 +172,68 @@ def test_sigkill_then_rerun_repeats_no_finished_request(tmp_path: Path) -> None:
             assert after["ok"][fp] == 1
         manifest = json.loads((store.path / "manifest.json").read_text())
         assert manifest["complete"] is True
+    finally:
+        server.stop()
+
+
+def test_two_processes_of_one_run_never_pay_twice(tmp_path: Path) -> None:
+    server = spawn("--latency", "0.2")
+    try:
+        env = {**os.environ, "OPENAI_API_KEY": "sk-test-two"}
+        command = _judge_cli(tmp_path, server.openai_url)
+        first = subprocess.Popen(
+            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        )
+        store = RunStore(tmp_path / "killed")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and first.poll() is None:
+            path = store.judgments_path
+            if path.exists() and path.read_bytes().count(b"\n") >= 4:
+                break
+            time.sleep(0.02)
+        assert first.poll() is None, "the first run ended before the second started"
+
+        started = time.monotonic()
+        second = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+        assert second.returncode == 7, second.stderr[-2000:]
+        assert time.monotonic() - started < 20  # at once: no request, no model, no wait
+        assert f"pid {first.pid} on" in second.stderr and "--wait" in second.stderr
+        assert "Traceback" not in second.stderr
+        assert first.poll() is None, "the first run ended before the second was refused"
+
+        assert first.wait(timeout=120) == 0
+
+        # --wait: while this test holds the lock, a third process waits; then it resumes.
+        holder = RunLock(store.path)
+        assert holder.try_acquire()
+        try:
+            waiting = subprocess.Popen(
+                [*command, "--wait"],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            assert waiting.stderr is not None
+            said = waiting.stderr.readline()
+            assert "waiting for" in said and f"pid {os.getpid()} on" in said, said
+            assert waiting.poll() is None
+        finally:
+            holder.release()
+        assert waiting.wait(timeout=120) == 0, waiting.stderr.read()
+
+        lines = store.all_judgments()
+        assert len(lines) == 132 and all(j.status == "ok" for j in lines)
+        assert Counter((j.item_id, j.swapped, j.sample) for j in lines).most_common(1)[0][1] == 1
+        judge = PromptJudge.from_preset(
+            "smollm2", backend="openai", base_url=server.openai_url, model="gpt-4o-mini"
+        )
+        tasks = plan_tasks(store.items(), RunConfig())
+        wanted = fingerprints(judge, tasks)
+        stats = server.stats()
+        assert set(stats["attempts"]) == set(wanted)
+        for fp, copies in wanted.items():
+            assert stats["attempts"][fp] <= copies, "a request was sent twice"
+        assert sum(stats["attempts"].values()) <= 132
     finally:
         server.stop()

@@ -431,6 +431,14 @@ def write_report(
     """Analyse run folders and write ``report.md``, ``report.html``, ``figures/*.png`` and
     ``frame.parquet`` (the tidy frame) into ``out_dir``. Returns the written paths."""
     frame = load_frame(run_dirs)
+    if frame.empty:
+        from judge.errors import DataError
+
+        dirs = [run_dirs] if isinstance(run_dirs, str | Path) else list(run_dirs)
+        raise DataError(
+            f"no judgments to report in {', '.join(str(d) for d in dirs)} "
+            "(judgments.jsonl is empty or missing); run `judge run` first"
+        )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     doc = build_report(

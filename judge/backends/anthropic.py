@@ -49,6 +49,7 @@ class AnthropicBackend(HTTPBackend[anthropic.AsyncAnthropic]):
 
     name: ClassVar[str] = "anthropic"
     default_url: ClassVar[str] = ANTHROPIC_URL
+    default_context_window: ClassVar[int | None] = 200_000
     sdk_module: ClassVar[ModuleType] = anthropic
     sdk_client: ClassVar[Callable[..., Any]] = anthropic.AsyncAnthropic
     spec_fields: ClassVar[tuple[str, ...]] = ("structured_output", "send_temperature")

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field, JsonValue, ValidationError, field_validator
 
-from judge.errors import BackendError, ConfigError
+from judge.errors import BackendError, ConfigError, validation_text
 from judge.records import Message, Record
 
 RAW = "raw"
@@ -122,7 +122,9 @@ class Backend(ABC):
         try:
             self.options = self.Options(**options)
         except ValidationError as exc:
-            raise ConfigError(f"invalid options for backend {self.name!r}: {_short(exc)}") from exc
+            raise ConfigError(
+                f"invalid options for backend {self.name!r}: {validation_text(exc)}"
+            ) from exc
 
     @property
     def model(self) -> str:
@@ -144,6 +146,10 @@ class Backend(ABC):
         self, requests: Sequence[CompletionRequest]
     ) -> list[Completion | BackendError]:
         """Complete each request; return one result (or error) per request, in order."""
+
+    def prepare(self) -> None:  # noqa: B027 - optional hook
+        """Load what :meth:`complete` would load on first use (a model), so that a bad
+        setting fails before a run starts rather than inside its first task."""
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Release clients, servers or models."""
@@ -231,14 +237,6 @@ def check_chat_template(value: str | None) -> str | None:
         "chat_template must be 'raw' or a Jinja template (with {{ ... }} or {% ... %}); "
         f"{value!r} would reach the model as literal text"
     )
-
-
-def _short(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors():
-        loc = ".".join(str(x) for x in err["loc"])
-        parts.append(f"{loc}: {err['msg']}" if loc else err["msg"])
-    return "; ".join(parts)
 
 
 def normalise(probs: dict[str, float]) -> dict[str, float] | None:

@@ -37,6 +37,7 @@ from pydantic import Field, JsonValue
 from judge.backends.base import Backend, BackendOptions, Completion, CompletionRequest
 from judge.errors import BackendError, ConfigError, CredentialsError, FatalBackendError
 from judge.prices import PriceTable, load_prices
+from judge.records import redact_url_credentials
 
 NO_KEY_PLACEHOLDER = "no-key-needed"
 """The key sent to a server that needs none (``api_key_env=""`` or a local ``base_url``)."""
@@ -451,6 +452,9 @@ class HTTPBackendOptions(BackendOptions):
     api_key_env: str
     """Environment variable holding the key; ``""`` for a server that needs none (each
     backend sets its provider's variable as the default)."""
+    context_window: int | None = Field(default=None, gt=0)
+    """The model's context window in tokens (default: the provider's usual one); a prompt
+    estimated above it is logged as a warning before it is sent."""
 
 
 MALFORMED = (KeyError, IndexError, TypeError, ValueError, AttributeError)
@@ -490,6 +494,8 @@ class HTTPBackend(Backend, Generic[ClientT]):
     """The SDK's async client class."""
     spec_fields: ClassVar[tuple[str, ...]] = ()
     """Options that change the output, listed in :meth:`spec` between base_url and extra_body."""
+    default_context_window: ClassVar[int | None] = None
+    """The provider's usual context window, for the warning about prompts that cannot fit."""
 
     @property
     def opts(self) -> HTTPBackendOptions:
@@ -501,6 +507,14 @@ class HTTPBackend(Backend, Generic[ClientT]):
         opts = self.opts
         if not opts.model:
             raise ConfigError(f"backend {self.name!r} needs a model: -J model=NAME")
+        if opts.base_url and "@" in urlsplit(opts.base_url).netloc:
+            # Keys come only from the environment, so they never reach a spec, manifest or
+            # log; the SDKs send the key as a bearer header, not as URL credentials.
+            raise ConfigError(
+                f"backend {self.name!r}: base_url {redact_url_credentials(opts.base_url)!r} "
+                "carries credentials; remove them and put the key in the environment "
+                f"variable {opts.api_key_env or 'named by -J api_key_env='}"
+            )
         self.base_url = (opts.base_url or self.default_url).rstrip("/")
         self._api_key = resolve_api_key(opts.api_key_env, base_url=opts.base_url, backend=self.name)
         self.max_concurrency = opts.max_connections
@@ -519,6 +533,10 @@ class HTTPBackend(Backend, Generic[ClientT]):
     def _log(self) -> logging.Logger:
         """The provider module's logger."""
         return logging.getLogger(type(self).__module__)
+
+    @property
+    def context_window(self) -> int | None:
+        return self.opts.context_window or self.default_context_window
 
     def __repr__(self) -> str:  # never show the key
         return f"{type(self).__name__}(model={self.opts.model!r}, base_url={self.where!r})"

@@ -174,6 +174,10 @@ class LlamaCppBackend(Backend):
         self._llm = llm
         return llm
 
+    def prepare(self) -> None:
+        with self._lock:
+            self._load()
+
     def _raw(self, request: CompletionRequest) -> bool:
         self._load()
         return is_raw(request.layout, self.options.chat_template, has_template=True)

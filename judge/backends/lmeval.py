@@ -119,6 +119,9 @@ class LmEvalBackend(Backend):
                     raise MissingDependencyError(str(exc.name or "lm-eval"), "lmeval") from exc
             return self._lm
 
+    def prepare(self) -> None:
+        _ = self.lm
+
     # -- prompts ---------------------------------------------------------------------
 
     def _tokenizer(self) -> Any:

@@ -54,6 +54,7 @@ class OpenAIBackend(HTTPBackend[openai.AsyncOpenAI]):
 
     name: ClassVar[str] = "openai"
     default_url: ClassVar[str] = OPENAI_URL
+    default_context_window: ClassVar[int | None] = 128_000
     sdk_module: ClassVar[ModuleType] = openai
     sdk_client: ClassVar[Callable[..., Any]] = openai.AsyncOpenAI
     spec_fields: ClassVar[tuple[str, ...]] = (

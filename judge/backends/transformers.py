@@ -236,6 +236,9 @@ class TransformersBackend(Backend):
                 self._model = model.to(self._device).eval()
             return self._model
 
+    def prepare(self) -> None:
+        _ = self.tokenizer, self.hf_model
+
     @classmethod
     def from_model(cls, model: Any, tokenizer: Any, **options: Any) -> TransformersBackend:
         """Wrap an already loaded model and tokenizer (tests, notebooks)."""

@@ -126,6 +126,9 @@ class VllmBackend(Backend):
                 self._llm = vllm.LLM(**kwargs)
             return self._llm
 
+    def prepare(self) -> None:
+        _ = self.llm
+
     @property
     def tokenizer(self) -> Any:
         return self.llm.get_tokenizer()
