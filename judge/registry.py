@@ -201,15 +201,3 @@ REGISTRIES: dict[str, Registry[Any]] = {
     "judges": judges,
     "benchmarks": benchmarks,
 }
-
-
-def did_you_mean(name: str, choices: Iterable[str]) -> str:
-    """A "; did you mean ...?" hint naming the choices closest to ``name`` (or "").
-
-    >>> did_you_mean("helo", ["hello", "world"])
-    "; did you mean 'hello'?"
-    >>> did_you_mean("zzz", ["hello"])
-    ''
-    """
-    close = difflib.get_close_matches(name, list(choices), n=3, cutoff=0.5)
-    return f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
