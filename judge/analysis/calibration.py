@@ -139,9 +139,7 @@ def calibration_table(
                 continue
             features, _ = _per_forecast(usable, n_bins)
             unit, n_units = item_units(usable["item_id"].to_numpy())
-            boot = resampled_unit_sums(
-                unit, features, n_units, n_resamples=n_resamples, seed=seed
-            )
+            boot = resampled_unit_sums(unit, features, n_units, n_resamples=n_resamples, seed=seed)
             sums = features.sum(axis=0)
             row: dict[str, Any] = {
                 "run": run,
@@ -150,7 +148,10 @@ def calibration_table(
                 "n_without": int(len(part) - len(usable)),
             }
             ci_columns(
-                row, "ece", float(_ece(sums, n_bins)), None if boot is None else _ece(boot, n_bins),
+                row,
+                "ece",
+                float(_ece(sums, n_bins)),
+                None if boot is None else _ece(boot, n_bins),
                 confidence,
             )
             for name, column in (("brier", 1), ("confidence", 2), ("accuracy", 3)):

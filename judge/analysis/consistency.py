@@ -98,9 +98,7 @@ def consistency_table(
                 axis=1,
             ).reshape(len(done), 3)
             unit, n_units = item_units(done["item_id"].to_numpy())
-            boot = resampled_unit_sums(
-                unit, features, n_units, n_resamples=n_resamples, seed=seed
-            )
+            boot = resampled_unit_sums(unit, features, n_units, n_resamples=n_resamples, seed=seed)
             sums = features.sum(axis=0)
             row: dict[str, Any] = {
                 "run": run,

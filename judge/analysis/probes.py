@@ -42,7 +42,7 @@ def _check(frame: pd.DataFrame, design: pd.DataFrame) -> None:
     missing = [c for c in DESIGN_REQUIRED if c not in design]
     if missing:
         raise ConfigError(f"the probe design lacks columns {missing} (see load_probe_design)")
-    if "order" not in frame or "status" not in frame or "pair" in frame.columns:
+    if "order" not in frame or "policy" in frame.columns:
         raise ConfigError("probe_table takes the judgment frame (load_frame), not a pair frame")
 
 
@@ -61,7 +61,7 @@ def paired_judgments(frame: pd.DataFrame, design: pd.DataFrame) -> pd.DataFrame:
         label=frame["label"].astype(object),
     )
     plan = design.dropna(subset=["baseline_run"]).astype({"run": str, "item_id": str})
-    plan = plan.assign(order=plan["order"] if "order" in plan else "both")
+    plan = plan.assign(order=plan.get("order", "both"))
     probe_rows = judged.merge(plan, on=["run", "item_id"], how="inner")
     wanted = (
         (probe_rows["order"] == "both")

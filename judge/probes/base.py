@@ -19,7 +19,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import ValidationError
 
 from judge.errors import ConfigError
-from judge.records import PairItem, Record, Verdict, flip
+from judge.records import PairItem, Record
 
 Side = Literal["A", "B"]
 """A response of a pair in canonical order (``A``: the item's ``response_a``)."""
@@ -89,12 +89,11 @@ def choose_target(item: PairItem, rule: TargetRule, seed: int) -> tuple[Side, st
     >>> choose_target(item, "worse", 0), choose_target(item, "better", 0)
     (('B', 'label'), ('A', 'label'))
     """
-    if rule in ("A", "B"):
-        return rule, "fixed"  # type: ignore[return-value]  # narrowed by the test above
+    if rule == "A" or rule == "B":
+        return rule, "fixed"
     label = item.label
-    if label in ("A", "B"):
-        better: Side = label  # type: ignore[assignment]
-        return (better if rule == "better" else flip(better)), "label"  # type: ignore[return-value]
+    if label == "A" or label == "B":
+        return (label if rule == "better" else "B" if label == "A" else "A"), "label"
     coin = random.Random(f"target:{seed}:{item.id}").random() < 0.5
     return ("A" if coin else "B"), "coin"
 

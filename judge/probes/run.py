@@ -176,3 +176,30 @@ def load_probe_design(run_dirs: str | Path | Iterable[str | Path]) -> pd.DataFra
                 }
             )
     return pd.DataFrame(rows, columns=list(DESIGN_COLUMNS))
+
+
+def format_probe_table(table: pd.DataFrame, confidence: float = 0.95) -> str:
+    """The per-probe figures as aligned text lines, for the terminal."""
+    if table.empty:
+        return "no probe runs"
+
+    def pct(value: Any) -> str:
+        return "n/a" if pd.isna(value) else f"{100 * float(value):.1f}%"
+
+    def signed(value: Any) -> str:
+        return "n/a" if pd.isna(value) else f"{float(value):+.3f}"
+
+    width = max(len(str(p)) for p in table["probe"])
+    lines = [
+        f"{'probe':<{width}}  shift in P(prefers target) [{confidence:.0%} CI]   p (sign)  "
+        "flipped to target  accuracy before -> after  paired / failed"
+    ]
+    for row in table.itertuples(index=False):
+        ci = f"[{signed(row.shift_low)}, {signed(row.shift_high)}]"
+        lines.append(
+            f"{row.probe!s:<{width}}  {signed(row.shift):>7} {ci:<22}  "
+            f"{row.p_value:>8.3g}  {pct(row.flip_to_target):>17}  "
+            f"{pct(row.accuracy_before):>8} -> {pct(row.accuracy_after):<13}  "
+            f"{row.n_paired} / {row.n_failed_before + row.n_failed_after}"
+        )
+    return "\n".join(lines)
