@@ -131,9 +131,11 @@ def run(
 
 @app.command("list")
 def list_plugins(
-    kind: Annotated[str | None, typer.Argument(help="backends | judges | benchmarks")] = None,
+    kind: Annotated[
+        str | None, typer.Argument(help="backends | judges | benchmarks | perturbations")
+    ] = None,
 ) -> None:
-    """List every backend, judge and benchmark, and where each comes from."""
+    """List every backend, judge, benchmark and perturbation, and where each comes from."""
     from judge.registry import REGISTRIES
 
     try:

@@ -125,6 +125,25 @@ def test_perturbation_exact_output_and_invariants(name: str) -> None:
     assert other.response_b == ITEM.response_b and other.response_a != ITEM.response_a
 
 
+@pytest.mark.parametrize(
+    ("kind", "citation"),
+    [
+        ("url", "(www.photosynthesis.com/converts/chemical/find=photosynthesis.html)"),
+        (
+            "quote",
+            "(——Albert Einstein, 1990, in an interview on the topic of photosynthesis converts "
+            "chemical)",
+        ),
+    ],
+)
+def test_authority_citation_kinds(kind: str, citation: str) -> None:
+    out = perturb_item(ITEM, build_perturbation("authority", {"kind": kind}), target="B")
+    assert out.response_b == ITEM.response_b + citation
+    short = ITEM.model_copy(update={"prompt": "Why?"})  # no content word: a placeholder topic
+    out = perturb_item(short, build_perturbation("authority", {"kind": kind}), target="B")
+    assert "general" in out.response_b
+
+
 def test_seeded_perturbations_vary_with_the_seed_only() -> None:
     for name in ("authority", "verbosity_padding"):
         texts = {
@@ -415,17 +434,17 @@ def _check_report(out: Path, probes: Sequence[str]) -> None:
 
 
 @pytest.mark.parametrize(
-    ("benchmark", "options", "probes"),
+    ("bench_name", "options", "probes"),
     [
         ("llmbar", ["-B", "subset=natural"], sorted(PERTURBATIONS)),
         ("evalbiasbench", [], ["bandwagon", "verdict_injection", "verbosity_padding"]),
     ],
 )
 def test_embedded_judge_probe_report_matches_the_judgments(
-    tmp_path: Path, benchmark: str, options: list[str], probes: list[str]
+    tmp_path: Path, bench_name: str, options: list[str], probes: list[str]
 ) -> None:
     pytest.importorskip("llama_cpp")
-    args = ["probe", "-b", benchmark, *options, "-n", "2", "-J", "n_threads=1"]
+    args = ["probe", "-b", bench_name, *options, "-n", "2", "-J", "n_threads=1"]
     args += [a for p in probes for a in ("-p", p)]
     args += ["-o", str(tmp_path), "-q", "--resamples", "200"]
     result = runner.invoke(app, args)

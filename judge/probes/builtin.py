@@ -166,7 +166,7 @@ class Authority(Perturbation):
             title = "Understanding " + " ".join(w.capitalize() for w in words)
             return f"{surname}, {initial}. ({year}). {title}, topic: {', '.join(words)}, p. {page}."
         if self.options.kind == "url":
-            parts = [*words, *words][:4]
+            parts = (words * 4)[:4]
             return f"www.{parts[0]}.com/{parts[1]}/{parts[2]}/find={parts[3]}.html"
         name = rng.choice(_SCIENTISTS)
         year = rng.randint(1900, 2022)
