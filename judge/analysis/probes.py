@@ -87,7 +87,7 @@ def probe_table(
     confidence: float = 0.95,
     seed: int = 0,
 ) -> pd.DataFrame:
-    """One row per probe (and unperturbed run): the figures of the module docstring.
+    """One row per probe and unperturbed run: the figures of the module docstring.
 
     >>> from judge.analysis.synthetic import synthetic_probe_frames
     >>> frame, design = synthetic_probe_frames(60, follow=1.0, seed=0)
@@ -97,14 +97,16 @@ def probe_table(
     """
     paired = paired_judgments(frame, design)
     rows: list[dict[str, Any]] = []
-    groups = design.astype({"probe": str}).groupby(["probe"], sort=True, dropna=False)
-    for (probe,), plan in groups:
-        baseline = plan["baseline_run"].dropna().unique()
-        part = paired[paired["probe"] == probe]
+    # one row per probe and unperturbed run: the same probe of two judges stays apart
+    plans = design.astype({"probe": str}).assign(
+        baseline_run=design["baseline_run"].astype(object).where(design["baseline_run"].notna(), "")
+    )
+    for (probe, baseline), plan in plans.groupby(["probe", "baseline_run"], sort=True):
+        part = paired[(paired["probe"] == probe) & (paired["baseline_run"] == baseline)]
         row: dict[str, Any] = {
             "probe": probe,
             "perturbation": ", ".join(sorted(map(str, plan["perturbation"].unique()))),
-            "baseline_run": ", ".join(map(str, baseline)) if len(baseline) else None,
+            "baseline_run": baseline or None,
             "runs": ", ".join(sorted(map(str, plan["run"].unique()))),
             "n_items": int(part["item_id"].nunique()),
             "n_judgments": len(part),

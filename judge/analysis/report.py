@@ -827,7 +827,7 @@ def _reliability_sections(
             _display(
                 table,
                 ci=list(probe_analysis.FIGURES),
-                drop=["runs", "perturbation", "baseline_run"],
+                drop=["runs", "perturbation"],
             )
         )
         missing = table[table["baseline_run"].isna()]
