@@ -772,7 +772,12 @@ def plot_probe_shifts(table: pd.DataFrame) -> bytes:
         color="#C44E52",
     )
     ax.axvline(0, color="grey", linewidth=0.8)
-    ax.set_yticks(y, [str(p) for p in table["probe"]], fontsize=8)
+    several = table["baseline_run"].nunique() > 1
+    labels = [
+        f"{p} ({_short(str(b))})" if several else str(p)
+        for p, b in zip(table["probe"], table["baseline_run"], strict=True)
+    ]
+    ax.set_yticks(y, labels, fontsize=8)
     ax.set_xlim(-1, 1)
     ax.set_xlabel("shift in P(judge prefers the targeted response)")
     ax.set_title("Bias probes: perturbed minus unperturbed (paired bootstrap CI)", fontsize=9)
