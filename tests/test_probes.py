@@ -535,3 +535,57 @@ def test_report_shows_calibration_and_consistency_sections(tmp_path: Path) -> No
     text = doc.markdown()
     assert "## Calibration" in text and "## Self-consistency" in text
     assert "reliability" in doc.figures
+
+
+# -- a third-party perturbation, installed with its own entry point -------------------------------
+
+PLUGIN_CHECK = """
+import json
+from judge.benchmark import load_items
+from judge.probes.benchmark import ProbeBenchmark
+from judge.registry import perturbations
+entry = next(e for e in perturbations.entries() if e.name == "sycophancy")
+items = load_items(ProbeBenchmark(base="sample", perturbation="sycophancy",
+                                  perturbation_args={"opener": "Great question!"}), limit=3)
+texts = [i.response_a if i.metadata["probe_target"] == "A" else i.response_b for i in items]
+print(json.dumps({"source": entry.source, "builtin": "bandwagon" in perturbations,
+                  "texts": texts}))
+"""
+
+
+def test_a_perturbation_plugin_is_found_by_entry_point(tmp_path: Path) -> None:
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    source = tmp_path / "src"
+    shutil.copytree(Path(__file__).parent / "plugins" / "example_perturbation", source)
+    site = tmp_path / "site"
+    subprocess.run(
+        [
+            *(sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation"),
+            *("--no-index", "--quiet", "--target", str(site), str(source)),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", PLUGIN_CHECK],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout)
+    assert found["source"] == "entry point (judge-harness-example-perturbation)"
+    assert found["builtin"]
+    assert all(text.startswith("Great question! ") for text in found["texts"])
