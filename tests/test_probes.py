@@ -509,6 +509,30 @@ def test_calibration_equals_numpy_and_sklearn() -> None:
         assert row["accuracy"] == pytest.approx(correct.mean(), abs=1e-12)
 
 
+def test_average_probabilities_calibration_equals_a_direct_mean() -> None:
+    from sklearn.metrics import brier_score_loss
+
+    frame = synthetic_frame(300, seed=4)
+    row = calibration_table(frame, levels=("average_probabilities",), n_resamples=0).iloc[0]
+    ok = frame[(frame["status"] == "ok") & frame["label"].notna()]
+    both = ok.groupby("item_id", observed=True).filter(lambda g: len(g) == 2)
+    mean = both.groupby("item_id", observed=True)[["p_a", "p_b", "p_tie"]].mean()
+    labels = both.groupby("item_id", observed=True)["label"].first().astype(str)
+    assert row["n"] == len(mean)
+    brier = brier_score_loss(labels.loc[mean.index], mean.to_numpy(), labels=["A", "B", "tie"])
+    assert row["brier"] == pytest.approx(brier, abs=1e-12)
+
+
+def test_probe_cli_rejects_bad_options(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["probe", "--target", "worst", "-o", str(tmp_path)])
+    assert result.exit_code == 2 and "--target" in result.output
+    result = runner.invoke(app, ["probe", "-p", "bandwagon", "-P", "authority.kind=url"])
+    assert result.exit_code == 2 and "NAME.key=value" in result.output
+    result = runner.invoke(app, ["probe", "-p", "bandwagn", "-o", str(tmp_path)])
+    assert result.exit_code == 2 and "did you mean 'bandwagon'" in result.output
+    assert not any(tmp_path.iterdir())
+
+
 def test_consistency_equals_a_direct_count() -> None:
     frame = synthetic_frame(150, samples=4, seed=5)
     table = consistency_table(frame, levels=("judgment",), n_resamples=0)
