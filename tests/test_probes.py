@@ -319,6 +319,15 @@ def test_probe_detects_a_judge_that_follows_injected_verdicts(
         assert row["shift_low"] <= 0 <= row["shift_high"]
         assert row["p_value"] > 0.05
     assert_matches_judgments(tmp_path)
+    # probe runs are normal runs: reparse reads their stored replies again, unchanged
+    probe_dir = next(
+        p
+        for p in _run_dirs(tmp_path)
+        if json.loads((p / "manifest.json").read_text())["config"]["benchmark"] == "probe"
+    )
+    reparsed = runner.invoke(app, ["reparse", str(probe_dir)])
+    assert reparsed.exit_code == 0, reparsed.output
+    assert "60 judgments: 0 changed" in reparsed.output
     # a rerun resumes every run: nothing new is judged
     before = {p.name: (p / "judgments.jsonl").read_text() for p in _run_dirs(tmp_path)}
     again = runner.invoke(app, args)
