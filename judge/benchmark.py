@@ -44,7 +44,7 @@ class Benchmark(ABC):
         try:
             self.options = self.Options(**options)
         except ValidationError as exc:
-            msgs = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            msgs = validation_text(exc)
             raise ConfigError(f"invalid options for benchmark {self.name!r}: {msgs}") from exc
 
     @abstractmethod
@@ -121,6 +121,11 @@ def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
                 f"expected a JSON object, got {type(obj).__name__}", path=str(path), line=number
             )
         yield number, obj
+
+
+def validation_text(exc: ValidationError) -> str:
+    """Every failing field and its message from a pydantic error, on one line."""
+    return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
 
 
 def validation_message(exc: ValidationError) -> tuple[str | None, str]:

@@ -18,6 +18,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import ValidationError
 
+from judge.benchmark import validation_text
 from judge.errors import ConfigError
 from judge.records import PairItem, Record
 
@@ -68,7 +69,7 @@ class Perturbation(ABC):
         try:
             self.options = self.Options(**options)
         except ValidationError as exc:
-            msgs = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            msgs = validation_text(exc)
             raise ConfigError(f"invalid options for perturbation {self.name!r}: {msgs}") from exc
 
     @abstractmethod
