@@ -622,3 +622,44 @@ def test_a_perturbation_plugin_is_found_by_entry_point(tmp_path: Path) -> None:
     assert found["source"] == "entry point (judge-harness-example-perturbation)"
     assert found["builtin"]
     assert all(text.startswith("Great question! ") for text in found["texts"])
+
+
+class Sampler(Backend):
+    """Answers a letter drawn from a hash of the prompt and the request's sampling seed."""
+
+    name: ClassVar[str] = "sampler"
+    batch_size = 8
+
+    async def complete(
+        self, requests: Sequence[CompletionRequest]
+    ) -> list[Completion | BackendError]:
+        out: list[Completion | BackendError] = []
+        for request in requests:
+            key = f"{request.messages[-1].content}:{request.seed}".encode()
+            answer = "ABBC"[int(hashlib.sha256(key).hexdigest(), 16) % 4]
+            out.append(Completion(text=answer, tokens_in=1, tokens_out=1))
+        return out
+
+
+def test_samples_give_self_consistency_in_the_report(tmp_path: Path) -> None:
+    backends.register("sampler", Sampler, replace=True)
+    try:
+        args = ["run", "-b", "llmbar", "-B", "subset=natural", "-n", "12", "--samples", "3"]
+        args += ["-J", "backend=sampler", "-J", "mode=generate", "-J", "temperature=0.7"]
+        result = runner.invoke(app, [*args, "-o", str(tmp_path), "-q"])
+        assert result.exit_code == 0, result.output
+    finally:
+        backends.unregister("sampler")
+    (run_dir,) = _run_dirs(tmp_path)
+    verdicts: dict[tuple[str, bool], list[str]] = {}
+    for key, judgment in _latest(run_dir / "judgments.jsonl").items():
+        verdicts.setdefault(key[:2], []).append(judgment["verdict"])
+    assert {len(v) for v in verdicts.values()} == {3}
+    share = np.mean([len(set(v)) == 1 for v in verdicts.values()])
+    row = consistency_table(load_frame(run_dir), levels=("judgment",), n_resamples=0).iloc[0]
+    assert row["n"] == 24 and row["consistency"] == pytest.approx(share, abs=1e-12)
+    assert 0 < share < 1
+    report = runner.invoke(app, ["report", str(run_dir), "--resamples", "50"])
+    assert report.exit_code == 0, report.output
+    text = (run_dir / "report" / "report.md").read_text()
+    assert "## Self-consistency" in text and "## Bias probes" not in text
