@@ -436,6 +436,8 @@ def _check_report(out: Path, probes: Sequence[str]) -> None:
         assert shift == pytest.approx(expected[name]["shift"], abs=5e-4)
         assert low <= shift + 5e-4 and shift <= high + 5e-4
     assert "probe_shifts.png" in report.read_text()
+    # smollm2 reads verdicts from token probabilities: the report shows their calibration
+    assert "## Calibration" in report.read_text() and "reliability.png" in report.read_text()
     assert (base_dir / "probe-report" / "report.html").exists()
 
 
