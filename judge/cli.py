@@ -186,9 +186,11 @@ def run(
 
 @app.command("list")
 def list_plugins(
-    kind: Annotated[str | None, typer.Argument(help="backends | judges | benchmarks")] = None,
+    kind: Annotated[
+        str | None, typer.Argument(help="backends | judges | benchmarks | perturbations")
+    ] = None,
 ) -> None:
-    """List every backend, judge and benchmark, and where each comes from."""
+    """List every backend, judge, benchmark and perturbation, and where each comes from."""
     from judge.registry import REGISTRIES
 
     try:
@@ -409,6 +411,119 @@ def render_prompt(
             tokens=tokens,
         )
         typer.echo(format_rendered(rendered, as_json=as_json))
+    except JudgeError as exc:
+        _fail(exc)
+
+
+# -- judge probe (bias probes; docs/probes.md) ------------------------------------------
+
+
+@app.command()
+def probe(
+    benchmark: BenchmarkOpt = "sample",
+    judge: JudgeOpt = "smollm2",
+    judge_param: JudgeParams = None,
+    benchmark_param: BenchParams = None,
+    probes: Annotated[
+        list[str] | None,
+        typer.Option("--probe", "-p", help="perturbation name (repeatable; default: all)"),
+    ] = None,
+    probe_param: Annotated[
+        list[str] | None,
+        typer.Option("--probe-param", "-P", help="perturbation option NAME.key=value"),
+    ] = None,
+    target: Annotated[str, typer.Option(help="worse | better | A | B")] = "worse",
+    limit: Annotated[
+        int | None, typer.Option("--limit", "-n", help="judge the first N items")
+    ] = None,
+    output: Annotated[Path, typer.Option("--output", "-o", help="results folder")] = Path(
+        "results"
+    ),
+    report_dir: Annotated[
+        Path | None,
+        typer.Option("--report", help="report folder (default: <unperturbed run>/probe-report)"),
+    ] = None,
+    concurrency: Annotated[int, typer.Option("--concurrency", "-c", help="requests in flight")] = 8,
+    seed: Annotated[int, typer.Option(help="seed for sampling and the perturbations")] = 0,
+    orders: Annotated[str, typer.Option(help="both | original | swapped")] = "both",
+    reconcile: Annotated[
+        str, typer.Option(help="inconsistent_tie | average_probabilities | first_order")
+    ] = "inconsistent_tie",
+    samples: Annotated[int, typer.Option(help="samples per request")] = 1,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="neither read nor write the cache")
+    ] = False,
+    max_retries: Annotated[int, typer.Option(help="retries of retryable backend errors")] = 8,
+    resamples: Annotated[int, typer.Option(help="bootstrap resamples for the CIs")] = 1000,
+    confidence: Annotated[float, typer.Option(help="confidence level of the intervals")] = 0.95,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
+) -> None:
+    """Bias probes: perturb one side of each pair, judge again, measure how far verdicts move."""
+    from judge.analysis.frame import load_frame
+    from judge.analysis.probes import probe_table
+    from judge.analysis.report import write_report
+    from judge.probes.run import (
+        ProbeSpec,
+        format_probe_table,
+        load_probe_design,
+        run_probes,
+    )
+    from judge.registry import perturbations
+    from judge.run import RetryPolicy
+
+    try:
+        if target not in ("worse", "better", "A", "B"):
+            raise ConfigError(f"--target must be worse, better, A or B, not {target!r}")
+        config = _run_config(
+            benchmark=benchmark,
+            benchmark_param=benchmark_param,
+            judge=judge,
+            judge_param=judge_param,
+            limit=limit,
+            concurrency=concurrency,
+            seed=seed,
+            orders=orders,
+            reconcile=reconcile,
+            samples=samples,
+            use_cache=not no_cache,
+        )
+        names = probes or perturbations.names()
+        options: dict[str, dict[str, Any]] = {name: {} for name in names}
+        for key, value in parse_pairs(probe_param, "-P").items():
+            name, dot, option = key.partition(".")
+            if not dot or name not in options:
+                raise ConfigError(
+                    f"-P expects NAME.key=value with NAME one of the probes run, got {key!r}"
+                )
+            options[name][option] = value
+        specs = [ProbeSpec(perturbation=name, args=options[name]) for name in names]
+        runs = run_probes(
+            config,
+            specs,
+            target=target,  # type: ignore[arg-type]  # checked above
+            output=output,
+            argv=tuple(sys.argv),
+            progress=not quiet,
+            retry=RetryPolicy(max_retries=max_retries),
+        )
+        frame = load_frame(runs.run_dirs)
+        table = probe_table(
+            frame,
+            load_probe_design(runs.run_dirs),
+            n_resamples=resamples,
+            confidence=confidence,
+            seed=seed,
+        )
+        typer.echo(f"unperturbed run  {runs.baseline}")
+        typer.echo(format_probe_table(table, confidence))
+        paths = write_report(
+            runs.run_dirs,
+            report_dir or runs.baseline / "probe-report",
+            n_resamples=resamples,
+            confidence=confidence,
+            seed=seed,
+        )
+        typer.echo(f"report           {paths['html']}")
     except JudgeError as exc:
         _fail(exc)
 

@@ -1,4 +1,4 @@
-"""One small registry per plugin kind: backends, judges, benchmarks.
+"""One small registry per plugin kind: backends, judges, benchmarks, perturbations.
 
 Built-ins are listed in one literal table of lazy ``"module:attr"`` strings;
 third parties add entries through the entry-point group whose name is
@@ -190,14 +190,28 @@ BENCHMARKS: dict[str, str] = {
     "alpaca_eval": "benchmarks.generic:AlpacaEvalBenchmark",
     "mt_bench": "benchmarks.generic:MTBenchBenchmark",
     "lm_eval": "benchmarks.generic:LMEvalBenchmark",
+    "probe": "judge.probes.benchmark:ProbeBenchmark",
+}
+
+# Text transforms for bias probes (judge probe; docs/probes.md).
+PERTURBATIONS: dict[str, str] = {
+    "bandwagon": "judge.probes.builtin:Bandwagon",
+    "authority": "judge.probes.builtin:Authority",
+    "verdict_injection": "judge.probes.builtin:VerdictInjection",
+    "superficial_reflection": "judge.probes.builtin:SuperficialReflection",
+    "verbosity_padding": "judge.probes.builtin:VerbosityPadding",
+    "self_identification": "judge.probes.builtin:SelfIdentification",
+    "refinement_claim": "judge.probes.builtin:RefinementClaim",
 }
 
 backends: Registry[Any] = Registry("backend", builtins=BACKENDS)
 judges: Registry[Any] = Registry("judge", builtins=JUDGES, discover=_discover_presets)
 benchmarks: Registry[Any] = Registry("benchmark", builtins=BENCHMARKS)
+perturbations: Registry[Any] = Registry("perturbation", builtins=PERTURBATIONS)
 
 REGISTRIES: dict[str, Registry[Any]] = {
     "backends": backends,
     "judges": judges,
     "benchmarks": benchmarks,
+    "perturbations": perturbations,
 }

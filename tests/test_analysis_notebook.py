@@ -24,9 +24,11 @@ def test_bias_notebook_executes(monkeypatch: pytest.MonkeyPatch) -> None:
     outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
     images = [o for o in outputs if o.output_type == "display_data" and "image/png" in o.data]
-    assert len(images) >= 3  # position by length gap, length preference, disagreement curve
+    # position by length gap, length preference, disagreement curve, probes, reliability
+    assert len(images) >= 5
     text = "\n".join(
         o.get("text", "") + str(o.get("data", {}).get("text/plain", "")) for o in outputs
     )
     assert "consistency" in text and "p_judge_longer" in text
+    assert "p_target_after" in text and "ece" in text and "entropy" in text
     assert "pandalm: P(label prefers longer) = 0.675" in text

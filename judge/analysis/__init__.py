@@ -12,6 +12,11 @@
   and leniency;
 - :mod:`judge.analysis.ranking`: win rates and Bradley-Terry strengths of the compared
   models;
+- :mod:`judge.analysis.probes`: bias probes, the shift towards a perturbed response
+  against the unperturbed run (paired bootstrap, exact sign test);
+- :mod:`judge.analysis.calibration`: ECE, Brier score and reliability diagram of
+  probability verdicts, per run and level;
+- :mod:`judge.analysis.consistency`: self-consistency and verdict entropy across samples;
 - :mod:`judge.analysis.summary`: the headline figures ``judge run`` prints;
 - :mod:`judge.analysis.report`: Markdown and self-contained HTML with plots;
 - :mod:`judge.analysis.synthetic`: frames with known biases for tests and benchmarks.

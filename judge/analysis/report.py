@@ -430,6 +430,8 @@ def write_report(
 ) -> dict[str, Path]:
     """Analyse run folders and write ``report.md``, ``report.html``, ``figures/*.png`` and
     ``frame.parquet`` (the tidy frame) into ``out_dir``. Returns the written paths."""
+    from judge.probes.run import load_probe_design
+
     frame = load_frame(run_dirs)
     if frame.empty:
         from judge.errors import DataError
@@ -443,6 +445,7 @@ def write_report(
     out.mkdir(parents=True, exist_ok=True)
     doc = build_report(
         frame,
+        probes=load_probe_design(run_dirs),
         n_resamples=n_resamples,
         confidence=confidence,
         seed=seed,
@@ -474,8 +477,10 @@ def build_report(
     failures: agreement.Failures = "wrong",
     datasets_dir: str | Path | None = None,
     title: str = "judge-harness report",
+    probes: pd.DataFrame | None = None,
 ) -> _Doc:
-    """The report of a frame, in memory (see :func:`write_report`)."""
+    """The report of a frame, in memory (see :func:`write_report`); ``probes`` is the
+    probe design (:func:`judge.probes.run.load_probe_design`) where runs are probes."""
     doc = _Doc(title)
     opts: dict[str, Any] = {"n_resamples": n_resamples, "confidence": confidence, "seed": seed}
     pct = f"{confidence:.0%}"
@@ -493,6 +498,7 @@ def build_report(
         _pairs_sections(doc, frame, pairs, pairs_all, failures, opts, pct)
     if (frame["kind"] == "single").any():
         _single_section(doc, frame, opts)
+    _reliability_sections(doc, frame, probes, opts, pct)
     _reference_section(doc, frame, datasets_dir)
     return doc
 
@@ -778,3 +784,131 @@ def _reference_section(doc: _Doc, frame: pd.DataFrame, datasets_dir: str | Path 
 
 def _slug(text: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in text)[:60]
+
+
+# -- bias probes, calibration, self-consistency -------------------------------------------
+
+
+def plot_probe_shifts(table: pd.DataFrame) -> bytes:
+    """Shift in P(prefers the targeted response) per probe, with its CI (a forest plot)."""
+    fig = _figure(6.5, 0.45 * len(table) + 1.4)
+    ax = fig.add_subplot(1, 1, 1)
+    y = np.arange(len(table))[::-1]
+    shift = table["shift"].astype(float)
+    ax.errorbar(
+        shift,
+        y,
+        xerr=_error_bars(shift, table["shift_low"], table["shift_high"]),
+        fmt="o",
+        capsize=3,
+        color="#C44E52",
+    )
+    ax.axvline(0, color="grey", linewidth=0.8)
+    several = table["baseline_run"].nunique() > 1
+    labels = [
+        f"{p} ({_short(str(b))})" if several else str(p)
+        for p, b in zip(table["probe"], table["baseline_run"], strict=True)
+    ]
+    ax.set_yticks(y, labels, fontsize=8)
+    ax.set_xlim(-1, 1)
+    ax.set_xlabel("shift in P(judge prefers the targeted response)")
+    ax.set_title("Bias probes: perturbed minus unperturbed (paired bootstrap CI)", fontsize=9)
+    return _png(fig)
+
+
+def plot_reliability(points: pd.DataFrame) -> bytes:
+    """Reliability diagram: accuracy against mean confidence per bin, one panel per level."""
+    levels = list(dict.fromkeys(points["level"]))
+    fig = _figure(3.3 * len(levels) + 0.6, 3.4)
+    axes = np.atleast_1d(fig.subplots(1, len(levels)))
+    for ax, level in zip(axes, levels, strict=True):
+        part = points[points["level"] == level]
+        for run, run_part in part.groupby("run", sort=True):
+            ax.plot(
+                run_part["confidence"],
+                run_part["accuracy"],
+                marker="o",
+                label=_short(str(run), 40),
+            )
+        ax.plot([0, 1], [0, 1], color="grey", linestyle=":", linewidth=1)
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        ax.set_title(level.replace("_", " "), fontsize=9)
+        ax.set_xlabel("confidence (top verdict probability)")
+    axes[0].set_ylabel("accuracy vs label")
+    axes[0].legend(fontsize=7)
+    return _png(fig)
+
+
+def _reliability_sections(
+    doc: _Doc, frame: pd.DataFrame, probes: pd.DataFrame | None, opts: dict[str, Any], pct: str
+) -> None:
+    """Bias probes, calibration and self-consistency (docs/probes.md)."""
+    from judge.analysis import calibration, consistency
+    from judge.analysis import probes as probe_analysis
+
+    if probes is not None and len(probes):
+        table = probe_analysis.probe_table(frame, probes, **opts)
+        doc.heading("Bias probes")
+        doc.para(
+            "Each probe perturbs one side of every pair (the targeted side: the "
+            "labelled-worse response unless stated) and judges again in the same orders. "
+            "shift: P(judge prefers the targeted response) perturbed minus unperturbed, "
+            f"over judgments paired by item, order and sample, with a {pct} paired "
+            "bootstrap CI over items; p_value: exact sign test over items whose count of "
+            "target-preferring verdicts changed; flip_to_target: share of paired judgments "
+            "that moved to the target; accuracy before/after against the labels. Pairs "
+            "where either judgment failed are counted, not used."
+        )
+        doc.table(
+            _display(
+                table,
+                ci=list(probe_analysis.FIGURES),
+                drop=["runs", "perturbation"],
+            )
+        )
+        missing = table[table["baseline_run"].isna()]
+        if len(missing):
+            doc.para(
+                "No unperturbed run of the same benchmark and judge was given for: "
+                + ", ".join(map(str, missing["probe"]))
+                + "."
+            )
+        shown = table.dropna(subset=["shift"])
+        if len(shown):
+            doc.figure(
+                "probe_shifts",
+                plot_probe_shifts(shown),
+                f"Shift in P(prefers the targeted response) per probe with {pct} CIs",
+            )
+        doc.table(
+            table[["probe", "perturbation", "baseline_run", "runs"]].map(_fmt),
+            "Probe runs and the unperturbed run each is compared with",
+        )
+
+    calib = calibration.calibration_table(frame, **opts)
+    if len(calib):
+        doc.heading("Calibration")
+        doc.para(
+            "Probability verdicts against the labels: multi-class Brier score (A, B, tie), "
+            "and the expected calibration error of the top verdict's probability over 10 "
+            "equal-width bins; per run and per level (each judgment, the original order "
+            "only, the two orders' probabilities averaged)."
+        )
+        doc.table(_display(calib, ci=["ece", "brier", "confidence", "accuracy"]))
+        doc.figure(
+            "reliability",
+            plot_reliability(calibration.reliability_table(frame)),
+            "Reliability diagram: accuracy against confidence per bin (diagonal: calibrated)",
+        )
+
+    consistent = consistency.consistency_table(frame, **opts)
+    if len(consistent):
+        doc.heading("Self-consistency")
+        doc.para(
+            "Runs with several samples per request: the share of units whose verdict is "
+            "the same in every sample, and the mean verdict entropy in bits (0: always the "
+            "same; log2(3) = 1.585 at most). A judgment unit is an item in one order; a "
+            "pair unit combines the orders by the run's reconcile policy."
+        )
+        doc.table(_display(consistent, ci=["consistency", "entropy"]))

@@ -159,3 +159,77 @@ def synthetic_frame(
             votes[item, a], dtype=VERDICT_DTYPE
         )
     return _finish(pd.DataFrame(data))
+
+
+def synthetic_probe_frames(
+    n_items: int = 100, *, follow: float = 1.0, seed: int = 0
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """An unperturbed run and a probe run of a judge that follows the probe with
+    probability ``follow``, and the probe design (as :func:`judge.probes.run.
+    load_probe_design` returns it).
+
+    The judge's unperturbed verdicts are uniform over A / B / tie; on the probe run it
+    picks the targeted (labelled-worse) side with probability ``follow`` and otherwise
+    draws a fresh uniform verdict: ``follow=0`` is a judge the probe moves only at random.
+
+    >>> frame, design = synthetic_probe_frames(10, seed=1)
+    >>> sorted(frame["run"].unique()), len(design)
+    (['base', 'probe'], 10)
+    """
+    from judge.analysis.frame import build_frame, concat_frames
+    from judge.records import HumanLabel, Judgment, PairItem
+
+    rng = np.random.default_rng(seed)
+    verdicts = np.array(["A", "B", "tie"], dtype=object)
+    labels = rng.choice(["A", "B"], n_items)
+    items = [
+        PairItem(
+            id=f"item{i}",
+            benchmark="synthetic",
+            prompt=f"question {i}",
+            response_a=f"answer a{i}",
+            response_b=f"answer b{i}",
+            labels=(HumanLabel(annotator="gold", verdict=labels[i]),),
+        )
+        for i in range(n_items)
+    ]
+    targets = np.where(labels == "A", "B", "A")
+
+    def judgments(run: str, chosen: np.ndarray) -> list[Judgment]:
+        return [
+            Judgment(
+                item_id=f"item{i}",
+                judge="synthetic",
+                judge_hash="0",
+                request_key=f"{run}:{i}:{swapped}",
+                swapped=bool(swapped),
+                status="ok",
+                verdict=chosen[i, swapped],
+            )
+            for i in range(n_items)
+            for swapped in (0, 1)
+        ]
+
+    before = verdicts[rng.integers(0, 3, (n_items, 2))]
+    fresh = verdicts[rng.integers(0, 3, (n_items, 2))]
+    follows = rng.random((n_items, 2)) < follow
+    after = np.where(follows, np.repeat(targets[:, None], 2, axis=1), fresh)
+    frame = concat_frames(
+        [
+            build_frame(items, judgments("base", before), run="base"),
+            build_frame(items, judgments("probe", after), run="probe"),
+        ]
+    )
+    design = pd.DataFrame(
+        {
+            "run": "probe",
+            "probe": "synthetic",
+            "perturbation": "synthetic",
+            "baseline_run": "base",
+            "item_id": [f"item{i}" for i in range(n_items)],
+            "target": targets,
+            "target_basis": "label",
+            "order": "both",
+        }
+    )
+    return frame, design
