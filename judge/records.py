@@ -254,10 +254,10 @@ class RunConfig(Record):
     """Judge parameters (``-J key=value``)."""
     orders: Literal["both", "original", "swapped"] = "both"
     """Which presentation orders to judge each pair in."""
-    reconcile: Literal["inconsistent_tie", "average_probabilities", "first_order"] = (
-        "inconsistent_tie"
-    )
-    """How the two orders combine into one pair verdict."""
+    reconcile: Literal[
+        "inconsistent_tie", "average_probabilities", "first_order", "net_vote", "both_orders"
+    ] = "inconsistent_tie"
+    """How the two orders combine into one pair verdict (reports show every policy)."""
     samples: int = Field(default=1, ge=1)
     """How many samples per request (sample index is part of the cache key)."""
     limit: int | None = Field(default=None, ge=1)

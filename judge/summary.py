@@ -41,6 +41,7 @@ def format_summary(s: dict[str, Any]) -> str:
         f"accuracy vs labels     {pct(s.get('accuracy'))} over {s.get('n_pairs_scored', 0)} pairs "
         f"({s.get('reconcile')})",
         f"Cohen's kappa          {num(s.get('kappa'))}",
+        *_policy_lines(s.get("accuracy_by_policy") or {}, pct),
         f"position consistency   {pct(s.get('position_consistency'))}",
         f"first-position rate    {pct(s.get('first_position_rate'))}",
         f"P(prefers longer)      {pct(s.get('p_prefer_longer'))}",
@@ -49,3 +50,12 @@ def format_summary(s: dict[str, Any]) -> str:
         + (f", ${s['cost']:.4f}" if s.get("cost") else ""),
     ]
     return "\n".join(lines)
+
+
+def _policy_lines(by_policy: dict[str, Any], pct: Any) -> list[str]:
+    """One line per reconcile policy, so the run's own policy is never the only figure."""
+    if not by_policy:
+        return []
+    return ["accuracy by policy"] + [
+        f"  {policy:<21}{pct(value)}" for policy, value in by_policy.items()
+    ]

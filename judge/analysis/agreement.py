@@ -44,6 +44,7 @@ from judge.analysis._stats import (
 )
 from judge.analysis.frame import (
     CODE_TIE,
+    FAILURE_STATUSES,
     HUMAN_PREFIX,
     human_columns,
     pair_frame,
@@ -182,11 +183,24 @@ def krippendorff_alpha(
 # -- codes ----------------------------------------------------------------------------
 
 
-def judge_codes(pairs: pd.DataFrame) -> np.ndarray:
-    """The pair verdicts as codes B=0, tie=1, A=2, and 3 for unparsed/error."""
+def judge_codes(pairs: pd.DataFrame, failures: Failures = "wrong") -> np.ndarray:
+    """The pair verdicts as codes B=0, tie=1, A=2, and 3 for no verdict.
+
+    No verdict is an unparsed or errored verdict, or a pair whose orders disagree
+    under ``both_orders`` (status ``inconsistent``). With ``failures="exclude"``
+    unparsed and errored pairs are -1 (left out); an inconsistent pair stays 3
+    (wrong): it is the judge's answer, not a failure to give one.
+
+    >>> pairs = pd.DataFrame({"verdict": pd.Series(["A", None, None, "B"], dtype="category"),
+    ...                       "status": ["ok", "unparsed", "inconsistent", "ok"]})
+    >>> judge_codes(pairs).tolist(), judge_codes(pairs, "exclude").tolist()
+    ([2, 3, 3, 0], [2, -1, 3, 0])
+    """
     codes = verdict_codes(pairs["verdict"]).astype(np.int64)
-    failed = (pairs["status"] != "ok").to_numpy()
-    codes[failed] = FAILED
+    status = pairs["status"].astype(object).to_numpy()
+    codes[status != "ok"] = FAILED
+    if failures == "exclude":
+        codes[np.isin(status, FAILURE_STATUSES)] = -1
     return codes
 
 
@@ -300,12 +314,16 @@ def _groups(frame: pd.DataFrame, by: Sequence[str]) -> list[tuple[dict[str, Any]
 
 def _status_counts(group: pd.DataFrame) -> dict[str, int]:
     status = group["status"]
-    return {
+    counts = {
         "n_pairs": len(group),
         "n_ok": int((status == "ok").sum()),
         "n_unparsed": int((status == "unparsed").sum()),
         "n_error": int((status == "error").sum()),
     }
+    inconsistent = int((status == "inconsistent").sum())
+    if inconsistent:  # only pairs under both_orders have this status
+        counts["n_inconsistent"] = inconsistent
+    return counts
 
 
 # -- judge vs humans ------------------------------------------------------------------
@@ -340,10 +358,10 @@ def agreement_table(
             row["judge"] = _judge_names(group)
         row.update(_status_counts(group))
         y = verdict_codes(group["label"]).astype(np.int64)
-        j = judge_codes(group)
+        j = judge_codes(group, failures)
         labelled = y >= 0
         row["n_unlabelled"] = int((~labelled).sum())
-        keep = labelled & ((j != FAILED) if failures == "exclude" else True)
+        keep = labelled & (j >= 0)
         unit, n_units = item_units(group["item_id"].to_numpy())
         points = point_figures(y[keep], j[keep])
         figures: tuple[str, ...] = FIGURES
@@ -351,7 +369,7 @@ def agreement_table(
             figures = (*FIGURES, "alpha", "alpha_humans")
             votes = _vote_counts(group)
             judge_votes = np.zeros_like(votes)
-            scored = np.flatnonzero(j < FAILED)
+            scored = np.flatnonzero((j >= 0) & (j < FAILED))
             judge_votes[scored, j[scored]] = 1.0
             points["alpha"] = krippendorff_alpha(value_counts=votes + judge_votes)
             points["alpha_humans"] = krippendorff_alpha(value_counts=votes)
@@ -421,6 +439,75 @@ def confusion_table(pairs: pd.DataFrame, *, by: Sequence[str] | str = ("run",)) 
         if frames
         else pd.DataFrame(columns=[*by, "label", "verdict", "count"])
     )
+
+
+# -- every reconcile policy -----------------------------------------------------------
+
+
+def policy_table(
+    pairs_by_policy: dict[Any, pd.DataFrame],
+    *,
+    by: Sequence[str] | str = ("run",),
+    failures: Failures = "wrong",
+    n_resamples: int = 0,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Agreement with the labels under every reconcile policy, one row per group and policy.
+
+    ``pairs_by_policy`` is :func:`judge.analysis.frame.pair_frames` of a frame (a
+    ``None`` key, the configured policy, is skipped). Columns: the group keys,
+    ``policy``, ``judge``, the pair status counts, ``n`` and the figures of
+    :data:`FIGURES` (bounds with ``n_resamples > 0``). Shown side by side so that no
+    single policy has to be picked: they differ most for judges that flip with the
+    order (``inconsistent_tie`` turns a flip into a tie, which a tie label credits).
+    """
+    by = _group_keys(by)
+    tables = [
+        agreement_table(
+            pairs_by_policy[policy],
+            by=[*by, "policy"],
+            failures=failures,
+            n_resamples=n_resamples,
+            confidence=confidence,
+            seed=seed,
+            alpha=False,
+        )
+        for policy in pairs_by_policy
+        if policy is not None
+    ]
+    tables = [t for t in tables if len(t)]
+    if not tables:
+        return pd.DataFrame()
+    table = pd.concat(tables, ignore_index=True)
+    table["policy"] = table["policy"].astype(str)
+    if "n_inconsistent" in table:
+        table["n_inconsistent"] = table["n_inconsistent"].fillna(0).astype(int)
+    return table
+
+
+def policy_accuracy_wide(
+    table: pd.DataFrame, *, by: Sequence[str] | str = ("run",)
+) -> pd.DataFrame:
+    """:func:`policy_table` as one row per group with one ``accuracy`` column per policy.
+
+    >>> long = pd.DataFrame({"run": ["r", "r"], "judge": ["j", "j"], "n": [4, 4],
+    ...                      "policy": ["net_vote", "both_orders"], "accuracy": [0.75, 0.5]})
+    >>> policy_accuracy_wide(long).to_dict("records")
+    [{'run': 'r', 'judge': 'j', 'n': 4, 'net_vote': 0.75, 'both_orders': 0.5}]
+    """
+    by = _group_keys(by)
+    if table.empty:
+        return pd.DataFrame(columns=[*by, "judge", "n"])
+    order = list(dict.fromkeys(table["policy"]))
+    wide = table.pivot_table(
+        index=[*by, "judge"], columns="policy", values="accuracy", aggfunc="first", observed=True
+    )
+    wide = wide.reindex(columns=order)
+    wide.columns = [str(c) for c in wide.columns]
+    n = table.groupby([*by, "judge"], observed=True)["n"].max()
+    wide.insert(0, "n", n)
+    return wide.reset_index()
 
 
 # -- humans vs humans -----------------------------------------------------------------
@@ -505,9 +592,7 @@ def _loo_row(
     points, features = [], []
     for reference, (y_pred, unit) in zip(references, predictions, strict=True):
         y_true = reference[unit]
-        keep = (y_true >= 0) & (y_pred >= 0)
-        if failures == "exclude":
-            keep &= y_pred != FAILED
+        keep = (y_true >= 0) & (y_pred >= 0)  # excluded failures are -1 (judge_codes)
         points.append(point_figures(y_true[keep], y_pred[keep]))
         if n_resamples > 0:
             features.append(_confusion_per_unit(y_true[keep], y_pred[keep], unit[keep], n_items))
@@ -580,7 +665,7 @@ def leave_one_out_table(
         item_index = pd.Index(items["item_id"])
         for run_keys, run_pairs in _groups(bench_pairs, ["run"]):
             unit = item_index.get_indexer(run_pairs["item_id"])
-            codes = judge_codes(run_pairs)
+            codes = judge_codes(run_pairs, failures)
             row = _loo_row(references, [(codes, unit)] * len(references), n_items, **options)
             counts_row = {k: v for k, v in _status_counts(run_pairs).items() if k != "n_pairs"}
             judge = _judge_names(run_pairs)
@@ -627,6 +712,8 @@ def compare_judges(
     both = a.merge(b, on=["item_id", "sample"], suffixes=("_a", "_b"))
     ja = judge_codes(both.rename(columns={"verdict_a": "verdict", "status_a": "status"}))
     jb = judge_codes(both.rename(columns={"verdict_b": "verdict", "status_b": "status"}))
+    failed_a = np.isin(both["status_a"].astype(object), FAILURE_STATUSES)
+    failed_b = np.isin(both["status_b"].astype(object), FAILURE_STATUSES)
     out: dict[str, Any] = {
         "run_a": run_a,
         "run_b": run_b,
@@ -637,7 +724,7 @@ def compare_judges(
     y = verdict_codes(both["label_a"]).astype(np.int64)
     keep = y >= 0
     if failures == "exclude":
-        keep &= (ja != FAILED) & (jb != FAILED)
+        keep &= ~failed_a & ~failed_b
     y, ja, jb = y[keep], ja[keep], jb[keep]
     correct_a, correct_b = (ja == y).astype(float), (jb == y).astype(float)
     a_only = int(np.sum((correct_a == 1) & (correct_b == 0)))

@@ -28,13 +28,24 @@ import pandas as pd
 from judge.errors import ConfigError, DataError
 from judge.records import Judgment, PairItem, SingleItem
 
-Policy = Literal["inconsistent_tie", "average_probabilities", "first_order"]
-POLICIES: Final[tuple[Policy, ...]] = ("inconsistent_tie", "average_probabilities", "first_order")
+Policy = Literal[
+    "inconsistent_tie", "average_probabilities", "first_order", "net_vote", "both_orders"
+]
+POLICIES: Final[tuple[Policy, ...]] = (
+    "inconsistent_tie",
+    "average_probabilities",
+    "first_order",
+    "net_vote",
+    "both_orders",
+)
 """The reconcile policies, as in :class:`judge.records.RunConfig`."""
 
 VERDICT_ORDER: Final[tuple[str, str, str]] = ("B", "tie", "A")
 """Verdicts in ordinal order (``B < tie < A``): code 0, 1, 2."""
-STATUSES: Final[tuple[str, str, str]] = ("ok", "unparsed", "error")
+STATUSES: Final[tuple[str, str, str, str]] = ("ok", "unparsed", "error", "inconsistent")
+"""Judgment statuses, and ``inconsistent``: a pair whose two orders disagree under the
+``both_orders`` policy (no agreed verdict; never a judgment's status)."""
+FAILURE_STATUSES: Final[tuple[str, str]] = ("unparsed", "error")
 ORDERS: Final[tuple[str, str]] = ("original", "swapped")
 SHOWN: Final[tuple[str, str, str]] = ("first", "second", "tie")
 HUMAN_PREFIX: Final = "human:"
@@ -44,6 +55,8 @@ CODE_B: Final = 0
 CODE_TIE: Final = 1
 CODE_A: Final = 2
 CODE_MISSING: Final = -1
+STATUS_INCONSISTENT: Final = 3
+"""Status code of a pair with no agreed verdict under ``both_orders``."""
 
 VERDICT_DTYPE: Final = pd.CategoricalDtype(list(VERDICT_ORDER), ordered=True)
 STATUS_DTYPE: Final = pd.CategoricalDtype(list(STATUSES))
@@ -381,7 +394,14 @@ def pair_frame(frame: pd.DataFrame, policy: Policy | None = None) -> pd.DataFram
       (a verdict without probabilities counts as probability 1 on that verdict), then the
       most probable verdict; a shared maximum (P(A) = P(B), or one side level with the
       tie) -> tie;
-    - ``first_order``: the original order's verdict only.
+    - ``first_order``: the original order's verdict only;
+    - ``net_vote`` (JudgeBench's metric): each order votes A = +1, B = -1, tie = 0 and a
+      failed order 0; the sign of the sum is the verdict (0 -> tie). A pair with one
+      failed order keeps the other's vote (status ok); both failed -> the failure;
+    - ``both_orders`` (the strictest, PandaLM-style "agreement in both orders"): both
+      orders ok and agreeing -> that verdict; disagreeing -> status ``inconsistent``
+      with no verdict, so it never matches a label (a tie label included) and counts
+      as wrong under either ``failures`` setting.
 
     A pair judged in one order only (single-order runs, imported verdicts, an
     unfinished run) takes that order's judgment under every policy; ``n_orders`` says
@@ -450,7 +470,6 @@ def pair_frames(
     s_single = np.where(has_orig, s_orig, s_swap)
     # worst status of two: error (2) before unparsed (1) before ok (0)
     s_both = np.maximum(s_orig, s_swap)
-    # per policy code (0 inconsistent_tie, 1 average_probabilities, 2 first_order)
     v_tie = np.where(v_orig == v_swap, v_orig, CODE_TIE)
     v_avg = (
         _argmax_verdict(
@@ -480,12 +499,26 @@ def pair_frames(
     }
     configured = np.asarray(pairs["reconcile"].astype(POLICY_DTYPE).cat.codes)[first]
 
+    # net vote: A = +1, B = -1, tie or failure = 0 (codes B=0, tie=1, A=2 -> code - 1)
+    vote_orig = np.where(s_orig == 0, v_orig.astype(np.int64) - 1, 0)
+    vote_swap = np.where(s_swap == 0, v_swap.astype(np.int64) - 1, 0)
+    v_net = (np.sign(vote_orig + vote_swap) + 1).astype(np.int8)
+    # net vote status: ok when either order is ok; else the worse failure
+    s_net = np.where((s_orig == 0) | (s_swap == 0), 0, s_both)
+    s_strict = np.where(both_ok & (v_orig != v_swap), STATUS_INCONSISTENT, s_both)
+
+    tie_code, average_code, first_code, net_code, strict_code = range(len(POLICIES))
     out: dict[Policy | None, pd.DataFrame] = {}
     for policy in policies:
         code = configured if policy is None else np.full(n, POLICIES.index(policy))
-        status = np.where(both & (code != 2), s_both, s_single)
+        one_order = ~both | (code == first_code)
+        status = np.select(
+            [one_order, code == net_code, code == strict_code], [s_single, s_net, s_strict], s_both
+        )
         verdict = np.select(
-            [~both | (code == 2), code == 0, code == 1], [v_single, v_tie, v_avg], CODE_MISSING
+            [one_order, code == tie_code, code == average_code, code == net_code],
+            [v_single, v_tie, v_avg, v_net],
+            v_tie,  # both_orders: where its status is ok, the two orders agree
         )
         verdict = np.where(status == 0, verdict, CODE_MISSING)
         columns = {

@@ -23,6 +23,7 @@ import pandas as pd
 
 from judge.analysis import agreement, bias, ranking, single
 from judge.analysis.frame import POLICIES, load_frame, pair_frames, save_frame
+from judge.benchmark import PublishedFigure, match_published
 
 ALPACA_EVAL_REFERENCE: Final = (
     Path("alpaca_eval_evaluators_reference") / "evaluators_leaderboard.csv"
@@ -481,7 +482,8 @@ def build_report(
     pairs_all = pair_frames(frame, [None, *POLICIES])
     pairs = pairs_all[None]
     if len(pairs):
-        _pairs_sections(doc, frame, pairs, pairs_all, failures, opts, pct)
+        published = published_by_run(frame, datasets_dir)
+        _pairs_sections(doc, frame, pairs, pairs_all, failures, opts, pct, published)
     if (frame["kind"] == "single").any():
         _single_section(doc, frame, opts)
     _reference_section(doc, frame, datasets_dir)
@@ -514,6 +516,83 @@ def _runs_section(doc: _Doc, frame: pd.DataFrame) -> None:
     doc.table(pd.DataFrame(rows).map(_fmt) if rows else pd.DataFrame())
 
 
+def published_by_run(
+    frame: pd.DataFrame, datasets_dir: str | Path | None = None
+) -> dict[str, PublishedFigure]:
+    """Run -> the figure its benchmark's authors published for that run's judge.
+
+    Asks each benchmark plugin in ``frame`` for its :meth:`published_figures` (read
+    from the dataset's files) and matches them to the runs' judge names.
+    """
+    from judge.errors import JudgeError
+    from judge.registry import benchmarks
+
+    root = Path(datasets_dir) if datasets_dir is not None else None
+    out: dict[str, PublishedFigure] = {}
+    runs = frame.drop_duplicates("run")[["run", "judge", "benchmark"]]
+    figures: dict[str, list[PublishedFigure]] = {}
+    for name in runs["benchmark"].astype(str).unique():
+        try:
+            plugin = benchmarks.get(name)
+            figures[name] = list(plugin.published_figures(root))
+        except (JudgeError, AttributeError):
+            figures[name] = []  # an unknown plugin, or no dataset folder here
+    for row in runs.itertuples(index=False):
+        found = match_published(figures[str(row.benchmark)], str(row.judge))
+        if found is not None:
+            out[str(row.run)] = found
+    return out
+
+
+def _policies_section(
+    doc: _Doc,
+    pairs_all: dict[Any, pd.DataFrame],
+    failures: agreement.Failures,
+    opts: dict[str, Any],
+    published: dict[str, PublishedFigure],
+) -> None:
+    doc.heading("Accuracy under every reconcile policy")
+    doc.para(
+        "The same judgments combined into one pair verdict by each policy, in percent of "
+        "labelled pairs (failures "
+        + ("counted wrong" if failures == "wrong" else "left out")
+        + "). inconsistent_tie: the orders disagree -> tie; average_probabilities: "
+        "mean of the two orders' probabilities; first_order: the original order only; "
+        "net_vote (JudgeBench): A = +1, B = -1, tie or failure = 0 summed over the "
+        "orders, the sign is the verdict; both_orders: right only when each order's "
+        "verdict equals the label. A pair judged in one order only has that order's "
+        "verdict under every policy. 'published' is the figure the benchmark's "
+        "authors give for this judge, with the policy that computes it."
+    )
+    long = agreement.policy_table(
+        {p: pairs_all[p] for p in POLICIES}, failures=failures, n_resamples=0
+    )
+    wide = agreement.policy_accuracy_wide(long)
+    shown = wide.copy()
+    for policy in POLICIES:
+        if policy in shown:
+            shown[policy] = [_pct(v) for v in shown[policy]]
+    shown["published"] = [
+        f"{_pct(published[r].value)} ({published[r].policy})" if r in published else ""
+        for r in wide["run"].astype(str)
+    ]
+    doc.table(shown.map(_fmt) if len(shown) else shown)
+    table = agreement.policy_table({p: pairs_all[p] for p in POLICIES}, failures=failures, **opts)
+    doc.heading("Every policy, with intervals", 3)
+    doc.table(_display(table, ci=agreement.FIGURES))
+
+
+def _pct(value: Any) -> str:
+    """A fraction as a percentage with two decimals (``n/a`` for NaN).
+
+    >>> _pct(0.657142857), _pct(float("nan"))
+    ('65.71', 'n/a')
+    """
+    if value is None or (isinstance(value, float | np.floating) and math.isnan(value)):
+        return "n/a"
+    return f"{100 * float(value):.2f}"
+
+
 def _pairs_sections(
     doc: _Doc,
     frame: pd.DataFrame,
@@ -522,6 +601,7 @@ def _pairs_sections(
     failures: agreement.Failures,
     opts: dict[str, Any],
     pct: str,
+    published: dict[str, PublishedFigure],
 ) -> None:
     labelled = pairs["label"].notna().any()
     loo = agreement.leave_one_out_table(pairs, failures=failures, **opts)
@@ -536,6 +616,7 @@ def _pairs_sections(
         )
         board = agreement.leaderboard(frame, pairs=pairs, failures=failures, **opts)
         doc.table(_display(board, ci=["human_agreement", "kappa"]))
+        _policies_section(doc, pairs_all, failures, opts, published)
 
         doc.heading("Agreement with humans")
         table = agreement.agreement_table(pairs, failures=failures, **opts)
@@ -638,20 +719,6 @@ def _pairs_sections(
             plot_position_by_gap(by_quality, "quality_gap"),
             "Position consistency and first-position rate by quality gap",
         )
-    if labelled:
-        policies = pd.concat(
-            [
-                agreement.agreement_table(
-                    pairs_all[p], by=["run", "policy"], failures=failures, alpha=False, **opts
-                )
-                for p in POLICIES
-            ],
-            ignore_index=True,
-        )
-        doc.heading("Reconcile policies", 3)
-        doc.para("The same judgments combined into pair verdicts by each policy.")
-        doc.table(_display(policies, ci=agreement.FIGURES))
-
     doc.heading("Length bias")
     longer = bias.prefer_longer_table(frame, **opts)
     per_benchmark = []

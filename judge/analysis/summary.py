@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from judge.analysis.frame import POLICIES, Policy, build_frame, pair_frame
+from judge.analysis.frame import POLICIES, Policy, build_frame, pair_frame, pair_frames
 from judge.errors import ConfigError
 
 __all__ = ["build_frame", "run_summary"]
@@ -35,7 +35,8 @@ def run_summary(frame: pd.DataFrame, *, reconcile: str | None = None) -> dict[st
 
     Keys: ``n_judgments``, ``n_ok``, ``n_unparsed``, ``n_error``, ``reconcile``,
     ``accuracy`` and ``accuracy_without_tie`` against the labels with ``n_pairs_scored``,
-    ``kappa``, ``position_consistency``, ``flip_rate``, ``first_position_rate``,
+    ``kappa``, ``accuracy_by_policy`` (policy -> accuracy under every reconcile
+    policy, empty without labels), ``position_consistency``, ``flip_rate``, ``first_position_rate``,
     ``p_prefer_longer``, ``p_human_prefer_longer``, ``tokens_in``, ``tokens_out``,
     ``cost``, ``latency_s``; for single-answer items also ``spearman``, ``kendall``,
     ``pearson`` and ``leniency``.
@@ -45,7 +46,7 @@ def run_summary(frame: pd.DataFrame, *, reconcile: str | None = None) -> dict[st
     >>> s["n_judgments"], s["reconcile"], 0 < s["accuracy"] < 1
     (400, 'inconsistent_tie', True)
     """
-    from judge.analysis.agreement import agreement_table
+    from judge.analysis.agreement import agreement_table, policy_table
     from judge.analysis.bias import first_position_table, position_table, prefer_longer_table
     from judge.analysis.single import leniency_table, score_correlations
 
@@ -70,6 +71,12 @@ def run_summary(frame: pd.DataFrame, *, reconcile: str | None = None) -> dict[st
         run=pd.Categorical.from_codes(np.zeros(len(frame), dtype=np.int8), categories=["all"])
     )
     pairs = pair_frame(whole, policy)
+    out["accuracy_by_policy"] = {}
+    if len(pairs) and pairs["label"].notna().any():
+        by_policy = policy_table(pair_frames(whole, POLICIES), n_resamples=0)
+        out["accuracy_by_policy"] = {
+            str(row["policy"]): _value(row["accuracy"]) for _, row in by_policy.iterrows()
+        }
     if len(pairs):
         agree = agreement_table(pairs, n_resamples=0, alpha=False)
         row = agree.iloc[0] if len(agree) else pd.Series(dtype=object)
