@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -333,6 +333,8 @@ class _Reader:
                 "status": value,
                 "error": str(error) if error else f"{value} in the imported file",
             }
+        if value == "inconsistent":
+            raise where.error("inconsistent is a pair's status, not a judgment's", key)
         raise where.error(f"unknown status {value!r}; expected ok, unparsed or error", key)
 
     def _pair_fields(self, row: Mapping[str, Any], where: Where, presented: bool) -> dict[str, Any]:
@@ -488,3 +490,58 @@ def _argmax(p: Mapping[Verdict, float]) -> Verdict:
     top = max(p.values())
     best = [v for v, x in p.items() if math.isclose(x, top)]
     return best[0] if len(best) == 1 else "tie"
+
+
+EXPORT_COLUMNS: tuple[str, ...] = (
+    "id",
+    "order",
+    "sample",
+    "status",
+    "verdict",
+    "p_a",
+    "p_b",
+    "p_tie",
+    "score_a",
+    "score_b",
+    "score",
+    "error",
+)
+"""Columns :func:`export_judgments` writes: answers in canonical order."""
+
+
+def export_judgments(judgments: Iterable[Judgment], path: str | Path) -> Path:
+    """Write judgments as rows keyed by item id (JSONL or CSV, by the suffix), answers in
+    canonical order: ``judge import table PATH -b NAME -I swapped=canonical`` reads
+    them back into the same judgments (verdicts, probabilities, scores, failures)."""
+    import csv
+
+    path = Path(path)
+    rows = []
+    for j in judgments:
+        p = j.probabilities or {}
+        rows.append(
+            {
+                "id": j.item_id,
+                "order": "swapped" if j.swapped else "original",
+                "sample": j.sample,
+                "status": j.status,
+                "verdict": j.verdict,
+                "p_a": p.get("A") if p else None,
+                "p_b": p.get("B") if p else None,
+                "p_tie": p.get("tie") if p else None,
+                "score_a": j.scores[0] if j.scores else None,
+                "score_b": j.scores[1] if j.scores else None,
+                "score": j.score,
+                "error": j.error,
+            }
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix.lower() == ".csv":
+        with path.open("w", encoding="utf-8", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(EXPORT_COLUMNS))
+            writer.writeheader()
+            for row in rows:
+                writer.writerow({k: "" if v is None else v for k, v in row.items()})
+    else:
+        path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
