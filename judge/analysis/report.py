@@ -21,7 +21,7 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
-from judge.analysis import agreement, bias, ranking, single
+from judge.analysis import agreement, bias, ranking, single, winrate
 from judge.analysis.frame import POLICIES, load_frame, pair_frames, save_frame
 from judge.benchmark import PublishedFigure, match_published
 
@@ -768,6 +768,14 @@ def _pairs_sections(
             _display(wins[wins["opponent"] == "all"], ci=["win_rate"]),
             "Win rate against all opponents",
         )
+        head = winrate.head_to_head(pairs)
+        if len(head):
+            doc.table(
+                head.map(_fmt),
+                "Model B against baseline A with AlpacaEval's definitions (win_rate: 100 x "
+                "mean preference for B; discrete: ties half; avg_length: characters per "
+                "instruction)",
+            )
 
 
 def _single_section(doc: _Doc, frame: pd.DataFrame, opts: dict[str, Any]) -> None:
