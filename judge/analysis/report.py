@@ -608,14 +608,14 @@ def _pairs_sections(
     if labelled:
         doc.heading("Leaderboard")
         doc.para(
-            "In the style of AlpacaEval's evaluator table: agreement with the human "
-            "majority (or gold) label, Cohen's kappa, P(prefers the longer response) and "
-            "P(prefers the first shown) over ok non-tie judgments, failure rates, and $ and "
-            "backend seconds per 1,000 judgments. The humans row (where the benchmark has "
-            "several annotators) is leave-one-out."
+            "In the style of AlpacaEval's evaluator table; each column has one definition "
+            "for judge rows and the humans row, failure rates, and $ and backend seconds "
+            "per 1,000 judgments:"
         )
+        doc.bullets(f"{k}: {v}" for k, v in agreement.LEADERBOARD_DEFINITIONS.items())
         board = agreement.leaderboard(frame, pairs=pairs, failures=failures, **opts)
-        doc.table(_display(board, ci=["human_agreement", "kappa"]))
+        board = board.dropna(axis=1, how="all")
+        doc.table(_display(board, ci=["accuracy", "kappa", "human_agreement"]))
         _policies_section(doc, pairs_all, failures, opts, published)
 
         doc.heading("Agreement with humans")
