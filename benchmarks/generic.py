@@ -369,7 +369,11 @@ class TableBenchmark(Benchmark):
     def load(self) -> Iterator[AnyItem]:
         path = Path(self.options.path)
         self.skipped = []
-        rows = ((Where(path, line), row) for line, row in table_rows(path, self.options.format))
+        on_error = self.skipped.append if self.options.lenient else None
+        rows = (
+            (Where(path, line), row)
+            for line, row in table_rows(path, self.options.format, on_error=on_error)
+        )
         converter = RowConverter(self.options, self.name)
         yield from convert_rows(rows, converter, lenient=self.options.lenient, skipped=self.skipped)
 
@@ -538,8 +542,6 @@ class MTBenchBenchmark(Benchmark):
         groups: dict[tuple[str, str, str, int], dict[str, Any]] = {}
         for line, row in table_rows(path, "jsonl" if path.suffix == ".jsonl" else "json"):
             where = Where(path, line)
-            if isinstance(row, DataError):
-                raise row
             qid, model_a, model_b, turn, winner, judge = _vote_fields(row, where)
             if not self._turn_ok(turn):
                 continue

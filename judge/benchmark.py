@@ -104,7 +104,12 @@ def match_published(figures: Iterable[PublishedFigure], judge: str) -> Published
 
 
 def load_items(benchmark: Benchmark, *, limit: int | None = None) -> list[AnyItem]:
-    """Load a benchmark's items, check ids are unique, and apply ``limit``."""
+    """Load a benchmark's items, check ids are unique, and apply ``limit``.
+
+    Every item is loaded and checked even with ``limit`` (``judge run --limit N``): a
+    bad row anywhere in the data file is reported before a small trial run looks
+    fine. Reading a whole file costs little beside judging.
+    """
     items: list[AnyItem] = []
     seen: set[str] = set()
     for item in benchmark.load():
@@ -112,9 +117,7 @@ def load_items(benchmark: Benchmark, *, limit: int | None = None) -> list[AnyIte
             raise DataError(f"benchmark {benchmark.name!r}: duplicate item id {item.id!r}")
         seen.add(item.id)
         items.append(item)
-        if limit is not None and len(items) >= limit:
-            break
-    return items
+    return items if limit is None else items[:limit]
 
 
 def items_hash(items: Iterable[AnyItem]) -> str:

@@ -71,7 +71,10 @@ def run(
     judge_param: JudgeParams = None,
     benchmark_param: BenchParams = None,
     limit: Annotated[
-        int | None, typer.Option("--limit", "-n", help="judge the first N items")
+        int | None,
+        typer.Option(
+            "--limit", "-n", help="judge the first N items (every row is still read and checked)"
+        ),
     ] = None,
     output: Annotated[Path, typer.Option("--output", "-o", help="results folder")] = Path(
         "results"

@@ -261,7 +261,7 @@ class RunConfig(Record):
     samples: int = Field(default=1, ge=1)
     """How many samples per request (sample index is part of the cache key)."""
     limit: int | None = Field(default=None, ge=1)
-    """Judge only the first ``limit`` items."""
+    """Judge only the first ``limit`` items (every item is still loaded and checked)."""
     concurrency: int = Field(default=4, ge=1)
     """Requests in flight at once (the backend may lower it)."""
     seed: int = 0

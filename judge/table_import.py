@@ -445,10 +445,7 @@ class _Reader:
 
 
 def _rows(path: Path, fmt: str) -> Iterator[tuple[int, dict[str, Any]]]:
-    for line, row in table_rows(path, fmt):
-        if isinstance(row, DataError):
-            raise row
-        yield line, row
+    yield from table_rows(path, fmt)
 
 
 def _present(value: Any) -> bool:
