@@ -53,6 +53,9 @@ class Preset(Record):
     parser: str
     """Name in :data:`judge.parsers.PARSERS`."""
     mode: Literal["generate", "probs"] = "generate"
+    scale: tuple[float, float] | None = None
+    """Single-answer presets: the lowest and highest score the judge gives (reports put
+    its scores on the item's scale before leniency and kappa)."""
     choices: dict[Verdict, str] | None = None
     """Verdict -> the token the judge answers with, for probability verdicts."""
     score_choices: tuple[str, ...] | None = None
@@ -136,7 +139,9 @@ def template_texts(preset: Preset) -> dict[str, str]:
 
 def preset_hash(preset: Preset) -> str:
     """Content hash of a preset: its declaration and its template texts."""
-    payload = {"preset": preset.model_dump(mode="json"), "templates": template_texts(preset)}
+    # a preset without a scale hashes as before the field existed
+    declared = preset.model_dump(mode="json", exclude={"scale"} if preset.scale is None else None)
+    payload = {"preset": declared, "templates": template_texts(preset)}
     return sha256_json(payload)
 
 

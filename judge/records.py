@@ -147,10 +147,13 @@ class SingleItem(_Item):
     scores: tuple[HumanScore, ...] = ()
     """Human scores (every annotator, or their mean where only that is published)."""
     scale: tuple[float, float] | None = None
-    """The lowest and highest score of the benchmark's scale."""
+    """The lowest and highest score of the benchmark's scale (of ``aspect``)."""
+    aspect: str = "overall"
+    """The aspect of the human scores the judge's score is compared with."""
 
-    def human_score(self, aspect: str = "overall") -> float | None:
-        """The mean human score on ``aspect``, or ``None`` if there is none."""
+    def human_score(self, aspect: str | None = None) -> float | None:
+        """The mean human score on ``aspect`` (default: the item's own), or ``None``."""
+        aspect = self.aspect if aspect is None else aspect
         values = [s.score for s in self.scores if s.aspect == aspect]
         return sum(values) / len(values) if values else None
 

@@ -85,6 +85,9 @@ class TableOptions(ImporterOptions):
     (default for the second ``lines`` file: ``presented``)."""
     map: dict[str, Target] = Field(default_factory=dict)
     """Value -> A | B | tie | failed (``--map 1=A``); values are compared as text."""
+    scale: tuple[float, float] | None = None
+    """The judge's score scale, lowest and highest (``-I scale=[1,10]``): single-answer
+    reports put its scores on the item's scale before leniency and kappa."""
 
 
 class TableImporter(Importer):
@@ -170,7 +173,11 @@ class TableImporter(Importer):
                 name=f"import-{request.benchmark}-{_slug(judge)}",
                 config=config,
                 judge_hash=judge_hash,
-                judge_spec={"name": judge, "imported_from": [str(p) for p in paths]},
+                judge_spec={
+                    "name": judge,
+                    "imported_from": [str(p) for p in paths],
+                    **({"scale": list(self.options.scale)} if self.options.scale else {}),
+                },
                 items=covered,
                 judgments=judgments,
                 sources=paths,

@@ -18,7 +18,7 @@ ordinal codes 0, 1, 2 (and -1 for missing) that the metrics work on.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final, Literal
 
@@ -80,6 +80,9 @@ ITEM_COLUMNS: Final[tuple[str, ...]] = (
     "label",
     "n_annotators",
     "human_score",
+    "aspect",
+    "scale_low",
+    "scale_high",
 )
 """Item facts copied onto every judgment row (plus the ``human:*`` columns)."""
 
@@ -105,6 +108,8 @@ JUDGMENT_COLUMNS: Final[tuple[str, ...]] = (
     "cost",
     "latency_s",
     "cache_hit",
+    "judge_scale_low",
+    "judge_scale_high",
 )
 
 _CATEGORICAL = (
@@ -117,6 +122,7 @@ _CATEGORICAL = (
     "model_a",
     "model_b",
     "model",
+    "aspect",
 )
 
 
@@ -176,6 +182,9 @@ def _item_table(items: Sequence[PairItem | SingleItem]) -> pd.DataFrame:
             rows["label"].append(item.label)
             rows["n_annotators"].append(len({lab.annotator for lab in item.labels}))
             rows["human_score"].append(np.nan)
+            rows["aspect"].append(None)
+            rows["scale_low"].append(np.nan)
+            rows["scale_high"].append(np.nan)
             for lab in item.labels:
                 name = HUMAN_PREFIX + lab.annotator
                 if name not in votes:
@@ -193,6 +202,9 @@ def _item_table(items: Sequence[PairItem | SingleItem]) -> pd.DataFrame:
             rows["n_annotators"].append(len({s.annotator for s in item.scores}))
             score = item.human_score()
             rows["human_score"].append(np.nan if score is None else score)
+            rows["aspect"].append(item.aspect)
+            rows["scale_low"].append(item.scale[0] if item.scale else np.nan)
+            rows["scale_high"].append(item.scale[1] if item.scale else np.nan)
     table = pd.DataFrame(rows)
     for name, column in votes.items():
         table[name] = pd.Series(column, dtype=VERDICT_DTYPE)
@@ -208,8 +220,13 @@ def build_frame(
     *,
     run: str,
     reconcile: Policy = "inconsistent_tie",
+    judge_scale: tuple[float, float] | None = None,
 ) -> pd.DataFrame:
     """The tidy frame of one run from its items and (current) judgments.
+
+    ``judge_scale`` is the lowest and highest score the judge gives (its preset's
+    ``scale``; ``judge_spec["scale"]`` in the manifest), kept in ``judge_scale_low`` /
+    ``judge_scale_high`` so single-answer figures can put both on the item's scale.
 
     Raises :class:`~judge.errors.DataError` if a judgment names an item the run
     does not hold.
@@ -246,6 +263,8 @@ def build_frame(
         "cost": np.fromiter((j.cost for j in judgments), dtype=np.float64, count=n),
         "latency_s": np.fromiter((j.latency_s for j in judgments), dtype=np.float64, count=n),
         "cache_hit": np.fromiter((j.cache_hit for j in judgments), dtype=bool, count=n),
+        "judge_scale_low": np.full(n, judge_scale[0] if judge_scale else np.nan),
+        "judge_scale_high": np.full(n, judge_scale[1] if judge_scale else np.nan),
     }
     frame = pd.DataFrame(data)
     position = pd.Index(item_table["item_id"]).get_indexer(pd.Index(item_ids))
@@ -308,6 +327,10 @@ def _finish(frame: pd.DataFrame) -> pd.DataFrame:
         "human_score",
         "cost",
         "latency_s",
+        "scale_low",
+        "scale_high",
+        "judge_scale_low",
+        "judge_scale_high",
     ):
         frame[column] = frame[column].astype(np.float64)
     frame["n_annotators"] = frame["n_annotators"].astype(np.int64)
@@ -353,9 +376,27 @@ def load_frame(run_dirs: str | Path | Iterable[str | Path]) -> pd.DataFrame:
                 store.judgments(),
                 run=manifest.run_id,
                 reconcile=manifest.config.reconcile,
+                judge_scale=judge_scale(manifest.judge_spec),
             )
         )
     return concat_frames(frames)
+
+
+def judge_scale(spec: Mapping[str, Any]) -> tuple[float, float] | None:
+    """The judge's declared score scale from a manifest's ``judge_spec`` (``scale``).
+
+    >>> judge_scale({"scale": [1, 10]}), judge_scale({})
+    ((1.0, 10.0), None)
+    """
+    value = spec.get("scale")
+    if (
+        isinstance(value, list | tuple)
+        and len(value) == 2
+        and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+        and value[0] < value[1]
+    ):
+        return (float(value[0]), float(value[1]))
+    return None
 
 
 def save_frame(frame: pd.DataFrame, path: str | Path) -> Path:
@@ -378,7 +419,11 @@ PAIR_ITEM_COLUMNS: Final[tuple[str, ...]] = (
     "judge",
     "item_id",
     "sample",
-    *(c for c in ITEM_COLUMNS if c not in ("kind", "model", "human_score")),
+    *(
+        c
+        for c in ITEM_COLUMNS
+        if c not in ("kind", "model", "human_score", "aspect", "scale_low", "scale_high")
+    ),
 )
 """The columns of a pair frame row that every judgment of the pair shares: the run and
 sample, and the item facts a pair has (not the single-answer ``model`` and ``human_score``)."""

@@ -780,14 +780,28 @@ def _pairs_sections(
 
 def _single_section(doc: _Doc, frame: pd.DataFrame, opts: dict[str, Any]) -> None:
     doc.heading("Single-answer grading")
+    graded = single.graded_items(frame)
+    aspects = ", ".join(sorted(map(str, frame["aspect"].dropna().unique()))) or "n/a"
+    scales = ", ".join(sorted(map(str, graded["scale"].dropna().unique()))) or "n/a"
+    doc.para(
+        f"Judge scores against the human scores of aspect: {aspects}; scales: {scales}. "
+        "Where the judge's and the item's scales are both known the judge's score is "
+        "mapped linearly onto the item's scale (ends onto ends) before leniency and kappa; "
+        "correlations do not change under that map. Unparsed and errored judgments have "
+        "no score: they are left out of every figure here and counted in n_unparsed and "
+        "n_error. n_units counts items (item level), prompts with at least three scored "
+        "responses whose correlation is defined (prompt level, averaged over them), or "
+        "systems (system level)."
+    )
     levels: tuple[single.Level, ...] = ("item", "prompt", "system")
     tables = [single.score_correlations(frame, level=level, **opts) for level in levels]
     doc.table(_display(pd.concat(tables, ignore_index=True), ci=["pearson", "spearman", "kendall"]))
     doc.table(
         _display(single.leniency_table(frame, **opts), ci=["leniency"]),
-        "Leniency: mean judge score minus mean human score",
+        "Leniency: mean judge score minus mean human score, on the item's scale; "
+        "kappa_linear on both rounded to that scale's integers",
     )
-    graded = single.graded_items(frame).dropna(subset=["judge_score", "human_score"])
+    graded = graded.dropna(subset=["judge_score", "human_score"])
     if len(graded):
         doc.figure("scores", plot_scores(graded), "Judge score against human score per item")
 

@@ -39,7 +39,8 @@ def run_summary(frame: pd.DataFrame, *, reconcile: str | None = None) -> dict[st
     policy, empty without labels), ``position_consistency``, ``flip_rate``, ``first_position_rate``,
     ``p_prefer_longer``, ``p_human_prefer_longer``, ``tokens_in``, ``tokens_out``,
     ``cost``, ``latency_s``; for single-answer items also ``spearman``, ``kendall``,
-    ``pearson`` and ``leniency``.
+    ``pearson``, ``n_scored``, ``aspect``, ``leniency`` and ``scale`` (judge scores on
+    the item's scale where both are known).
 
     >>> from judge.analysis.synthetic import synthetic_frame
     >>> s = run_summary(synthetic_frame(200, seed=0))
@@ -111,5 +112,8 @@ def run_summary(frame: pd.DataFrame, *, reconcile: str | None = None) -> dict[st
         lenient = leniency_table(whole, n_resamples=0)
         for method in ("spearman", "kendall", "pearson"):
             out[method] = _value(corr.iloc[0][method]) if len(corr) else None
+        out["n_scored"] = int(corr.iloc[0]["n"]) if len(corr) else 0
+        out["aspect"] = str(corr.iloc[0]["aspect"]) if len(corr) else None
         out["leniency"] = _value(lenient.iloc[0]["leniency"]) if len(lenient) else None
+        out["scale"] = str(lenient.iloc[0]["scale"]) if len(lenient) else None
     return out
