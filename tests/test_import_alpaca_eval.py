@@ -53,6 +53,13 @@ def test_preference_is_kept_as_a_probability(tmp_path: Path) -> None:
     assert (item.response_a, item.response_b) == (first["output_1"], first["output_2"])
     assert (item.model_a, item.model_b) == ("gpt4_1106_preview", "claude-2")
     assert runs[0].messages and runs[0].messages[0].startswith("claude-2 vs gpt4_1106_preview")
+    # the run's benchmark options load the same pairs (to judge them with another judge)
+    from judge.benchmark import load_items
+    from judge.registry import benchmarks
+
+    config = runs[0].config
+    again = load_items(benchmarks.get(config.benchmark)(**config.benchmark_args))
+    assert again == list(runs[0].items)
 
 
 def test_bad_and_missing_preferences(tmp_path: Path) -> None:
