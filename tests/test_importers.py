@@ -152,8 +152,8 @@ def test_judgebench_published_accuracies_come_out_of_the_report(tmp_path: Path) 
     """All seven judges: `judge import judgebench` + the report's net_vote column equal the
     figures in judgebench/PROVENANCE.md (read from the file, never copied here)."""
     from benchmarks.judgebench import JudgeBenchBenchmark, provenance_accuracies
-    from judge.analysis import agreement
-    from judge.analysis.frame import POLICIES, load_frame, pair_frames
+    from judge.analysis import bias
+    from judge.analysis.frame import load_frame
     from judge.analysis.report import build_report, published_by_run
     from judge.benchmark import match_published
     from judge.importers import ImportRequest, run_import
@@ -165,7 +165,7 @@ def test_judgebench_published_accuracies_come_out_of_the_report(tmp_path: Path) 
         "judgebench", ImportRequest(sources=tuple(map(str, files)), data_root=DATA), output=tmp_path
     )
     frame = load_frame([store.path for store, _ in written])
-    wide = agreement.policy_accuracy_wide(agreement.policy_table(pair_frames(frame, POLICIES)))
+    wide = bias.policy_accuracy_wide(bias.policy_table(frame, n_resamples=0))
     figures = JudgeBenchBenchmark.published_figures(DATA)
     matched = set()
     for row in wide.itertuples():

@@ -546,6 +546,7 @@ def published_by_run(
 
 def _policies_section(
     doc: _Doc,
+    frame: pd.DataFrame,
     pairs_all: dict[Any, pd.DataFrame],
     failures: agreement.Failures,
     opts: dict[str, Any],
@@ -564,10 +565,8 @@ def _policies_section(
         "verdict under every policy. 'published' is the figure the benchmark's "
         "authors give for this judge, with the policy that computes it."
     )
-    long = agreement.policy_table(
-        {p: pairs_all[p] for p in POLICIES}, failures=failures, n_resamples=0
-    )
-    wide = agreement.policy_accuracy_wide(long)
+    long = bias.policy_table(frame, pairs_by_policy=pairs_all, failures=failures, n_resamples=0)
+    wide = bias.policy_accuracy_wide(long)
     shown = wide.copy()
     for policy in POLICIES:
         if policy in shown:
@@ -577,7 +576,7 @@ def _policies_section(
         for r in wide["run"].astype(str)
     ]
     doc.table(shown.map(_fmt) if len(shown) else shown)
-    table = agreement.policy_table({p: pairs_all[p] for p in POLICIES}, failures=failures, **opts)
+    table = bias.policy_table(frame, pairs_by_policy=pairs_all, failures=failures, **opts)
     doc.heading("Every policy, with intervals", 3)
     doc.table(_display(table, ci=agreement.FIGURES))
 
@@ -616,7 +615,7 @@ def _pairs_sections(
         board = agreement.leaderboard(frame, pairs=pairs, failures=failures, **opts)
         board = board.dropna(axis=1, how="all")
         doc.table(_display(board, ci=["accuracy", "kappa", "human_agreement"]))
-        _policies_section(doc, pairs_all, failures, opts, published)
+        _policies_section(doc, frame, pairs_all, failures, opts, published)
 
         doc.heading("Agreement with humans")
         table = agreement.agreement_table(pairs, failures=failures, **opts)

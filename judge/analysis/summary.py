@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from judge.analysis.frame import POLICIES, Policy, build_frame, pair_frame, pair_frames
+from judge.analysis.frame import POLICIES, Policy, build_frame, pair_frame
 from judge.errors import ConfigError
 
 __all__ = ["build_frame", "run_summary"]
@@ -47,8 +47,13 @@ def run_summary(frame: pd.DataFrame, *, reconcile: str | None = None) -> dict[st
     >>> s["n_judgments"], s["reconcile"], 0 < s["accuracy"] < 1
     (400, 'inconsistent_tie', True)
     """
-    from judge.analysis.agreement import agreement_table, policy_table
-    from judge.analysis.bias import first_position_table, position_table, prefer_longer_table
+    from judge.analysis.agreement import agreement_table
+    from judge.analysis.bias import (
+        first_position_table,
+        policy_table,
+        position_table,
+        prefer_longer_table,
+    )
     from judge.analysis.single import leniency_table, score_correlations
 
     if reconcile is not None and reconcile not in POLICIES:
@@ -74,7 +79,7 @@ def run_summary(frame: pd.DataFrame, *, reconcile: str | None = None) -> dict[st
     pairs = pair_frame(whole, policy)
     out["accuracy_by_policy"] = {}
     if len(pairs) and pairs["label"].notna().any():
-        by_policy = policy_table(pair_frames(whole, POLICIES), n_resamples=0)
+        by_policy = policy_table(whole, n_resamples=0)
         out["accuracy_by_policy"] = {
             str(row["policy"]): _value(row["accuracy"]) for _, row in by_policy.iterrows()
         }
