@@ -75,5 +75,5 @@ def _policy_lines(by_policy: dict[str, Any], pct: Any) -> list[str]:
     if not by_policy:
         return []
     return ["accuracy by policy"] + [
-        f"  {policy:<21}{pct(value)}" for policy, value in by_policy.items()
+        f"  {policy:<22} {pct(value)}" for policy, value in by_policy.items()
     ]
