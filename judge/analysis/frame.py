@@ -296,8 +296,21 @@ def shown_verdicts(codes: np.ndarray, swapped: np.ndarray) -> pd.Categorical:
     return pd.Categorical.from_codes(shown, dtype=SHOWN_DTYPE)
 
 
+_OPTIONAL: Final[dict[str, Any]] = {
+    "aspect": None,
+    "scale_low": np.nan,
+    "scale_high": np.nan,
+    "judge_scale_low": np.nan,
+    "judge_scale_high": np.nan,
+}
+"""Columns a frame built elsewhere (synthetic, an older Parquet file) may lack: unknown."""
+
+
 def _finish(frame: pd.DataFrame) -> pd.DataFrame:
     """Column order and dtypes shared by every frame."""
+    missing = {c: v for c, v in _OPTIONAL.items() if c not in frame}
+    if missing:
+        frame = frame.assign(**missing)
     for column in _CATEGORICAL:
         if column in frame and not isinstance(frame[column].dtype, pd.CategoricalDtype):
             frame[column] = frame[column].astype("category")
