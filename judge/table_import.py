@@ -356,6 +356,11 @@ class _Reader:
             a = _number(row, o.score_a, where)
             b = _number(row, o.score_b, where)
             fields["scores"] = (b, a) if presented else (a, b)
+        if not fields and o.verdict not in row:
+            raise where.error(
+                f"a pair needs a verdict ({o.verdict}), P(A) ({o.probability}) or two scores "
+                f"({o.score_a}, {o.score_b}); a single score is for single-answer items"
+            )
         if _present(row.get(o.verdict)) or not fields:
             verdict = self._verdict_fields(row.get(o.verdict), o.verdict, where, presented)
             return {**fields, **verdict}

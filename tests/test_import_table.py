@@ -197,6 +197,7 @@ BAD_ROWS: list[tuple[str, str, dict[str, object], int | None, str | None, str]] 
     ),
     ("v.txt", "A\nB\n", {}, 3, None, "verdict lines for"),
     ("v.csv", "id,verdict\narith-01,\xff\n", {}, 2, "verdict", "invalid UTF-8"),
+    ("v.csv", "id,score\narith-01,3\n", {}, 2, None, "a pair needs a verdict"),
 ]
 
 
