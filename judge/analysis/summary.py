@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from judge.analysis.frame import POLICIES, Policy, build_frame, pair_frame
+from judge.analysis.frame import POLICIES, Policy, build_frame, pair_frames
 from judge.errors import ConfigError
 
 __all__ = ["build_frame", "run_summary"]
@@ -76,10 +76,13 @@ def run_summary(frame: pd.DataFrame, *, reconcile: str | None = None) -> dict[st
     whole = frame.assign(
         run=pd.Categorical.from_codes(np.zeros(len(frame), dtype=np.int8), categories=["all"])
     )
-    pairs = pair_frame(whole, policy)
+    # the orders are combined once for the run's policy and every other
+    combined = pair_frames(whole, [policy, *(p for p in POLICIES if p != policy)])
+    pairs = combined[policy]
     out["accuracy_by_policy"] = {}
     if len(pairs) and pairs["label"].notna().any():
-        by_policy = policy_table(whole, n_resamples=0)
+        every = {p: combined[p] for p in POLICIES}
+        by_policy = policy_table(whole, n_resamples=0, pairs_by_policy=every)
         out["accuracy_by_policy"] = {
             str(row["policy"]): _value(row["accuracy"]) for _, row in by_policy.iterrows()
         }
