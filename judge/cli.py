@@ -86,7 +86,10 @@ def run(
     seed: Annotated[int, typer.Option(help="seed for sampling")] = 0,
     orders: Annotated[str, typer.Option(help="both | original | swapped")] = "both",
     reconcile: Annotated[
-        str, typer.Option(help="inconsistent_tie | average_probabilities | first_order")
+        str,
+        typer.Option(
+            help="inconsistent_tie | average_probabilities | first_order | net_vote | both_orders"
+        ),
     ] = "inconsistent_tie",
     samples: Annotated[int, typer.Option(help="samples per request")] = 1,
     no_cache: Annotated[
