@@ -409,9 +409,13 @@ def agreement_table(
 def confusion_table(pairs: pd.DataFrame, *, by: Sequence[str] | str = ("run",)) -> pd.DataFrame:
     """Counts of (human label, judge verdict) per group; the judge side includes failures.
 
-    Columns: group keys, ``label`` (B/tie/A), ``verdict`` (B/tie/A/unparsed/error), ``count``.
+    Columns: group keys, ``label`` (B/tie/A), ``verdict`` (B/tie/A/unparsed/error, and
+    inconsistent for pairs under ``both_orders``), ``count``.
     """
     by = _group_keys(by)
+    judged = ["A", "tie", "B", "unparsed", "error"]
+    if (pairs["status"] == "inconsistent").any():
+        judged.append("inconsistent")
     frames = []
     for keys, group in _groups(pairs, by):
         labelled = group[group["label"].notna().to_numpy()]
@@ -424,7 +428,7 @@ def confusion_table(pairs: pd.DataFrame, *, by: Sequence[str] | str = ("run",)) 
             pd.crosstab(labelled["label"].astype(object), verdict)
             .reindex(
                 index=["A", "tie", "B"],
-                columns=["A", "tie", "B", "unparsed", "error"],
+                columns=judged,
                 fill_value=0,
             )
             .stack()

@@ -185,9 +185,10 @@ def plot_confusion(confusion: pd.DataFrame, run: str) -> bytes:
     table = confusion[confusion["run"] == run].pivot(
         index="label", columns="verdict", values="count"
     )
-    table = table.reindex(
-        index=["A", "tie", "B"], columns=["A", "tie", "B", "unparsed", "error"]
-    ).fillna(0)
+    judged = ["A", "tie", "B", "unparsed", "error"]
+    if "inconsistent" in set(confusion["verdict"]):
+        judged.append("inconsistent")
+    table = table.reindex(index=["A", "tie", "B"], columns=judged).fillna(0)
     fig = _figure(4.8, 3.2)
     ax = fig.add_subplot(1, 1, 1)
     ax.imshow(table.to_numpy(dtype=float), cmap="Blues")
