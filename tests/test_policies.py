@@ -148,3 +148,22 @@ def test_run_summary_shows_every_policy(frame: pd.DataFrame) -> None:
     summary = run_summary(frame)
     assert list(summary["accuracy_by_policy"]) == list(POLICIES)
     assert summary["accuracy_by_policy"]["both_orders"] == pytest.approx(1 / 5)
+
+
+def test_report_of_a_both_orders_run_where_every_pair_flips() -> None:
+    """An always-first judge under both_orders has no agreed verdict at all."""
+    from judge.analysis.report import build_report
+
+    items = [
+        item(i, "A").model_copy(update={"model_a": "m1", "model_b": f"m{2 + i % 2}"})
+        for i in range(12)
+    ]
+    judgments = [
+        judgment(i, swapped, "B" if swapped else "A")
+        for i in range(12)
+        for swapped in (False, True)
+    ]
+    frame = build_frame(items, judgments, run="r", reconcile="both_orders")
+    text = build_report(frame, n_resamples=5).markdown()
+    assert "| 0.00 |" in text  # both_orders accuracy
+    assert pair_frame(frame)["status"].eq("inconsistent").all()
