@@ -14,13 +14,14 @@ or both. Item ids are the ``pair_id`` UUIDs.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import ClassVar, Literal
 
 from benchmarks._paths import dataset_path
-from judge.benchmark import Benchmark, BenchmarkOptions, read_jsonl
-from judge.formats import Where, build, label_field, text_field
+from judge.benchmark import Benchmark, BenchmarkOptions, PublishedFigure, read_jsonl
+from judge.formats import Where, build, label_field, read_text, text_field
 from judge.records import HumanLabel, PairItem, Verdict
 
 FILES: dict[str, str] = {
@@ -28,6 +29,21 @@ FILES: dict[str, str] = {
     "claude": "dataset=judgebench,response_model=claude-3-5-sonnet-20240620.jsonl",
 }
 LABELS: dict[str, Verdict] = {"A>B": "A", "B>A": "B"}
+_FIGURE = re.compile(r"([A-Za-z0-9][\w.\-]*)\s*=?\s*\**\s*(\d+(?:\.\d+)?)%")
+
+
+def provenance_accuracies(text: str) -> dict[str, float]:
+    """Judge name -> accuracy (a fraction) from the PROVENANCE bullet that recomputes
+    JudgeBench's own metric from the committed judge outputs.
+
+    >>> provenance_accuracies("- **Recomputed ... metric** ... judge o1-mini = **65.71%**; "
+    ...                       "reward models GRM-2B 59.43%.\\n- Length: 45.1%")
+    {'o1-mini': 0.6571, 'GRM-2B': 0.5943}
+    """
+    for bullet in re.split(r"\n(?=- )", text):
+        if bullet.lstrip("- ").startswith("**Recomputed"):
+            return {name: round(float(value) / 100, 10) for name, value in _FIGURE.findall(bullet)}
+    return {}
 
 
 def source_category(source: str) -> str:
@@ -67,6 +83,24 @@ class JudgeBenchBenchmark(Benchmark):
             list(FILES) if self.options.response_model == "both" else [self.options.response_model]
         )
         return [folder / FILES[m] for m in models]
+
+    @classmethod
+    def published_figures(cls, data_root: Path | None = None) -> list[PublishedFigure]:
+        """The judges' accuracies (net vote over both orders) in ``judgebench/PROVENANCE.md``."""
+        folder = dataset_path(str(data_root / "judgebench") if data_root else None, "judgebench")
+        path = folder / "PROVENANCE.md"
+        if not path.is_file():
+            return []
+        return [
+            PublishedFigure(
+                judge=name,
+                metric="accuracy",
+                policy="net_vote",
+                value=value,
+                source=f"{path.name}: JudgeBench's metric recomputed from the committed outputs",
+            )
+            for name, value in provenance_accuracies(read_text(path)).items()
+        ]
 
     def load(self) -> Iterator[PairItem]:
         for path in self.files():

@@ -6,7 +6,9 @@ by newlines), ``context`` (the fact the reply should use), ``system_id``,
 ``system_output`` (the graded reply) and ``scores``: the **mean of 3 annotators** per
 aspect: ``overall`` (1-5), ``understandability`` and ``groundedness`` (0-1),
 ``naturalness``, ``coherence`` and ``engagingness`` (1-3). Each becomes a
-:class:`~judge.records.HumanScore` with ``annotator="mean"``.
+:class:`~judge.records.HumanScore` with ``annotator="mean"``. The ``aspect`` option
+(``overall`` by default) says which one the judge is compared with: it sets each
+item's ``aspect`` and ``scale``, and reports name it.
 
 The prompt shows the conversation and the fact (one turn per line); the raw
 ``source`` and ``context`` strings are kept in ``metadata``. Item ids are
@@ -18,7 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from benchmarks._paths import dataset_path
 from judge.benchmark import Benchmark, BenchmarkOptions
@@ -71,6 +73,15 @@ class TopicalChatBenchmark(Benchmark):
     class Options(BenchmarkOptions):
         path: str | None = None
         """The ``topical_chat_usr`` folder or ``topical_chat.json`` (default: shared datasets)."""
+        aspect: Literal[
+            "overall",
+            "understandability",
+            "naturalness",
+            "coherence",
+            "engagingness",
+            "groundedness",
+        ] = "overall"
+        """The human score the judge is compared with (its scale comes with it)."""
 
     options: Options  # type: ignore[assignment]  # the base class types it as its own Options
 
@@ -116,7 +127,8 @@ class TopicalChatBenchmark(Benchmark):
                 response=text_field(row, "system_output", where),
                 model=system_id,
                 scores=tuple(scores),
-                scale=SCALES["overall"],
+                scale=SCALES[self.options.aspect],
+                aspect=self.options.aspect,
                 category=system_id,
                 metadata={
                     "history": history,

@@ -29,6 +29,22 @@ class BenchmarkOptions(Record):
     """Options every benchmark takes (subclasses add fields)."""
 
 
+class PublishedFigure(Record):
+    """A judge's figure as its benchmark's authors published it, shown beside ours."""
+
+    judge: str
+    """The judge's name as published; matched against a run's judge name ignoring case
+    and punctuation (``GRM-Gemma-2B`` matches ``reward_model/Ray2333_GRM-Gemma-2B-...``)."""
+    metric: str = "accuracy"
+    """Which figure: ``accuracy`` (a fraction in [0, 1])."""
+    policy: str | None = None
+    """The reconcile policy that computes the same figure (e.g. ``net_vote``)."""
+    value: float
+    """The published value (a fraction, not a percentage)."""
+    source: str = ""
+    """Where it was read (file name and what it is)."""
+
+
 class Benchmark(ABC):
     """Base class of benchmark loaders."""
 
@@ -57,9 +73,45 @@ class Benchmark(ABC):
         """The data files this benchmark reads (hashed into the run manifest)."""
         return []
 
+    @classmethod
+    def published_figures(cls, data_root: Path | None = None) -> list[PublishedFigure]:
+        """Judges' figures published for this benchmark, read from its data files.
+
+        ``judge report`` shows each beside the matching run. ``data_root`` is the
+        datasets folder (default: the benchmark's own default). None by default;
+        a benchmark whose source publishes judge figures overrides this and must read
+        them from files at call time, never from numbers copied into code.
+        """
+        return []
+
+
+def _name_key(name: str) -> str:
+    return "".join(c for c in name.lower() if c.isalnum())
+
+
+def match_published(figures: Iterable[PublishedFigure], judge: str) -> PublishedFigure | None:
+    """The published figure whose judge name is part of ``judge`` (ignoring case and
+    punctuation); the longest such name wins, None if there is none.
+
+    >>> figures = [PublishedFigure(judge="internlm2-7b-reward", value=0.59),
+    ...            PublishedFigure(judge="InternLM2-20B-reward", value=0.63)]
+    >>> match_published(figures, "judgebench/reward_model/internlm_internlm2-20b-reward").value
+    0.63
+    >>> match_published(figures, "o1-mini") is None
+    True
+    """
+    key = _name_key(judge)
+    found = [f for f in figures if _name_key(f.judge) and _name_key(f.judge) in key]
+    return max(found, key=lambda f: len(_name_key(f.judge))) if found else None
+
 
 def load_items(benchmark: Benchmark, *, limit: int | None = None) -> list[AnyItem]:
-    """Load a benchmark's items, check ids are unique, and apply ``limit``."""
+    """Load a benchmark's items, check ids are unique, and apply ``limit``.
+
+    Every item is loaded and checked even with ``limit`` (``judge run --limit N``): a
+    bad row anywhere in the data file is reported before a small trial run looks
+    fine. Reading a whole file costs little beside judging.
+    """
     items: list[AnyItem] = []
     seen: set[str] = set()
     for item in benchmark.load():
@@ -67,9 +119,7 @@ def load_items(benchmark: Benchmark, *, limit: int | None = None) -> list[AnyIte
             raise DataError(f"benchmark {benchmark.name!r}: duplicate item id {item.id!r}")
         seen.add(item.id)
         items.append(item)
-        if limit is not None and len(items) >= limit:
-            break
-    return items
+    return items if limit is None else items[:limit]
 
 
 def items_hash(items: Iterable[AnyItem]) -> str:

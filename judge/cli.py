@@ -91,7 +91,10 @@ def run(
     judge_param: JudgeParams = None,
     benchmark_param: BenchParams = None,
     limit: Annotated[
-        int | None, typer.Option("--limit", "-n", help="judge the first N items")
+        int | None,
+        typer.Option(
+            "--limit", "-n", help="judge the first N items (every row is still read and checked)"
+        ),
     ] = None,
     output: Annotated[Path, typer.Option("--output", "-o", help="results folder")] = Path(
         "results"
@@ -103,7 +106,10 @@ def run(
     seed: Annotated[int, typer.Option(help="seed for sampling")] = 0,
     orders: Annotated[str, typer.Option(help="both | original | swapped")] = "both",
     reconcile: Annotated[
-        str, typer.Option(help="inconsistent_tie | average_probabilities | first_order")
+        str,
+        typer.Option(
+            help="inconsistent_tie | average_probabilities | first_order | net_vote | both_orders"
+        ),
     ] = "inconsistent_tie",
     samples: Annotated[int, typer.Option(help="samples per request")] = 1,
     no_cache: Annotated[
@@ -187,10 +193,11 @@ def run(
 @app.command("list")
 def list_plugins(
     kind: Annotated[
-        str | None, typer.Argument(help="backends | judges | benchmarks | perturbations")
+        str | None,
+        typer.Argument(help="backends | judges | benchmarks | perturbations | importers"),
     ] = None,
 ) -> None:
-    """List every backend, judge, benchmark and perturbation, and where each comes from."""
+    """List every backend, judge, benchmark, perturbation and importer, and where each is from."""
     from judge.registry import REGISTRIES
 
     try:
@@ -339,12 +346,40 @@ def report(
         _fail(exc)
 
 
+ImportParams = Annotated[
+    list[str] | None,
+    typer.Option("--import-param", "-I", help="importer option key=value (repeatable)"),
+]
+
+
 @app.command("import")
 def import_verdicts(
-    source: Annotated[str, typer.Argument(help="pandalm | judgebench")],
-    which: Annotated[
-        str, typer.Argument(help="pandalm: gpt-3.5 | pandalm-7b; judgebench: a decisions file")
+    importer: Annotated[
+        str, typer.Argument(help="importer name: table | alpaca_eval | judgebench | pandalm ...")
     ],
+    sources: Annotated[
+        list[str] | None,
+        typer.Argument(help="files to import (pandalm: gpt-3.5 | pandalm-7b)"),
+    ] = None,
+    benchmark: Annotated[
+        str | None,
+        typer.Option("--benchmark", "-b", help="benchmark the verdicts are about (table)"),
+    ] = None,
+    benchmark_param: BenchParams = None,
+    import_param: ImportParams = None,
+    value_map: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--map", help="verdict value map VALUE=A|B|tie|failed (repeatable), e.g. --map 1=A"
+        ),
+    ] = None,
+    judge_name: Annotated[
+        str | None, typer.Option("--judge-name", help="name of the imported judge")
+    ] = None,
+    lenient: Annotated[
+        bool,
+        typer.Option("--lenient", help="skip and count rows whose id is not in the benchmark"),
+    ] = False,
     data_root: Annotated[
         Path | None, typer.Option(help="folder holding the datasets (default: ../shared/datasets)")
     ] = None,
@@ -354,29 +389,44 @@ def import_verdicts(
     name: Annotated[str | None, typer.Option("--name", help="run folder name")] = None,
     overwrite: Annotated[bool, typer.Option(help="replace an existing run folder")] = False,
 ) -> None:
-    """Import another tool's published verdicts as a run, to analyse like any other."""
-    from judge.importers import import_judgebench, import_pandalm
+    """Import verdicts made elsewhere as runs, to analyse like any other (judge list importers)."""
+    from judge.importers import ImportRequest, run_import
 
     try:
-        if source == "pandalm":
-            store = import_pandalm(
-                which,  # type: ignore[arg-type]  # the importer names the choices if wrong
-                data_root=data_root,
-                output=output,
-                run_name=name,
-                overwrite=overwrite,
-            )
-        elif source == "judgebench":
-            store = import_judgebench(
-                which, data_root=data_root, output=output, run_name=name, overwrite=overwrite
-            )
-        else:
-            raise ConfigError(f"unknown source {source!r}; choose pandalm or judgebench")
-        counts = store.read_manifest().counts
-        typer.echo(
-            f"imported {counts.total} judgments into {store.path} "
-            f"({counts.ok} ok, {counts.unparsed} unparsed, {counts.error} error)"
+        options = parse_pairs(import_param, "-I")
+        if value_map:
+            mapping = {}
+            for pair in value_map:
+                value, sep, target = pair.rpartition("=")
+                if not sep:
+                    raise ConfigError(f"--map expects VALUE=A|B|tie|failed, got {pair!r}")
+                mapping[value] = target
+            options["map"] = {**options.get("map", {}), **mapping}
+        request = ImportRequest(
+            sources=tuple(sources or ()),
+            benchmark=benchmark,
+            benchmark_args=parse_pairs(benchmark_param, "-B"),
+            judge=judge_name,
+            data_root=data_root,
+            lenient=lenient,
         )
+        written = run_import(
+            importer,
+            request,
+            options=options,
+            output=output,
+            run_name=name,
+            overwrite=overwrite,
+            argv=tuple(sys.argv),
+        )
+        for store, run in written:
+            counts = store.read_manifest().counts
+            typer.echo(
+                f"imported {counts.total} judgments into {store.path} "
+                f"({counts.ok} ok, {counts.unparsed} unparsed, {counts.error} error)"
+            )
+            for message in run.messages:
+                typer.echo(f"  {message}")
     except JudgeError as exc:
         _fail(exc)
 

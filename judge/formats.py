@@ -9,9 +9,10 @@ Benchmark loaders and model-output readers share these helpers:
   array in a top-level object of arrays) *with the line it starts on*, so a bad
   record in a pretty-printed file is reported at its line;
 - :func:`jsonl_rows`, :func:`delimited_rows`, :func:`parquet_rows` and
-  :func:`table_rows` yield ``(line, row)`` pairs where a broken row is yielded as
-  its :class:`~judge.errors.DataError` instead of raised, so a lenient reader can
-  skip it and go on (:func:`read_delimited` raises at the first);
+  :func:`table_rows` yield ``(line, row)`` pairs, every row a ``dict``; a broken row
+  raises its :class:`~judge.errors.DataError` (file, line, field), unless the caller
+  passes ``on_error``, which then receives it and the row is skipped (a lenient
+  reader counts them). A plugin that forgets a check cannot meet a non-dict row;
 - :func:`text_field`, :func:`int_field` and :func:`build` check one field at a time
   and turn a failure into a :class:`~judge.errors.DataError` naming the field.
 """
@@ -22,7 +23,7 @@ import csv
 import io
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -33,6 +34,15 @@ from judge.errors import DataError
 from judge.records import Verdict
 
 M = TypeVar("M", bound=BaseModel)
+OnError = Callable[[DataError], None]
+"""Receives a broken row's error instead of it being raised (the row is skipped)."""
+
+
+def _fail(error: DataError, on_error: OnError | None) -> None:
+    if on_error is None:
+        raise error
+    on_error(error)
+
 
 _WS = re.compile(r"[ \t\n\r]*")
 
@@ -182,14 +192,14 @@ def json_records(path: Path) -> Iterator[tuple[int, str | None, int, Any]]:
 
 
 def delimited_rows(
-    path: Path, *, delimiter: str = ","
-) -> Iterator[tuple[int, dict[str, str] | DataError]]:
-    """Yield ``(line, row or error)`` from a CSV/TSV file with a header row.
+    path: Path, *, delimiter: str = ",", on_error: OnError | None = None
+) -> Iterator[tuple[int, dict[str, str]]]:
+    """Yield ``(line, row)`` from a CSV/TSV file with a header row.
 
     ``line`` is the physical line a record starts on (quoted fields may span lines).
     Blank lines are skipped. A row with more or fewer fields than the header, or with
-    invalid UTF-8, is yielded as a :class:`DataError` (so a lenient reader can skip
-    it); a bad header or broken quoting raises.
+    invalid UTF-8, raises a :class:`DataError` (or goes to ``on_error`` and is
+    skipped); a bad header or broken quoting always raises.
     """
     data = read_bytes(path)
     try:
@@ -220,15 +230,17 @@ def delimited_rows(
                 continue
             if bad is not None:
                 column = header[bad] if bad < len(header) else None
-                yield start, DataError("invalid UTF-8", path=str(path), line=start, field=column)
+                _fail(
+                    DataError("invalid UTF-8", path=str(path), line=start, field=column), on_error
+                )
             elif len(record) != len(header):
-                yield (
-                    start,
+                _fail(
                     DataError(
                         f"row has {len(record)} fields but the header has {len(header)}",
                         path=str(path),
                         line=start,
                     ),
+                    on_error,
                 )
             else:
                 yield start, dict(zip(header, record, strict=True))
@@ -254,26 +266,30 @@ def read_delimited(path: Path, *, delimiter: str = ",") -> Iterator[tuple[int, d
     >>> list(read_delimited(p))
     [(2, {'a': '1', 'b': 'x\\ny'}), (5, {'a': '2', 'b': 'z'})]
     """
-    for line, row in delimited_rows(path, delimiter=delimiter):
-        if isinstance(row, DataError):
-            raise row
-        yield line, row
+    yield from delimited_rows(path, delimiter=delimiter)
 
 
-def jsonl_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | DataError]]:
-    """Yield ``(line, object or error)`` for every non-blank line of a JSONL file.
+def jsonl_rows(
+    path: Path, *, on_error: OnError | None = None
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield ``(line, object)`` for every non-blank line of a JSONL file.
 
-    Invalid UTF-8, invalid JSON, a truncated last line and a non-object line are
-    yielded as :class:`DataError` naming the line, so a lenient reader can skip them.
+    Invalid UTF-8, invalid JSON, a truncated last line and a non-object line raise a
+    :class:`DataError` naming the line, or go to ``on_error`` and are skipped.
 
     >>> import tempfile
     >>> p = Path(tempfile.mkdtemp()) / "t.jsonl"
     >>> _ = p.write_bytes(b'{"a": 1}\\n\\n[2]\\n{"a": ')
-    >>> for n, r in jsonl_rows(p):
-    ...     print(n, r)  # doctest: +ELLIPSIS
+    >>> errors = []
+    >>> for n, r in jsonl_rows(p, on_error=errors.append):
+    ...     print(n, r)
     1 {'a': 1}
-    3 ...t.jsonl:3: expected a JSON object, got list
-    4 ...t.jsonl:4: truncated last line: Expecting value (column 7)
+    >>> [str(e).split(": ", 1)[1] for e in errors]
+    ['expected a JSON object, got list', 'truncated last line: Expecting value (column 7)']
+    >>> list(jsonl_rows(p))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    judge.errors.DataError: ...t.jsonl:3: expected a JSON object, got list
     """
     raw = read_bytes(path)
     lines = raw.split(b"\n")
@@ -283,13 +299,13 @@ def jsonl_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | DataError]]:
         try:
             text = line.decode("utf-8-sig" if number == 1 else "utf-8")
         except UnicodeDecodeError as exc:
-            yield (
-                number,
+            _fail(
                 DataError(
                     f"invalid UTF-8 (byte 0x{line[exc.start]:02x} at column {exc.start + 1})",
                     path=str(path),
                     line=number,
                 ),
+                on_error,
             )
             continue
         try:
@@ -297,23 +313,23 @@ def jsonl_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | DataError]]:
         except json.JSONDecodeError as exc:
             last = number == len(lines) and not raw.endswith(b"\n")
             what = "truncated last line" if last else "invalid JSON"
-            yield (
-                number,
+            _fail(
                 DataError(f"{what}: {exc.msg} (column {exc.colno})", path=str(path), line=number),
+                on_error,
             )
             continue
         if not isinstance(obj, dict):
-            yield (
-                number,
+            _fail(
                 DataError(
                     f"expected a JSON object, got {_type_name(obj)}", path=str(path), line=number
                 ),
+                on_error,
             )
             continue
         yield number, obj
 
 
-def parquet_rows(path: Path) -> Iterator[tuple[int, dict[str, Any] | DataError]]:
+def parquet_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """Yield ``(row number, row)`` from a Parquet file (row numbers count from 1)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -352,13 +368,18 @@ def table_format(path: Path, declared: str = "auto") -> str:
     return fmt
 
 
-def table_rows(path: Path, fmt: str = "auto") -> Iterator[tuple[int, dict[str, Any] | DataError]]:
-    """Yield ``(line, row or error)`` from a JSONL, JSON (array), CSV, TSV or Parquet file."""
+def table_rows(
+    path: Path, fmt: str = "auto", *, on_error: OnError | None = None
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield ``(line, row)`` from a JSONL, JSON (array), CSV, TSV or Parquet file.
+
+    A broken row raises its :class:`DataError` (or goes to ``on_error`` and is skipped).
+    """
     fmt = table_format(path, fmt)
     if fmt == "jsonl":
-        yield from jsonl_rows(path)
+        yield from jsonl_rows(path, on_error=on_error)
     elif fmt in ("csv", "tsv"):
-        yield from delimited_rows(path, delimiter="," if fmt == "csv" else "\t")
+        yield from delimited_rows(path, delimiter="," if fmt == "csv" else "\t", on_error=on_error)
     elif fmt == "parquet":
         yield from parquet_rows(path)
     else:
@@ -366,11 +387,11 @@ def table_rows(path: Path, fmt: str = "auto") -> Iterator[tuple[int, dict[str, A
             if isinstance(row, dict):
                 yield line, row
             else:
-                yield (
-                    line,
+                _fail(
                     DataError(
                         f"expected a JSON object, got {_type_name(row)}", path=str(path), line=line
                     ),
+                    on_error,
                 )
 
 

@@ -1,35 +1,50 @@
-"""Import verdicts that other projects published, as runs in our store.
+"""Import verdicts made elsewhere as runs in our store.
 
 An imported run is a normal run folder (``manifest.json``, ``items.jsonl``,
 ``judgments.jsonl``), so agreement, bias and position consistency are analysed
-exactly as for a run we made. Nothing is re-judged: each published decision becomes
-one :class:`~judge.records.Judgment` with the source record kept in ``raw``.
-A reply with no verdict (PandaLM's ``"garbage"``, an empty JudgeBench decision) is
+exactly as for a run we made. Nothing is re-judged: each decision becomes one
+:class:`~judge.records.Judgment` with the source record kept in ``raw``. A reply
+with no verdict (PandaLM's ``"garbage"``, an empty JudgeBench decision) is
 ``status="unparsed"``, never a tie.
 
-- :func:`import_pandalm`: the gpt-3.5-turbo or PandaLM-7B verdicts on PandaLM's
-  999-pair test set (one order: ``swapped=False``).
-- :func:`import_judgebench`: a ``*.decisions.csv`` of JudgeBench's committed judge
-  outputs (both orders where present: the swapped-order decision is as emitted, so it
-  is flipped to canonical order and stored with ``swapped=True``).
+An importer is a plugin (registry kind ``importers``, entry-point group
+``judge_harness.importers``): a class with a ``name``, a strict nested ``Options``
+model and ``read(request) -> list[ImportedRun]``; :func:`run_import` builds it and
+writes what it read. The built-ins go through the same path:
+
+- ``pandalm`` (:class:`PandaLMImporter`): the gpt-3.5-turbo or PandaLM-7B verdicts on
+  PandaLM's 999-pair test set (one order: ``swapped=False``);
+- ``judgebench`` (:class:`JudgeBenchImporter`): a ``*.decisions.csv`` of JudgeBench's
+  committed judge outputs (both orders; the swapped-order decision is as emitted,
+  so it is flipped to canonical order and stored with ``swapped=True``);
+- ``table`` (:mod:`judge.table_import`): any judge's verdicts for any registered
+  benchmark, from a table keyed by item id or from one verdict per line;
+- ``alpaca_eval`` (:mod:`judge.alpaca_eval_import`): AlpacaEval ``annotations.json``.
+
+The manifest of an imported run says so (``extra["import"]``: importer, source
+files and their sha256, the options and value map used) and leaves ``git_commit``
+and ``package_versions`` empty: the tool that made the verdicts is not known.
 """
 
 from __future__ import annotations
 
 import json
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import JsonValue
+from pydantic import JsonValue, ValidationError
 
-from judge.benchmark import file_sha256, items_hash, load_items
+from judge.benchmark import AnyItem, file_sha256, items_hash, load_items
 from judge.errors import ConfigError, DataError, StoreError
 from judge.formats import Where, int_field, json_records, read_delimited, require
 from judge.prompts import sha256_json
 from judge.records import (
     Judgment,
     PairItem,
+    Record,
     RunConfig,
     RunManifest,
     Verdict,
@@ -115,39 +130,164 @@ def _judgment(
     )
 
 
-def _write_run(
+class ImporterOptions(Record):
+    """Options every importer takes (subclasses add fields; unknown keys are errors)."""
+
+
+@dataclass(frozen=True)
+class ImportRequest:
+    """What the user asked to import: the same for every importer."""
+
+    sources: tuple[str, ...]
+    """The positional arguments: source files (or, for ``pandalm``, which judge)."""
+    benchmark: str | None = None
+    """Registry name of the benchmark the verdicts are about (``table`` needs it)."""
+    benchmark_args: dict[str, Any] = field(default_factory=dict)
+    """Options of that benchmark (``-B key=value``)."""
+    judge: str | None = None
+    """Name for the imported judge (default: from the source file's name)."""
+    data_root: Path | None = None
+    """The datasets folder (default: ``../shared/datasets`` or ``$JUDGE_HARNESS_DATA``)."""
+    lenient: bool = False
+    """Skip (and count) rows whose item id is not in the benchmark instead of failing."""
+
+
+@dataclass
+class ImportedRun:
+    """One run read by an importer, not yet written."""
+
+    name: str
+    """Default run folder name."""
+    config: RunConfig
+    judge_hash: str
+    judge_spec: dict[str, JsonValue]
+    items: Sequence[AnyItem]
+    judgments: Sequence[Judgment]
+    sources: Sequence[Path]
+    """The files the verdicts were read from (hashed into the manifest)."""
+    data_files: Sequence[Path] = ()
+    """The benchmark's own data files (hashed as for any run)."""
+    orders: int = 1
+    """Judgments expected per item (1 or 2): ``complete`` means all are present."""
+    details: dict[str, JsonValue] = field(default_factory=dict)
+    """What the importer wants recorded: options, value map, skipped rows."""
+    messages: list[str] = field(default_factory=list)
+    """Lines to tell the user (skipped rows, figures)."""
+
+
+class Importer(ABC):
+    """Base class of importers: ``read`` turns sources into runs; nothing is written."""
+
+    name: ClassVar[str]
+    """Registry name (``judge import NAME``)."""
+    description: ClassVar[str] = ""
+
+    class Options(ImporterOptions):
+        pass
+
+    def __init__(self, **options: Any) -> None:
+        try:
+            self.options = self.Options(**options)
+        except ValidationError as exc:
+            msgs = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            raise ConfigError(f"invalid options for importer {self.name!r}: {msgs}") from exc
+
+    @abstractmethod
+    def read(self, request: ImportRequest) -> list[ImportedRun]:
+        """Read the sources into runs; bad input raises :class:`DataError` naming file,
+        line and field."""
+
+
+def build_importer(name: str, options: dict[str, Any] | None = None) -> Importer:
+    """The importer registered as ``name``, built with ``options`` (``-I key=value``)."""
+    from judge.registry import importers
+
+    factory = importers.get(name)
+    importer = factory(**(options or {}))
+    if not isinstance(importer, Importer):
+        raise ConfigError(f"importer {name!r} did not build an Importer ({type(importer)!r})")
+    return importer
+
+
+def run_import(
+    name: str,
+    request: ImportRequest,
     *,
+    options: dict[str, Any] | None = None,
+    output: str | Path = "results",
+    run_name: str | None = None,
+    overwrite: bool = False,
+    argv: Sequence[str] = (),
+) -> list[tuple[RunStore, ImportedRun]]:
+    """Build importer ``name``, read ``request`` and write each run it read.
+
+    ``run_name`` names the folder when there is one run; with several it is a prefix
+    (``<run_name>-<default name>``). Every run is read before any is written.
+    """
+    importer = build_importer(name, options)
+    runs = importer.read(request)
+    if not runs:
+        raise DataError(f"importer {name!r} found nothing to import in {list(request.sources)}")
+    out = []
+    for run in runs:
+        folder = run.name if run_name is None else run_name
+        if run_name is not None and len(runs) > 1:
+            folder = f"{run_name}-{run.name}"
+        store = write_imported_run(
+            run, RunStore(Path(output) / folder), importer=name, overwrite=overwrite, argv=argv
+        )
+        out.append((store, run))
+    return out
+
+
+def write_imported_run(
+    run: ImportedRun,
     store: RunStore,
-    overwrite: bool,
-    config: RunConfig,
-    judge_hash: str,
-    judge_spec: dict[str, JsonValue],
-    items: Sequence[PairItem],
-    judgments: Sequence[Judgment],
-    files: Sequence[Path],
-    orders: int,
+    *,
+    importer: str,
+    overwrite: bool = False,
+    argv: Sequence[str] = (),
 ) -> RunStore:
+    """Write an imported run; its manifest records the import, not a tool it cannot know."""
     if store.exists() and not overwrite:
         raise StoreError(f"{store.path} already holds a run; pass overwrite=True to replace it")
     started = utcnow()
-    store.write_items(items)
-    store.rewrite_judgments(judgments)
+    store.write_items(run.items)
+    store.rewrite_judgments(run.judgments)
+    sources = {str(p): file_sha256(p) for p in run.sources}
     manifest = RunManifest(
         run_id=store.path.name,
-        config=config,
-        judge_hash=judge_hash,
-        judge_spec=judge_spec,
-        data_hash=items_hash(items),
-        data_files={str(p): file_sha256(p) for p in files},
-        n_items=len(items),
-        counts=count_judgments(judgments),
+        config=run.config,
+        judge_hash=run.judge_hash,
+        judge_spec=run.judge_spec,
+        data_hash=items_hash(run.items),
+        data_files={**{str(p): file_sha256(p) for p in run.data_files}, **sources},
+        argv=tuple(argv),
+        n_items=len(run.items),
+        counts=count_judgments(run.judgments),
         started_at=started,
         finished_at=utcnow(),
-        complete=len(judgments) == orders * len(items),
-        extra={"imported": True},
+        complete=len(run.judgments) == run.orders * len(run.items),
+        # git_commit and package_versions stay empty: the verdicts were made elsewhere
+        extra={
+            "imported": True,
+            "import": {"importer": importer, "sources": sources, **run.details},
+        },
     )
     store.write_manifest(manifest)
     return store
+
+
+def source_judge_hash(importer: str, judge: str, paths: Sequence[Path], **details: Any) -> str:
+    """The judge hash of an import: the importer, judge name, source contents and options."""
+    return sha256_json(
+        {
+            "imported": judge,
+            "importer": importer,
+            "sha256": [file_sha256(p) for p in paths],
+            **details,
+        }
+    )[:16]
 
 
 def import_pandalm(
@@ -165,6 +305,13 @@ def import_pandalm(
     Each of the 999 items gets one judgment in the original order; ``raw`` is the
     judge record as published (result, reason, reference) as JSON.
     """
+    run = read_pandalm(kind, data_root=data_root)
+    store = RunStore(Path(output) / (run_name or run.name))
+    return write_imported_run(run, store, importer="pandalm", overwrite=overwrite)
+
+
+def read_pandalm(kind: str, *, data_root: str | Path | None = None) -> ImportedRun:
+    """PandaLM's published verdicts of judge ``kind`` as an :class:`ImportedRun`."""
     from benchmarks._paths import default_data_root
     from benchmarks.pandalm import PandaLMBenchmark
 
@@ -218,16 +365,17 @@ def import_pandalm(
         "source": "WeOpenML/PandaLM data/" + file_name,
         "result_field": field,
     }
-    return _write_run(
-        store=RunStore(Path(output) / (run_name or f"import-pandalm-{kind}")),
-        overwrite=overwrite,
+    return ImportedRun(
+        name=f"import-pandalm-{kind}",
         config=config,
         judge_hash=judge_hash,
         judge_spec=spec,
         items=items,
         judgments=judgments,
-        files=[*bench.files(), path],
+        sources=[path],
+        data_files=bench.files(),
         orders=1,
+        details={"judge": kind, "result_field": field},
     )
 
 
@@ -255,7 +403,14 @@ def import_judgebench(
     run_name: str | None = None,
     overwrite: bool = False,
 ) -> RunStore:
-    """Import one JudgeBench ``*.decisions.csv`` (a judge's committed decisions) as a run.
+    """Import one JudgeBench ``*.decisions.csv`` as a run (see :func:`read_judgebench`)."""
+    run = read_judgebench(judge_file, data_root=data_root)
+    store = RunStore(Path(output) / (run_name or run.name))
+    return write_imported_run(run, store, importer="judgebench", overwrite=overwrite)
+
+
+def read_judgebench(judge_file: str | Path, *, data_root: str | Path | None = None) -> ImportedRun:
+    """One JudgeBench ``*.decisions.csv`` (a judge's committed decisions) as a run.
 
     Columns: ``pair_id, source, label, decision_original_order,
     decision_swapped_order_raw``. ``A>B``/``B>A``/``A=B`` become ``A``/``B``/``tie``;
@@ -326,16 +481,17 @@ def import_judgebench(
     )
     spec: dict[str, JsonValue] = {"name": judge, "imported_from": str(path), **fields}
     default_name = "import-judgebench-" + (judge_label or path.stem).replace("/", "-")
-    return _write_run(
-        store=RunStore(Path(output) / (run_name or default_name)),
-        overwrite=overwrite,
+    return ImportedRun(
+        name=default_name,
         config=config,
         judge_hash=judge_hash,
         judge_spec=spec,
         items=items,
         judgments=judgments,
-        files=[*(f for f in bench.files() if f.is_file()), path],
+        sources=[path],
+        data_files=[f for f in bench.files() if f.is_file()],
         orders=2 if two_orders else 1,
+        details={"swapped_decisions": "presented order, flipped to canonical"},
     )
 
 
@@ -346,3 +502,26 @@ def _response_model(models: set[str]) -> str:
     }
     matched = {short for short, test in names.items() for m in models if test(m)}
     return matched.pop() if len(matched) == 1 else "both"
+
+
+class PandaLMImporter(Importer):
+    """``judge import pandalm gpt-3.5|pandalm-7b``: PandaLM's published verdicts."""
+
+    name: ClassVar[str] = "pandalm"
+    description: ClassVar[str] = "PandaLM's gpt-3.5-turbo / PandaLM-7B verdicts on its test set"
+
+    def read(self, request: ImportRequest) -> list[ImportedRun]:
+        kinds = request.sources or ("gpt-3.5",)
+        return [read_pandalm(kind, data_root=request.data_root) for kind in kinds]
+
+
+class JudgeBenchImporter(Importer):
+    """``judge import judgebench FILE...``: JudgeBench ``*.decisions.csv`` files."""
+
+    name: ClassVar[str] = "judgebench"
+    description: ClassVar[str] = "JudgeBench judges' committed decisions (*.decisions.csv)"
+
+    def read(self, request: ImportRequest) -> list[ImportedRun]:
+        if not request.sources:
+            raise ConfigError("judgebench: give one or more *.decisions.csv files")
+        return [read_judgebench(path, data_root=request.data_root) for path in request.sources]

@@ -256,6 +256,7 @@ class PromptJudge(Judge):
             "json_schema": self.json_schema,
             "template_vars": self.template_vars,
             "backend": self.backend.spec(),
+            **({"scale": list(self.preset.scale)} if self.preset.scale else {}),
         }
         # only when set, so judges that use neither keep their hash
         if self.parse != "strict":

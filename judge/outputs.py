@@ -77,8 +77,8 @@ def _first(row: Mapping[str, Any], names: Sequence[str]) -> str | None:
 def _sniff(path: Path) -> tuple[str, dict[str, Any] | None]:
     """The table format and the first record (``None`` if unreadable or empty)."""
     fmt = table_format(path)
-    for _, row in table_rows(path, fmt):
-        return fmt, row if isinstance(row, dict) else None
+    for _, row in table_rows(path, fmt, on_error=lambda _: None):  # the loader reports it
+        return fmt, row
     return fmt, None
 
 
@@ -167,8 +167,6 @@ def _jsonable(value: Any) -> bool:
 
 def _rows(path: Path) -> Iterable[tuple[Where, dict[str, Any]]]:
     for line, row in table_rows(path):
-        if isinstance(row, DataError):
-            raise row
         yield Where(path, line), row
 
 

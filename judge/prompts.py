@@ -66,6 +66,9 @@ class Preset(Record):
     parser: str
     """Name in :data:`judge.parsers.PARSERS`."""
     mode: Literal["generate", "probs"] = "generate"
+    scale: tuple[float, float] | None = None
+    """Single-answer presets: the lowest and highest score the judge gives (reports put
+    its scores on the item's scale before leniency and kappa)."""
     choices: dict[Verdict, str] | None = None
     """Verdict -> the token the judge answers with, for probability verdicts."""
     score_choices: tuple[str, ...] | None = None
@@ -171,7 +174,13 @@ def template_texts(preset: Preset) -> dict[str, str]:
 
 # Fields added after presets were first hashed: left out of the hash at their default,
 # so a preset that does not use them keeps its hash (and its runs stay resumable).
-_LATER_FIELDS = {"layout": "chat", "fold": "\n\n", "wrapper": None, "bos": None}
+_LATER_FIELDS = {
+    "layout": "chat",
+    "fold": "\n\n",
+    "wrapper": None,
+    "bos": None,
+    "scale": None,
+}
 
 
 def preset_hash(preset: Preset) -> str:

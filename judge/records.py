@@ -173,10 +173,13 @@ class SingleItem(_Item):
     scores: tuple[HumanScore, ...] = ()
     """Human scores (every annotator, or their mean where only that is published)."""
     scale: tuple[float, float] | None = None
-    """The lowest and highest score of the benchmark's scale."""
+    """The lowest and highest score of the benchmark's scale (of ``aspect``)."""
+    aspect: str = "overall"
+    """The aspect of the human scores the judge's score is compared with."""
 
-    def human_score(self, aspect: str = "overall") -> float | None:
-        """The mean human score on ``aspect``, or ``None`` if there is none."""
+    def human_score(self, aspect: str | None = None) -> float | None:
+        """The mean human score on ``aspect`` (default: the item's own), or ``None``."""
+        aspect = self.aspect if aspect is None else aspect
         values = [s.score for s in self.scores if s.aspect == aspect]
         return sum(values) / len(values) if values else None
 
@@ -304,14 +307,14 @@ class RunConfig(Record):
     """Judge parameters (``-J key=value``)."""
     orders: Literal["both", "original", "swapped"] = "both"
     """Which presentation orders to judge each pair in."""
-    reconcile: Literal["inconsistent_tie", "average_probabilities", "first_order"] = (
-        "inconsistent_tie"
-    )
-    """How the two orders combine into one pair verdict."""
+    reconcile: Literal[
+        "inconsistent_tie", "average_probabilities", "first_order", "net_vote", "both_orders"
+    ] = "inconsistent_tie"
+    """How the two orders combine into one pair verdict (reports show every policy)."""
     samples: int = Field(default=1, ge=1)
     """How many samples per request (sample index is part of the cache key)."""
     limit: int | None = Field(default=None, ge=1)
-    """Judge only the first ``limit`` items."""
+    """Judge only the first ``limit`` items (every item is still loaded and checked)."""
     concurrency: int = Field(default=4, ge=1)
     """Requests in flight at once (the backend may lower it)."""
     seed: int = 0

@@ -1,4 +1,4 @@
-"""One small registry per plugin kind: backends, judges, benchmarks, perturbations.
+"""One small registry per plugin kind: backends, judges, benchmarks, perturbations, importers.
 
 Built-ins are listed in one literal table of lazy ``"module:attr"`` strings;
 third parties add entries through the entry-point group whose name is
@@ -204,14 +204,24 @@ PERTURBATIONS: dict[str, str] = {
     "refinement_claim": "judge.probes.builtin:RefinementClaim",
 }
 
+# `judge import NAME`: classes of judge.importers.Importer (a strict Options model + read()).
+IMPORTERS: dict[str, str] = {
+    "pandalm": "judge.importers:PandaLMImporter",
+    "judgebench": "judge.importers:JudgeBenchImporter",
+    "table": "judge.table_import:TableImporter",
+    "alpaca_eval": "judge.alpaca_eval_import:AlpacaEvalImporter",
+}
+
 backends: Registry[Any] = Registry("backend", builtins=BACKENDS)
 judges: Registry[Any] = Registry("judge", builtins=JUDGES, discover=_discover_presets)
 benchmarks: Registry[Any] = Registry("benchmark", builtins=BENCHMARKS)
 perturbations: Registry[Any] = Registry("perturbation", builtins=PERTURBATIONS)
+importers: Registry[Any] = Registry("importer", builtins=IMPORTERS)
 
 REGISTRIES: dict[str, Registry[Any]] = {
     "backends": backends,
     "judges": judges,
     "benchmarks": benchmarks,
     "perturbations": perturbations,
+    "importers": importers,
 }

@@ -14,7 +14,7 @@ import pytest
 
 from benchmarks.evalbiasbench import EvalBiasBenchBenchmark
 from judge.analysis import agreement, bias, ranking
-from judge.analysis.frame import build_frame, pair_frame
+from judge.analysis.frame import POLICIES, build_frame, pair_frame
 from judge.analysis.summary import run_summary
 from judge.analysis.synthetic import synthetic_frame
 from judge.records import (
@@ -150,7 +150,7 @@ def test_position_by_gap_bins() -> None:
 def test_policy_table() -> None:
     frame = synthetic_frame(500, n_runs=2, seed=4)
     table = bias.policy_table(frame, n_resamples=50)
-    assert len(table) == 6
+    assert len(table) == 2 * len(POLICIES)
     by_policy = table.set_index(["run", "policy"])
     # inconsistent orders become ties only under inconsistent_tie
     assert (

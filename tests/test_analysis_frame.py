@@ -284,12 +284,18 @@ def reference_pair(judgments: list[Judgment], policy: str) -> tuple[str, str | N
         assert chosen is not None
         return chosen.status, chosen.verdict if chosen.status == "ok" else None
     o, s = by_order[False], by_order[True]
+    if policy == "net_vote" and "ok" in (o.status, s.status):
+        vote = {"A": 1, "B": -1, "tie": 0}
+        net = sum(vote[str(j.verdict)] for j in (o, s) if j.status == "ok")
+        return "ok", "A" if net > 0 else "B" if net < 0 else "tie"
     if o.status != "ok" or s.status != "ok":
         worst = "error" if "error" in (o.status, s.status) else "unparsed"
         return worst, None
     assert o.verdict is not None and s.verdict is not None
     if policy == "inconsistent_tie":
         return "ok", o.verdict if o.verdict == s.verdict else "tie"
+    if policy == "both_orders":
+        return ("ok", o.verdict) if o.verdict == s.verdict else ("inconsistent", None)
     p = {v: 0.0 for v in ("A", "B", "tie")}
     for j in (o, s):
         probs: dict[str, float] = {str(k): x for k, x in (j.probabilities or {}).items()}

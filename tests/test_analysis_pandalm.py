@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from judge.analysis import agreement, bias
-from judge.analysis.frame import load_frame, pair_frame
+from judge.analysis.frame import POLICIES, load_frame, pair_frame
 from judge.analysis.report import alpaca_eval_reference, write_report
 from judge.importers import import_judgebench, import_pandalm
 
@@ -108,11 +108,7 @@ def test_position_bias_of_a_two_order_run(runs: dict[str, Path]) -> None:
     assert 0 < row["consistency"] < 1 and 0 <= row["flip_rate"] <= 1 - row["consistency"]
     assert row["p_prefer_first"] > 0.5  # claude-3-haiku leans towards the first response
     policies = bias.policy_table(frame, n_resamples=0)
-    assert list(policies["policy"].astype(str)) == [
-        "inconsistent_tie",
-        "average_probabilities",
-        "first_order",
-    ]
+    assert list(policies["policy"].astype(str)) == list(POLICIES)
     assert (policies["n"] == 270).all()
 
 

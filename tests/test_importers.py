@@ -146,3 +146,37 @@ def test_imported_run_analyses_like_any_run(tmp_path: Path) -> None:
     assert summary["n_judgments"] == 999 and summary["n_unparsed"] == 25
     assert round(summary["accuracy"], 3) == 0.698
     assert round(summary["kappa"], 3) == 0.476
+
+
+def test_judgebench_published_accuracies_come_out_of_the_report(tmp_path: Path) -> None:
+    """All seven judges: `judge import judgebench` + the report's net_vote column equal the
+    figures in judgebench/PROVENANCE.md (read from the file, never copied here)."""
+    from benchmarks.judgebench import JudgeBenchBenchmark, provenance_accuracies
+    from judge.analysis import bias
+    from judge.analysis.frame import load_frame
+    from judge.analysis.report import build_report, published_by_run
+    from judge.benchmark import match_published
+    from judge.importers import ImportRequest, run_import
+
+    published = provenance_accuracies((DATA / "judgebench" / "PROVENANCE.md").read_text())
+    assert len(published) == 7
+    files = sorted(JB_OUTPUTS.glob("*.decisions.csv"))
+    written = run_import(
+        "judgebench", ImportRequest(sources=tuple(map(str, files)), data_root=DATA), output=tmp_path
+    )
+    frame = load_frame([store.path for store, _ in written])
+    wide = bias.policy_accuracy_wide(bias.policy_table(frame, n_resamples=0))
+    figures = JudgeBenchBenchmark.published_figures(DATA)
+    matched = set()
+    for row in wide.itertuples():
+        figure = match_published(figures, str(row.judge))
+        assert figure is not None and figure.policy == "net_vote", row.judge
+        matched.add(figure.judge)
+        assert round(100 * row.net_vote, 2) == round(100 * figure.value, 2), row.judge
+    assert matched == set(published)
+    assert len(published_by_run(frame, DATA)) == 7
+    report = build_report(frame, n_resamples=0, datasets_dir=DATA).markdown()
+    section = report.split("## Accuracy under every reconcile policy")[1].split("\n## ")[0]
+    for value in published.values():
+        shown = f"{100 * value:.2f}"
+        assert f"| {shown} |" in section and f"{shown} (net_vote)" in section

@@ -43,7 +43,9 @@ from judge.analysis._stats import (
     sum_by_unit,
 )
 from judge.analysis.frame import (
+    CODE_A,
     CODE_TIE,
+    FAILURE_STATUSES,
     HUMAN_PREFIX,
     human_columns,
     pair_frame,
@@ -182,11 +184,24 @@ def krippendorff_alpha(
 # -- codes ----------------------------------------------------------------------------
 
 
-def judge_codes(pairs: pd.DataFrame) -> np.ndarray:
-    """The pair verdicts as codes B=0, tie=1, A=2, and 3 for unparsed/error."""
+def judge_codes(pairs: pd.DataFrame, failures: Failures = "wrong") -> np.ndarray:
+    """The pair verdicts as codes B=0, tie=1, A=2, and 3 for no verdict.
+
+    No verdict is an unparsed or errored verdict, or a pair whose orders disagree
+    under ``both_orders`` (status ``inconsistent``). With ``failures="exclude"``
+    unparsed and errored pairs are -1 (left out); an inconsistent pair stays 3
+    (wrong): it is the judge's answer, not a failure to give one.
+
+    >>> pairs = pd.DataFrame({"verdict": pd.Series(["A", None, None, "B"], dtype="category"),
+    ...                       "status": ["ok", "unparsed", "inconsistent", "ok"]})
+    >>> judge_codes(pairs).tolist(), judge_codes(pairs, "exclude").tolist()
+    ([2, 3, 3, 0], [2, -1, 3, 0])
+    """
     codes = verdict_codes(pairs["verdict"]).astype(np.int64)
-    failed = (pairs["status"] != "ok").to_numpy()
-    codes[failed] = FAILED
+    status = pairs["status"].astype(object).to_numpy()
+    codes[status != "ok"] = FAILED
+    if failures == "exclude":
+        codes[np.isin(status, FAILURE_STATUSES)] = -1
     return codes
 
 
@@ -300,12 +315,16 @@ def _groups(frame: pd.DataFrame, by: Sequence[str]) -> list[tuple[dict[str, Any]
 
 def _status_counts(group: pd.DataFrame) -> dict[str, int]:
     status = group["status"]
-    return {
+    counts = {
         "n_pairs": len(group),
         "n_ok": int((status == "ok").sum()),
         "n_unparsed": int((status == "unparsed").sum()),
         "n_error": int((status == "error").sum()),
     }
+    inconsistent = int((status == "inconsistent").sum())
+    if inconsistent:  # only pairs under both_orders have this status
+        counts["n_inconsistent"] = inconsistent
+    return counts
 
 
 # -- judge vs humans ------------------------------------------------------------------
@@ -340,10 +359,10 @@ def agreement_table(
             row["judge"] = _judge_names(group)
         row.update(_status_counts(group))
         y = verdict_codes(group["label"]).astype(np.int64)
-        j = judge_codes(group)
+        j = judge_codes(group, failures)
         labelled = y >= 0
         row["n_unlabelled"] = int((~labelled).sum())
-        keep = labelled & ((j != FAILED) if failures == "exclude" else True)
+        keep = labelled & (j >= 0)
         unit, n_units = item_units(group["item_id"].to_numpy())
         points = point_figures(y[keep], j[keep])
         figures: tuple[str, ...] = FIGURES
@@ -351,7 +370,7 @@ def agreement_table(
             figures = (*FIGURES, "alpha", "alpha_humans")
             votes = _vote_counts(group)
             judge_votes = np.zeros_like(votes)
-            scored = np.flatnonzero(j < FAILED)
+            scored = np.flatnonzero((j >= 0) & (j < FAILED))
             judge_votes[scored, j[scored]] = 1.0
             points["alpha"] = krippendorff_alpha(value_counts=votes + judge_votes)
             points["alpha_humans"] = krippendorff_alpha(value_counts=votes)
@@ -390,9 +409,13 @@ def agreement_table(
 def confusion_table(pairs: pd.DataFrame, *, by: Sequence[str] | str = ("run",)) -> pd.DataFrame:
     """Counts of (human label, judge verdict) per group; the judge side includes failures.
 
-    Columns: group keys, ``label`` (B/tie/A), ``verdict`` (B/tie/A/unparsed/error), ``count``.
+    Columns: group keys, ``label`` (B/tie/A), ``verdict`` (B/tie/A/unparsed/error, and
+    inconsistent for pairs under ``both_orders``), ``count``.
     """
     by = _group_keys(by)
+    judged = ["A", "tie", "B", "unparsed", "error"]
+    if (pairs["status"] == "inconsistent").any():
+        judged.append("inconsistent")
     frames = []
     for keys, group in _groups(pairs, by):
         labelled = group[group["label"].notna().to_numpy()]
@@ -405,7 +428,7 @@ def confusion_table(pairs: pd.DataFrame, *, by: Sequence[str] | str = ("run",)) 
             pd.crosstab(labelled["label"].astype(object), verdict)
             .reindex(
                 index=["A", "tie", "B"],
-                columns=["A", "tie", "B", "unparsed", "error"],
+                columns=judged,
                 fill_value=0,
             )
             .stack()
@@ -505,9 +528,7 @@ def _loo_row(
     points, features = [], []
     for reference, (y_pred, unit) in zip(references, predictions, strict=True):
         y_true = reference[unit]
-        keep = (y_true >= 0) & (y_pred >= 0)
-        if failures == "exclude":
-            keep &= y_pred != FAILED
+        keep = (y_true >= 0) & (y_pred >= 0)  # excluded failures are -1 (judge_codes)
         points.append(point_figures(y_true[keep], y_pred[keep]))
         if n_resamples > 0:
             features.append(_confusion_per_unit(y_true[keep], y_pred[keep], unit[keep], n_items))
@@ -580,7 +601,7 @@ def leave_one_out_table(
         item_index = pd.Index(items["item_id"])
         for run_keys, run_pairs in _groups(bench_pairs, ["run"]):
             unit = item_index.get_indexer(run_pairs["item_id"])
-            codes = judge_codes(run_pairs)
+            codes = judge_codes(run_pairs, failures)
             row = _loo_row(references, [(codes, unit)] * len(references), n_items, **options)
             counts_row = {k: v for k, v in _status_counts(run_pairs).items() if k != "n_pairs"}
             judge = _judge_names(run_pairs)
@@ -627,6 +648,8 @@ def compare_judges(
     both = a.merge(b, on=["item_id", "sample"], suffixes=("_a", "_b"))
     ja = judge_codes(both.rename(columns={"verdict_a": "verdict", "status_a": "status"}))
     jb = judge_codes(both.rename(columns={"verdict_b": "verdict", "status_b": "status"}))
+    failed_a = np.isin(both["status_a"].astype(object), FAILURE_STATUSES)
+    failed_b = np.isin(both["status_b"].astype(object), FAILURE_STATUSES)
     out: dict[str, Any] = {
         "run_a": run_a,
         "run_b": run_b,
@@ -637,7 +660,7 @@ def compare_judges(
     y = verdict_codes(both["label_a"]).astype(np.int64)
     keep = y >= 0
     if failures == "exclude":
-        keep &= (ja != FAILED) & (jb != FAILED)
+        keep &= ~failed_a & ~failed_b
     y, ja, jb = y[keep], ja[keep], jb[keep]
     correct_a, correct_b = (ja == y).astype(float), (jb == y).astype(float)
     a_only = int(np.sum((correct_a == 1) & (correct_b == 0)))
@@ -694,6 +717,46 @@ def judge_comparisons(
 # -- leaderboard ----------------------------------------------------------------------
 
 
+LEADERBOARD_COLUMNS: Final[tuple[str, ...]] = (
+    "judge",
+    "run",
+    "benchmark",
+    "accuracy",
+    "accuracy_low",
+    "accuracy_high",
+    "kappa",
+    "kappa_low",
+    "kappa_high",
+    "human_agreement",
+    "human_agreement_low",
+    "human_agreement_high",
+    "human_kappa",
+    "p_prefer_longer",
+    "p_prefer_first",
+    "unparsed_rate",
+    "error_rate",
+    "cost_per_1000",
+    "seconds_per_1000",
+    "n_judgments",
+)
+
+LEADERBOARD_DEFINITIONS: Final[dict[str, str]] = {
+    "accuracy": "judges: verdict vs the majority (or gold) label; humans: n/a (the "
+    "majority includes them)",
+    "kappa": "Cohen's kappa, same rows as accuracy",
+    "human_agreement": "leave-one-out, the same for both kinds of row: each annotator's "
+    "reference is the majority of the other annotators; the humans row is each annotator "
+    "against it, a judge row the judge against it, averaged over annotators (benchmarks "
+    "with two or more annotators only; a gold-label benchmark has none)",
+    "human_kappa": "Cohen's kappa, leave-one-out as human_agreement",
+    "p_prefer_longer": "per vote: judges, each ok non-tie judgment (both orders); humans, "
+    "each annotator's non-tie vote; pairs of unequal length",
+    "p_prefer_first": "per vote, non-tie: the response shown first (annotators saw "
+    "response A first)",
+}
+"""What each leaderboard column means, for judge rows and the humans row alike."""
+
+
 def leaderboard(
     frame: pd.DataFrame,
     *,
@@ -706,27 +769,21 @@ def leaderboard(
 ) -> pd.DataFrame:
     """Judges ranked AlpacaEval-evaluator-table style, one row per run (plus ``humans``).
 
-    Columns: ``judge``, ``run``, ``benchmark``, ``human_agreement`` (accuracy vs the
-    majority, with bounds), ``kappa``, ``p_prefer_longer`` and ``p_prefer_first`` (of
-    the judge's ok, non-tie judgments; per judgment, both orders), ``unparsed_rate`` and
-    ``error_rate`` (of judgments), ``cost_per_1000`` ($) and ``seconds_per_1000`` (backend
-    seconds per 1,000 judgments), ``n_judgments``. A ``humans`` row per benchmark with
-    several annotators gives the leave-one-out agreement, P(humans prefer longer) and
-    P(label is the first response).
+    Every column has one definition for judge rows and the humans row
+    (:data:`LEADERBOARD_DEFINITIONS`): ``accuracy`` / ``kappa`` against the majority or
+    gold label (judges only); ``human_agreement`` / ``human_kappa`` leave-one-out
+    (judges and humans alike, benchmarks with several annotators); ``p_prefer_longer``
+    and ``p_prefer_first`` per vote; ``unparsed_rate`` and ``error_rate`` (of
+    judgments), ``cost_per_1000`` ($) and ``seconds_per_1000`` (backend seconds per
+    1,000 judgments), ``n_judgments`` (humans: votes). Sorted per benchmark by
+    ``human_agreement`` where the benchmark has it, else by ``accuracy``.
     """
     from judge.analysis.bias import first_position_table, prefer_longer_table
 
     if pairs is None:
         pairs = pair_frame(frame, policy)  # type: ignore[arg-type]
-    agree = agreement_table(
-        pairs,
-        by=["run"],
-        failures=failures,
-        n_resamples=n_resamples,
-        confidence=confidence,
-        seed=seed,
-        alpha=False,
-    )
+    opts: dict[str, Any] = {"n_resamples": n_resamples, "confidence": confidence, "seed": seed}
+    agree = agreement_table(pairs, by=["run"], failures=failures, alpha=False, **opts)
     longer = prefer_longer_table(frame, by=["run"], n_resamples=0)
     first = first_position_table(frame, by=["run"], n_resamples=0)
     judgments = rows_of_kind(frame, "pair")
@@ -745,94 +802,93 @@ def leaderboard(
     if usage.empty:
         return pd.DataFrame()
     board = usage.merge(
-        agree[
-            [
-                "run",
-                "judge",
-                "accuracy",
-                "accuracy_low",
-                "accuracy_high",
-                "kappa",
-                "kappa_low",
-                "kappa_high",
-            ]
-        ],
+        agree[["run", "judge", *(f"{n}{x}" for n in ("accuracy", "kappa") for x in _BOUNDS)]],
         on="run",
         how="left",
     )
+    loo = leave_one_out_table(pairs, failures=failures, **opts)
+    if len(loo) and (loo["kind"] == "judge").any():
+        judge_loo = loo[loo["kind"] == "judge"].rename(columns=_LOO_NAMES)
+        board = board.merge(judge_loo[["run", *_LOO_NAMES.values()]], on="run", how="left")
     board = board.merge(longer[["run", "p_prefer_longer"]], on="run", how="left")
     board = board.merge(first[["run", "p_prefer_first"]], on="run", how="left")
     board["unparsed_rate"] = board["n_unparsed"] / board["n_judgments"]
     board["error_rate"] = board["n_error"] / board["n_judgments"]
     board["cost_per_1000"] = 1000 * board["cost"] / board["n_judgments"]
     board["seconds_per_1000"] = 1000 * board["latency_s"] / board["n_judgments"]
-    board = board.rename(
-        columns={
-            "accuracy": "human_agreement",
-            "accuracy_low": "human_agreement_low",
-            "accuracy_high": "human_agreement_high",
-        }
+    for column in ("benchmark", "run", "judge"):
+        board[column] = board[column].astype(str)
+    humans = human_reference_rows(pairs, loo=loo)
+    board = pd.concat(
+        [board.reindex(columns=LEADERBOARD_COLUMNS), humans.reindex(columns=LEADERBOARD_COLUMNS)],
+        ignore_index=True,
     )
-    board["benchmark"] = board["benchmark"].astype(str)
-    board["run"] = board["run"].astype(str)
-    board["judge"] = board["judge"].astype(str)
-    humans = human_reference_rows(pairs, n_resamples=n_resamples, confidence=confidence, seed=seed)
-    columns = [
-        "judge",
-        "run",
-        "benchmark",
-        "human_agreement",
-        "human_agreement_low",
-        "human_agreement_high",
-        "kappa",
-        "kappa_low",
-        "kappa_high",
-        "p_prefer_longer",
-        "p_prefer_first",
-        "unparsed_rate",
-        "error_rate",
-        "cost_per_1000",
-        "seconds_per_1000",
-        "n_judgments",
-    ]
-    board = pd.concat([board[columns], humans.reindex(columns=columns)], ignore_index=True)
-    return board.sort_values(
-        ["benchmark", "human_agreement"], ascending=[True, False], na_position="last"
-    ).reset_index(drop=True)
+    key = board["human_agreement"].where(board["human_agreement"].notna(), board["accuracy"])
+    board = board.assign(_key=key).sort_values(
+        ["benchmark", "_key"], ascending=[True, False], na_position="last"
+    )
+    return board.drop(columns="_key").reset_index(drop=True)
+
+
+_BOUNDS: Final = ("", "_low", "_high")
+_LOO_NAMES: Final = {
+    "accuracy": "human_agreement",
+    "accuracy_low": "human_agreement_low",
+    "accuracy_high": "human_agreement_high",
+    "kappa": "human_kappa",
+}
+
+
+def human_vote_rates(items: pd.DataFrame) -> dict[str, float]:
+    """P(prefers the longer response) and P(prefers response A) over every annotator's
+    non-tie vote (the per-vote definitions the leaderboard uses for judges too).
+
+    >>> items = pd.DataFrame({"longer": pd.Series(["A", "B"], dtype="category"),
+    ...                       "human:h1": pd.Series(["A", "A"], dtype="category"),
+    ...                       "human:h2": pd.Series(["A", "tie"], dtype="category")})
+    >>> human_vote_rates(items)
+    {'p_prefer_longer': 0.6666666666666666, 'p_prefer_first': 1.0, 'n_votes': 4}
+    """
+    _, matrix = _human_matrix(items)
+    longer = verdict_codes(items["longer"]).astype(np.int64)[:, None]
+    voted = matrix >= 0
+    decided = voted & (matrix != CODE_TIE)
+    unequal = decided & (longer >= 0)
+    return {
+        "p_prefer_longer": float(safe_ratio((unequal & (matrix == longer)).sum(), unequal.sum())),
+        "p_prefer_first": float(safe_ratio((decided & (matrix == CODE_A)).sum(), decided.sum())),
+        "n_votes": int(voted.sum()),
+    }
 
 
 def human_reference_rows(
-    pairs: pd.DataFrame, *, n_resamples: int = 1000, confidence: float = 0.95, seed: int = 0
+    pairs: pd.DataFrame,
+    *,
+    loo: pd.DataFrame | None = None,
+    n_resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
 ) -> pd.DataFrame:
-    """Leaderboard rows for the humans of each multi-annotator benchmark."""
-    from judge.analysis.bias import human_prefer_longer
-
-    loo = leave_one_out_table(pairs, n_resamples=n_resamples, confidence=confidence, seed=seed)
+    """Leaderboard rows for the humans of each multi-annotator benchmark (leave-one-out
+    agreement and kappa; per-vote P(prefer longer) and P(prefer first))."""
+    if loo is None:
+        loo = leave_one_out_table(pairs, n_resamples=n_resamples, confidence=confidence, seed=seed)
     if loo.empty:
         return pd.DataFrame()
     humans = loo[loo["kind"] == "humans"]
     rows = []
     for _, h in humans.iterrows():
         items = _unique_items(pairs[(pairs["benchmark"] == h["benchmark"]).to_numpy()])
-        longer = human_prefer_longer(items, n_resamples=0)
-        label = verdict_codes(items["label"])
-        decided = label != CODE_TIE
-        decided &= label >= 0
+        rates = human_vote_rates(items)
         rows.append(
             {
                 "judge": "humans (leave-one-out)",
                 "run": "",
                 "benchmark": str(h["benchmark"]),
-                "human_agreement": h["accuracy"],
-                "human_agreement_low": h["accuracy_low"],
-                "human_agreement_high": h["accuracy_high"],
-                "kappa": h["kappa"],
-                "kappa_low": h["kappa_low"],
-                "kappa_high": h["kappa_high"],
-                "p_prefer_longer": longer["p_prefer_longer"],
-                # annotators saw response A first
-                "p_prefer_first": float(np.mean(label[decided] == 2)) if decided.any() else NAN,
-                "n_judgments": int(h["n"]),
+                **{new: h[old] for old, new in _LOO_NAMES.items()},
+                "p_prefer_longer": rates["p_prefer_longer"],
+                "p_prefer_first": rates["p_prefer_first"],
+                "n_judgments": rates["n_votes"],
             }
         )
     return pd.DataFrame(rows)

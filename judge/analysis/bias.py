@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import itertools
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Final, Literal
 
 import numpy as np
@@ -35,6 +35,7 @@ from judge.analysis._stats import (
 )
 from judge.analysis.agreement import (
     Failures,
+    _group_keys,
     _groups,
     _status_counts,
     _unique_items,
@@ -301,10 +302,22 @@ def policy_table(
     n_resamples: int = 1000,
     confidence: float = 0.95,
     seed: int = 0,
+    pairs_by_policy: Mapping[Any, pd.DataFrame] | None = None,
 ) -> pd.DataFrame:
-    """Agreement under each reconcile policy, with the share of tie verdicts it produces."""
+    """Agreement under each reconcile policy, with the share of tie verdicts it produces.
+
+    One row per group and policy (:data:`~judge.analysis.frame.POLICIES`, side by side
+    so that no single policy has to be picked: they differ most for judges that flip
+    with the order, and ``inconsistent_tie`` turns a flip into a tie that a tie label
+    credits). ``pairs_by_policy`` (:func:`~judge.analysis.frame.pair_frames` of
+    ``frame``) saves combining the orders again; its ``None`` key is skipped.
+    """
+    if pairs_by_policy is None:
+        pairs_by_policy = pair_frames(frame, POLICIES)
     tables = []
-    for pairs in pair_frames(frame, POLICIES).values():
+    for policy, pairs in pairs_by_policy.items():
+        if policy is None:
+            continue
         table = agreement_table(
             pairs,
             by=[*by, "policy"],
@@ -329,8 +342,34 @@ def policy_table(
     if not tables:
         return pd.DataFrame()
     out = pd.concat(tables, ignore_index=True)
+    if "n_inconsistent" in out:  # only both_orders has inconsistent pairs
+        out["n_inconsistent"] = out["n_inconsistent"].fillna(0).astype(int)
     out["policy"] = pd.Categorical(out["policy"].astype(str), categories=list(POLICIES))
     return out.sort_values([*by, "policy"]).reset_index(drop=True)
+
+
+def policy_accuracy_wide(
+    table: pd.DataFrame, *, by: Sequence[str] | str = ("run",)
+) -> pd.DataFrame:
+    """:func:`policy_table` as one row per group with one ``accuracy`` column per policy.
+
+    >>> long = pd.DataFrame({"run": ["r", "r"], "judge": ["j", "j"], "n": [4, 4],
+    ...                      "policy": ["net_vote", "both_orders"], "accuracy": [0.75, 0.5]})
+    >>> policy_accuracy_wide(long).to_dict("records")
+    [{'run': 'r', 'judge': 'j', 'n': 4, 'net_vote': 0.75, 'both_orders': 0.5}]
+    """
+    by = _group_keys(by)
+    if table.empty:
+        return pd.DataFrame(columns=[*by, "judge", "n"])
+    order = list(dict.fromkeys(table["policy"].astype(str)))
+    wide = table.assign(policy=table["policy"].astype(str)).pivot_table(
+        index=[*by, "judge"], columns="policy", values="accuracy", aggfunc="first", observed=True
+    )
+    wide = wide.reindex(columns=order)
+    wide.columns = [str(c) for c in wide.columns]
+    n = table.groupby([*by, "judge"], observed=True)["n"].max()
+    wide.insert(0, "n", n)
+    return wide.reset_index()
 
 
 # -- length ---------------------------------------------------------------------------

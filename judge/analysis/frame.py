@@ -18,7 +18,7 @@ ordinal codes 0, 1, 2 (and -1 for missing) that the metrics work on.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final, Literal
 
@@ -28,13 +28,24 @@ import pandas as pd
 from judge.errors import ConfigError, DataError
 from judge.records import Judgment, PairItem, SingleItem
 
-Policy = Literal["inconsistent_tie", "average_probabilities", "first_order"]
-POLICIES: Final[tuple[Policy, ...]] = ("inconsistent_tie", "average_probabilities", "first_order")
+Policy = Literal[
+    "inconsistent_tie", "average_probabilities", "first_order", "net_vote", "both_orders"
+]
+POLICIES: Final[tuple[Policy, ...]] = (
+    "inconsistent_tie",
+    "average_probabilities",
+    "first_order",
+    "net_vote",
+    "both_orders",
+)
 """The reconcile policies, as in :class:`judge.records.RunConfig`."""
 
 VERDICT_ORDER: Final[tuple[str, str, str]] = ("B", "tie", "A")
 """Verdicts in ordinal order (``B < tie < A``): code 0, 1, 2."""
-STATUSES: Final[tuple[str, str, str]] = ("ok", "unparsed", "error")
+STATUSES: Final[tuple[str, str, str, str]] = ("ok", "unparsed", "error", "inconsistent")
+"""Judgment statuses, and ``inconsistent``: a pair whose two orders disagree under the
+``both_orders`` policy (no agreed verdict; never a judgment's status)."""
+FAILURE_STATUSES: Final[tuple[str, str]] = ("unparsed", "error")
 ORDERS: Final[tuple[str, str]] = ("original", "swapped")
 SHOWN: Final[tuple[str, str, str]] = ("first", "second", "tie")
 HUMAN_PREFIX: Final = "human:"
@@ -46,6 +57,8 @@ CODE_B: Final = 0
 CODE_TIE: Final = 1
 CODE_A: Final = 2
 CODE_MISSING: Final = -1
+STATUS_INCONSISTENT: Final = 3
+"""Status code of a pair with no agreed verdict under ``both_orders``."""
 
 VERDICT_DTYPE: Final = pd.CategoricalDtype(list(VERDICT_ORDER), ordered=True)
 STATUS_DTYPE: Final = pd.CategoricalDtype(list(STATUSES))
@@ -69,6 +82,9 @@ ITEM_COLUMNS: Final[tuple[str, ...]] = (
     "label",
     "n_annotators",
     "human_score",
+    "aspect",
+    "scale_low",
+    "scale_high",
 )
 """Item facts copied onto every judgment row (plus the ``human:*`` columns)."""
 
@@ -95,6 +111,8 @@ JUDGMENT_COLUMNS: Final[tuple[str, ...]] = (
     "billed",
     "latency_s",
     "cache_hit",
+    "judge_scale_low",
+    "judge_scale_high",
 )
 
 _CATEGORICAL = (
@@ -107,6 +125,7 @@ _CATEGORICAL = (
     "model_a",
     "model_b",
     "model",
+    "aspect",
 )
 
 
@@ -191,6 +210,9 @@ def _item_table(items: Sequence[PairItem | SingleItem]) -> pd.DataFrame:
             rows["label"].append(item.label)
             rows["n_annotators"].append(len({lab.annotator for lab in item.labels}))
             rows["human_score"].append(np.nan)
+            rows["aspect"].append(None)
+            rows["scale_low"].append(np.nan)
+            rows["scale_high"].append(np.nan)
             for lab in item.labels:
                 name = HUMAN_PREFIX + lab.annotator
                 if name not in votes:
@@ -208,6 +230,9 @@ def _item_table(items: Sequence[PairItem | SingleItem]) -> pd.DataFrame:
             rows["n_annotators"].append(len({s.annotator for s in item.scores}))
             score = item.human_score()
             rows["human_score"].append(np.nan if score is None else score)
+            rows["aspect"].append(item.aspect)
+            rows["scale_low"].append(item.scale[0] if item.scale else np.nan)
+            rows["scale_high"].append(item.scale[1] if item.scale else np.nan)
     table = pd.DataFrame(rows)
     for name, column in votes.items():
         table[name] = pd.Series(column, dtype=VERDICT_DTYPE)
@@ -223,8 +248,13 @@ def build_frame(
     *,
     run: str,
     reconcile: Policy = "inconsistent_tie",
+    judge_scale: tuple[float, float] | None = None,
 ) -> pd.DataFrame:
     """The tidy frame of one run from its items and (current) judgments.
+
+    ``judge_scale`` is the lowest and highest score the judge gives (its preset's
+    ``scale``; ``judge_spec["scale"]`` in the manifest), kept in ``judge_scale_low`` /
+    ``judge_scale_high`` so single-answer figures can put both on the item's scale.
 
     Raises :class:`~judge.errors.DataError` if a judgment names an item the run
     does not hold.
@@ -262,6 +292,8 @@ def build_frame(
         "billed": np.fromiter((j.billed for j in judgments), dtype=np.float64, count=n),
         "latency_s": np.fromiter((j.latency_s for j in judgments), dtype=np.float64, count=n),
         "cache_hit": np.fromiter((j.cache_hit for j in judgments), dtype=bool, count=n),
+        "judge_scale_low": np.full(n, judge_scale[0] if judge_scale else np.nan),
+        "judge_scale_high": np.full(n, judge_scale[1] if judge_scale else np.nan),
     }
     for name, column in member_statuses(judgments).items():
         data[name] = pd.Series(column, dtype=STATUS_DTYPE)
@@ -295,8 +327,21 @@ def shown_verdicts(codes: np.ndarray, swapped: np.ndarray) -> pd.Categorical:
     return pd.Categorical.from_codes(shown, dtype=SHOWN_DTYPE)
 
 
+_OPTIONAL: Final[dict[str, Any]] = {
+    "aspect": None,
+    "scale_low": np.nan,
+    "scale_high": np.nan,
+    "judge_scale_low": np.nan,
+    "judge_scale_high": np.nan,
+}
+"""Columns a frame built elsewhere (synthetic, an older Parquet file) may lack: unknown."""
+
+
 def _finish(frame: pd.DataFrame) -> pd.DataFrame:
     """Column order and dtypes shared by every frame."""
+    missing = {c: v for c, v in _OPTIONAL.items() if c not in frame}
+    if missing:
+        frame = frame.assign(**missing)
     for column in _CATEGORICAL:
         if column in frame and not isinstance(frame[column].dtype, pd.CategoricalDtype):
             frame[column] = frame[column].astype("category")
@@ -331,6 +376,10 @@ def _finish(frame: pd.DataFrame) -> pd.DataFrame:
         "cost",
         "billed",
         "latency_s",
+        "scale_low",
+        "scale_high",
+        "judge_scale_low",
+        "judge_scale_high",
     ):
         frame[column] = frame[column].astype(np.float64)
     frame["n_annotators"] = frame["n_annotators"].astype(np.int64)
@@ -376,9 +425,27 @@ def load_frame(run_dirs: str | Path | Iterable[str | Path]) -> pd.DataFrame:
                 store.judgments(),
                 run=manifest.run_id,
                 reconcile=manifest.config.reconcile,
+                judge_scale=judge_scale(manifest.judge_spec),
             )
         )
     return concat_frames(frames)
+
+
+def judge_scale(spec: Mapping[str, Any]) -> tuple[float, float] | None:
+    """The judge's declared score scale from a manifest's ``judge_spec`` (``scale``).
+
+    >>> judge_scale({"scale": [1, 10]}), judge_scale({})
+    ((1.0, 10.0), None)
+    """
+    value = spec.get("scale")
+    if (
+        isinstance(value, list | tuple)
+        and len(value) == 2
+        and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+        and value[0] < value[1]
+    ):
+        return (float(value[0]), float(value[1]))
+    return None
 
 
 def save_frame(frame: pd.DataFrame, path: str | Path) -> Path:
@@ -401,7 +468,11 @@ PAIR_ITEM_COLUMNS: Final[tuple[str, ...]] = (
     "judge",
     "item_id",
     "sample",
-    *(c for c in ITEM_COLUMNS if c not in ("kind", "model", "human_score")),
+    *(
+        c
+        for c in ITEM_COLUMNS
+        if c not in ("kind", "model", "human_score", "aspect", "scale_low", "scale_high")
+    ),
 )
 """The columns of a pair frame row that every judgment of the pair shares: the run and
 sample, and the item facts a pair has (not the single-answer ``model`` and ``human_score``)."""
@@ -417,7 +488,14 @@ def pair_frame(frame: pd.DataFrame, policy: Policy | None = None) -> pd.DataFram
       (a verdict without probabilities counts as probability 1 on that verdict), then the
       most probable verdict; a shared maximum (P(A) = P(B), or one side level with the
       tie) -> tie;
-    - ``first_order``: the original order's verdict only.
+    - ``first_order``: the original order's verdict only;
+    - ``net_vote`` (JudgeBench's metric): each order votes A = +1, B = -1, tie = 0 and a
+      failed order 0; the sign of the sum is the verdict (0 -> tie). A pair with one
+      failed order keeps the other's vote (status ok); both failed -> the failure;
+    - ``both_orders`` (the strictest, PandaLM-style "agreement in both orders"): both
+      orders ok and agreeing -> that verdict; disagreeing -> status ``inconsistent``
+      with no verdict, so it never matches a label (a tie label included) and counts
+      as wrong under either ``failures`` setting.
 
     A pair judged in one order only (single-order runs, imported verdicts, an
     unfinished run) takes that order's judgment under every policy; ``n_orders`` says
@@ -486,7 +564,6 @@ def pair_frames(
     s_single = np.where(has_orig, s_orig, s_swap)
     # worst status of two: error (2) before unparsed (1) before ok (0)
     s_both = np.maximum(s_orig, s_swap)
-    # per policy code (0 inconsistent_tie, 1 average_probabilities, 2 first_order)
     v_tie = np.where(v_orig == v_swap, v_orig, CODE_TIE)
     v_avg = (
         _argmax_verdict(
@@ -516,12 +593,26 @@ def pair_frames(
     }
     configured = np.asarray(pairs["reconcile"].astype(POLICY_DTYPE).cat.codes)[first]
 
+    # net vote: A = +1, B = -1, tie or failure = 0 (codes B=0, tie=1, A=2 -> code - 1)
+    vote_orig = np.where(s_orig == 0, v_orig.astype(np.int64) - 1, 0)
+    vote_swap = np.where(s_swap == 0, v_swap.astype(np.int64) - 1, 0)
+    v_net = (np.sign(vote_orig + vote_swap) + 1).astype(np.int8)
+    # net vote status: ok when either order is ok; else the worse failure
+    s_net = np.where((s_orig == 0) | (s_swap == 0), 0, s_both)
+    s_strict = np.where(both_ok & (v_orig != v_swap), STATUS_INCONSISTENT, s_both)
+
+    tie_code, average_code, first_code, net_code, strict_code = range(len(POLICIES))
     out: dict[Policy | None, pd.DataFrame] = {}
     for policy in policies:
         code = configured if policy is None else np.full(n, POLICIES.index(policy))
-        status = np.where(both & (code != 2), s_both, s_single)
+        one_order = ~both | (code == first_code)
+        status = np.select(
+            [one_order, code == net_code, code == strict_code], [s_single, s_net, s_strict], s_both
+        )
         verdict = np.select(
-            [~both | (code == 2), code == 0, code == 1], [v_single, v_tie, v_avg], CODE_MISSING
+            [one_order, code == tie_code, code == average_code, code == net_code],
+            [v_single, v_tie, v_avg, v_net],
+            v_tie,  # both_orders: where its status is ok, the two orders agree
         )
         verdict = np.where(status == 0, verdict, CODE_MISSING)
         columns = {

@@ -102,7 +102,7 @@ def _win_features(a: np.ndarray, b: np.ndarray, verdict: np.ndarray, m: int) -> 
     wins[rows, b, a] = b_win
     games[rows, a, b] = 1.0
     games[rows, b, a] = 1.0
-    return np.concatenate([wins.reshape(n, -1), games.reshape(n, -1)], axis=1)
+    return np.concatenate([wins.reshape(n, m * m), games.reshape(n, m * m)], axis=1)
 
 
 def win_rates(

@@ -21,9 +21,10 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
-from judge.analysis import agreement, bias, ranking, single
+from judge.analysis import agreement, bias, ranking, single, winrate
 from judge.analysis.frame import POLICIES, load_frame, pair_frames, save_frame
 from judge.analysis.summary import member_counts
+from judge.benchmark import PublishedFigure, match_published
 
 ALPACA_EVAL_REFERENCE: Final = (
     Path("alpaca_eval_evaluators_reference") / "evaluators_leaderboard.csv"
@@ -185,9 +186,10 @@ def plot_confusion(confusion: pd.DataFrame, run: str) -> bytes:
     table = confusion[confusion["run"] == run].pivot(
         index="label", columns="verdict", values="count"
     )
-    table = table.reindex(
-        index=["A", "tie", "B"], columns=["A", "tie", "B", "unparsed", "error"]
-    ).fillna(0)
+    judged = ["A", "tie", "B", "unparsed", "error"]
+    if "inconsistent" in set(confusion["verdict"]):
+        judged.append("inconsistent")
+    table = table.reindex(index=["A", "tie", "B"], columns=judged).fillna(0)
     fig = _figure(4.8, 3.2)
     ax = fig.add_subplot(1, 1, 1)
     ax.imshow(table.to_numpy(dtype=float), cmap="Blues")
@@ -495,7 +497,8 @@ def build_report(
     pairs_all = pair_frames(frame, [None, *POLICIES])
     pairs = pairs_all[None]
     if len(pairs):
-        _pairs_sections(doc, frame, pairs, pairs_all, failures, opts, pct)
+        published = published_by_run(frame, datasets_dir)
+        _pairs_sections(doc, frame, pairs, pairs_all, failures, opts, pct, published)
     if (frame["kind"] == "single").any():
         _single_section(doc, frame, opts)
     _reliability_sections(doc, frame, probes, opts, pct)
@@ -552,6 +555,82 @@ def _members_section(doc: _Doc, frame: pd.DataFrame) -> None:
         doc.table(pd.DataFrame(rows).map(_fmt))
 
 
+def published_by_run(
+    frame: pd.DataFrame, datasets_dir: str | Path | None = None
+) -> dict[str, PublishedFigure]:
+    """Run -> the figure its benchmark's authors published for that run's judge.
+
+    Asks each benchmark plugin in ``frame`` for its :meth:`published_figures` (read
+    from the dataset's files) and matches them to the runs' judge names.
+    """
+    from judge.errors import JudgeError
+    from judge.registry import benchmarks
+
+    root = Path(datasets_dir) if datasets_dir is not None else None
+    out: dict[str, PublishedFigure] = {}
+    runs = frame.drop_duplicates("run")[["run", "judge", "benchmark"]]
+    figures: dict[str, list[PublishedFigure]] = {}
+    for name in runs["benchmark"].astype(str).unique():
+        try:
+            plugin = benchmarks.get(name)
+            figures[name] = list(plugin.published_figures(root))
+        except (JudgeError, AttributeError):
+            figures[name] = []  # an unknown plugin, or no dataset folder here
+    for row in runs.itertuples(index=False):
+        found = match_published(figures[str(row.benchmark)], str(row.judge))
+        if found is not None:
+            out[str(row.run)] = found
+    return out
+
+
+def _policies_section(
+    doc: _Doc,
+    frame: pd.DataFrame,
+    pairs_all: dict[Any, pd.DataFrame],
+    failures: agreement.Failures,
+    opts: dict[str, Any],
+    published: dict[str, PublishedFigure],
+) -> None:
+    doc.heading("Accuracy under every reconcile policy")
+    doc.para(
+        "The same judgments combined into one pair verdict by each policy, in percent of "
+        "labelled pairs (failures "
+        + ("counted wrong" if failures == "wrong" else "left out")
+        + "). inconsistent_tie: the orders disagree -> tie; average_probabilities: "
+        "mean of the two orders' probabilities; first_order: the original order only; "
+        "net_vote (JudgeBench): A = +1, B = -1, tie or failure = 0 summed over the "
+        "orders, the sign is the verdict; both_orders: right only when each order's "
+        "verdict equals the label. A pair judged in one order only has that order's "
+        "verdict under every policy. 'published' is the figure the benchmark's "
+        "authors give for this judge, with the policy that computes it."
+    )
+    long = bias.policy_table(frame, pairs_by_policy=pairs_all, failures=failures, n_resamples=0)
+    wide = bias.policy_accuracy_wide(long)
+    shown = wide.copy()
+    for policy in POLICIES:
+        if policy in shown:
+            shown[policy] = [_pct(v) for v in shown[policy]]
+    shown["published"] = [
+        f"{_pct(published[r].value)} ({published[r].policy})" if r in published else ""
+        for r in wide["run"].astype(str)
+    ]
+    doc.table(shown.map(_fmt) if len(shown) else shown)
+    table = bias.policy_table(frame, pairs_by_policy=pairs_all, failures=failures, **opts)
+    doc.heading("Every policy, with intervals", 3)
+    doc.table(_display(table, ci=agreement.FIGURES))
+
+
+def _pct(value: Any) -> str:
+    """A fraction as a percentage with two decimals (``n/a`` for NaN).
+
+    >>> _pct(0.657142857), _pct(float("nan"))
+    ('65.71', 'n/a')
+    """
+    if value is None or (isinstance(value, float | np.floating) and math.isnan(value)):
+        return "n/a"
+    return f"{100 * float(value):.2f}"
+
+
 def _pairs_sections(
     doc: _Doc,
     frame: pd.DataFrame,
@@ -560,20 +639,22 @@ def _pairs_sections(
     failures: agreement.Failures,
     opts: dict[str, Any],
     pct: str,
+    published: dict[str, PublishedFigure],
 ) -> None:
     labelled = pairs["label"].notna().any()
     loo = agreement.leave_one_out_table(pairs, failures=failures, **opts)
     if labelled:
         doc.heading("Leaderboard")
         doc.para(
-            "In the style of AlpacaEval's evaluator table: agreement with the human "
-            "majority (or gold) label, Cohen's kappa, P(prefers the longer response) and "
-            "P(prefers the first shown) over ok non-tie judgments, failure rates, and $ and "
-            "backend seconds per 1,000 judgments. The humans row (where the benchmark has "
-            "several annotators) is leave-one-out."
+            "In the style of AlpacaEval's evaluator table; each column has one definition "
+            "for judge rows and the humans row, failure rates, and $ and backend seconds "
+            "per 1,000 judgments:"
         )
+        doc.bullets(f"{k}: {v}" for k, v in agreement.LEADERBOARD_DEFINITIONS.items())
         board = agreement.leaderboard(frame, pairs=pairs, failures=failures, **opts)
-        doc.table(_display(board, ci=["human_agreement", "kappa"]))
+        board = board.dropna(axis=1, how="all")
+        doc.table(_display(board, ci=["accuracy", "kappa", "human_agreement"]))
+        _policies_section(doc, frame, pairs_all, failures, opts, published)
 
         doc.heading("Agreement with humans")
         table = agreement.agreement_table(pairs, failures=failures, **opts)
@@ -676,20 +757,6 @@ def _pairs_sections(
             plot_position_by_gap(by_quality, "quality_gap"),
             "Position consistency and first-position rate by quality gap",
         )
-    if labelled:
-        policies = pd.concat(
-            [
-                agreement.agreement_table(
-                    pairs_all[p], by=["run", "policy"], failures=failures, alpha=False, **opts
-                )
-                for p in POLICIES
-            ],
-            ignore_index=True,
-        )
-        doc.heading("Reconcile policies", 3)
-        doc.para("The same judgments combined into pair verdicts by each policy.")
-        doc.table(_display(policies, ci=agreement.FIGURES))
-
     doc.heading("Length bias")
     longer = bias.prefer_longer_table(frame, **opts)
     per_benchmark = []
@@ -739,18 +806,40 @@ def _pairs_sections(
             _display(wins[wins["opponent"] == "all"], ci=["win_rate"]),
             "Win rate against all opponents",
         )
+        head = winrate.head_to_head(pairs)
+        if len(head):
+            doc.table(
+                head.map(_fmt),
+                "Model B against baseline A with AlpacaEval's definitions (win_rate: 100 x "
+                "mean preference for B; discrete: ties half; avg_length: characters per "
+                "instruction)",
+            )
 
 
 def _single_section(doc: _Doc, frame: pd.DataFrame, opts: dict[str, Any]) -> None:
     doc.heading("Single-answer grading")
+    graded = single.graded_items(frame)
+    aspects = ", ".join(sorted(map(str, frame["aspect"].dropna().unique()))) or "n/a"
+    scales = ", ".join(sorted(map(str, graded["scale"].dropna().unique()))) or "n/a"
+    doc.para(
+        f"Judge scores against the human scores of aspect: {aspects}; scales: {scales}. "
+        "Where the judge's and the item's scales are both known the judge's score is "
+        "mapped linearly onto the item's scale (ends onto ends) before leniency and kappa; "
+        "correlations do not change under that map. Unparsed and errored judgments have "
+        "no score: they are left out of every figure here and counted in n_unparsed and "
+        "n_error. n_units counts items (item level), prompts with at least three scored "
+        "responses whose correlation is defined (prompt level, averaged over them), or "
+        "systems (system level)."
+    )
     levels: tuple[single.Level, ...] = ("item", "prompt", "system")
     tables = [single.score_correlations(frame, level=level, **opts) for level in levels]
     doc.table(_display(pd.concat(tables, ignore_index=True), ci=["pearson", "spearman", "kendall"]))
     doc.table(
         _display(single.leniency_table(frame, **opts), ci=["leniency"]),
-        "Leniency: mean judge score minus mean human score",
+        "Leniency: mean judge score minus mean human score, on the item's scale; "
+        "kappa_linear on both rounded to that scale's integers",
     )
-    graded = single.graded_items(frame).dropna(subset=["judge_score", "human_score"])
+    graded = graded.dropna(subset=["judge_score", "human_score"])
     if len(graded):
         doc.figure("scores", plot_scores(graded), "Judge score against human score per item")
 

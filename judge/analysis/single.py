@@ -2,12 +2,21 @@
 
 Correlations (Pearson, Spearman, Kendall's tau-b, via :mod:`scipy.stats`) at three
 levels: ``item`` (every graded response pooled), ``prompt`` (within each prompt, then
-averaged over prompts with at least three responses: the "turn-level" figure of
-dialogue meta-evaluation) and ``system`` (the mean score of each system, JuStRank-style
-system ranking correlation). Leniency is the mean judge score minus the mean human
-score on the same items (meaningful when both use the same scale).
+averaged over prompts with at least three responses whose correlation is defined: the
+"turn-level" figure of dialogue meta-evaluation) and ``system`` (the mean score of each
+system, JuStRank-style system ranking correlation). Leniency is the mean judge score
+minus the mean human score on the same items.
 
-Constant input makes a correlation undefined: it is NaN (scipy's own convention).
+**One scale.** Judge and human scores are compared on the item's scale: where the judge
+declares its scale (a preset's ``scale``, ``judge_spec["scale"]``) and the item has one
+(``SingleItem.scale``), the judge's score is mapped linearly so that the ends of its
+scale meet the ends of the item's (1-10 onto 1-5: ``1 + (s - 1) * 4 / 9``) before
+leniency and kappa; correlations are unchanged by such a map. Where either scale is
+unknown the scores are compared as given, and the tables say so (``scale`` column).
+
+Unparsed and errored judgments have no score: they are left out of every figure here
+and counted in ``n_unparsed`` / ``n_error``. Constant input makes a correlation
+undefined: it is NaN (scipy's own convention).
 """
 
 from __future__ import annotations
@@ -51,12 +60,36 @@ def correlation(x: np.ndarray, y: np.ndarray, method: str) -> tuple[float, float
     return (float(result.statistic), float(result.pvalue))
 
 
+def to_item_scale(
+    score: np.ndarray,
+    judge_low: np.ndarray,
+    judge_high: np.ndarray,
+    item_low: np.ndarray,
+    item_high: np.ndarray,
+) -> np.ndarray:
+    """Judge scores mapped linearly onto the item's scale (ends onto ends); unchanged
+    where either scale is unknown (NaN).
+
+    >>> to_item_scale(np.array([1.0, 10.0, 5.5]), *(np.array([v] * 3) for v in (1, 10, 1, 5)))
+    array([1., 5., 3.])
+    >>> to_item_scale(np.array([7.0]), *(np.array([v]) for v in (np.nan, np.nan, 1, 5)))
+    array([7.])
+    """
+    known = ~np.isnan(judge_low) & ~np.isnan(judge_high) & ~np.isnan(item_low)
+    known &= ~np.isnan(item_high) & (judge_high > judge_low)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mapped = item_low + (score - judge_low) * (item_high - item_low) / (judge_high - judge_low)
+    return np.where(known, mapped, score)
+
+
 def graded_items(frame: pd.DataFrame) -> pd.DataFrame:
     """One row per ``(run, item)`` of the single-answer judgments.
 
     Columns: ``run``, ``judge``, ``item_id``, ``prompt_key``, ``model``,
-    ``judge_score`` (mean over the item's ok samples), ``human_score``, ``n_ok``,
-    ``n_unparsed``, ``n_error``.
+    ``judge_score`` (mean over the item's ok samples, on the item's scale where both
+    scales are known), ``judge_score_raw`` (as the judge gave it), ``human_score``,
+    ``scale`` (what was compared: ``judge 1-10 -> item 1-5``, or ``as given``),
+    ``n_ok``, ``n_unparsed``, ``n_error``.
     """
     single = rows_of_kind(frame, "single")
     if single.empty:
@@ -68,15 +101,22 @@ def graded_items(frame: pd.DataFrame) -> pd.DataFrame:
                 "prompt_key",
                 "model",
                 "judge_score",
+                "judge_score_raw",
                 "human_score",
+                "scale",
                 "n_ok",
                 "n_unparsed",
                 "n_error",
             ]
         )
     ok = (single["status"] == "ok") & single["score"].notna()
+    columns = ("judge_scale_low", "judge_scale_high", "scale_low", "scale_high")
+    bounds = [single[c].to_numpy(dtype=np.float64) for c in columns]
+    raw = single["score"].to_numpy(dtype=np.float64)
     work = single.assign(
-        ok_score=single["score"].where(ok),
+        ok_score=pd.Series(to_item_scale(raw, *bounds), index=single.index).where(ok),
+        ok_raw=single["score"].where(ok),
+        scale=_scale_labels(*bounds),
         is_ok=ok.astype(int),
         is_unparsed=(single["status"] == "unparsed").astype(int),
         is_error=(single["status"] == "error").astype(int),
@@ -87,12 +127,37 @@ def graded_items(frame: pd.DataFrame) -> pd.DataFrame:
         prompt_key=("prompt_key", "first"),
         model=("model", "first"),
         judge_score=("ok_score", "mean"),
+        judge_score_raw=("ok_raw", "mean"),
         human_score=("human_score", "first"),
+        scale=("scale", "first"),
         n_ok=("is_ok", "sum"),
         n_unparsed=("is_unparsed", "sum"),
         n_error=("is_error", "sum"),
     ).reset_index()
     return out
+
+
+def _scale_labels(
+    judge_low: np.ndarray, judge_high: np.ndarray, item_low: np.ndarray, item_high: np.ndarray
+) -> np.ndarray:
+    """What a row's comparison is on, in words (one per row)."""
+
+    def span(low: float, high: float) -> str:
+        return f"{low:g}-{high:g}"
+
+    labels: dict[tuple[float, ...], str] = {}
+    out = []
+    for key in zip(judge_low, judge_high, item_low, item_high, strict=True):
+        if key not in labels:
+            jl, jh, il, ih = key
+            if np.isnan([jl, jh, il, ih]).any():
+                labels[key] = "as given (judge or item scale unknown)"
+            elif (jl, jh) == (il, ih):
+                labels[key] = f"{span(il, ih)} (same scale)"
+            else:
+                labels[key] = f"judge {span(jl, jh)} -> item {span(il, ih)}"
+        out.append(labels[key])
+    return np.asarray(out, dtype=object)
 
 
 def _system_means(graded: pd.DataFrame) -> pd.DataFrame:
@@ -110,12 +175,14 @@ def score_correlations(
 ) -> pd.DataFrame:
     """Correlation of judge and human scores per group, with bootstrap bounds over items.
 
-    Columns: group keys, ``judge``, ``level``, ``n`` (items with both scores),
-    ``n_units`` (prompts or systems at those levels), ``n_unparsed``, ``n_error``,
+    Columns: group keys, ``judge``, ``level``, ``aspect``, ``n`` (items with both
+    scores; unparsed and errored judgments are left out), ``n_units`` (items; prompts
+    whose correlation is defined; or systems), ``n_unparsed``, ``n_error``,
     ``pearson`` / ``spearman`` / ``kendall`` with ``_p`` (scipy's p-value; NaN at the
     ``prompt`` level) and ``_low`` / ``_high``.
     """
     graded = graded_items(frame)
+    aspects = _aspects(frame)
     rows = []
     for keys, group in _groups(graded, list(by)):
         scored = group[group["judge_score"].notna() & group["human_score"].notna()]
@@ -123,6 +190,7 @@ def score_correlations(
             **keys,
             "judge": str(group["judge"].iloc[0]),
             "level": level,
+            "aspect": aspects.get(str(keys.get("run", "")), ""),
             "n": len(scored),
             "n_unparsed": int(group["n_unparsed"].sum()),
             "n_error": int(group["n_error"].sum()),
@@ -136,6 +204,15 @@ def score_correlations(
             ci_columns(row, method, row[method], method_samples, confidence)
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _aspects(frame: pd.DataFrame) -> dict[str, str]:
+    """Run -> the aspect(s) of the human scores its single-answer items are compared with."""
+    single = rows_of_kind(frame, "single")
+    return {
+        str(run): ", ".join(sorted(map(str, part["aspect"].dropna().unique())))
+        for run, part in single.groupby("run", observed=True)
+    }
 
 
 def _correlations_at(
@@ -160,7 +237,8 @@ def _correlations_at(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         means = {m: (float(np.nanmean(v)) if v else NAN, NAN) for m, v in per_prompt.items()}
-    return means, len(per_prompt["pearson"])
+    # only prompts whose correlation is defined count (constant scores give none)
+    return means, int(np.sum(np.isfinite(per_prompt["pearson"])))
 
 
 def _bootstrap_correlations(
@@ -223,11 +301,12 @@ def leniency_table(
     confidence: float = 0.95,
     seed: int = 0,
 ) -> pd.DataFrame:
-    """Mean judge score minus mean human score on the same items, with bounds.
+    """Mean judge score minus mean human score on the same items, on one scale, with bounds.
 
-    Also ``kappa_linear``: linear-weighted kappa of the judge's scores against the
-    human scores rounded to the nearest integer, where the judge's scores are all
-    integers (a discrete scale); NaN otherwise.
+    The judge's scores are first put on the item's scale (see the module docstring;
+    the ``scale`` column says what was compared). Also ``kappa_linear``:
+    linear-weighted kappa of the judge's and the human scores, both rounded to the
+    nearest integer of that scale (NaN without scores).
     """
     graded = graded_items(frame)
     rows = []
@@ -237,6 +316,7 @@ def leniency_table(
         row: dict[str, Any] = {
             **keys,
             "judge": str(group["judge"].iloc[0]),
+            "scale": ", ".join(sorted(map(str, scored["scale"].dropna().unique()))),
             "n": len(scored),
             "mean_judge": float(x.mean()) if len(x) else NAN,
             "mean_human": float(y.mean()) if len(y) else NAN,
@@ -249,9 +329,9 @@ def leniency_table(
             samples = sums[:, 0] / sums[:, 1]
         ci_columns(row, "leniency", row["mean_judge"] - row["mean_human"], samples, confidence)
         row["kappa_linear"] = NAN
-        if len(x) and np.all(x == np.round(x)):
-            human = np.floor(y + 0.5)
-            scale = sorted(set(human.tolist()) | set(x.tolist()))
-            row["kappa_linear"] = cohen_kappa(human, x, labels=scale, weights="linear")
+        if len(x):
+            judge, human = np.floor(x + 0.5), np.floor(y + 0.5)
+            scale = sorted(set(human.tolist()) | set(judge.tolist()))
+            row["kappa_linear"] = cohen_kappa(human, judge, labels=scale, weights="linear")
         rows.append(row)
     return pd.DataFrame(rows)

@@ -19,7 +19,7 @@ from judge.analysis.frame import (
     Policy,
     build_frame,
     member_columns,
-    pair_frame,
+    pair_frames,
 )
 from judge.errors import ConfigError
 
@@ -58,12 +58,14 @@ def run_summary(frame: pd.DataFrame, *, reconcile: str | None = None) -> dict[st
 
     Keys: ``n_judgments``, ``n_ok``, ``n_unparsed``, ``n_error``, ``reconcile``,
     ``accuracy`` and ``accuracy_without_tie`` against the labels with ``n_pairs_scored``,
-    ``kappa``, ``position_consistency``, ``flip_rate``, ``first_position_rate``,
+    ``kappa``, ``accuracy_by_policy`` (policy -> accuracy under every reconcile
+    policy, empty without labels), ``position_consistency``, ``flip_rate``, ``first_position_rate``,
     ``p_prefer_longer``, ``p_human_prefer_longer``, ``tokens_in``, ``tokens_out``,
     ``cost`` (what the replies cost), ``billed`` (what was paid: shared replies once),
     ``latency_s``, ``members`` (a jury's ``{member: {"ok", "unparsed", "error"}}``,
     empty for other judges); for single-answer items also ``spearman``, ``kendall``,
-    ``pearson`` and ``leniency``.
+    ``pearson``, ``n_scored``, ``aspect``, ``leniency`` and ``scale`` (judge scores on
+    the item's scale where both are known).
 
     >>> from judge.analysis.synthetic import synthetic_frame
     >>> s = run_summary(synthetic_frame(200, seed=0))
@@ -71,7 +73,12 @@ def run_summary(frame: pd.DataFrame, *, reconcile: str | None = None) -> dict[st
     (400, 'inconsistent_tie', True)
     """
     from judge.analysis.agreement import agreement_table
-    from judge.analysis.bias import first_position_table, position_table, prefer_longer_table
+    from judge.analysis.bias import (
+        first_position_table,
+        policy_table,
+        position_table,
+        prefer_longer_table,
+    )
     from judge.analysis.single import leniency_table, score_correlations
 
     if reconcile is not None and reconcile not in POLICIES:
@@ -96,7 +103,16 @@ def run_summary(frame: pd.DataFrame, *, reconcile: str | None = None) -> dict[st
     whole = frame.assign(
         run=pd.Categorical.from_codes(np.zeros(len(frame), dtype=np.int8), categories=["all"])
     )
-    pairs = pair_frame(whole, policy)
+    # the orders are combined once for the run's policy and every other
+    combined = pair_frames(whole, [policy, *(p for p in POLICIES if p != policy)])
+    pairs = combined[policy]
+    out["accuracy_by_policy"] = {}
+    if len(pairs) and pairs["label"].notna().any():
+        every = {p: combined[p] for p in POLICIES}
+        by_policy = policy_table(whole, n_resamples=0, pairs_by_policy=every)
+        out["accuracy_by_policy"] = {
+            str(row["policy"]): _value(row["accuracy"]) for _, row in by_policy.iterrows()
+        }
     if len(pairs):
         agree = agreement_table(pairs, n_resamples=0, alpha=False)
         row = agree.iloc[0] if len(agree) else pd.Series(dtype=object)
@@ -131,5 +147,8 @@ def run_summary(frame: pd.DataFrame, *, reconcile: str | None = None) -> dict[st
         lenient = leniency_table(whole, n_resamples=0)
         for method in ("spearman", "kendall", "pearson"):
             out[method] = _value(corr.iloc[0][method]) if len(corr) else None
+        out["n_scored"] = int(corr.iloc[0]["n"]) if len(corr) else 0
+        out["aspect"] = str(corr.iloc[0]["aspect"]) if len(corr) else None
         out["leniency"] = _value(lenient.iloc[0]["leniency"]) if len(lenient) else None
+        out["scale"] = str(lenient.iloc[0]["scale"]) if len(lenient) else None
     return out
