@@ -319,6 +319,24 @@ def import_verdicts(
         _fail(exc)
 
 
+@app.command()
+def view(
+    runs: Annotated[list[Path], typer.Argument(help="run folders to browse (one or more)")],
+    port: Annotated[
+        int | None,
+        typer.Option(help="port on 127.0.0.1 (default: 8765 if free, else any free port)"),
+    ] = None,
+    no_browser: Annotated[bool, typer.Option("--no-browser", help="do not open a browser")] = False,
+) -> None:
+    """Browse every judgment in a local, read-only web viewer (127.0.0.1 only)."""
+    from judge.view.server import serve
+
+    try:
+        serve(runs, port=port, open_browser=not no_browser, echo=typer.echo)
+    except JudgeError as exc:
+        _fail(exc)
+
+
 def _validation_text(exc: ValidationError) -> str:
     return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
 
