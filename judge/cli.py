@@ -254,6 +254,12 @@ def report(
     data_root: Annotated[
         Path | None, typer.Option(help="datasets folder for reference figures")
     ] = None,
+    viewer_url: Annotated[
+        str,
+        typer.Option(
+            help="where `judge view` serves these runs: counts of items link there ('' for none)"
+        ),
+    ] = "http://127.0.0.1:8765",
 ) -> None:
     """Write a Markdown and HTML report: agreement, kappa, position and length bias, vs humans."""
     from judge.analysis.report import write_report
@@ -270,6 +276,7 @@ def report(
             seed=seed,
             failures=failures,  # type: ignore[arg-type]
             datasets_dir=data_root,
+            viewer_url=viewer_url or None,
         )
         for kind, path in paths.items():
             typer.echo(f"{kind:<10} {path}")

@@ -419,13 +419,13 @@ class _Doc:
             ".tbl{position:relative}.tbl .extra{display:none}"
             ".tbl input.more:checked~.scroll .extra{display:table-cell}"
             ".tbl label{font-size:12px;color:#36c;cursor:pointer}"
-            ".cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(330px,1fr));"
+            ".cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(420px,1fr));"
             "gap:12px;margin:0.5em 0 1.5em}.card{border:1px solid #ccc;border-left-width:6px;"
             "border-radius:4px;padding:8px 12px}.card h3{margin:0 0 4px;font-size:16px}"
             ".card .run{font-size:12px;color:#666;overflow-wrap:anywhere}"
             ".card ul{margin:6px 0 0;padding-left:18px;font-size:13px}"
             ".trust{border-left-color:#2f9e44}.caution{border-left-color:#f59f00}"
-            ".distrust{border-left-color:#e03131}.verdict{font-weight:600}"
+            ".distrust{border-left-color:#e03131}.verdict b{font-size:15px}"
         )
         return (
             '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
@@ -1073,11 +1073,14 @@ def _verdict_cards(
             + "</li>"
             for text, detail, url in figures
         )
+        headline, colon, reasons = str(row["sentence"]).partition(":")
+        headline, reasons = headline + colon, reasons
         cards.append(
             f'<div class="card {row["rating"]}" data-run="{html.escape(run)}">'
             f"<h3>{html.escape(str(row['judge']))}</h3>"
             f'<div class="run">{html.escape(run)} · {html.escape(str(row["benchmark"]))}</div>'
-            f'<p class="verdict">{html.escape(str(row["sentence"]))}</p><ul>{items}</ul></div>'
+            f'<p class="verdict"><b>{html.escape(headline)}</b>{html.escape(reasons)}</p>'
+            f"<ul>{items}</ul></div>"
         )
         md.append(
             f"**{row['judge']}** ({run}): {row['sentence']}\n\n"

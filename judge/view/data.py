@@ -389,7 +389,7 @@ class ViewData:
         self._con.execute(
             """
             CREATE OR REPLACE TABLE judgments AS
-            SELECT * EXCLUDE (attempts, n) REPLACE (n AS attempts) FROM (
+            SELECT * EXCLUDE (n) REPLACE (n AS attempts) FROM (
                 SELECT *, count(*) OVER (PARTITION BY run, item_id, swapped, sample) AS n
                 FROM judgments
                 QUALIFY row_number() OVER (
