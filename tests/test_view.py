@@ -70,17 +70,16 @@ def write_run(
                 category=("<i>cat</i>" if hostile else f"c{i % 4}"),
                 response_a=XSS if hostile else "a" * rng.randint(1, 400),
                 response_b="<img src=x onerror=alert(2)>" if hostile else "b" * rng.randint(1, 400),
-                labels=tuple(
-                    HumanLabel(annotator=f"h{k}", verdict=v) for k, v in enumerate(votes)
-                ),
+                labels=tuple(HumanLabel(annotator=f"h{k}", verdict=v) for k, v in enumerate(votes)),
             )
         )
     store = RunStore(folder)
     store.write_manifest(
         RunManifest(
             run_id=folder.name,
-            config=RunConfig(benchmark="synthetic", judge=XSS if hostile else "synthetic",
-                             reconcile=policy),  # type: ignore[arg-type]
+            config=RunConfig(
+                benchmark="synthetic", judge=XSS if hostile else "synthetic", reconcile=policy
+            ),  # type: ignore[arg-type]
             judge_hash="h" * 16,
             judge_spec={"type": "synthetic", "name": "synthetic"},
             data_hash="d" * 64,
@@ -183,7 +182,11 @@ def shown_total(page: Any) -> int:
 
 
 def outcomes(pairs: pd.DataFrame) -> pd.Series:
-    return pairs["verdict"].astype(object).where(pairs["status"] == "ok", pairs["status"].astype(object))
+    return (
+        pairs["verdict"]
+        .astype(object)
+        .where(pairs["status"] == "ok", pairs["status"].astype(object))
+    )
 
 
 # -- the pair verdict in SQL -----------------------------------------------------------------
@@ -196,25 +199,32 @@ def _sql_pairs(data: ViewData, run: int) -> pd.DataFrame:
 
 @pytest.mark.parametrize("policy", POLICIES)
 def test_pair_verdicts_in_sql_match_pair_frame(tmp_path: Path, policy: str) -> None:
-    folders = [write_run(tmp_path / f"run-{seed}", policy=policy, seed=seed).path for seed in (1, 2)]
+    folders = [
+        write_run(tmp_path / f"run-{seed}", policy=policy, seed=seed).path for seed in (1, 2)
+    ]
     data = ViewData(folders, load_texts=False)
     try:
         for index, folder in enumerate(folders):
             expected = pair_frame(load_frame(folder)).set_index("item_id")
             got = _sql_pairs(data, index).set_index("item_id").loc[expected.index]
-            assert (got["pair_status"].to_numpy() == expected["status"].astype(str).to_numpy()).all()
+            assert (
+                got["pair_status"].to_numpy() == expected["status"].astype(str).to_numpy()
+            ).all()
             assert got["pair_verdict"].fillna("-").tolist() == (
                 expected["verdict"].astype(object).fillna("-").tolist()
             )
-            assert got["label"].fillna("-").tolist() == expected["label"].astype(object).fillna("-").tolist()
+            assert (
+                got["label"].fillna("-").tolist()
+                == expected["label"].astype(object).fillna("-").tolist()
+            )
             for order, column in (("o", "verdict_original"), ("s", "verdict_swapped")):
                 assert got[f"verdict_{order}"].fillna("-").tolist() == (
                     expected[column].astype(object).fillna("-").tolist()
                 )
             consistent = expected["consistent"].map({1.0: True, 0.0: False})
-            assert got["consistent"].astype(object).where(got["consistent"].notna(), None).tolist() == (
-                consistent.astype(object).where(consistent.notna(), None).tolist()
-            )
+            assert got["consistent"].astype(object).where(
+                got["consistent"].notna(), None
+            ).tolist() == (consistent.astype(object).where(consistent.notna(), None).tolist())
             # the retried key shows its last line; the cut-off line is not a judgment
             store = RunStore(folder)
             assert data.runs[index].n_judgments == len(store.judgments())
@@ -253,7 +263,9 @@ def test_every_filter_in_the_browser(page: Any, viewer: str, runs: dict[str, Pat
     page.check("input[name=disagree]")
     _apply(page)
     labelled = gpt_pairs["label"].notna()
-    assert shown_total(page) == int((labelled & (outcomes(gpt_pairs) != gpt_pairs["label"].astype(object))).sum())
+    assert shown_total(page) == int(
+        (labelled & (outcomes(gpt_pairs) != gpt_pairs["label"].astype(object))).sum()
+    )
     assert "disagree=1" in page.url
 
     page.goto(f"{viewer}/?run={gpt_id}")
@@ -283,18 +295,30 @@ def test_every_filter_in_the_browser(page: Any, viewer: str, runs: dict[str, Pat
     expected = {
         k
         for k, i in items.items()
-        if any("python" in t.lower() for t in (k, i.prompt_text, i.response_a, i.response_b, replies[k]))
+        if any(
+            "python" in t.lower()
+            for t in (k, i.prompt_text, i.response_a, i.response_b, replies[k])
+        )
     }
     assert shown_total(page) == len(expected) > 0
-    assert set(page.locator("tr[data-item]").evaluate_all("rs => rs.map(r => r.dataset.item)")) <= expected
+    assert (
+        set(page.locator("tr[data-item]").evaluate_all("rs => rs.map(r => r.dataset.item)"))
+        <= expected
+    )
 
     # sorting by the length gap, both directions, and paging
     page.goto(f"{viewer}/?run={gpt_id}")
     page.click("th >> text=len A / B (gap)")
-    gaps = [int(re.search(r"\((\d[\d,]*)\)", t).group(1).replace(",", "")) for t in page.locator("td.lengths").all_inner_texts()]
+    gaps = [
+        int(re.search(r"\((\d[\d,]*)\)", t).group(1).replace(",", ""))
+        for t in page.locator("td.lengths").all_inner_texts()
+    ]
     assert gaps == sorted(gaps) and gaps[0] == int(gap.min())
     page.click("th >> text=len A / B (gap)")
-    gaps = [int(re.search(r"\((\d[\d,]*)\)", t).group(1).replace(",", "")) for t in page.locator("td.lengths").all_inner_texts()]
+    gaps = [
+        int(re.search(r"\((\d[\d,]*)\)", t).group(1).replace(",", ""))
+        for t in page.locator("td.lengths").all_inner_texts()
+    ]
     assert gaps == sorted(gaps, reverse=True) and gaps[0] == int(gap.max())
     page.click("a[rel=next] >> nth=0")
     assert "page=2" in page.url and "page 2 of 20" in page.inner_text("p.pager >> nth=0")
@@ -306,17 +330,24 @@ def test_every_filter_in_the_browser(page: Any, viewer: str, runs: dict[str, Pat
     v_s = bench_pairs["verdict_swapped"].astype(object)
     both = v_o.notna() & v_s.notna()
     flips = both & (((v_o == "A") & (v_s == "B")) | ((v_o == "B") & (v_s == "A")))
-    for position, expected_count in (("flip", flips.sum()), ("inconsistent", (both & (v_o != v_s)).sum())):
+    for position, expected_count in (
+        ("flip", flips.sum()),
+        ("inconsistent", (both & (v_o != v_s)).sum()),
+    ):
         page.goto(f"{viewer}/?run={bench_id}")
         page.select_option("select[name=position]", position)
         _apply(page)
         assert shown_total(page) == int(expected_count) > 0
     page.goto(f"{viewer}/?run={bench_id}&verdict=tie&label=A")
-    assert shown_total(page) == int(((outcomes(bench_pairs) == "tie") & (bench_pairs["label"] == "A")).sum())
+    assert shown_total(page) == int(
+        ((outcomes(bench_pairs) == "tie") & (bench_pairs["label"] == "A")).sum()
+    )
     assert page.dialogs == []
 
 
-def test_item_page_shows_everything(page: Any, viewer: str, runs: dict[str, Path], tmp_path: Path) -> None:
+def test_item_page_shows_everything(
+    page: Any, viewer: str, runs: dict[str, Path], tmp_path: Path
+) -> None:
     gpt_id = RunStore(runs["gpt"]).read_manifest().run_id
     page.goto(f"{viewer}/?run={gpt_id}")
     first = page.locator("tr[data-item] td.item a").first
@@ -330,7 +361,9 @@ def test_item_page_shows_everything(page: Any, viewer: str, runs: dict[str, Path
     assert page.locator("table.votes tbody tr").count() == len(item.labels) == 3
     judgment = next(j for j in RunStore(runs["gpt"]).judgments() if j.item_id == item_id)
     gpt_card = page.locator(f".judge[data-run='{gpt_id}']")
-    assert judgment.raw is not None and json.loads(judgment.raw) == json.loads(gpt_card.locator("pre.raw").inner_text())
+    assert judgment.raw is not None and json.loads(judgment.raw) == json.loads(
+        gpt_card.locator("pre.raw").inner_text()
+    )
     assert "verdicts imported from" in gpt_card.inner_text()
     # two judges of the same item, side by side
     assert page.locator(".judge").count() == 2
@@ -349,7 +382,10 @@ def test_compare_two_judges(page: Any, viewer: str, runs: dict[str, Path]) -> No
     assert shown_total(page) == expected > 0
     row = page.locator("tr[data-item]").first
     pandalm_id = RunStore(runs["pandalm"]).read_manifest().run_id
-    assert row.locator("td.pair").inner_text() != row.locator(f"td.other[data-run='{pandalm_id}']").inner_text()
+    assert (
+        row.locator("td.pair").inner_text()
+        != row.locator(f"td.other[data-run='{pandalm_id}']").inner_text()
+    )
 
 
 def test_rendered_prompt_of_a_real_model_run(page: Any, viewer: str, model_run: Path) -> None:
@@ -372,7 +408,9 @@ def test_rendered_prompt_of_a_real_model_run(page: Any, viewer: str, model_run: 
         assert "tokens in / out" in card.inner_text() and "latency" in card.inner_text()
 
 
-def test_report_links_to_the_viewer(page: Any, viewer: str, runs: dict[str, Path], tmp_path: Path) -> None:
+def test_report_links_to_the_viewer(
+    page: Any, viewer: str, runs: dict[str, Path], tmp_path: Path
+) -> None:
     from judge.analysis.report import write_report
 
     paths = write_report(
@@ -387,14 +425,18 @@ def test_report_links_to_the_viewer(page: Any, viewer: str, runs: dict[str, Path
     assert page.locator("h2").first.inner_text() == "Can the judges be trusted?"
     assert page.locator(".cards .card").count() == 3
     card = page.locator(".cards .card").first
-    assert re.search(r"kappa \d\.\d{3} \[\d\.\d{3}, \d\.\d{3}\]", card.inner_text())
+    assert re.search(r"kappa -?\d\.\d{3} \[-?\d\.\d{3}, -?\d\.\d{3}\]", card.inner_text())
     page.screenshot(path=str(tmp_path / "report-first-screen.png"))
     assert (tmp_path / "report-first-screen.png").stat().st_size > 20_000
     # no sideways scrolling at 1280 px: wide tables keep their extra columns behind a toggle
     assert page.evaluate("document.documentElement.scrollWidth") <= 1280
-    assert page.evaluate(
-        "[...document.querySelectorAll('.scroll')].filter(e => e.scrollWidth > e.clientWidth + 1).length"
-    ) == 0
+    assert (
+        page.evaluate(
+            "[...document.querySelectorAll('.scroll')]"
+            ".filter(e => e.scrollWidth > e.clientWidth + 1).length"
+        )
+        == 0
+    )
     toggle = page.locator(".tbl label").first
     hidden = page.locator(".tbl").first.locator("th.extra").first
     assert not hidden.is_visible()
@@ -424,14 +466,20 @@ def test_report_links_to_the_viewer(page: Any, viewer: str, runs: dict[str, Path
 
 def _snapshot(folder: Path) -> dict[str, tuple[int, float, str]]:
     return {
-        str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime, hashlib.sha256(p.read_bytes()).hexdigest())
+        str(p.relative_to(folder)): (
+            p.stat().st_size,
+            p.stat().st_mtime,
+            hashlib.sha256(p.read_bytes()).hexdigest(),
+        )
         for p in sorted(folder.rglob("*"))
         if p.is_file()
     }
 
 
 def test_model_text_is_escaped_and_nothing_is_written(page: Any, tmp_path: Path) -> None:
-    folder = write_run(tmp_path / "hostile", policy="inconsistent_tie", seed=3, n=5, hostile=True).path
+    folder = write_run(
+        tmp_path / "hostile", policy="inconsistent_tie", seed=3, n=5, hostile=True
+    ).path
     before = _snapshot(folder)
     cwd = os.getcwd()
     os.chdir(folder)  # DuckDB must not spill into the current folder either
@@ -473,7 +521,16 @@ def test_model_text_is_escaped_and_nothing_is_written(page: Any, tmp_path: Path)
 def test_cli_serves_until_interrupted_and_names_the_missing_extra(runs: dict[str, Path]) -> None:
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "judge.cli", "view", str(runs["gpt"]), "--no-browser", "--port", "0"],
+        [
+            sys.executable,
+            "-m",
+            "judge.cli",
+            "view",
+            str(runs["gpt"]),
+            "--no-browser",
+            "--port",
+            "0",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
