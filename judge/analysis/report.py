@@ -380,8 +380,8 @@ class _Doc:
     def table(
         self, table: pd.DataFrame, caption: str | None = None, *, links: str | None = None
     ) -> None:
-        """A table; ``links`` (``runs``, ``pairs``, ``position``) links its counts of item
-        sets to the viewer (:func:`item_set_links`)."""
+        """A table; ``links`` (``runs``, ``judgments``, ``pairs``, ``position``) links its
+        counts of item sets to the viewer (:func:`item_set_links`)."""
         urls = item_set_links(table, links, self.viewer_url) if links and self.viewer_url else {}
         if caption:
             self.md.append(f"*{caption}*\n")
@@ -500,8 +500,9 @@ def item_set_links(
     """Viewer URLs for the cells of ``table`` that count a set of items.
 
     ``runs`` (the runs table): ``items`` -> the run; ``unparsed`` / ``error`` (judgments)
-    -> pairs with a judgment of that status. ``pairs`` (agreement tables, one row per run
-    or run and category): ``n_pairs`` -> the pairs; ``n_unparsed`` / ``n_error`` -> pairs
+    -> pairs with a judgment of that status (the viewer counts those judgments too);
+    ``judgments`` (tables of judgment counts): ``n_unparsed`` / ``n_error`` likewise.
+    ``pairs`` (agreement tables, one row per run or run and category): ``n_pairs`` -> the pairs; ``n_unparsed`` / ``n_error`` -> pairs
     whose outcome is that failure. ``position`` (position tables, per run or run and
     length gap): ``n_pairs``, ``flips`` (A in one order, B in the other) and ``changed``
     (any change between orders). Rows without a ``run`` get no links.
@@ -515,6 +516,7 @@ def item_set_links(
             "n_unparsed": {"verdict": "unparsed"},
             "n_error": {"verdict": "error"},
         },
+        "judgments": {"n_unparsed": {"status": "unparsed"}, "n_error": {"status": "error"}},
         "position": {
             "n_pairs": {},
             "flips": {"position": "flip"},
@@ -854,7 +856,8 @@ def _pairs_sections(
         "unequal length, per benchmark",
     )
     doc.table(
-        _display(longer, ci=["p_prefer_longer", "p_judge_longer", "p_human_longer", "excess"])
+        _display(longer, ci=["p_prefer_longer", "p_judge_longer", "p_human_longer", "excess"]),
+        links="judgments",
     )
     if len(longer) and labelled:
         reference = (

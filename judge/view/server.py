@@ -169,7 +169,7 @@ def serve(
                 f"{time.perf_counter() - started:.1f} s"
             )
             echo(f"judge view: {server.url}/  (Ctrl-C to stop)")
-            if server.server_address[1] != DEFAULT_PORT:
+            if port is None and server.server_address[1] != DEFAULT_PORT:
                 echo(
                     f"note: port {DEFAULT_PORT} was busy; report links point there unless the "
                     f"report is written with --viewer-url {server.url}"
