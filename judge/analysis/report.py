@@ -499,13 +499,16 @@ def item_set_links(
 ) -> dict[tuple[int, str], str]:
     """Viewer URLs for the cells of ``table`` that count a set of items.
 
-    ``runs`` (the runs table): ``items`` -> the run; ``unparsed`` / ``error`` (judgments)
-    -> pairs with a judgment of that status (the viewer counts those judgments too);
-    ``judgments`` (tables of judgment counts): ``n_unparsed`` / ``n_error`` likewise.
-    ``pairs`` (agreement tables, one row per run or run and category): ``n_pairs`` -> the
-    pairs; ``n_unparsed`` / ``n_error`` -> pairs whose outcome is that failure.
-    ``position`` (position tables, per run or run and length gap): ``n_pairs``, ``flips`` (A in one order, B in the other) and ``changed``
-    (any change between orders). Rows without a ``run`` get no links.
+    - ``runs`` (the runs table): ``items`` -> the run; ``unparsed`` / ``error``
+      (judgments) -> pairs with a judgment of that status (the viewer counts those
+      judgments too);
+    - ``judgments`` (tables of judgment counts): ``n_unparsed`` / ``n_error`` likewise;
+    - ``pairs`` (agreement tables, per run or run and category): ``n_pairs`` -> the
+      pairs; ``n_unparsed`` / ``n_error`` -> pairs whose outcome is that failure;
+    - ``position`` (per run or run and length gap): ``n_pairs``, ``flips`` (A in one
+      order, B in the other) and ``changed`` (any change between orders).
+
+    Rows without a ``run`` get no links.
     """
     if not viewer_url or "run" not in table or kind is None:
         return {}
