@@ -13,10 +13,13 @@ import html
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import suppress
 from typing import Any, Final
+from urllib.parse import parse_qs, urlencode
 
 from pydantic import JsonValue
 
+from judge.errors import ConfigError
 from judge.view.data import PAGE_SIZE, ItemView, ListPage, ListRow, RunInfo
 from judge.view.filters import ItemFilter, item_url
 from judge.view.prompts import item_record, rendered_prompts
@@ -218,6 +221,9 @@ def _order_cell(verdict: str | None, status: str | None, score: float | None, ki
 
 def _row(r: ListRow, f: ItemFilter, runs: Sequence[RunInfo], focus: RunInfo) -> str:
     link = item_url("", focus.run_id, r.item_id, r.sample)
+    back = f.query()
+    if back:
+        link += "&" + urlencode({"from": back})
     name = r.item_id + (f" #{r.sample}" if r.sample else "")
     off = r.label is not None and r.outcome != r.label
     probs = (
@@ -450,9 +456,10 @@ def _judgment_card(
     )
 
 
-def item_page(runs: Sequence[RunInfo], view: ItemView) -> str:
+def item_page(runs: Sequence[RunInfo], view: ItemView, back: str | None = None) -> str:
     """One item: prompt, both responses side by side, the votes, and every open run's
-    judgments of it side by side."""
+    judgments of it side by side. ``back``: the query string of the list it was opened
+    from (validated again, so the link back can only be a list page)."""
     item = dict(view.item)
     run = runs[view.run]
     kind = str(item.get("kind") or "pair")
@@ -466,7 +473,11 @@ def item_page(runs: Sequence[RunInfo], view: ItemView) -> str:
         ("category", e(item.get("category") or _MISSING)),
         ("run shown", e(run.run_id)),
     ]
-    head = f'<p><a href="/?{e(ItemFilter(run=run.run_id).query())}">\u2190 item list</a></p>'
+    back_filter = ItemFilter(run=run.run_id)
+    if back:
+        with suppress(ConfigError):  # a hand-edited link: back to the run's whole list
+            back_filter = ItemFilter.from_query(parse_qs(back, keep_blank_values=True))
+    head = f'<p><a href="/?{e(back_filter.query())}">\u2190 item list</a></p>'
     body = [head, f"<h1>{e(title)}</h1>", _facts(info), "<h2>Prompt</h2>"]
     body.append(_prompt_section(item.get("prompt")))
     if item.get("reference"):

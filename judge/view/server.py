@@ -1,7 +1,8 @@
 """The viewer's HTTP server: the standard library's ThreadingHTTPServer on 127.0.0.1.
 
 Routes: ``/`` (the item list, filtered by the query string of
-:class:`judge.view.filters.ItemFilter`) and ``/item?run=RUN&id=ITEM[&sample=N]``.
+:class:`judge.view.filters.ItemFilter`) and ``/item?run=RUN&id=ITEM[&from=Q]``
+(every sample of the item; ``from``: the list's query string, for the link back).
 Only GET; only the loopback address; requests whose ``Host`` is not this server's
 loopback address are refused (a web page elsewhere cannot read the viewer through DNS
 rebinding); every response forbids scripts and outside resources
@@ -102,7 +103,7 @@ class _Handler(BaseHTTPRequestHandler):
                 if item_id is None:
                     raise ConfigError("/item needs ?id=ITEM_ID")
                 view = data.item(_single(params, "run"), item_id)
-                body = item_page(data.runs, view)
+                body = item_page(data.runs, view, _single(params, "from"))
             elif parts.path == "/favicon.ico":
                 self.send_response(HTTPStatus.NO_CONTENT)
                 self.send_header("Content-Length", "0")
