@@ -22,6 +22,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pandas as pd
 import pytest
@@ -394,7 +395,7 @@ def test_rendered_prompt_of_a_real_model_run(page: Any, viewer: str, model_run: 
     assert shown_total(page) == 3
     page.locator("tr[data-item] td.item a").first.click()
     page.wait_for_load_state()
-    item_id = page.url.split("id=")[1]
+    item_id = parse_qs(urlsplit(page.url).query)["id"][0]
     item = next(i for i in RunStore(model_run).items() if i.id == item_id)
     cards = page.locator(".judgment")
     assert cards.count() == 2  # both orders
