@@ -473,6 +473,8 @@ def item_page(runs: Sequence[RunInfo], view: ItemView, back: str | None = None) 
         ("category", e(item.get("category") or _MISSING)),
         ("run shown", e(run.run_id)),
     ]
+    if item.get("metadata"):
+        info.append(("metadata", f"<code>{e(json_text(item.get('metadata')))}</code>"))
     back_filter = ItemFilter(run=run.run_id)
     if back:
         with suppress(ConfigError):  # a hand-edited link: back to the run's whole list
