@@ -242,11 +242,13 @@ def main(n_judgments: int = 1_000_000, keep: Path | None = None) -> None:
             f"{name:<{width}}  {seconds:6.2f} s   ratio to {LIMIT_S:g} s: {seconds / LIMIT_S:.2f}"
         )
     total = opened + first
+    cores = os.cpu_count() or 1
     print(
         f"open + first page: {total:.2f} s for {n_judgments:,} judgments; ratio to the "
-        f"{LIMIT_S:g} s limit: {total / LIMIT_S:.2f} (open used {opened_cpu:.2f} s of CPU on "
-        f"{os.cpu_count()} cores: {opened_cpu / (os.cpu_count() or 1) / LIMIT_S:.2f} of the "
-        "limit if the cores were free)"
+        f"{LIMIT_S:g} s limit: {total / LIMIT_S:.2f}; open used {opened_cpu:.2f} s of CPU: on "
+        f"{os.cpu_count()} free cores it would take between {opened_cpu / cores:.1f} s (every "
+        f"core busy throughout; ratio {opened_cpu / cores / LIMIT_S:.2f}) and {opened_cpu:.1f} s "
+        f"(one core; ratio {opened_cpu / LIMIT_S:.2f})"
     )
     print(
         f"texts (prompts, responses, replies) in memory {texts:.1f} s after opening started, "
