@@ -8,7 +8,6 @@ the HTML embeds every plot as a base64 PNG so the page is one file.
 from __future__ import annotations
 
 import base64
-import hashlib
 import html
 import io
 import math
@@ -392,7 +391,9 @@ class _Doc:
         if not len(table):
             self.body.append("<p><em>(no rows)</em></p>")
             return
-        self.body.append(_html_table(table, caption, urls, visible_columns(table)))
+        self.body.append(
+            _html_table(table, caption, urls, visible_columns(table), self.anchor("columns"))
+        )
 
     def figure(self, name: str, png: bytes, alt: str) -> None:
         self.figures[name] = png
@@ -440,15 +441,10 @@ def _html_table(
     caption: str | None,
     urls: dict[tuple[int, str], str],
     shown: Sequence[str],
+    toggle_id: str,
 ) -> str:
     """A table whose columns beyond ``shown`` hide behind a CSS-only toggle."""
     extra = [str(c) for c in table.columns if str(c) not in shown]
-    toggle_id = (
-        "t"
-        + hashlib.sha1(
-            (str(list(table.columns)) + str(table.shape) + str(table.iloc[0].tolist())).encode()
-        ).hexdigest()[:10]
-    )
 
     def cell(tag: str, text: str, column: str) -> str:
         css = ' class="extra"' if column in extra else ""
