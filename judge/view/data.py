@@ -331,26 +331,24 @@ class ViewData:
             k: _JUDGMENT_COLUMNS[k]
             for k in ("item_id", "swapped", "sample", "status", "verdict", "score", "probabilities")
         }
-        # row_number() OVER () is the line order: DuckDB keeps the order of a file scan
+        # rowid is the line order: a table created from a file scan keeps its order
         # (preserve_insertion_order, on by default), and the texts, read later, line up.
+        # (Created in parallel, then numbered: row_number() OVER () would be serial.)
         try:
             con.execute(
                 f"""
-                {"INSERT INTO items" if run else "CREATE TABLE items AS"}
-                SELECT {run}::INTEGER AS run, row_number() OVER () - 1 AS idx,
-                       * EXCLUDE (n_a, n_b, n_tie), {_MAJORITY} AS label
-                FROM (
-                    SELECT id, benchmark, coalesce(kind, 'pair') AS kind, category,
-                           left({_PROMPT_TEXT}, 240) AS snippet,
-                           {_vote_counts_sql("labels")},
-                           length(coalesce(response_a, response)) AS len_a,
-                           length(response_b) AS len_b,
-                           abs(length(response_a) - length(response_b)) AS gap,
-                           list_avg(list_transform(
-                               list_filter(scores,
-                                           lambda s: coalesce(s.aspect, 'overall') = 'overall'),
-                               lambda s: s.score)) AS human_score
-                    FROM {self._read_json(sources[0], item_columns)})
+                CREATE OR REPLACE TEMP TABLE core_items AS
+                SELECT id, benchmark, coalesce(kind, 'pair') AS kind, category,
+                       left({_PROMPT_TEXT}, 240) AS snippet,
+                       {_vote_counts_sql("labels")},
+                       length(coalesce(response_a, response)) AS len_a,
+                       length(response_b) AS len_b,
+                       abs(length(response_a) - length(response_b)) AS gap,
+                       list_avg(list_transform(
+                           list_filter(scores,
+                                       lambda s: coalesce(s.aspect, 'overall') = 'overall'),
+                           lambda s: s.score)) AS human_score
+                FROM {self._read_json(sources[0], item_columns)}
                 """
             )
         except duckdb.Error as exc:
@@ -358,22 +356,31 @@ class ViewData:
         try:
             con.execute(
                 f"""
-                {"INSERT INTO judgments" if run else "CREATE TABLE judgments AS"}
-                SELECT {run}::INTEGER AS run, row_number() OVER () - 1 AS line, *
-                FROM (
-                    SELECT item_id, coalesce(swapped, false) AS swapped,
-                           coalesce(sample, 0) AS sample, status,
-                           CASE WHEN status = 'ok' THEN verdict END AS verdict, score,
-                           probabilities.A AS p_a, probabilities.B AS p_b,
-                           CASE WHEN probabilities.A IS NULL AND probabilities.B IS NULL
-                                     AND probabilities.tie IS NULL THEN NULL
-                                ELSE coalesce(probabilities.tie, 0) END AS p_tie,
-                           1 AS attempts
-                    FROM {self._read_json(sources[1], judgment_columns)})
+                CREATE OR REPLACE TEMP TABLE core_judgments AS
+                SELECT item_id, coalesce(swapped, false) AS swapped,
+                       coalesce(sample, 0) AS sample, status,
+                       CASE WHEN status = 'ok' THEN verdict END AS verdict, score,
+                       probabilities.A AS p_a, probabilities.B AS p_b,
+                       CASE WHEN probabilities.A IS NULL AND probabilities.B IS NULL
+                                 AND probabilities.tie IS NULL THEN NULL
+                            ELSE coalesce(probabilities.tie, 0) END AS p_tie,
+                       1 AS attempts
+                FROM {self._read_json(sources[1], judgment_columns)}
                 """
             )
         except duckdb.Error as exc:
             raise DataError(_first_line(exc), path=str(judgments_path)) from exc
+        con.execute(
+            f"""
+            {"INSERT INTO items" if run else "CREATE TABLE items AS"}
+            SELECT {run}::INTEGER AS run, rowid AS idx, * EXCLUDE (n_a, n_b, n_tie),
+                   {_MAJORITY} AS label
+            FROM core_items;
+            {"INSERT INTO judgments" if run else "CREATE TABLE judgments AS"}
+            SELECT {run}::INTEGER AS run, rowid AS line, * FROM core_judgments;
+            DROP TABLE core_items; DROP TABLE core_judgments;
+            """
+        )
 
     def _keep_latest(self) -> None:
         """Keep the last line per ``(run, item_id, swapped, sample)`` where a key has several
