@@ -384,7 +384,7 @@ class _Doc:
         urls = item_set_links(table, links, self.viewer_url) if links and self.viewer_url else {}
         if caption:
             self.md.append(f"*{caption}*\n")
-        linked = table.copy()
+        linked = table.astype(object)
         for (row, column), url in urls.items():
             linked.iloc[row, linked.columns.get_loc(column)] = f"[{table.iloc[row][column]}]({url})"
         self.md.append(markdown_table(linked) + "\n")
