@@ -323,6 +323,12 @@ def report(
     data_root: Annotated[
         Path | None, typer.Option(help="datasets folder for reference figures")
     ] = None,
+    viewer_url: Annotated[
+        str,
+        typer.Option(
+            help="where `judge view` serves these runs: counts of items link there ('' for none)"
+        ),
+    ] = "http://127.0.0.1:8765",
 ) -> None:
     """Write a Markdown and HTML report: agreement, kappa, position and length bias, vs humans."""
     from judge.analysis.report import write_report
@@ -339,6 +345,7 @@ def report(
             seed=seed,
             failures=failures,  # type: ignore[arg-type]
             datasets_dir=data_root,
+            viewer_url=viewer_url or None,
         )
         for kind, path in paths.items():
             typer.echo(f"{kind:<10} {path}")
@@ -574,6 +581,24 @@ def probe(
             seed=seed,
         )
         typer.echo(f"report           {paths['html']}")
+    except JudgeError as exc:
+        _fail(exc)
+
+
+@app.command()
+def view(
+    runs: Annotated[list[Path], typer.Argument(help="run folders to browse (one or more)")],
+    port: Annotated[
+        int | None,
+        typer.Option(help="port on 127.0.0.1 (default: 8765 if free, else any free port)"),
+    ] = None,
+    no_browser: Annotated[bool, typer.Option("--no-browser", help="do not open a browser")] = False,
+) -> None:
+    """Browse every judgment in a local, read-only web viewer (127.0.0.1 only)."""
+    from judge.view.server import serve
+
+    try:
+        serve(runs, port=port, open_browser=not no_browser, echo=typer.echo)
     except JudgeError as exc:
         _fail(exc)
 

@@ -25,6 +25,7 @@ from judge.analysis import agreement, bias, ranking, single, winrate
 from judge.analysis.frame import POLICIES, load_frame, pair_frames, save_frame
 from judge.analysis.summary import member_counts
 from judge.benchmark import PublishedFigure, match_published
+from judge.view.filters import DEFAULT_VIEWER_URL, list_url
 
 ALPACA_EVAL_REFERENCE: Final = (
     Path("alpaca_eval_evaluators_reference") / "evaluators_leaderboard.csv"
@@ -312,6 +313,32 @@ def plot_scores(graded: pd.DataFrame) -> bytes:
 # -- the report ---------------------------------------------------------------------------
 
 
+TABLE_WIDTH_PX: Final = 1000
+"""Columns beyond this estimated width go behind a "more columns" toggle (no sideways
+scrolling at a 1280 px window)."""
+_CHAR_PX: Final = 7.4
+_CELL_PAD_PX: Final = 16
+
+
+def visible_columns(table: pd.DataFrame, budget_px: float = TABLE_WIDTH_PX) -> list[str]:
+    """The columns shown by default: in order, while their estimated width fits ``budget_px``
+    (the first column always). Width: the longest text in the column (13 px font).
+
+    >>> t = pd.DataFrame({"run": ["r1"], "a": ["x" * 60], "b": ["y" * 80], "c": ["1"]})
+    >>> visible_columns(t)
+    ['run', 'a', 'c']
+    """
+    shown: list[str] = []
+    used = 0.0
+    for column in table.columns:
+        longest = max([len(str(column)), *(len(str(v)) for v in table[column])])
+        width = longest * _CHAR_PX + _CELL_PAD_PX
+        if not shown or used + width <= budget_px:
+            shown.append(str(column))
+            used += width
+    return shown
+
+
 @dataclass
 class _Doc:
     """Sections accumulated as Markdown and HTML side by side."""
@@ -320,10 +347,28 @@ class _Doc:
     md: list[str] = field(default_factory=list)
     body: list[str] = field(default_factory=list)
     figures: dict[str, bytes] = field(default_factory=dict)
+    viewer_url: str | None = None
+    """Base URL of ``judge view``; counts of item sets link to it (None: no links)."""
+    _ids: set[str] = field(default_factory=set)
+
+    def anchor(self, text: str) -> str:
+        """A unique HTML id for a heading."""
+        base = "".join(c if c.isalnum() else "-" for c in text.lower()).strip("-") or "section"
+        name, n = base, 1
+        while name in self._ids:
+            n += 1
+            name = f"{base}-{n}"
+        self._ids.add(name)
+        return name
 
     def heading(self, text: str, level: int = 2) -> None:
         self.md.append(f"{'#' * level} {text}\n")
-        self.body.append(f"<h{level}>{html.escape(text)}</h{level}>")
+        self.body.append(f'<h{level} id="{self.anchor(text)}">{html.escape(text)}</h{level}>')
+
+    def raw(self, markdown: str, body: str) -> None:
+        """Markdown and HTML written by the caller (already escaped)."""
+        self.md.append(markdown + "\n")
+        self.body.append(body)
 
     def para(self, text: str) -> None:
         self.md.append(text + "\n")
@@ -334,16 +379,23 @@ class _Doc:
         self.md.append("\n".join(f"- {i}" for i in items) + "\n")
         self.body.append("<ul>" + "".join(f"<li>{html.escape(i)}</li>" for i in items) + "</ul>")
 
-    def table(self, table: pd.DataFrame, caption: str | None = None) -> None:
+    def table(
+        self, table: pd.DataFrame, caption: str | None = None, *, links: str | None = None
+    ) -> None:
+        """A table; ``links`` (``runs``, ``judgments``, ``pairs``, ``position``) links its
+        counts of item sets to the viewer (:func:`item_set_links`)."""
+        urls = item_set_links(table, links, self.viewer_url) if links and self.viewer_url else {}
         if caption:
             self.md.append(f"*{caption}*\n")
-        self.md.append(markdown_table(table) + "\n")
-        cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
-        rendered = table.to_html(index=False, escape=True, border=0, na_rep="")
+        linked = table.astype(object)
+        for (row, column), url in urls.items():
+            linked.iloc[row, linked.columns.get_loc(column)] = f"[{table.iloc[row][column]}]({url})"
+        self.md.append(markdown_table(linked) + "\n")
+        if not len(table):
+            self.body.append("<p><em>(no rows)</em></p>")
+            return
         self.body.append(
-            '<div class="scroll">' + rendered.replace("<thead>", cap + "<thead>", 1) + "</div>"
-            if len(table)
-            else "<p><em>(no rows)</em></p>"
+            _html_table(table, caption, urls, visible_columns(table), self.anchor("columns"))
         )
 
     def figure(self, name: str, png: bytes, alt: str) -> None:
@@ -368,12 +420,123 @@ class _Doc:
             "caption{text-align:left;font-style:italic;padding:2px 0}"
             ".scroll{overflow-x:auto}td{white-space:nowrap}img{max-width:100%}"
             "figure{margin:0.5em 0 1.5em}figcaption{font-size:12px;color:#555}"
+            ".tbl{position:relative}.tbl .extra{display:none}"
+            ".tbl input.more:checked~.scroll .extra{display:table-cell}"
+            ".tbl label{font-size:12px;color:#36c;cursor:pointer}"
+            ".cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(420px,1fr));"
+            "gap:12px;margin:0.5em 0 1.5em}.card{border:1px solid #ccc;border-left-width:6px;"
+            "border-radius:4px;padding:8px 12px}.card h3{margin:0 0 4px;font-size:16px}"
+            ".card .run{font-size:12px;color:#666;overflow-wrap:anywhere}"
+            ".card ul{margin:6px 0 0;padding-left:18px;font-size:13px}"
+            ".trust{border-left-color:#2f9e44}.caution{border-left-color:#f59f00}"
+            ".distrust{border-left-color:#e03131}.verdict b{font-size:15px}"
         )
         return (
             '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>{html.escape(self.title)}</title><style>{style}</style></head><body>"
             f"<h1>{html.escape(self.title)}</h1>\n" + "\n".join(self.body) + "\n</body></html>\n"
         )
+
+
+def _html_table(
+    table: pd.DataFrame,
+    caption: str | None,
+    urls: dict[tuple[int, str], str],
+    shown: Sequence[str],
+    toggle_id: str,
+) -> str:
+    """A table whose columns beyond ``shown`` hide behind a CSS-only toggle."""
+    extra = [str(c) for c in table.columns if str(c) not in shown]
+
+    def cell(tag: str, text: str, column: str) -> str:
+        css = ' class="extra"' if column in extra else ""
+        return f"<{tag}{css}>{text}</{tag}>"
+
+    head = "".join(cell("th", html.escape(str(c)), str(c)) for c in table.columns)
+    rows = []
+    for i in range(len(table)):
+        cells = []
+        for column in table.columns:
+            value = table.iloc[i][column]
+            text = html.escape(
+                ""
+                if value is None or (isinstance(value, float) and math.isnan(value))
+                else str(value)
+            )
+            url = urls.get((i, str(column)))
+            if url:
+                text = f'<a href="{html.escape(url)}" title="these items in judge view">{text}</a>'
+            cells.append(cell("td", text, str(column)))
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
+    rendered = f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    toggle = (
+        f'<input type="checkbox" class="more" id="{toggle_id}" hidden>'
+        f'<label for="{toggle_id}">+ {len(extra)} more column{"s" if len(extra) > 1 else ""}: '
+        f"{html.escape(', '.join(extra))}</label>"
+        if extra
+        else ""
+    )
+    return f'<div class="tbl">{toggle}<div class="scroll">{rendered}</div></div>'
+
+
+def _gap_range(label: str) -> dict[str, int]:
+    """Viewer filters of a length-gap bin label.
+
+    >>> _gap_range("25-99"), _gap_range("300+"), _gap_range("0")
+    ({'gap_min': 25, 'gap_max': 99}, {'gap_min': 300}, {'gap_min': 0, 'gap_max': 0})
+    """
+    if label.endswith("+"):
+        return {"gap_min": int(float(label[:-1]))}
+    low, _, high = label.partition("-")
+    return {"gap_min": int(float(low)), "gap_max": int(float(high or low))}
+
+
+def item_set_links(
+    table: pd.DataFrame, kind: str | None, viewer_url: str | None
+) -> dict[tuple[int, str], str]:
+    """Viewer URLs for the cells of ``table`` that count a set of items.
+
+    - ``runs`` (the runs table): ``items`` -> the run; ``unparsed`` / ``error``
+      (judgments) -> pairs with a judgment of that status (the viewer counts those
+      judgments too);
+    - ``judgments`` (tables of judgment counts): ``n_unparsed`` / ``n_error`` likewise;
+    - ``pairs`` (agreement tables, per run or run and category): ``n_pairs`` -> the
+      pairs; ``n_unparsed`` / ``n_error`` -> pairs whose outcome is that failure;
+    - ``position`` (per run or run and length gap): ``n_pairs``, ``flips`` (A in one
+      order, B in the other) and ``changed`` (any change between orders).
+
+    Rows without a ``run`` get no links.
+    """
+    if not viewer_url or "run" not in table or kind is None:
+        return {}
+    columns = {
+        "runs": {"items": {}, "unparsed": {"status": "unparsed"}, "error": {"status": "error"}},
+        "pairs": {
+            "n_pairs": {},
+            "n_unparsed": {"verdict": "unparsed"},
+            "n_error": {"verdict": "error"},
+        },
+        "judgments": {"n_unparsed": {"status": "unparsed"}, "n_error": {"status": "error"}},
+        "position": {
+            "n_pairs": {},
+            "flips": {"position": "flip"},
+            "changed": {"position": "inconsistent"},
+        },
+    }[kind]
+    urls: dict[tuple[int, str], str] = {}
+    for i in range(len(table)):
+        row = table.iloc[i]
+        base: dict[str, Any] = {"run": str(row["run"])}
+        if "category" in table and isinstance(row["category"], str) and row["category"]:
+            base["category"] = row["category"]
+        if "length_gap" in table and not pd.isna(row["length_gap"]):
+            base.update(_gap_range(str(row["length_gap"])))
+        for column, extra in columns.items():
+            if column in table and str(row[column]) not in ("", "0", "nan"):
+                urls[(i, column)] = list_url(viewer_url, **base, **extra)
+    return urls
 
 
 def reference_path(datasets_dir: str | Path | None = None) -> Path | None:
@@ -429,9 +592,12 @@ def write_report(
     failures: agreement.Failures = "wrong",
     datasets_dir: str | Path | None = None,
     title: str = "judge-harness report",
+    viewer_url: str | None = DEFAULT_VIEWER_URL,
 ) -> dict[str, Path]:
     """Analyse run folders and write ``report.md``, ``report.html``, ``figures/*.png`` and
-    ``frame.parquet`` (the tidy frame) into ``out_dir``. Returns the written paths."""
+    ``frame.parquet`` (the tidy frame) into ``out_dir``. Returns the written paths.
+
+    Counts of item sets link to ``judge view`` at ``viewer_url`` (None: no links)."""
     from judge.probes.run import load_probe_design
 
     frame = load_frame(run_dirs)
@@ -454,6 +620,7 @@ def write_report(
         failures=failures,
         datasets_dir=datasets_dir,
         title=title,
+        viewer_url=viewer_url,
     )
     figures_dir = out / "figures"
     figures_dir.mkdir(exist_ok=True)
@@ -480,22 +647,31 @@ def build_report(
     datasets_dir: str | Path | None = None,
     title: str = "judge-harness report",
     probes: pd.DataFrame | None = None,
+    viewer_url: str | None = DEFAULT_VIEWER_URL,
 ) -> _Doc:
     """The report of a frame, in memory (see :func:`write_report`); ``probes`` is the
     probe design (:func:`judge.probes.run.load_probe_design`) where runs are probes."""
-    doc = _Doc(title)
+    doc = _Doc(title, viewer_url=viewer_url)
     opts: dict[str, Any] = {"n_resamples": n_resamples, "confidence": confidence, "seed": seed}
     pct = f"{confidence:.0%}"
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    pairs_all = pair_frames(frame, [None, *POLICIES])
+    pairs = pairs_all[None]
+    if len(pairs):
+        _verdict_cards(doc, frame, pairs, failures, opts)
     doc.para(
         f"Generated {now}. Intervals are {pct} percentile bootstrap intervals over items "
         f"({n_resamples} resamples, seed {seed}). Unparsed and errored verdicts are "
         f"{'counted as wrong' if failures == 'wrong' else 'left out'} and counted beside "
         "every figure; they are never ties."
+        + (
+            f" Counts of items link to judge view at {doc.viewer_url} (start it with "
+            "`judge view` on the same run folders)."
+            if doc.viewer_url
+            else ""
+        )
     )
     _runs_section(doc, frame)
-    pairs_all = pair_frames(frame, [None, *POLICIES])
-    pairs = pairs_all[None]
     if len(pairs):
         published = published_by_run(frame, datasets_dir)
         _pairs_sections(doc, frame, pairs, pairs_all, failures, opts, pct, published)
@@ -530,7 +706,7 @@ def _runs_section(doc: _Doc, frame: pd.DataFrame) -> None:
                 "backend s": round(float(part["latency_s"].sum()), 1),
             }
         )
-    doc.table(pd.DataFrame(rows).map(_fmt) if rows else pd.DataFrame())
+    doc.table(pd.DataFrame(rows).map(_fmt) if rows else pd.DataFrame(), links="runs")
     _members_section(doc, frame)
 
 
@@ -664,7 +840,7 @@ def _pairs_sections(
             "weighs B < tie < A; alpha is Krippendorff's (nominal) with every annotator "
             "plus the judge, alpha_humans the annotators alone."
         )
-        doc.table(_display(table, ci=[*agreement.FIGURES, "alpha", "alpha_humans"]))
+        doc.table(_display(table, ci=[*agreement.FIGURES, "alpha", "alpha_humans"]), links="pairs")
         humans = loo[loo["kind"] == "humans"] if len(loo) else None
         doc.figure(
             "agreement",
@@ -690,6 +866,7 @@ def _pairs_sections(
                 plot_confusion(confusion, run),
                 f"Human label x judge verdict, {run}",
             )
+            _confusion_links(doc, confusion, str(run))
         comparisons = agreement.judge_comparisons(pairs, failures=failures, **opts)
         if len(comparisons):
             doc.heading("Judge against judge", 3)
@@ -721,7 +898,8 @@ def _pairs_sections(
                         "alpha_humans_low",
                         "alpha_humans_high",
                     ],
-                )
+                ),
+                links="pairs",
             )
             if categories["category"].nunique() <= 30:
                 doc.figure("categories", plot_categories(categories), "Accuracy per category")
@@ -733,12 +911,19 @@ def _pairs_sections(
         "Flip rate: the verdict swaps between A and B outright. P(prefer first): ok "
         "non-tie judgments picking the response shown first (0.5 is unbiased)."
     )
-    doc.table(_display(position, ci=["consistency", "flip_rate", "p_prefer_first", "kappa_orders"]))
+    doc.table(
+        _display(
+            _with_order_counts(position, pairs),
+            ci=["consistency", "flip_rate", "p_prefer_first", "kappa_orders"],
+        ),
+        links="position",
+    )
     by_length = bias.position_by_gap(frame, pairs=pairs, gap="length", **opts)
     if len(by_length):
         doc.heading("By length gap", 3)
         doc.table(
-            _display(by_length, ci=["consistency", "flip_rate", "p_prefer_first", "kappa_orders"])
+            _display(by_length, ci=["consistency", "flip_rate", "p_prefer_first", "kappa_orders"]),
+            links="position",
         )
         doc.figure(
             "position_length_gap",
@@ -775,7 +960,8 @@ def _pairs_sections(
         "unequal length, per benchmark",
     )
     doc.table(
-        _display(longer, ci=["p_prefer_longer", "p_judge_longer", "p_human_longer", "excess"])
+        _display(longer, ci=["p_prefer_longer", "p_judge_longer", "p_human_longer", "excess"]),
+        links="judgments",
     )
     if len(longer) and labelled:
         reference = (
@@ -869,6 +1055,171 @@ def _reference_section(doc: _Doc, frame: pd.DataFrame, datasets_dir: str | Path 
         "shown as published."
     )
     doc.table(table.map(_fmt), f"Source: {path.name}")
+
+
+def _with_order_counts(position: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
+    """The position table with the counts behind its rates: ``flips`` (A in one order, B in
+    the other) and ``changed`` (any different verdict), per run, beside ``n_both_ok``."""
+    v_orig, v_swap = (
+        pairs["verdict_original"].astype(object),
+        pairs["verdict_swapped"].astype(object),
+    )
+    both = v_orig.notna() & v_swap.notna()
+    flips = both & (((v_orig == "A") & (v_swap == "B")) | ((v_orig == "B") & (v_swap == "A")))
+    counts = (
+        pd.DataFrame(
+            {"run": pairs["run"].astype(str), "flips": flips, "changed": both & (v_orig != v_swap)}
+        )
+        .groupby("run")[["flips", "changed"]]
+        .sum()
+        .astype(int)
+        .reset_index()
+    )
+    out = position.assign(run=position["run"].astype(str)).merge(counts, on="run", how="left")
+    at = list(out.columns).index("n_both_ok") + 1
+    ordered = [*out.columns[:at], "flips", "changed"]
+    return out[ordered + [c for c in out.columns if c not in ordered]]
+
+
+def _confusion_links(doc: _Doc, confusion: pd.DataFrame, run: str) -> None:
+    """The confusion counts of ``run`` as a table whose cells link to the viewer."""
+    part = confusion[confusion["run"].astype(str) == run]
+    columns = ["A", "tie", "B", "unparsed", "error"]
+    counts = {(str(r.label), str(r.verdict)): int(r.count) for r in part.itertuples()}
+    head = "".join(f"<th>{c}</th>" for c in columns)
+    rows, md_rows = [], []
+    for label in ("A", "tie", "B"):
+        cells, md_cells = [], []
+        for verdict in columns:
+            n = counts.get((label, verdict), 0)
+            if n and doc.viewer_url:
+                url = list_url(doc.viewer_url, run=run, label=label, verdict=verdict)
+                cells.append(f'<td><a href="{html.escape(url)}">{n:,}</a></td>')
+                md_cells.append(f"[{n:,}]({url})")
+            else:
+                cells.append(f"<td>{n:,}</td>")
+                md_cells.append(f"{n:,}")
+        rows.append(f"<tr><th>{label}</th>{''.join(cells)}</tr>")
+        md_rows.append(f"| {label} | " + " | ".join(md_cells) + " |")
+    caption = f"Human label (rows) x judge verdict (columns), {run}"
+    doc.raw(
+        f"*{caption}*\n\n| label | "
+        + " | ".join(columns)
+        + " |\n|---|"
+        + "---|" * len(columns)
+        + "\n"
+        + "\n".join(md_rows)
+        + "\n",
+        f'<table class="confusion"><caption>{html.escape(caption)}</caption><thead><tr>'
+        f"<th>label</th>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>",
+    )
+
+
+def _ci_text(row: dict[str, Any], name: str, *, percent: bool = False, signed: bool = False) -> str:
+    value = row.get(name)
+    if value is None or pd.isna(value):
+        return "n/a"
+
+    def fmt(x: float) -> str:
+        if percent:
+            return f"{x:.1%}"
+        return f"{x:+.3f}" if signed else f"{x:.3f}"
+
+    low, high = row.get(f"{name}_low"), row.get(f"{name}_high")
+    text = fmt(float(value))
+    if low is not None and high is not None and not pd.isna(low) and not pd.isna(high):
+        text += f" [{fmt(float(low))}, {fmt(float(high))}]"
+    return text
+
+
+def _verdict_cards(
+    doc: _Doc,
+    frame: pd.DataFrame,
+    pairs: pd.DataFrame,
+    failures: agreement.Failures,
+    opts: dict[str, Any],
+) -> None:
+    """One card per judge: can it be trusted here, and the figures that decide it."""
+    from judge.analysis.trust import trust_table
+
+    table = trust_table(frame, pairs=pairs, failures=failures, **opts)
+    if table.empty:
+        return
+    doc.heading("Can the judges be trusted?")
+    cards, md = [], []
+    viewer = doc.viewer_url
+    for row in table.to_dict("records"):
+        run = str(row["run"])
+        labels = "gold label" if row["baseline"] == "gold" else "human majority"
+        figures: list[tuple[str, str, str | None]] = []
+        if row["labelled"]:
+            agree = (
+                f"agreement with the {labels} {_ci_text(row, 'accuracy')}, "
+                f"kappa {_ci_text(row, 'kappa')}"
+            )
+            if row["baseline"] == "humans":
+                agree += (
+                    f"; against each annotator's leave-one-out reference: judge kappa "
+                    f"{_ci_text(row, 'judge_loo_kappa')}, humans {_ci_text(row, 'human_kappa')}"
+                )
+            figures.append((agree, "#agreement-with-humans", None))
+        else:
+            figures.append(("agreement: no human labels", "#runs", None))
+        if pd.isna(row["consistency"]):
+            figures.append(
+                ("position consistency: not measured (one order)", "#position-bias", None)
+            )
+        else:
+            figures.append(
+                (
+                    f"position consistency {_ci_text(row, 'consistency')} over "
+                    f"{int(row['n_both_ok']):,} pairs",
+                    "#position-bias",
+                    list_url(viewer, run=run, position="inconsistent") if viewer else None,
+                )
+            )
+        figures.append(
+            (
+                f"length excess over the {'labels' if row['baseline'] == 'gold' else 'humans'} "
+                f"{_ci_text(row, 'excess', signed=True)} over {int(row['n_same']):,} judgments"
+                if not pd.isna(row["excess"])
+                else "length excess: not measured",
+                "#length-bias",
+                None,
+            )
+        )
+        figures.append(
+            (
+                f"failures {_ci_text(row, 'failure_rate', percent=True)} "
+                f"({int(row['n_failed']):,} of {int(row['n_judgments']):,} judgments)",
+                "#runs",
+                list_url(viewer, run=run, status="failed") if viewer and row["n_failed"] else None,
+            )
+        )
+        items = "".join(
+            f'<li>{html.escape(text)} <a href="{detail}">detail</a>'
+            + (f' · <a href="{html.escape(url)}">see the items</a>' if url else "")
+            + "</li>"
+            for text, detail, url in figures
+        )
+        headline, colon, reasons = str(row["sentence"]).partition(":")
+        headline, reasons = headline + colon, reasons
+        cards.append(
+            f'<div class="card {row["rating"]}" data-run="{html.escape(run)}">'
+            f"<h3>{html.escape(str(row['judge']))}</h3>"
+            f'<div class="run">{html.escape(run)} · {html.escape(str(row["benchmark"]))}</div>'
+            f'<p class="verdict"><b>{html.escape(headline)}</b>{html.escape(reasons)}</p>'
+            f"<ul>{items}</ul></div>"
+        )
+        md.append(
+            f"**{row['judge']}** ({run}): {row['sentence']}\n\n"
+            + "\n".join(
+                f"- {text} ([detail]({detail}))" + (f" ([items]({url}))" if url else "")
+                for text, detail, url in figures
+            )
+            + "\n"
+        )
+    doc.raw("\n".join(md), '<div class="cards">' + "".join(cards) + "</div>")
 
 
 def _slug(text: str) -> str:
