@@ -29,6 +29,7 @@ LIMIT_S = 10.0
 def main(n_judgments: int = 1_000_000) -> float:
     from judge.analysis import agreement, bias, ranking
     from judge.analysis.frame import pair_frame
+    from judge.analysis.leaderboard import leaderboard
     from judge.analysis.summary import run_summary
     from judge.analysis.synthetic import synthetic_frame
 
@@ -71,7 +72,7 @@ def main(n_judgments: int = 1_000_000) -> float:
     )
     timed("annotator kappas", lambda: agreement.annotator_agreement(pairs, n_resamples=0))
     timed("judge vs judge", lambda: agreement.judge_comparisons(pairs, n_resamples=0))
-    timed("leaderboard", lambda: agreement.leaderboard(frame, pairs=pairs, n_resamples=0))
+    timed("leaderboard", lambda: leaderboard(frame, pairs=pairs, n_resamples=0))
     timed("position", lambda: bias.position_table(frame, pairs=pairs, n_resamples=0))
     timed(
         "position by length gap",

@@ -21,10 +21,8 @@ variables they use must be declared. A preset is identified by the hash of its f
 
 from __future__ import annotations
 
-import hashlib
-import json
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from functools import cache
 from importlib.resources import files
 from importlib.resources.abc import Traversable
@@ -35,6 +33,7 @@ import jinja2.meta
 from pydantic import Field, JsonValue, ValidationError
 
 from judge.errors import ConfigError, TemplateError, UnknownNameError
+from judge.hashing import sha256_json
 from judge.records import Message, Record, Verdict
 
 
@@ -172,26 +171,6 @@ def render(preset: Preset, variables: Mapping[str, Any]) -> tuple[Message, ...]:
         content = content.strip() if preset.strip else content
         messages.append(Message(role=role, content=content))
     return tuple(messages)
-
-
-def sha256_json(payload: Any) -> str:
-    """sha256 of the canonical JSON of ``payload`` (sorted keys, no spaces)."""
-    blob = json.dumps(
-        payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
-    )
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
-
-
-def preset_judge_factory(name: str) -> Callable[..., Any]:
-    """A judge factory for the preset ``name`` (used by the judges registry)."""
-
-    def factory(**params: Any) -> Any:
-        from judge.judges import PromptJudge
-
-        return PromptJudge.from_preset(name, **params)
-
-    factory.__qualname__ = f"PromptJudge.from_preset({name!r})"
-    return factory
 
 
 def check_preset_name(name: str) -> None:

@@ -23,8 +23,9 @@ from judge.backends.base import Backend, Completion, CompletionRequest
 from judge.benchmark import Benchmark, file_sha256, items_hash, load_items
 from judge.cache import ResponseCache
 from judge.errors import BackendError, ConfigError, FatalBackendError, StoreError
+from judge.hashing import sha256_json
 from judge.judges import CallResult, Judge, PromptJudge, Task, request_key
-from judge.prompts import preset_hash, sha256_json
+from judge.prompts import preset_hash
 from judge.records import (
     Judgment,
     PairItem,

@@ -30,6 +30,14 @@ from typing import Any, Final, Literal
 import numpy as np
 import pandas as pd
 
+from judge.analysis._pairs import (
+    _code_counts,
+    _groups,
+    _human_matrix,
+    _status_counts,
+    _unique_items,
+    _vote_counts,
+)
 from judge.analysis._stats import (
     alpha_from_coincidences,
     bootstrap_sums,
@@ -44,10 +52,6 @@ from judge.analysis._stats import (
 )
 from judge.analysis.frame import (
     CODE_TIE,
-    HUMAN_PREFIX,
-    human_columns,
-    pair_frame,
-    rows_of_kind,
     verdict_codes,
 )
 from judge.errors import ConfigError
@@ -262,50 +266,12 @@ def _with_ci(
         ci_columns(row, name, points[name], None if samples is None else samples[name], confidence)
 
 
-def _code_counts(matrix: np.ndarray) -> np.ndarray:
-    """Votes per row as counts over (B, tie, A), from codes (rows x voters, -1 missing).
-
-    >>> _code_counts(np.array([[2, 2, -1], [0, 1, 2]])).tolist()
-    [[0.0, 0.0, 2.0], [1.0, 1.0, 1.0]]
-    """
-    counts = np.zeros((len(matrix), 3))
-    for voter in range(matrix.shape[1]):
-        has = matrix[:, voter] >= 0
-        counts[np.flatnonzero(has), matrix[has, voter]] += 1
-    return counts
-
-
-def _vote_counts(pairs: pd.DataFrame) -> np.ndarray:
-    """Human votes per row as counts over (B, tie, A)."""
-    return _code_counts(_human_matrix(pairs)[1])
-
-
 def _judge_names(group: pd.DataFrame) -> str:
     return ", ".join(map(str, group["judge"].unique()))
 
 
 def _group_keys(by: Sequence[str] | str) -> list[str]:
     return [by] if isinstance(by, str) else list(by)
-
-
-def _groups(frame: pd.DataFrame, by: Sequence[str]) -> list[tuple[dict[str, Any], pd.DataFrame]]:
-    if not len(frame):
-        return []
-    out = []
-    for key, group in frame.groupby(list(by), observed=True, sort=True):
-        values = key if isinstance(key, tuple) else (key,)
-        out.append((dict(zip(by, values, strict=True)), group))
-    return out
-
-
-def _status_counts(group: pd.DataFrame) -> dict[str, int]:
-    status = group["status"]
-    return {
-        "n_pairs": len(group),
-        "n_ok": int((status == "ok").sum()),
-        "n_unparsed": int((status == "unparsed").sum()),
-        "n_error": int((status == "error").sum()),
-    }
 
 
 # -- judge vs humans ------------------------------------------------------------------
@@ -424,22 +390,6 @@ def confusion_table(pairs: pd.DataFrame, *, by: Sequence[str] | str = ("run",)) 
 
 
 # -- humans vs humans -----------------------------------------------------------------
-
-
-def _unique_items(pairs: pd.DataFrame) -> pd.DataFrame:
-    return pairs.drop_duplicates(["benchmark", "item_id"]).reset_index(drop=True)
-
-
-def _human_matrix(items: pd.DataFrame) -> tuple[list[str], np.ndarray]:
-    """Annotator names (with at least one vote) and their codes (items x annotators, -1 missing)."""
-    names, columns = [], []
-    for column in human_columns(items):
-        codes = verdict_codes(items[column]).astype(np.int64)
-        if (codes >= 0).any():
-            names.append(column[len(HUMAN_PREFIX) :])
-            columns.append(codes)
-    matrix = np.stack(columns, axis=1) if columns else np.zeros((len(items), 0), dtype=np.int64)
-    return names, matrix
 
 
 def _majority_codes(counts: np.ndarray) -> np.ndarray:
@@ -688,151 +638,4 @@ def judge_comparisons(
             )
             judges = group.drop_duplicates("run").set_index("run")["judge"]
             rows.append({**keys, "judge_a": judges[run_a], "judge_b": judges[run_b], **result})
-    return pd.DataFrame(rows)
-
-
-# -- leaderboard ----------------------------------------------------------------------
-
-
-def leaderboard(
-    frame: pd.DataFrame,
-    *,
-    policy: str | None = None,
-    failures: Failures = "wrong",
-    n_resamples: int = 1000,
-    confidence: float = 0.95,
-    seed: int = 0,
-    pairs: pd.DataFrame | None = None,
-) -> pd.DataFrame:
-    """Judges ranked AlpacaEval-evaluator-table style, one row per run (plus ``humans``).
-
-    Columns: ``judge``, ``run``, ``benchmark``, ``human_agreement`` (accuracy vs the
-    majority, with bounds), ``kappa``, ``p_prefer_longer`` and ``p_prefer_first`` (of
-    the judge's ok, non-tie judgments; per judgment, both orders), ``unparsed_rate`` and
-    ``error_rate`` (of judgments), ``cost_per_1000`` ($) and ``seconds_per_1000`` (backend
-    seconds per 1,000 judgments), ``n_judgments``. A ``humans`` row per benchmark with
-    several annotators gives the leave-one-out agreement, P(humans prefer longer) and
-    P(label is the first response).
-    """
-    from judge.analysis.bias import first_position_table, prefer_longer_table
-
-    if pairs is None:
-        pairs = pair_frame(frame, policy)  # type: ignore[arg-type]
-    agree = agreement_table(
-        pairs,
-        by=["run"],
-        failures=failures,
-        n_resamples=n_resamples,
-        confidence=confidence,
-        seed=seed,
-        alpha=False,
-    )
-    longer = prefer_longer_table(frame, by=["run"], n_resamples=0)
-    first = first_position_table(frame, by=["run"], n_resamples=0)
-    judgments = rows_of_kind(frame, "pair")
-    usage = (
-        judgments.groupby("run", observed=True)
-        .agg(
-            benchmark=("benchmark", "first"),
-            n_judgments=("status", "size"),
-            n_unparsed=("status", lambda s: int((s == "unparsed").sum())),
-            n_error=("status", lambda s: int((s == "error").sum())),
-            cost=("cost", "sum"),
-            latency_s=("latency_s", "sum"),
-        )
-        .reset_index()
-    )
-    if usage.empty:
-        return pd.DataFrame()
-    board = usage.merge(
-        agree[
-            [
-                "run",
-                "judge",
-                "accuracy",
-                "accuracy_low",
-                "accuracy_high",
-                "kappa",
-                "kappa_low",
-                "kappa_high",
-            ]
-        ],
-        on="run",
-        how="left",
-    )
-    board = board.merge(longer[["run", "p_prefer_longer"]], on="run", how="left")
-    board = board.merge(first[["run", "p_prefer_first"]], on="run", how="left")
-    board["unparsed_rate"] = board["n_unparsed"] / board["n_judgments"]
-    board["error_rate"] = board["n_error"] / board["n_judgments"]
-    board["cost_per_1000"] = 1000 * board["cost"] / board["n_judgments"]
-    board["seconds_per_1000"] = 1000 * board["latency_s"] / board["n_judgments"]
-    board = board.rename(
-        columns={
-            "accuracy": "human_agreement",
-            "accuracy_low": "human_agreement_low",
-            "accuracy_high": "human_agreement_high",
-        }
-    )
-    board["benchmark"] = board["benchmark"].astype(str)
-    board["run"] = board["run"].astype(str)
-    board["judge"] = board["judge"].astype(str)
-    humans = human_reference_rows(pairs, n_resamples=n_resamples, confidence=confidence, seed=seed)
-    columns = [
-        "judge",
-        "run",
-        "benchmark",
-        "human_agreement",
-        "human_agreement_low",
-        "human_agreement_high",
-        "kappa",
-        "kappa_low",
-        "kappa_high",
-        "p_prefer_longer",
-        "p_prefer_first",
-        "unparsed_rate",
-        "error_rate",
-        "cost_per_1000",
-        "seconds_per_1000",
-        "n_judgments",
-    ]
-    board = pd.concat([board[columns], humans.reindex(columns=columns)], ignore_index=True)
-    return board.sort_values(
-        ["benchmark", "human_agreement"], ascending=[True, False], na_position="last"
-    ).reset_index(drop=True)
-
-
-def human_reference_rows(
-    pairs: pd.DataFrame, *, n_resamples: int = 1000, confidence: float = 0.95, seed: int = 0
-) -> pd.DataFrame:
-    """Leaderboard rows for the humans of each multi-annotator benchmark."""
-    from judge.analysis.bias import human_prefer_longer
-
-    loo = leave_one_out_table(pairs, n_resamples=n_resamples, confidence=confidence, seed=seed)
-    if loo.empty:
-        return pd.DataFrame()
-    humans = loo[loo["kind"] == "humans"]
-    rows = []
-    for _, h in humans.iterrows():
-        items = _unique_items(pairs[(pairs["benchmark"] == h["benchmark"]).to_numpy()])
-        longer = human_prefer_longer(items, n_resamples=0)
-        label = verdict_codes(items["label"])
-        decided = label != CODE_TIE
-        decided &= label >= 0
-        rows.append(
-            {
-                "judge": "humans (leave-one-out)",
-                "run": "",
-                "benchmark": str(h["benchmark"]),
-                "human_agreement": h["accuracy"],
-                "human_agreement_low": h["accuracy_low"],
-                "human_agreement_high": h["accuracy_high"],
-                "kappa": h["kappa"],
-                "kappa_low": h["kappa_low"],
-                "kappa_high": h["kappa_high"],
-                "p_prefer_longer": longer["p_prefer_longer"],
-                # annotators saw response A first
-                "p_prefer_first": float(np.mean(label[decided] == 2)) if decided.any() else NAN,
-                "n_judgments": int(h["n"]),
-            }
-        )
     return pd.DataFrame(rows)

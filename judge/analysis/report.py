@@ -23,6 +23,7 @@ import pandas as pd
 
 from judge.analysis import agreement, bias, ranking, single
 from judge.analysis.frame import POLICIES, load_frame, pair_frames, save_frame
+from judge.analysis.leaderboard import leaderboard
 
 ALPACA_EVAL_REFERENCE: Final = (
     Path("alpaca_eval_evaluators_reference") / "evaluators_leaderboard.csv"
@@ -534,7 +535,7 @@ def _pairs_sections(
             "backend seconds per 1,000 judgments. The humans row (where the benchmark has "
             "several annotators) is leave-one-out."
         )
-        board = agreement.leaderboard(frame, pairs=pairs, failures=failures, **opts)
+        board = leaderboard(frame, pairs=pairs, failures=failures, **opts)
         doc.table(_display(board, ci=["human_agreement", "kappa"]))
 
         doc.heading("Agreement with humans")
