@@ -25,6 +25,7 @@ from typing import Any, Final, Literal
 import numpy as np
 import pandas as pd
 
+from judge.columns import ItemColumns, item_columns, judgment_columns
 from judge.errors import ConfigError, DataError
 from judge.records import Judgment, PairItem, SingleItem
 
@@ -138,51 +139,69 @@ def rows_of_kind(frame: pd.DataFrame, kind: Literal["pair", "single"]) -> pd.Dat
     return frame[(frame["kind"] == kind).to_numpy()]
 
 
-def _prompt_key(item: PairItem | SingleItem) -> str:
-    return hashlib.sha1(item.prompt_text.encode("utf-8")).hexdigest()[:12]
-
-
 def _item_table(items: Sequence[PairItem | SingleItem]) -> pd.DataFrame:
-    """One row per item, indexed by item id."""
-    rows: dict[str, list[Any]] = {c: [] for c in ("item_id", *ITEM_COLUMNS)}
-    votes: dict[str, list[str | None]] = {}
-    for position, item in enumerate(items):
-        rows["item_id"].append(item.id)
-        rows["benchmark"].append(item.benchmark)
-        rows["category"].append(item.category)
-        rows["prompt_key"].append(_prompt_key(item))
-        if isinstance(item, PairItem):
-            len_a, len_b = len(item.response_a), len(item.response_b)
-            rows["kind"].append("pair")
-            rows["len_a"].append(float(len_a))
-            rows["len_b"].append(float(len_b))
-            rows["longer"].append("A" if len_a > len_b else "B" if len_b > len_a else None)
-            rows["model_a"].append(item.model_a)
-            rows["model_b"].append(item.model_b)
-            rows["model"].append(None)
-            rows["label"].append(item.label)
-            rows["n_annotators"].append(len({lab.annotator for lab in item.labels}))
-            rows["human_score"].append(np.nan)
-            for lab in item.labels:
-                name = HUMAN_PREFIX + lab.annotator
-                if name not in votes:
-                    votes[name] = [None] * len(items)
-                votes[name][position] = lab.verdict
-        else:
-            rows["kind"].append("single")
-            rows["len_a"].append(float(len(item.response)))
-            rows["len_b"].append(np.nan)
-            rows["longer"].append(None)
-            rows["model_a"].append(None)
-            rows["model_b"].append(None)
-            rows["model"].append(item.model)
-            rows["label"].append(None)
-            rows["n_annotators"].append(len({s.annotator for s in item.scores}))
-            score = item.human_score()
-            rows["human_score"].append(np.nan if score is None else score)
-    table = pd.DataFrame(rows)
-    for name, column in votes.items():
-        table[name] = pd.Series(column, dtype=VERDICT_DTYPE)
+    """One row per item (``item_id`` and the :data:`ITEM_COLUMNS`, then ``human:*``)."""
+    return _item_table_of(item_columns(items))
+
+
+def _item_table_of(columns: ItemColumns) -> pd.DataFrame:
+    """:func:`_item_table` from :func:`judge.columns.item_columns` or
+    :func:`judge.columns.read_items`, computed on whole columns."""
+    items, labels, scores = columns.items, columns.labels, columns.scores
+    n = len(items)
+    pair = (items["kind"] == "pair").to_numpy()
+    len_a = items["len_a"].to_numpy(dtype=np.float64)
+    len_b = items["len_b"].to_numpy(dtype=np.float64)
+    longer = np.where(len_a > len_b, 1, np.where(len_b > len_a, 0, -1)).astype(np.int8)
+    longer[~pair] = -1
+    # the majority label: the unique most common vote, else none (records.majority)
+    rows = labels["row"].to_numpy(dtype=np.int64)
+    votes = verdict_codes(pd.Series(labels["verdict"].to_numpy(dtype=object)))
+    counts = np.zeros((n, 3))
+    np.add.at(counts, (rows, votes), 1)
+    top = counts.max(axis=1) if n else np.zeros(0)
+    unique = (counts == top[:, None]).sum(axis=1) == 1
+    label = np.where(unique & (top > 0), counts.argmax(axis=1), CODE_MISSING).astype(np.int8)
+    annotators = np.zeros(n, dtype=np.int64)
+    for long in (labels, scores):
+        distinct = long.drop_duplicates(["row", "annotator"])["row"].to_numpy(dtype=np.int64)
+        annotators += np.bincount(distinct, minlength=n)[:n]
+    overall = scores[(scores["aspect"] == "overall").to_numpy()]
+    score_rows = overall["row"].to_numpy(dtype=np.int64)
+    total = np.bincount(score_rows, weights=overall["score"].to_numpy(dtype=float), minlength=n)
+    number = np.bincount(score_rows, minlength=n)
+    human_score = np.full(n, np.nan)
+    scored = number[:n] > 0
+    human_score[scored] = total[:n][scored] / number[:n][scored]
+    table = pd.DataFrame(
+        {
+            "item_id": items["item_id"].to_numpy(dtype=object),
+            "benchmark": items["benchmark"].to_numpy(dtype=object),
+            "category": items["category"].to_numpy(dtype=object),
+            "kind": items["kind"].to_numpy(dtype=object),
+            "prompt_key": [
+                hashlib.sha1(text.encode("utf-8")).hexdigest()[:12] for text in items["prompt_text"]
+            ],
+            "len_a": len_a,
+            "len_b": len_b,
+            "longer": pd.Categorical.from_codes(longer, dtype=LONGER_DTYPE),
+            "model_a": items["model_a"].to_numpy(dtype=object),
+            "model_b": items["model_b"].to_numpy(dtype=object),
+            "model": items["model"].to_numpy(dtype=object),
+            "label": pd.Categorical.from_codes(label, dtype=VERDICT_DTYPE),
+            "n_annotators": annotators,
+            "human_score": human_score,
+        }
+    )
+    # one column per annotator (first-seen order), holding that annotator's last vote
+    last = labels.drop_duplicates(["row", "annotator"], keep="last")
+    for annotator in pd.unique(labels["annotator"]):
+        mine = last[(last["annotator"] == annotator).to_numpy()]
+        codes = np.full(n, CODE_MISSING, dtype=np.int8)
+        codes[mine["row"].to_numpy(dtype=np.int64)] = verdict_codes(
+            pd.Series(mine["verdict"].to_numpy(dtype=object))
+        )
+        table[HUMAN_PREFIX + str(annotator)] = pd.Categorical.from_codes(codes, dtype=VERDICT_DTYPE)
     if table["item_id"].duplicated().any():
         dup = table.loc[table["item_id"].duplicated(), "item_id"].iloc[0]
         raise DataError(f"duplicate item id {dup!r} in the run's items")
@@ -201,38 +220,49 @@ def build_frame(
     Raises :class:`~judge.errors.DataError` if a judgment names an item the run
     does not hold.
     """
-    item_table = _item_table(items)
-    n = len(judgments)
-    item_ids = [j.item_id for j in judgments]
-    probabilities = [j.probabilities for j in judgments]
-    scores = [j.scores for j in judgments]
-    swapped = np.fromiter((j.swapped for j in judgments), dtype=bool, count=n)
-    verdict = pd.Series(
-        [j.verdict if j.status == "ok" else None for j in judgments], dtype=VERDICT_DTYPE
-    )
+    return _assemble(_item_table(items), judgment_columns(judgments), run=run, reconcile=reconcile)
+
+
+def _assemble(
+    item_table: pd.DataFrame, columns: pd.DataFrame, *, run: str, reconcile: Policy
+) -> pd.DataFrame:
+    """The tidy frame from the item table and :func:`judgment_columns`."""
+    n = len(columns)
+    swapped = columns["swapped"].to_numpy(dtype=bool)
+    status = pd.Categorical(columns["status"], dtype=STATUS_DTYPE)
+    verdict = pd.Categorical(columns["verdict"], dtype=VERDICT_DTYPE)
+    codes = np.where(np.asarray(status.codes) == STATUSES.index("ok"), verdict.codes, -1)
+    verdict = pd.Categorical.from_codes(codes.astype(np.int8), dtype=VERDICT_DTYPE)
+    item_ids = columns["item_id"].to_numpy(dtype=object)
     data: dict[str, Any] = {
-        "run": [run] * n,
-        "judge": [j.judge for j in judgments],
-        "reconcile": pd.Series([reconcile] * n, dtype=POLICY_DTYPE),
+        "run": pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), categories=[run] if n else []),
+        "judge": columns["judge"].to_numpy(dtype=object),
+        "reconcile": pd.Categorical.from_codes(
+            np.full(n, POLICIES.index(reconcile), dtype=np.int8), dtype=POLICY_DTYPE
+        ),
         "item_id": item_ids,
         "order": pd.Categorical.from_codes(swapped.astype(np.int8), dtype=ORDER_DTYPE),
         "swapped": swapped,
-        "sample": np.fromiter((j.sample for j in judgments), dtype=np.int64, count=n),
-        "status": pd.Series([j.status for j in judgments], dtype=STATUS_DTYPE),
+        "sample": columns["sample"].to_numpy(dtype=np.int64),
+        "status": status,
         "verdict": verdict,
-        "verdict_shown": shown_verdicts(verdict_codes(verdict), swapped),
-        "p_a": [p.get("A", np.nan) if p else np.nan for p in probabilities],
-        "p_b": [p.get("B", np.nan) if p else np.nan for p in probabilities],
-        # a judge whose probabilities name no tie gives a tie no probability
-        "p_tie": [p.get("tie", 0.0) if p else np.nan for p in probabilities],
-        "score": [np.nan if j.score is None else j.score for j in judgments],
-        "score_a": [s[0] if s else np.nan for s in scores],
-        "score_b": [s[1] if s else np.nan for s in scores],
-        "tokens_in": np.fromiter((j.tokens_in for j in judgments), dtype=np.int64, count=n),
-        "tokens_out": np.fromiter((j.tokens_out for j in judgments), dtype=np.int64, count=n),
-        "cost": np.fromiter((j.cost for j in judgments), dtype=np.float64, count=n),
-        "latency_s": np.fromiter((j.latency_s for j in judgments), dtype=np.float64, count=n),
-        "cache_hit": np.fromiter((j.cache_hit for j in judgments), dtype=bool, count=n),
+        "verdict_shown": shown_verdicts(codes, swapped),
+        **{
+            name: columns[name].to_numpy()
+            for name in (
+                "p_a",
+                "p_b",
+                "p_tie",
+                "score",
+                "score_a",
+                "score_b",
+                "tokens_in",
+                "tokens_out",
+                "cost",
+                "latency_s",
+                "cache_hit",
+            )
+        },
     }
     frame = pd.DataFrame(data)
     position = pd.Index(item_table["item_id"]).get_indexer(pd.Index(item_ids))
@@ -324,7 +354,9 @@ def load_frame(run_dirs: str | Path | Iterable[str | Path]) -> pd.DataFrame:
     """Read run folders (``manifest.json``, ``items.jsonl``, ``judgments.jsonl``) into one frame.
 
     The run column is the manifest's ``run_id``; the current judgment per
-    ``(item, order, sample)`` is used (superseded error lines are dropped).
+    ``(item, order, sample)`` is used (superseded error lines are dropped). Every line
+    is validated (:meth:`judge.store.RunStore.judgment_columns`: column-wise, with the
+    same errors as the per-line reader).
     """
     from judge.store import RunStore
 
@@ -335,9 +367,9 @@ def load_frame(run_dirs: str | Path | Iterable[str | Path]) -> pd.DataFrame:
         store = RunStore(run_dir)
         manifest = store.read_manifest()
         frames.append(
-            build_frame(
-                store.items(),
-                store.judgments(),
+            _assemble(
+                _item_table_of(store.item_columns()),
+                store.judgment_columns(),
                 run=manifest.run_id,
                 reconcile=manifest.config.reconcile,
             )
