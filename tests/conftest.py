@@ -29,7 +29,6 @@ from judge.backends.base import Backend, Completion, CompletionRequest
 from judge.errors import BackendError
 from tests.fault_server import FaultServerProcess, spawn
 
-
 MODEL_FIXTURES: frozenset[str] = frozenset(
     {
         "llama_server",  # llama_cpp.server with the SmolLM2 GGUF (below)

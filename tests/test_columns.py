@@ -232,8 +232,6 @@ JUDGMENT_EDITS: dict[str, Callable[[str], str]] = {
     "unknown probability": lambda s: edit(s, set_key("probabilities", {"A": 0.5, "C": 0.5})),
     "null probability": lambda s: edit(s, set_key("probabilities", {"A": 0.5, "tie": None})),
     "null probability, spaced": lambda s: s.replace('"B":0.3', '"B" :  null'),
-        '"probabilities":{', '"probabilities":{"B" :  null,'
-    ),
     "null cost": lambda s: edit(s, set_key("cost", None)),
     "null swapped": lambda s: edit(s, set_key("swapped", None)),
     "null members": lambda s: edit(s, set_key("members", None)),
