@@ -154,20 +154,17 @@ def _parse(data: bytes, schema: pa.Schema | None) -> pa.Table | None:
     """pyarrow's table of newline-terminated ``data``, or ``None`` if it is not one JSON
     object per line that pyarrow can read (the per-line reader then says why)."""
     n_lines = data.count(b"\n")
-    # one object per line: each line starts with "{" and ends with "}" (no blank lines,
-    # no CRLF), and pyarrow finds as many rows as lines (so two objects on a line fail)
-    if not (
-        data.startswith(b"{")
-        and data.count(b"\n{") == n_lines - 1
-        and data.count(b"}\n") == n_lines
-    ):
+    # one object per line: every line ends with "}" (no blank or whitespace-only lines,
+    # which pyarrow skips, no CRLF, no object split over lines), and pyarrow finds as
+    # many rows as lines (so two objects on one line fail)
+    if data.count(b"}\n") != n_lines:
         return None
     options = pa_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="infer")
     try:
         table = pa_json.read_json(io.BytesIO(data), parse_options=options)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
-    return table.combine_chunks() if table.num_rows == n_lines else None
+    return table if table.num_rows == n_lines else None
 
 
 def _parses(line: bytes) -> bool:
@@ -291,16 +288,54 @@ def _numpy(table: pa.Table, name: str, default: Any, dtype: Any) -> np.ndarray:
     return np.asarray(column.to_numpy(), dtype=dtype)
 
 
+_VERDICT_ORDER: Final = ("B", "tie", "A")
+"""Verdict categories in ordinal order (as :data:`judge.analysis.frame.VERDICT_ORDER`)."""
+
+_USED: Final = (
+    "item_id",
+    "judge",
+    "swapped",
+    "sample",
+    "status",
+    "verdict",
+    "score",
+    "scores",
+    "probabilities",
+    "tokens_in",
+    "tokens_out",
+    "cost",
+    "latency_s",
+    "cache_hit",
+)
+
+
+def _categorical(column: pa.ChunkedArray) -> pd.Categorical:
+    """A string column as a pandas categorical (dictionary-encoded by arrow)."""
+    encoded = pc.dictionary_encode(column).combine_chunks()
+    found = pd.Index(encoded.dictionary.to_numpy(zero_copy_only=False))
+    categories = found.sort_values()  # sorted, as pandas orders them
+    codes = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+    return pd.Categorical.from_codes(categories.get_indexer(found)[codes], categories=categories)
+
+
+def _coded(column: pa.ChunkedArray, categories: tuple[str, ...]) -> pd.Categorical:
+    """A column of enum values as a categorical with exactly ``categories``."""
+    codes = pc.fill_null(pc.index_in(column, value_set=pa.array(categories)), -1)
+    return pd.Categorical.from_codes(
+        np.asarray(codes.to_numpy(), dtype=np.int64), categories=list(categories)
+    )
+
+
 def _columns(table: pa.Table) -> pd.DataFrame:
     """The frame's judgment columns from validated rows, keeping the last line per key."""
     defaults = _defaults()
-    item_id = table.column("item_id").to_numpy(zero_copy_only=False)
+    table = table.select([n for n in _USED if n in table.column_names])
+    item_id = _categorical(table.column("item_id"))
     swapped = _numpy(table, "swapped", defaults["swapped"], bool)
     sample = _numpy(table, "sample", defaults["sample"], np.int64)
     # the last line per (item_id, swapped, sample), in first-seen order
-    codes, _ = pd.factorize(item_id)
     n_samples = int(sample.max()) + 1 if len(sample) else 1
-    key = (codes.astype(np.int64) * 2 + swapped) * n_samples + sample
+    key = (np.asarray(item_id.codes, dtype=np.int64) * 2 + swapped) * n_samples + sample
     _, first = np.unique(key, return_index=True)
     _, last_reversed = np.unique(key[::-1], return_index=True)
     last = len(key) - 1 - last_reversed
@@ -308,6 +343,7 @@ def _columns(table: pa.Table) -> pd.DataFrame:
     if len(keep) < table.num_rows:
         table = table.take(pa.array(keep))
         item_id, swapped, sample = item_id[keep], swapped[keep], sample[keep]
+        item_id = item_id.remove_unused_categories()
 
     probabilities = table.column("probabilities")
     p: dict[str, np.ndarray] = {}
@@ -327,12 +363,12 @@ def _columns(table: pa.Table) -> pd.DataFrame:
         pairs[has_scores] = flat.reshape(-1, 2)
     return pd.DataFrame(
         {
-            "judge": table.column("judge").to_numpy(zero_copy_only=False),
+            "judge": _categorical(table.column("judge")),
             "item_id": item_id,
             "swapped": swapped,
             "sample": sample,
-            "status": table.column("status").to_numpy(zero_copy_only=False),
-            "verdict": table.column("verdict").to_numpy(zero_copy_only=False),
+            "status": _coded(table.column("status"), get_args(Status)),
+            "verdict": _coded(table.column("verdict"), _VERDICT_ORDER),
             "score": np.asarray(table.column("score").to_numpy(zero_copy_only=False), float),
             "score_a": pairs[:, 0],
             "score_b": pairs[:, 1],
@@ -363,12 +399,16 @@ def judgment_columns(judgments: Sequence[Judgment]) -> pd.DataFrame:
     scores = [j.scores for j in judgments]
     return pd.DataFrame(
         {
-            "judge": [j.judge for j in judgments],
-            "item_id": [j.item_id for j in judgments],
+            "judge": pd.Categorical([j.judge for j in judgments]),
+            "item_id": pd.Categorical([j.item_id for j in judgments]),
             "swapped": np.fromiter((j.swapped for j in judgments), dtype=bool, count=n),
             "sample": np.fromiter((j.sample for j in judgments), dtype=np.int64, count=n),
-            "status": [j.status for j in judgments],
-            "verdict": [j.verdict for j in judgments],
+            "status": pd.Categorical(
+                [j.status for j in judgments], categories=list(get_args(Status))
+            ),
+            "verdict": pd.Categorical(
+                [j.verdict for j in judgments], categories=list(_VERDICT_ORDER)
+            ),
             "score": np.array(
                 [np.nan if j.score is None else j.score for j in judgments], dtype=np.float64
             ),

@@ -180,7 +180,8 @@ def _item_table_of(columns: ItemColumns) -> pd.DataFrame:
             "category": items["category"].to_numpy(dtype=object),
             "kind": items["kind"].to_numpy(dtype=object),
             "prompt_key": [
-                hashlib.sha1(text.encode("utf-8")).hexdigest()[:12] for text in items["prompt_text"]
+                hashlib.sha1(text.encode("utf-8")).hexdigest()[:12]
+                for text in items["prompt_text"].tolist()
             ],
             "len_a": len_a,
             "len_b": len_b,
@@ -205,6 +206,9 @@ def _item_table_of(columns: ItemColumns) -> pd.DataFrame:
     if table["item_id"].duplicated().any():
         dup = table.loc[table["item_id"].duplicated(), "item_id"].iloc[0]
         raise DataError(f"duplicate item id {dup!r} in the run's items")
+    # categorical here, so spreading the facts over the judgments copies codes only
+    for column in ("benchmark", "category", "prompt_key", "model_a", "model_b", "model"):
+        table[column] = table[column].astype("category")
     return table
 
 
@@ -233,10 +237,10 @@ def _assemble(
     verdict = pd.Categorical(columns["verdict"], dtype=VERDICT_DTYPE)
     codes = np.where(np.asarray(status.codes) == STATUSES.index("ok"), verdict.codes, -1)
     verdict = pd.Categorical.from_codes(codes.astype(np.int8), dtype=VERDICT_DTYPE)
-    item_ids = columns["item_id"].to_numpy(dtype=object)
+    item_ids = pd.Categorical(columns["item_id"])  # a no-op where it is one already
     data: dict[str, Any] = {
         "run": pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), categories=[run] if n else []),
-        "judge": columns["judge"].to_numpy(dtype=object),
+        "judge": pd.Categorical(columns["judge"]),
         "reconcile": pd.Categorical.from_codes(
             np.full(n, POLICIES.index(reconcile), dtype=np.int8), dtype=POLICY_DTYPE
         ),
@@ -265,9 +269,10 @@ def _assemble(
         },
     }
     frame = pd.DataFrame(data)
-    position = pd.Index(item_table["item_id"]).get_indexer(pd.Index(item_ids))
+    id_codes = np.asarray(item_ids.codes, dtype=np.int64)
+    position = pd.Index(item_table["item_id"]).get_indexer(item_ids.categories)[id_codes]
     if (position < 0).any():
-        missing = sorted({item_ids[i] for i in np.flatnonzero(position < 0)})
+        missing = sorted({str(item_ids[i]) for i in np.flatnonzero(position < 0)})
         raise DataError(
             f"run {run!r}: {len(missing)} judged item id(s) not among the run's items, "
             f"e.g. {missing[:3]}"
