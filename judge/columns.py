@@ -26,7 +26,6 @@ first-seen order (superseded error lines are dropped after being validated).
 
 from __future__ import annotations
 
-import io
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -161,7 +160,7 @@ def _parse(data: bytes, schema: pa.Schema | None) -> pa.Table | None:
         return None
     options = pa_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="infer")
     try:
-        table = pa_json.read_json(io.BytesIO(data), parse_options=options)
+        table = pa_json.read_json(pa.BufferReader(data), parse_options=options)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
     return table if table.num_rows == n_lines else None
@@ -340,10 +339,6 @@ def _columns(table: pa.Table) -> pd.DataFrame:
     _, last_reversed = np.unique(key[::-1], return_index=True)
     last = len(key) - 1 - last_reversed
     keep = last[np.argsort(first, kind="stable")]
-    if len(keep) < table.num_rows:
-        table = table.take(pa.array(keep))
-        item_id, swapped, sample = item_id[keep], swapped[keep], sample[keep]
-        item_id = item_id.remove_unused_categories()
 
     probabilities = table.column("probabilities")
     p: dict[str, np.ndarray] = {}
@@ -361,7 +356,7 @@ def _columns(table: pa.Table) -> pd.DataFrame:
     if has_scores.any():
         flat = np.asarray(pc.list_flatten(scores).to_numpy(), dtype=float)
         pairs[has_scores] = flat.reshape(-1, 2)
-    return pd.DataFrame(
+    out = pd.DataFrame(
         {
             "judge": _categorical(table.column("judge")),
             "item_id": item_id,
@@ -383,6 +378,13 @@ def _columns(table: pa.Table) -> pd.DataFrame:
             "cache_hit": _numpy(table, "cache_hit", defaults["cache_hit"], bool),
         }
     )
+    if len(keep) == len(out):
+        return out
+    # superseded lines out (numpy takes: cheaper than taking the arrow table's rows)
+    out = out.take(keep).reset_index(drop=True)
+    for name in ("judge", "item_id"):
+        out[name] = out[name].cat.remove_unused_categories()
+    return out
 
 
 def judgment_columns(judgments: Sequence[Judgment]) -> pd.DataFrame:
