@@ -9,8 +9,9 @@ policy), length bias and its regression, win rates and Bradley-Terry, the run su
 
 Prints each table's wall and CPU seconds, the total, and the total as a ratio of the
 10 s budget (below 1.0 passes). Reading run folders is not part of the analysis budget
-(it is the store's JSON and pydantic validation): with ``--load`` the script also writes
-a 100,000-judgment run folder and times :func:`judge.analysis.frame.load_frame` on it.
+(``bench/load_frame.py`` times it beside pyarrow on 1,000,000 judgments): with ``--load``
+the script also writes a 100,000-judgment run folder and times
+:func:`judge.analysis.frame.load_frame` on it.
 
 Run: ``python bench/analysis_scale.py [n_judgments] [--load]``.
 """
