@@ -18,7 +18,9 @@ a type pydantic would coerce, blank lines) is read by that per-line path whole.
 pyarrow reads a missing key and an explicit ``null`` alike; the record does not (a
 missing ``cost`` takes its default, ``"cost": null`` is an error). One scan of the raw
 bytes finds every explicit ``null`` given to a key that allows none; those lines go to
-pydantic, and the remaining nulls are missing keys that take their defaults.
+pydantic, and the remaining nulls are missing keys that take their defaults. (A key
+spelled with ``\\u`` escapes and given ``null`` escapes that scan; nothing we write or
+import spells keys so.)
 
 The result keeps the store's rule: the last line per ``(item_id, swapped, sample)``, in
 first-seen order (superseded error lines are dropped after being validated).
