@@ -9,8 +9,9 @@ policy), length bias and its regression, win rates and Bradley-Terry, the run su
 
 Prints each table's wall and CPU seconds, the total, and the total as a ratio of the
 10 s budget (below 1.0 passes). Reading run folders is not part of the analysis budget
-(it is the store's JSON and pydantic validation): with ``--load`` the script also writes
-a 100,000-judgment run folder and times :func:`judge.analysis.frame.load_frame` on it.
+(``bench/load_frame.py`` times it beside pyarrow on 1,000,000 judgments): with ``--load``
+the script also writes a 100,000-judgment run folder and times
+:func:`judge.analysis.frame.load_frame` on it.
 
 Run: ``python bench/analysis_scale.py [n_judgments] [--load]``.
 """
@@ -29,6 +30,7 @@ LIMIT_S = 10.0
 def main(n_judgments: int = 1_000_000) -> float:
     from judge.analysis import agreement, bias, ranking
     from judge.analysis.frame import pair_frame
+    from judge.analysis.leaderboard import leaderboard
     from judge.analysis.summary import run_summary
     from judge.analysis.synthetic import synthetic_frame
 
@@ -71,7 +73,7 @@ def main(n_judgments: int = 1_000_000) -> float:
     )
     timed("annotator kappas", lambda: agreement.annotator_agreement(pairs, n_resamples=0))
     timed("judge vs judge", lambda: agreement.judge_comparisons(pairs, n_resamples=0))
-    timed("leaderboard", lambda: agreement.leaderboard(frame, pairs=pairs, n_resamples=0))
+    timed("leaderboard", lambda: leaderboard(frame, pairs=pairs, n_resamples=0))
     timed("position", lambda: bias.position_table(frame, pairs=pairs, n_resamples=0))
     timed(
         "position by length gap",

@@ -30,9 +30,9 @@ from pydantic import JsonValue
 
 from judge.errors import ConfigError, DataError
 from judge.formats import Where, json_records, text_field
+from judge.hashing import sha256_json
 from judge.importers import ImportedRun, Importer, ImportRequest, source_judge_hash
 from judge.outputs import _prompt_key as prompt_key  # the id judge compare gives a prompt
-from judge.prompts import sha256_json
 from judge.records import Judgment, PairItem, RunConfig, Verdict
 
 

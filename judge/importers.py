@@ -40,7 +40,7 @@ from pydantic import JsonValue, ValidationError
 from judge.benchmark import AnyItem, file_sha256, items_hash, load_items
 from judge.errors import ConfigError, DataError, StoreError
 from judge.formats import Where, int_field, json_records, read_delimited, require
-from judge.prompts import sha256_json
+from judge.hashing import sha256_json
 from judge.records import (
     Judgment,
     PairItem,

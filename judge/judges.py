@@ -19,8 +19,9 @@ from pydantic import JsonValue
 
 from judge.backends.base import RAW, Backend, Completion, CompletionRequest, PromptLayout, normalise
 from judge.errors import BackendError, ConfigError
+from judge.hashing import sha256_json
 from judge.parsers import ParsedReply, get_parser, get_upstream_parser, remove_quoted
-from judge.prompts import Layout, Preset, load_preset, preset_hash, sha256_json
+from judge.prompts import Layout, Preset, load_preset, preset_hash
 from judge.records import (
     VERDICTS,
     Judgment,

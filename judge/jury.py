@@ -39,8 +39,8 @@ from typing import Any, Literal
 from pydantic import Field, JsonValue, ValidationError
 
 from judge.errors import ConfigError, validation_text
+from judge.hashing import sha256_json
 from judge.judges import Caller, Judge, Task
-from judge.prompts import sha256_json
 from judge.records import VERDICTS, Judgment, PairItem, Record, SingleItem, Verdict
 
 Vote = Literal["majority", "mean_probability", "mean_score"]

@@ -31,10 +31,8 @@ string, never a chat template, inside ``wrapper`` where upstream wraps it).
 
 from __future__ import annotations
 
-import hashlib
-import json
 import tomllib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from functools import cache
 from importlib.resources import files
 from importlib.resources.abc import Traversable
@@ -45,6 +43,7 @@ import jinja2.meta
 from pydantic import Field, JsonValue, ValidationError, model_validator
 
 from judge.errors import ConfigError, TemplateError, UnknownNameError, validation_text
+from judge.hashing import sha256_json
 from judge.records import Message, Record, Verdict
 
 Layout = Literal["chat", "user-only", "raw"]
@@ -249,26 +248,6 @@ def fold_system(messages: Sequence[Message], fold: str) -> tuple[Message, ...]:
     system, user, *rest = messages
     folded = Message(role=user.role, content=system.content + fold + user.content)
     return (folded, *rest)
-
-
-def sha256_json(payload: Any) -> str:
-    """sha256 of the canonical JSON of ``payload`` (sorted keys, no spaces)."""
-    blob = json.dumps(
-        payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
-    )
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
-
-
-def preset_judge_factory(name: str) -> Callable[..., Any]:
-    """A judge factory for the preset ``name`` (used by the judges registry)."""
-
-    def factory(**params: Any) -> Any:
-        from judge.judges import PromptJudge
-
-        return PromptJudge.from_preset(name, **params)
-
-    factory.__qualname__ = f"PromptJudge.from_preset({name!r})"
-    return factory
 
 
 def check_preset_name(name: str) -> None:

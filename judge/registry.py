@@ -157,8 +157,23 @@ class Registry(Generic[T]):
         return self._loaded[name]
 
 
+PRESET_JUDGE = "judge.judges:PromptJudge.from_preset"
+"""What builds a preset's judge: a lazy target like the tables below, so the registry
+never imports the judges that import it."""
+
+
+def preset_judge_factory(name: str) -> Callable[..., Any]:
+    """A judge factory for the preset ``name`` (the judges registry's entry for it)."""
+
+    def factory(**params: Any) -> Any:
+        return load_target(PRESET_JUDGE)(name, **params)
+
+    factory.__qualname__ = f"PromptJudge.from_preset({name!r})"
+    return factory
+
+
 def _discover_presets() -> dict[str, tuple[Any, str]]:
-    from judge.prompts import list_presets, preset_judge_factory
+    from judge.prompts import list_presets
 
     return {name: (preset_judge_factory(name), "preset (prompts/)") for name in list_presets()}
 

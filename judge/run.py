@@ -33,8 +33,9 @@ from judge.errors import (
     StoreError,
     first_error,
 )
+from judge.hashing import sha256_json
 from judge.judges import CallResult, Judge, PromptJudge, Task, request_key
-from judge.prompts import preset_hash, sha256_json
+from judge.prompts import preset_hash
 from judge.records import (
     Judgment,
     PairItem,

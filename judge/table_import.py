@@ -34,9 +34,9 @@ from pydantic import Field, JsonValue
 from judge.benchmark import AnyItem, load_items
 from judge.errors import ConfigError, DataError
 from judge.formats import Where, read_text, table_format, table_rows
+from judge.hashing import sha256_json
 from judge.importers import ImportedRun, Importer, ImporterOptions, ImportRequest
 from judge.importers import source_judge_hash as _judge_hash
-from judge.prompts import sha256_json
 from judge.records import Judgment, PairItem, RunConfig, SingleItem, Verdict, flip
 
 Target = Literal["A", "B", "tie", "failed"]

@@ -2,6 +2,11 @@
 
 Both run as separate processes on 127.0.0.1, so the backends are tested over real
 HTTP with no mocking of any client.
+
+Tests that run a real model carry the ``model`` marker, so ``pytest -m "not model"``
+is the fast lane. :func:`pytest_collection_modifyitems` marks them centrally: a test
+that uses a model fixture (directly or through another fixture), or lives in a module
+that runs the model directly; others mark themselves with ``@pytest.mark.model``.
 """
 
 from __future__ import annotations
@@ -23,6 +28,36 @@ import pytest
 from judge.backends.base import Backend, Completion, CompletionRequest
 from judge.errors import BackendError
 from tests.fault_server import FaultServerProcess, spawn
+
+MODEL_FIXTURES: frozenset[str] = frozenset(
+    {
+        "llama_server",  # llama_cpp.server with the SmolLM2 GGUF (below)
+        # tests/test_local_backends.py: the GGUF through transformers, lm-eval and llama.cpp
+        "hf_gguf",
+        "lmeval_hf",
+        "llamacpp",
+        "smollm2_f32",
+        "llamacpp_f32",
+        "tiny",
+    }
+)
+"""Fixtures that load or serve a real model; a test using any of them is ``model``."""
+
+MODEL_MODULES: frozenset[str] = frozenset(
+    {
+        "test_llamacpp.py",  # the embedded llama.cpp judge, in-process
+        "test_compare.py",  # `judge compare` with the default (embedded) judge
+    }
+)
+"""Test modules whose every test runs the real model directly."""
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the tests that need a real model ``model`` (see the module docstring)."""
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if fixtures & MODEL_FIXTURES or item.path.name in MODEL_MODULES:
+            item.add_marker(pytest.mark.model)
 
 
 @pytest.fixture(scope="session")

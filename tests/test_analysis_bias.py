@@ -15,6 +15,7 @@ import pytest
 from benchmarks.evalbiasbench import EvalBiasBenchBenchmark
 from judge.analysis import agreement, bias, ranking
 from judge.analysis.frame import POLICIES, build_frame, pair_frame
+from judge.analysis.leaderboard import leaderboard
 from judge.analysis.summary import run_summary
 from judge.analysis.synthetic import synthetic_frame
 from judge.records import (
@@ -166,7 +167,7 @@ def test_policy_table() -> None:
 
 def test_leaderboard() -> None:
     frame = synthetic_frame(600, n_runs=2, seed=5)
-    board = agreement.leaderboard(frame, n_resamples=100)
+    board = leaderboard(frame, n_resamples=100)
     assert board["judge"].iloc[0] == "humans (leave-one-out)"  # humans agree best here
     judges = board[board["run"] != ""]
     assert set(judges["run"]) == {"run0", "run1"}

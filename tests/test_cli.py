@@ -23,6 +23,7 @@ def judge_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "judge.cli", *args]
 
 
+@pytest.mark.model  # runs `judge run` with the embedded judge
 def test_run_prints_the_summary_and_writes_the_run(tmp_path: Path) -> None:
     result = runner.invoke(app, ["run", "--limit", "4", "-o", str(tmp_path), "--quiet"])
     assert result.exit_code == 0, result.output
@@ -77,6 +78,7 @@ def test_malformed_input_names_file_and_line(tmp_path: Path) -> None:
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
+@pytest.mark.model  # runs `judge run` with the embedded judge
 def test_sigkill_mid_run_then_rerun_loses_and_repeats_nothing(tmp_path: Path) -> None:
     args = judge_cmd("run", "--limit", "30", "-o", str(tmp_path), "--name", "killed", "--quiet")
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from judge.analysis import agreement
+from judge.analysis import agreement, leaderboard
 from judge.analysis.bias import prefer_longer_table
 from judge.analysis.frame import HUMAN_PREFIX, pair_frame, verdict_codes
 from judge.analysis.synthetic import synthetic_frame
@@ -14,7 +14,7 @@ from judge.analysis.synthetic import synthetic_frame
 def test_judge_and_humans_rows_share_each_definition() -> None:
     frame = synthetic_frame(400, n_runs=2, seed=11)
     pairs = pair_frame(frame)
-    board = agreement.leaderboard(frame, n_resamples=0).set_index("judge")
+    board = leaderboard.leaderboard(frame, n_resamples=0).set_index("judge")
     loo = agreement.leave_one_out_table(pairs, n_resamples=0)
     for run in ("run0", "run1"):
         row = board[board["run"] == run].iloc[0]
@@ -47,6 +47,6 @@ def test_judge_and_humans_rows_share_each_definition() -> None:
 
 def test_a_gold_label_benchmark_has_no_human_agreement() -> None:
     frame = synthetic_frame(300, n_annotators=1, seed=12)
-    board = agreement.leaderboard(frame, n_resamples=0)
+    board = leaderboard.leaderboard(frame, n_resamples=0)
     assert len(board) == 1 and board["human_agreement"].isna().all()
     assert 0 < board["accuracy"].iloc[0] < 1

@@ -108,6 +108,7 @@ def test_example_plugin_is_small() -> None:
     assert len(module.read_text(encoding="utf-8").splitlines()) < 60
 
 
+@pytest.mark.model  # runs `judge run` with the embedded judge
 def test_example_plugin_runs_through_the_cli(site: Path, tmp_path: Path) -> None:
     """`judge list` names the plugin; `judge run -b pipe_votes` judges it (embedded judge)."""
     pytest.importorskip("llama_cpp")

@@ -4,10 +4,12 @@
   the two orders of a pair combined under a reconcile policy (:func:`pair_frame`);
 - :mod:`judge.analysis.agreement`: accuracy with/without ties, Cohen's kappa (plain,
   linear), Krippendorff's alpha, the leave-one-out human baseline, annotator kappas,
-  judge vs judge (paired bootstrap, McNemar), the evaluator leaderboard;
+  judge vs judge (paired bootstrap, McNemar);
 - :mod:`judge.analysis.bias`: position consistency, flip and first-position rates (by
   length and quality gap, per policy), length preference beside the humans', the
   logistic regression of disagreement on length;
+- :mod:`judge.analysis.leaderboard`: the evaluator leaderboard (agreement beside the
+  biases and costs; above both modules it combines);
 - :mod:`judge.analysis.single`: correlations with human scores (item, prompt, system)
   and leniency;
 - :mod:`judge.analysis.ranking`: win rates and Bradley-Terry strengths of the compared

@@ -30,6 +30,15 @@ from typing import Any, Final, Literal
 import numpy as np
 import pandas as pd
 
+from judge.analysis._pairs import (
+    _code_counts,
+    _group_keys,
+    _groups,
+    _human_matrix,
+    _status_counts,
+    _unique_items,
+    _vote_counts,
+)
 from judge.analysis._stats import (
     alpha_from_coincidences,
     bootstrap_sums,
@@ -43,13 +52,8 @@ from judge.analysis._stats import (
     sum_by_unit,
 )
 from judge.analysis.frame import (
-    CODE_A,
     CODE_TIE,
     FAILURE_STATUSES,
-    HUMAN_PREFIX,
-    human_columns,
-    pair_frame,
-    rows_of_kind,
     verdict_codes,
 )
 from judge.errors import ConfigError
@@ -277,54 +281,8 @@ def _with_ci(
         ci_columns(row, name, points[name], None if samples is None else samples[name], confidence)
 
 
-def _code_counts(matrix: np.ndarray) -> np.ndarray:
-    """Votes per row as counts over (B, tie, A), from codes (rows x voters, -1 missing).
-
-    >>> _code_counts(np.array([[2, 2, -1], [0, 1, 2]])).tolist()
-    [[0.0, 0.0, 2.0], [1.0, 1.0, 1.0]]
-    """
-    counts = np.zeros((len(matrix), 3))
-    for voter in range(matrix.shape[1]):
-        has = matrix[:, voter] >= 0
-        counts[np.flatnonzero(has), matrix[has, voter]] += 1
-    return counts
-
-
-def _vote_counts(pairs: pd.DataFrame) -> np.ndarray:
-    """Human votes per row as counts over (B, tie, A)."""
-    return _code_counts(_human_matrix(pairs)[1])
-
-
 def _judge_names(group: pd.DataFrame) -> str:
     return ", ".join(map(str, group["judge"].unique()))
-
-
-def _group_keys(by: Sequence[str] | str) -> list[str]:
-    return [by] if isinstance(by, str) else list(by)
-
-
-def _groups(frame: pd.DataFrame, by: Sequence[str]) -> list[tuple[dict[str, Any], pd.DataFrame]]:
-    if not len(frame):
-        return []
-    out = []
-    for key, group in frame.groupby(list(by), observed=True, sort=True):
-        values = key if isinstance(key, tuple) else (key,)
-        out.append((dict(zip(by, values, strict=True)), group))
-    return out
-
-
-def _status_counts(group: pd.DataFrame) -> dict[str, int]:
-    status = group["status"]
-    counts = {
-        "n_pairs": len(group),
-        "n_ok": int((status == "ok").sum()),
-        "n_unparsed": int((status == "unparsed").sum()),
-        "n_error": int((status == "error").sum()),
-    }
-    inconsistent = int((status == "inconsistent").sum())
-    if inconsistent:  # only pairs under both_orders have this status
-        counts["n_inconsistent"] = inconsistent
-    return counts
 
 
 # -- judge vs humans ------------------------------------------------------------------
@@ -447,22 +405,6 @@ def confusion_table(pairs: pd.DataFrame, *, by: Sequence[str] | str = ("run",)) 
 
 
 # -- humans vs humans -----------------------------------------------------------------
-
-
-def _unique_items(pairs: pd.DataFrame) -> pd.DataFrame:
-    return pairs.drop_duplicates(["benchmark", "item_id"]).reset_index(drop=True)
-
-
-def _human_matrix(items: pd.DataFrame) -> tuple[list[str], np.ndarray]:
-    """Annotator names (with at least one vote) and their codes (items x annotators, -1 missing)."""
-    names, columns = [], []
-    for column in human_columns(items):
-        codes = verdict_codes(items[column]).astype(np.int64)
-        if (codes >= 0).any():
-            names.append(column[len(HUMAN_PREFIX) :])
-            columns.append(codes)
-    matrix = np.stack(columns, axis=1) if columns else np.zeros((len(items), 0), dtype=np.int64)
-    return names, matrix
 
 
 def _majority_codes(counts: np.ndarray) -> np.ndarray:
@@ -711,184 +653,4 @@ def judge_comparisons(
             )
             judges = group.drop_duplicates("run").set_index("run")["judge"]
             rows.append({**keys, "judge_a": judges[run_a], "judge_b": judges[run_b], **result})
-    return pd.DataFrame(rows)
-
-
-# -- leaderboard ----------------------------------------------------------------------
-
-
-LEADERBOARD_COLUMNS: Final[tuple[str, ...]] = (
-    "judge",
-    "run",
-    "benchmark",
-    "accuracy",
-    "accuracy_low",
-    "accuracy_high",
-    "kappa",
-    "kappa_low",
-    "kappa_high",
-    "human_agreement",
-    "human_agreement_low",
-    "human_agreement_high",
-    "human_kappa",
-    "p_prefer_longer",
-    "p_prefer_first",
-    "unparsed_rate",
-    "error_rate",
-    "cost_per_1000",
-    "seconds_per_1000",
-    "n_judgments",
-)
-
-LEADERBOARD_DEFINITIONS: Final[dict[str, str]] = {
-    "accuracy": "judges: verdict vs the majority (or gold) label; humans: n/a (the "
-    "majority includes them)",
-    "kappa": "Cohen's kappa, same rows as accuracy",
-    "human_agreement": "leave-one-out, the same for both kinds of row: each annotator's "
-    "reference is the majority of the other annotators; the humans row is each annotator "
-    "against it, a judge row the judge against it, averaged over annotators (benchmarks "
-    "with two or more annotators only; a gold-label benchmark has none)",
-    "human_kappa": "Cohen's kappa, leave-one-out as human_agreement",
-    "p_prefer_longer": "per vote: judges, each ok non-tie judgment (both orders); humans, "
-    "each annotator's non-tie vote; pairs of unequal length",
-    "p_prefer_first": "per vote, non-tie: the response shown first (annotators saw "
-    "response A first)",
-}
-"""What each leaderboard column means, for judge rows and the humans row alike."""
-
-
-def leaderboard(
-    frame: pd.DataFrame,
-    *,
-    policy: str | None = None,
-    failures: Failures = "wrong",
-    n_resamples: int = 1000,
-    confidence: float = 0.95,
-    seed: int = 0,
-    pairs: pd.DataFrame | None = None,
-) -> pd.DataFrame:
-    """Judges ranked AlpacaEval-evaluator-table style, one row per run (plus ``humans``).
-
-    Every column has one definition for judge rows and the humans row
-    (:data:`LEADERBOARD_DEFINITIONS`): ``accuracy`` / ``kappa`` against the majority or
-    gold label (judges only); ``human_agreement`` / ``human_kappa`` leave-one-out
-    (judges and humans alike, benchmarks with several annotators); ``p_prefer_longer``
-    and ``p_prefer_first`` per vote; ``unparsed_rate`` and ``error_rate`` (of
-    judgments), ``cost_per_1000`` ($) and ``seconds_per_1000`` (backend seconds per
-    1,000 judgments), ``n_judgments`` (humans: votes). Sorted per benchmark by
-    ``human_agreement`` where the benchmark has it, else by ``accuracy``.
-    """
-    from judge.analysis.bias import first_position_table, prefer_longer_table
-
-    if pairs is None:
-        pairs = pair_frame(frame, policy)  # type: ignore[arg-type]
-    opts: dict[str, Any] = {"n_resamples": n_resamples, "confidence": confidence, "seed": seed}
-    agree = agreement_table(pairs, by=["run"], failures=failures, alpha=False, **opts)
-    longer = prefer_longer_table(frame, by=["run"], n_resamples=0)
-    first = first_position_table(frame, by=["run"], n_resamples=0)
-    judgments = rows_of_kind(frame, "pair")
-    usage = (
-        judgments.groupby("run", observed=True)
-        .agg(
-            benchmark=("benchmark", "first"),
-            n_judgments=("status", "size"),
-            n_unparsed=("status", lambda s: int((s == "unparsed").sum())),
-            n_error=("status", lambda s: int((s == "error").sum())),
-            cost=("cost", "sum"),
-            latency_s=("latency_s", "sum"),
-        )
-        .reset_index()
-    )
-    if usage.empty:
-        return pd.DataFrame()
-    board = usage.merge(
-        agree[["run", "judge", *(f"{n}{x}" for n in ("accuracy", "kappa") for x in _BOUNDS)]],
-        on="run",
-        how="left",
-    )
-    loo = leave_one_out_table(pairs, failures=failures, **opts)
-    if len(loo) and (loo["kind"] == "judge").any():
-        judge_loo = loo[loo["kind"] == "judge"].rename(columns=_LOO_NAMES)
-        board = board.merge(judge_loo[["run", *_LOO_NAMES.values()]], on="run", how="left")
-    board = board.merge(longer[["run", "p_prefer_longer"]], on="run", how="left")
-    board = board.merge(first[["run", "p_prefer_first"]], on="run", how="left")
-    board["unparsed_rate"] = board["n_unparsed"] / board["n_judgments"]
-    board["error_rate"] = board["n_error"] / board["n_judgments"]
-    board["cost_per_1000"] = 1000 * board["cost"] / board["n_judgments"]
-    board["seconds_per_1000"] = 1000 * board["latency_s"] / board["n_judgments"]
-    for column in ("benchmark", "run", "judge"):
-        board[column] = board[column].astype(str)
-    humans = human_reference_rows(pairs, loo=loo)
-    board = pd.concat(
-        [board.reindex(columns=LEADERBOARD_COLUMNS), humans.reindex(columns=LEADERBOARD_COLUMNS)],
-        ignore_index=True,
-    )
-    key = board["human_agreement"].where(board["human_agreement"].notna(), board["accuracy"])
-    board = board.assign(_key=key).sort_values(
-        ["benchmark", "_key"], ascending=[True, False], na_position="last"
-    )
-    return board.drop(columns="_key").reset_index(drop=True)
-
-
-_BOUNDS: Final = ("", "_low", "_high")
-_LOO_NAMES: Final = {
-    "accuracy": "human_agreement",
-    "accuracy_low": "human_agreement_low",
-    "accuracy_high": "human_agreement_high",
-    "kappa": "human_kappa",
-}
-
-
-def human_vote_rates(items: pd.DataFrame) -> dict[str, float]:
-    """P(prefers the longer response) and P(prefers response A) over every annotator's
-    non-tie vote (the per-vote definitions the leaderboard uses for judges too).
-
-    >>> items = pd.DataFrame({"longer": pd.Series(["A", "B"], dtype="category"),
-    ...                       "human:h1": pd.Series(["A", "A"], dtype="category"),
-    ...                       "human:h2": pd.Series(["A", "tie"], dtype="category")})
-    >>> human_vote_rates(items)
-    {'p_prefer_longer': 0.6666666666666666, 'p_prefer_first': 1.0, 'n_votes': 4}
-    """
-    _, matrix = _human_matrix(items)
-    longer = verdict_codes(items["longer"]).astype(np.int64)[:, None]
-    voted = matrix >= 0
-    decided = voted & (matrix != CODE_TIE)
-    unequal = decided & (longer >= 0)
-    return {
-        "p_prefer_longer": float(safe_ratio((unequal & (matrix == longer)).sum(), unequal.sum())),
-        "p_prefer_first": float(safe_ratio((decided & (matrix == CODE_A)).sum(), decided.sum())),
-        "n_votes": int(voted.sum()),
-    }
-
-
-def human_reference_rows(
-    pairs: pd.DataFrame,
-    *,
-    loo: pd.DataFrame | None = None,
-    n_resamples: int = 1000,
-    confidence: float = 0.95,
-    seed: int = 0,
-) -> pd.DataFrame:
-    """Leaderboard rows for the humans of each multi-annotator benchmark (leave-one-out
-    agreement and kappa; per-vote P(prefer longer) and P(prefer first))."""
-    if loo is None:
-        loo = leave_one_out_table(pairs, n_resamples=n_resamples, confidence=confidence, seed=seed)
-    if loo.empty:
-        return pd.DataFrame()
-    humans = loo[loo["kind"] == "humans"]
-    rows = []
-    for _, h in humans.iterrows():
-        items = _unique_items(pairs[(pairs["benchmark"] == h["benchmark"]).to_numpy()])
-        rates = human_vote_rates(items)
-        rows.append(
-            {
-                "judge": "humans (leave-one-out)",
-                "run": "",
-                "benchmark": str(h["benchmark"]),
-                **{new: h[old] for old, new in _LOO_NAMES.items()},
-                "p_prefer_longer": rates["p_prefer_longer"],
-                "p_prefer_first": rates["p_prefer_first"],
-                "n_judgments": rates["n_votes"],
-            }
-        )
     return pd.DataFrame(rows)

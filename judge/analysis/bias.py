@@ -24,6 +24,13 @@ from typing import Any, Final, Literal
 import numpy as np
 import pandas as pd
 
+from judge.analysis._pairs import (
+    _group_keys,
+    _groups,
+    _status_counts,
+    _unique_items,
+    _vote_counts,
+)
 from judge.analysis._stats import (
     bootstrap_sums,
     ci_columns,
@@ -33,16 +40,7 @@ from judge.analysis._stats import (
     resampled_unit_sums,
     safe_ratio,
 )
-from judge.analysis.agreement import (
-    Failures,
-    _group_keys,
-    _groups,
-    _status_counts,
-    _unique_items,
-    _vote_counts,
-    agreement_table,
-    cohen_kappa,
-)
+from judge.analysis.agreement import Failures, agreement_table, cohen_kappa
 from judge.analysis.frame import (
     CODE_A,
     CODE_B,

@@ -16,8 +16,8 @@ from typing import Any, Final, NamedTuple
 import numpy as np
 import pandas as pd
 
+from judge.analysis._pairs import _groups
 from judge.analysis._stats import ci_columns, item_units, resampled_unit_sums, safe_ratio
-from judge.analysis.agreement import _groups
 from judge.analysis.frame import CODE_A, CODE_B, CODE_TIE, verdict_codes
 
 NAN: Final = float("nan")

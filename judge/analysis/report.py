@@ -23,6 +23,7 @@ import pandas as pd
 
 from judge.analysis import agreement, bias, ranking, single, winrate
 from judge.analysis.frame import POLICIES, load_frame, pair_frames, save_frame
+from judge.analysis.leaderboard import LEADERBOARD_DEFINITIONS, leaderboard
 from judge.analysis.summary import member_counts
 from judge.benchmark import PublishedFigure, match_published
 from judge.view.filters import DEFAULT_VIEWER_URL, list_url
@@ -826,8 +827,8 @@ def _pairs_sections(
             "for judge rows and the humans row, failure rates, and $ and backend seconds "
             "per 1,000 judgments:"
         )
-        doc.bullets(f"{k}: {v}" for k, v in agreement.LEADERBOARD_DEFINITIONS.items())
-        board = agreement.leaderboard(frame, pairs=pairs, failures=failures, **opts)
+        doc.bullets(f"{k}: {v}" for k, v in LEADERBOARD_DEFINITIONS.items())
+        board = leaderboard(frame, pairs=pairs, failures=failures, **opts)
         board = board.dropna(axis=1, how="all")
         doc.table(_display(board, ci=["accuracy", "kappa", "human_agreement"]))
         _policies_section(doc, frame, pairs_all, failures, opts, published)

@@ -28,8 +28,9 @@ from typing import Any, Final, Literal
 import numpy as np
 import pandas as pd
 
+from judge.analysis._pairs import _groups
 from judge.analysis._stats import bootstrap_sums, ci_columns, resample_weights
-from judge.analysis.agreement import _groups, cohen_kappa
+from judge.analysis.agreement import cohen_kappa
 from judge.analysis.frame import rows_of_kind
 
 NAN: Final = float("nan")

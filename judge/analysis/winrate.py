@@ -32,7 +32,7 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
-from judge.analysis.agreement import _groups
+from judge.analysis._pairs import _groups
 from judge.analysis.frame import CODE_A, CODE_B, CODE_TIE, verdict_codes
 
 NAN: Final = float("nan")

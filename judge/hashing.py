@@ -1,0 +1,25 @@
+"""Content hashes of JSON-able payloads (judge, request, run and preset identities).
+
+A leaf module: everything that hashes a payload imports it, and it imports nothing of
+ours, so hashing never pulls prompts, judges or backends into an import.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+
+def sha256_json(payload: Any) -> str:
+    """sha256 of the canonical JSON of ``payload`` (sorted keys, no spaces).
+
+    >>> sha256_json({"b": 1, "a": [1, 2]}) == sha256_json({"a": [1, 2], "b": 1})
+    True
+    >>> sha256_json({})[:12]
+    '44136fa355b3'
+    """
+    blob = json.dumps(
+        payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+    )
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
