@@ -15,7 +15,6 @@ import pandas as pd
 from judge.analysis.frame import (
     MEMBER_PREFIX,
     POLICIES,
-    STATUSES,
     Policy,
     build_frame,
     member_columns,
@@ -24,6 +23,9 @@ from judge.analysis.frame import (
 from judge.errors import ConfigError
 
 __all__ = ["build_frame", "run_summary"]
+
+JUDGMENT_STATUSES = ("ok", "unparsed", "error")
+"""A judgment's own statuses (``inconsistent`` belongs to pairs under ``both_orders``)."""
 
 
 def _value(x: Any) -> Any:
@@ -49,7 +51,9 @@ def member_counts(frame: pd.DataFrame) -> dict[str, dict[str, int]]:
     for column in member_columns(frame):
         values = frame[column]
         if values.notna().any():
-            out[column[len(MEMBER_PREFIX) :]] = {s: int((values == s).sum()) for s in STATUSES}
+            out[column[len(MEMBER_PREFIX) :]] = {
+                s: int((values == s).sum()) for s in JUDGMENT_STATUSES
+            }
     return out
 
 
