@@ -439,6 +439,12 @@ class ViewData:
             "CASE WHEN 'error' IN (status_o, status_s) THEN 'error' "
             "WHEN 'unparsed' IN (status_o, status_s) THEN 'unparsed' ELSE 'ok' END"
         )
+        # net_vote (JudgeBench): each ok order votes A = +1, B = -1, tie = 0; a failure 0.
+        vote_o, vote_s = (
+            f"CASE WHEN status_{side} = 'ok' THEN CASE verdict_{side} WHEN 'A' THEN 1 "
+            f"WHEN 'B' THEN -1 ELSE 0 END ELSE 0 END"
+            for side in ("o", "s")
+        )
         # Probabilities of one order for average_probabilities: the judge's own where it
         # gave P(A) and P(B) (a missing tie is 0), else all mass on its verdict.
         filled = {
@@ -474,8 +480,15 @@ class ViewData:
                 FROM g
             ), v AS (
                 SELECT f.*,
-                       CASE WHEN both_orders AND policy <> 'first_order' THEN {worst}
-                            WHEN has_o THEN status_o ELSE status_s END AS pair_status,
+                       CASE WHEN NOT both_orders OR policy = 'first_order'
+                                THEN CASE WHEN has_o THEN status_o ELSE status_s END
+                            WHEN policy = 'net_vote' AND 'ok' IN (status_o, status_s)
+                                THEN 'ok'
+                            WHEN policy = 'both_orders' AND status_o = 'ok'
+                                 AND status_s = 'ok' AND verdict_o IS DISTINCT FROM verdict_s
+                                THEN 'inconsistent'
+                            ELSE {worst} END AS pair_status,
+                       sign({vote_o} + {vote_s}) AS net,
                        greatest(fa, fb, ft) AS top
                 FROM f
             ), w AS (
@@ -489,6 +502,9 @@ class ViewData:
                        CASE WHEN pair_status <> 'ok' THEN NULL
                             WHEN NOT both_orders OR policy = 'first_order'
                                 THEN CASE WHEN has_o THEN verdict_o ELSE verdict_s END
+                            WHEN policy = 'net_vote'
+                                THEN CASE net WHEN 1 THEN 'A' WHEN -1 THEN 'B' ELSE 'tie' END
+                            WHEN policy = 'both_orders' THEN verdict_o
                             WHEN policy = 'inconsistent_tie'
                                 THEN CASE WHEN verdict_o IS NOT DISTINCT FROM verdict_s
                                           THEN verdict_o ELSE 'tie' END
