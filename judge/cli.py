@@ -53,7 +53,10 @@ def _fail(exc: JudgeError) -> None:
 
 
 BenchmarkOpt = Annotated[str, typer.Option("--benchmark", "-b", help="benchmark name (judge list)")]
-JudgeOpt = Annotated[str, typer.Option("--judge", "-j", help="judge or preset name (judge list)")]
+JudgeOpt = Annotated[
+    str,
+    typer.Option("--judge", "-j", help="judge or preset name (judge list), or ./a-preset.toml"),
+]
 JudgeParams = Annotated[
     list[str] | None,
     typer.Option("--judge-param", "-J", help="judge parameter key=value (repeatable)"),
@@ -354,6 +357,28 @@ def render_prompt(
             tokens=tokens,
         )
         typer.echo(format_rendered(rendered, as_json=as_json))
+    except JudgeError as exc:
+        _fail(exc)
+
+
+# -- judge new-judge: a self-contained block ---------------------------------------------
+
+
+@app.command("new-judge")
+def new_judge(
+    name: Annotated[str, typer.Argument(help="the judge's name (file NAME.toml)")],
+    kind: Annotated[str, typer.Option(help="pair | single")] = "pair",
+    folder: Annotated[Path, typer.Option("--dir", help="where to write it")] = Path("."),
+    force: Annotated[bool, typer.Option("--force", help="overwrite existing files")] = False,
+) -> None:
+    """Write a commented starter preset (NAME.toml + templates) to use as -j ./NAME.toml."""
+    from judge.starter import write_starter
+
+    try:
+        paths = write_starter(name, folder, kind=kind, force=force)  # type: ignore[arg-type]
+        for path in paths:
+            typer.echo(f"wrote {path}")
+        typer.echo(f"edit them, then try: judge render -j {paths[0]} -b BENCHMARK --item ID")
     except JudgeError as exc:
         _fail(exc)
 

@@ -18,7 +18,7 @@ from typing import Any, Literal, cast
 from pydantic import JsonValue
 
 from judge.backends.base import RAW, Backend, Completion, CompletionRequest, PromptLayout, normalise
-from judge.errors import BackendError, ConfigError
+from judge.errors import BackendError, ConfigError, TemplateError
 from judge.parsers import ParsedReply, get_parser, get_upstream_parser, remove_quoted
 from judge.prompts import Layout, Preset, load_preset, preset_hash, sha256_json
 from judge.records import (
@@ -267,6 +267,11 @@ class PromptJudge(Judge):
             "input": item.metadata.get("input", ""),
             **self.template_vars,
         }
+        # Per-item values: a benchmark column (kept in the item's metadata) named like a
+        # declared variable fills it for this item, over the run-wide -J var.X default.
+        for name in self.preset.variables:
+            if name in item.metadata and name not in _ITEM_FIELDS:
+                base[name] = item.metadata[name]
         if isinstance(item, PairItem):
             first, second = (
                 (item.response_b, item.response_a)
@@ -287,14 +292,17 @@ class PromptJudge(Judge):
         max_tokens = 1 if self.mode == "probs" else self.max_tokens
         # Responses are trimmed from the middle when the prompt exceeds the window.
         layout = self.prompt_layout()
-        messages, trimmed_to = fit_to_window(
-            self.preset,
-            self.variables(task),
-            self.backend,
-            max_tokens,
-            layout=self.layout,
-            prompt_layout=layout,
-        )
+        try:
+            messages, trimmed_to = fit_to_window(
+                self.preset,
+                self.variables(task),
+                self.backend,
+                max_tokens,
+                layout=self.layout,
+                prompt_layout=layout,
+            )
+        except TemplateError as exc:
+            raise TemplateError(f"item {task.item.id!r}: {exc}") from exc
         choices: tuple[str, ...] | None = None
         if self.mode == "probs":
             if self.preset.choices:
@@ -420,6 +428,10 @@ class PromptJudge(Judge):
 
     async def aclose(self) -> None:
         await self.backend.aclose()
+
+
+_ITEM_FIELDS = frozenset({"instruction", "item", "response", "response_a", "response_b"})
+"""Variables an item's own fields fill; a metadata column never replaces them."""
 
 
 def responses_of(item: PairItem | SingleItem) -> tuple[str, ...]:

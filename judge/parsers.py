@@ -680,14 +680,37 @@ def get_upstream_parser(name: str) -> Parser:
     return UPSTREAM_PARSERS[name]
 
 
+PARSER_GROUP = "judge_harness.parsers"
+"""Entry-point group of plugin parsers: name -> ``module:function`` taking the reply
+text and returning a :class:`ParsedReply` or ``None``."""
+
+
+def plugin_parsers() -> dict[str, str]:
+    """Parsers from installed plugins: name -> ``module:attr``."""
+    from importlib.metadata import entry_points
+
+    return {ep.name: ep.value for ep in entry_points(group=PARSER_GROUP)}
+
+
 def get_parser(name: str) -> Parser:
-    """The parser called ``name``."""
-    from judge.errors import UnknownNameError
+    """The parser called ``name``: a built-in one, or a plugin's (entry point)."""
+    from judge.errors import ConfigError, UnknownNameError
 
-    if name not in PARSERS:
-        import difflib
+    if name in PARSERS:
+        return PARSERS[name]
+    plugins = plugin_parsers()
+    if name in plugins:
+        from judge.registry import load_target
 
-        close = difflib.get_close_matches(name, list(PARSERS), n=3, cutoff=0.5)
-        hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
-        raise UnknownNameError(f"unknown parser {name!r}{hint}")
-    return PARSERS[name]
+        try:
+            found = load_target(plugins[name])
+        except (ImportError, AttributeError) as exc:
+            raise ConfigError(f"parser {name!r} ({plugins[name]}): cannot load: {exc}") from exc
+        if not callable(found):
+            raise ConfigError(f"parser {name!r} ({plugins[name]}) is not callable")
+        return found  # type: ignore[no-any-return]
+    import difflib
+
+    close = difflib.get_close_matches(name, [*PARSERS, *plugins], n=3, cutoff=0.5)
+    hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
+    raise UnknownNameError(f"unknown parser {name!r}{hint}")

@@ -66,11 +66,14 @@ class Registry(Generic[T]):
         builtins: dict[str, str],
         group: str | None = None,
         discover: Callable[[], dict[str, tuple[T | str, str]]] | None = None,
+        fallback: Callable[[str], T | None] | None = None,
     ) -> None:
         self.kind = kind
         self.group = group if group is not None else f"judge_harness.{kind}s"
         self._builtins = dict(builtins)
         self._discover = discover
+        self._fallback = fallback
+        """Builds a plugin for a name no table lists (judges: a preset file's path)."""
         self._entries: dict[str, Entry] | None = None
         self._targets: dict[str, T | str] = {}
         self._loaded: dict[str, T] = {}
@@ -137,6 +140,10 @@ class Registry(Generic[T]):
     def get(self, name: str) -> T:
         """The plugin called ``name``; an unknown name raises with close suggestions."""
         entries = self._scan()
+        if name not in entries and self._fallback is not None:
+            found = self._fallback(name)
+            if found is not None:
+                return found
         if name not in entries:
             close = difflib.get_close_matches(name, list(entries), n=3, cutoff=0.5)
             hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
@@ -149,9 +156,26 @@ class Registry(Generic[T]):
 
 
 def _discover_presets() -> dict[str, tuple[Any, str]]:
-    from judge.prompts import list_presets, preset_judge_factory
+    from judge.prompts import list_presets, plugin_presets, preset_judge_factory
 
-    return {name: (preset_judge_factory(name), "preset (prompts/)") for name in list_presets()}
+    plugins = plugin_presets()
+    return {
+        name: (
+            preset_judge_factory(name),
+            f"preset ({plugins[name][1]})" if name in plugins else "preset (prompts/)",
+        )
+        for name in list_presets()
+    }
+
+
+def _preset_file(name: str) -> Any:
+    """A judge factory for a preset file's path (``-j ./my-judge.toml``), else ``None``."""
+    from judge.prompts import is_preset_path, load_preset, preset_judge_factory
+
+    if not is_preset_path(name):
+        return None
+    load_preset(name)  # a missing or bad file fails here, naming it
+    return preset_judge_factory(name)
 
 
 # The built-in tables. Each value is a lazy "module:attr" import path.
@@ -184,7 +208,9 @@ BENCHMARKS: dict[str, str] = {
 }
 
 backends: Registry[Any] = Registry("backend", builtins=BACKENDS)
-judges: Registry[Any] = Registry("judge", builtins=JUDGES, discover=_discover_presets)
+judges: Registry[Any] = Registry(
+    "judge", builtins=JUDGES, discover=_discover_presets, fallback=_preset_file
+)
 benchmarks: Registry[Any] = Registry("benchmark", builtins=BENCHMARKS)
 
 REGISTRIES: dict[str, Registry[Any]] = {

@@ -1,0 +1,180 @@
+"""Bring your own judge: a preset from a file, from a plugin, and per-item variables."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from judge.cli import app
+from judge.errors import ConfigError, TemplateError, UnknownNameError
+from judge.judges import PromptJudge, Task
+from judge.prompts import load_preset, preset_hash
+from judge.records import SingleItem
+from judge.registry import judges
+from judge.starter import write_starter
+from tests.fault_server import FaultServerProcess
+
+ROOT = Path(__file__).resolve().parents[1]
+PLUGIN = Path(__file__).parent / "plugins" / "example_judge"
+
+
+def _single(item_id: str, **metadata: str) -> SingleItem:
+    return SingleItem(
+        id=item_id, benchmark="t", prompt="What is 2+2?", response="4", metadata=metadata
+    )
+
+
+def test_new_judge_writes_a_preset_that_runs_from_its_path(
+    tmp_path: Path, fault_server: FaultServerProcess
+) -> None:
+    runner = CliRunner()
+    made = runner.invoke(app, ["new-judge", "my-judge", "--dir", str(tmp_path)])
+    assert made.exit_code == 0, made.output
+    toml = tmp_path / "my-judge.toml"
+    assert toml.read_text().startswith("# my-judge: a pairwise judge")
+    again = runner.invoke(app, ["new-judge", "my-judge", "--dir", str(tmp_path)])
+    assert again.exit_code == 2 and "exists; pass --force" in again.output
+
+    fault_server.configure(reply="The first is right. [[{verdict}]]")
+    out = tmp_path / "results"
+    args = ["run", "-b", "sample", "-j", str(toml), "-J", "backend=openai"]
+    args += ["-J", f"base_url={fault_server.openai_url}", "-J", "model=gpt-4o-mini"]
+    args += ["-J", "api_key_env=", "-n", "3", "-o", str(out), "--name", "mine", "-q"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / "mine" / "manifest.json").read_text())
+    assert manifest["judge_spec"]["preset"] == "my-judge"
+    assert manifest["counts"]["ok"] == 6 and manifest["counts"]["unparsed"] == 0
+    first = json.loads((out / "mine" / "judgments.jsonl").read_text().splitlines()[0])
+    assert first["raw"].startswith("The first is right. [[") and first["verdict"] in (
+        "A",
+        "B",
+        "tie",
+    )
+    # the registry builds it from the path; the hash ignores where the file lies
+    moved = tmp_path / "elsewhere"
+    shutil.copytree(tmp_path, moved, ignore=shutil.ignore_patterns("results", "elsewhere"))
+    assert preset_hash(load_preset(str(moved / "my-judge.toml"))) == preset_hash(
+        load_preset(str(toml))
+    )
+    assert callable(judges.get(str(toml)))
+
+
+def test_preset_file_errors_name_the_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_preset(str(tmp_path / "nope.toml"))
+    bad = tmp_path / "bad.toml"
+    bad.write_text('kind = "pair"\nuser = "missing.jinja"\nparser = "letter"\n')
+    with pytest.raises(TemplateError, match=r"bad\.toml: template file .*missing\.jinja"):
+        load_preset(str(bad))
+    (tmp_path / "u.jinja").write_text("{{ instruction }} {{ secret }}")
+    undeclared = tmp_path / "undeclared.toml"
+    undeclared.write_text('user = "u.jinja"\nvariables = ["instruction"]\nparser = "letter"\n')
+    with pytest.raises(TemplateError, match=r"undeclared\.toml: .*\['secret'\]"):
+        load_preset(str(undeclared))
+    typo = tmp_path / "typo.toml"
+    typo.write_text('user = "u.jinja"\nparsr = "letter"\n')
+    with pytest.raises(TemplateError, match=r"typo\.toml: .*parsr"):
+        load_preset(str(typo))
+    with pytest.raises(UnknownNameError, match="did you mean 'mt-bench-pair'"):
+        judges.get("mt-bench-pairr")
+
+
+def test_per_item_rubric_from_a_benchmark_column(tmp_path: Path) -> None:
+    write_starter("rubric-judge", tmp_path, kind="single")
+    preset = load_preset(str(tmp_path / "rubric-judge.toml"))
+    judge = PromptJudge(preset, _backend())
+    item = _single("q1", rubric="Is the arithmetic right?")
+    user = judge.request(Task(item)).messages[-1].content
+    assert "Criteria: Is the arithmetic right?" in user
+    # an item without the column gets the run-wide default (-J var.rubric / [params])
+    judge = PromptJudge(preset, _backend(), template_vars={"rubric": "Default rubric."})
+    assert "Criteria: Default rubric." in judge.request(Task(_single("q2"))).messages[-1].content
+    # ... and without any value it is an error naming the item
+    judge = PromptJudge(preset, _backend())
+    with pytest.raises(TemplateError, match=r"item 'q3'.*'rubric' is undefined"):
+        judge.request(Task(_single("q3")))
+
+
+def test_prometheus_per_row_rubric_from_a_table(tmp_path: Path) -> None:
+    rows = [
+        {"id": "r1", "prompt": "Say hi", "response": "hi", "rubric": "[Politeness] Score 1: rude"},
+        {"id": "r2", "prompt": "Say bye", "response": "bye", "rubric": "[Brevity] Score 1: long"},
+    ]
+    data = tmp_path / "rows.jsonl"
+    data.write_text("\n".join(json.dumps(r) for r in rows))
+    from judge.benchmark import load_items
+    from judge.registry import benchmarks
+
+    items = load_items(benchmarks.get("table")(path=str(data)))
+    judge = PromptJudge(load_preset("prometheus2-absolute"), _backend())
+    texts = [judge.request(Task(i)).messages[-1].content for i in items]
+    assert "[Politeness] Score 1: rude" in texts[0] and "[Brevity]" not in texts[0]
+    assert "[Brevity] Score 1: long" in texts[1]
+
+
+def _backend() -> object:
+    from judge.registry import backends
+
+    return backends.get("openai")(base_url="http://127.0.0.1:9/v1", model="m", api_key_env="")
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    work = tmp_path_factory.mktemp("judge-plugin")
+    source = work / "src"
+    shutil.copytree(PLUGIN, source)
+    target = work / "site"
+    subprocess.run(
+        [
+            *(sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation"),
+            *("--no-index", "--quiet", "--target", str(target), str(source)),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    return target
+
+
+CHECK = """
+import json
+from judge.judges import Task
+from judge.parsers import get_parser
+from judge.prompts import load_preset
+from judge.records import PairItem
+from judge.registry import judges
+entry = next(e for e in judges.entries() if e.name == "yes_no")
+preset = load_preset("yes_no")
+judge = judges.get("yes_no")(backend="openai", base_url="http://127.0.0.1:9/v1", model="m",
+                             api_key_env="")
+item = PairItem(id="p", benchmark="t", prompt="2+2?", response_a="4", response_b="5")
+print(json.dumps({
+    "source": entry.source,
+    "parser": preset.parser,
+    "verdict": get_parser("first_or_second")("SECOND it is").verdict,
+    "prompt": judge.request(Task(item)).messages[-1].content,
+    "interpreted": judge.interpret("FIRST", None, True)["verdict"],
+}))
+"""
+
+
+def test_preset_and_parser_from_an_installed_plugin(site: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), str(ROOT)])}
+    done = subprocess.run(
+        [sys.executable, "-c", CHECK], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert out["source"] == "preset (entry point (judge-harness-example-judge))"
+    assert out["parser"] == "first_or_second" and out["verdict"] == "B"
+    assert out["prompt"].startswith('Which answer to "2+2?" is better?\nFIRST: 4\nSECOND: 5')
+    assert out["interpreted"] == "B"  # FIRST shown in swapped order is canonical B
