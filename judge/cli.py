@@ -98,6 +98,18 @@ def run(
     ] = False,
     poll: Annotated[float, typer.Option(help="seconds between batch status polls")] = 30.0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="print requests, tokens, $ and time of what is pending"),
+    ] = False,
+    tokenizer: Annotated[
+        str | None,
+        typer.Option(help="--dry-run: count tokens with this GGUF (or 'embedded')"),
+    ] = None,
+    max_cost: Annotated[
+        float | None,
+        typer.Option("--max-cost", help="stop before the run would exceed this many USD"),
+    ] = None,
 ) -> None:
     """Judge a benchmark (default: the bundled sample with the embedded SmolLM2 judge)."""
     from judge.run import RetryPolicy, run_judging
@@ -118,6 +130,12 @@ def run(
             use_cache=not no_cache,
             execution="batch" if batch else "live",
         )
+        if dry_run:
+            from judge.budget import estimate_run, format_estimate
+
+            est = estimate_run(config, output=output, run_name=name, tokenizer=tokenizer)
+            typer.echo(format_estimate(est))
+            return
         result = run_judging(
             config,
             output=output,
@@ -126,6 +144,7 @@ def run(
             progress=not quiet,
             retry=RetryPolicy(max_retries=max_retries),
             batch_poll_s=poll,
+            max_cost=max_cost,
         )
         typer.echo(format_summary(summarize(result.store, reconcile=config.reconcile)))
     except JudgeError as exc:

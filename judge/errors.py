@@ -98,3 +98,10 @@ class StoreError(JudgeError, RuntimeError):
     """The results store or cache is inconsistent or cannot be written."""
 
     exit_code = 6
+
+
+class BudgetExceeded(JudgeError):
+    """The next request could take the run past ``--max-cost``: the run stops cleanly,
+    with everything finished stored; a rerun with a larger budget resumes it."""
+
+    exit_code = 7

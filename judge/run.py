@@ -22,7 +22,7 @@ from typing import Any
 from judge.backends.base import Backend, Completion, CompletionRequest
 from judge.benchmark import Benchmark, file_sha256, items_hash, load_items
 from judge.cache import ResponseCache
-from judge.errors import BackendError, ConfigError, FatalBackendError, StoreError
+from judge.errors import BackendError, BudgetExceeded, ConfigError, FatalBackendError, StoreError
 from judge.judges import CallResult, Judge, PromptJudge, Task, request_key
 from judge.prompts import preset_hash, sha256_json
 from judge.records import (
@@ -309,6 +309,7 @@ def run_judging(
     items: Sequence[AnyItem] | None = None,
     cache_path: str | Path | None = None,
     batch_poll_s: float = 30.0,
+    max_cost: float | None = None,
 ) -> RunResult:
     """Judge a benchmark and store the run; resume it if it exists. Synchronous wrapper."""
     return asyncio.run(
@@ -323,6 +324,7 @@ def run_judging(
             items=items,
             cache_path=cache_path,
             batch_poll_s=batch_poll_s,
+            max_cost=max_cost,
         )
     )
 
@@ -339,8 +341,12 @@ async def arun_judging(
     items: Sequence[AnyItem] | None = None,
     cache_path: str | Path | None = None,
     batch_poll_s: float = 30.0,
+    max_cost: float | None = None,
 ) -> RunResult:
     """Judge a benchmark and store the run; resume it if it exists.
+
+    ``max_cost`` (US dollars, for the whole run, resumed sessions included) stops the
+    run before a request could exceed it (:class:`judge.budget.BudgetGuard`).
 
     ``config.execution == "batch"`` submits the pending requests through the provider's
     batch API and polls every ``batch_poll_s`` seconds (state in ``batches.json``).
@@ -403,7 +409,11 @@ async def arun_judging(
     cache = None
     if config.use_cache:
         cache = ResponseCache(cache_path or output / "cache.sqlite")
-    caller = Caller(cache, retry or RetryPolicy(), config.seed)
+    caller: Any = Caller(cache, retry or RetryPolicy(), config.seed)
+    if max_cost is not None:
+        from judge.budget import BudgetGuard
+
+        caller = BudgetGuard(caller, max_cost, spent=manifest.totals.cost)
     new: list[Judgment] = []
     failure: BaseException | None = None
     try:
@@ -489,6 +499,8 @@ async def _execute(
             for _ in range(workers):
                 group.create_task(worker())
     except* FatalBackendError as eg:
+        raise eg.exceptions[0] from None
+    except* BudgetExceeded as eg:  # --max-cost: a clean stop, resumable
         raise eg.exceptions[0] from None
     finally:
         bar.close()
