@@ -191,6 +191,7 @@ BACKENDS: dict[str, str] = {
 # Presets in prompts/ (smollm2, mt-bench-pair, ...) are judges too: discovered, not listed here.
 JUDGES: dict[str, str] = {
     "jury": "judge.jury:jury_judge",
+    "reward": "judge.reward:reward_judge",
 }
 
 BENCHMARKS: dict[str, str] = {

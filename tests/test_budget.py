@@ -31,7 +31,9 @@ def test_dry_run_counts_equal_the_llama_server_prompt_tokens(
     assert est.requests == 4 and "llama.cpp tokenizer" in est.token_source
     result = run_judging(config, output=tmp_path, judge=judge, items=items)
     reported = {(j.item_id, j.swapped): j.tokens_in for j in result.store.judgments()}
-    counted = {(t.item.id, t.swapped): n for t, n in zip(tasks, est.per_request_tokens)}
+    counted = {
+        (t.item.id, t.swapped): n for t, n in zip(tasks, est.per_request_tokens, strict=True)
+    }
     assert counted == reported
     # the tokenizer-free estimate is in the same range (it is documented as rough)
     rough = estimate(judge, tasks)
@@ -65,9 +67,7 @@ def test_max_cost_stops_within_one_request_then_resumes(
     budget = sum(bounds) / 3
     fast = RetryPolicy(base_delay=0.01)
     with pytest.raises(BudgetExceeded, match="stopped before exceeding --max-cost"):
-        run_judging(
-            config, output=tmp_path, judge=built, items=items, max_cost=budget, retry=fast
-        )
+        run_judging(config, output=tmp_path, judge=built, items=items, max_cost=budget, retry=fast)
     store = RunStore(next(p for p in tmp_path.iterdir() if p.is_dir()))
     stored = store.judgments()
     spent = sum(j.billed for j in stored)
@@ -83,4 +83,3 @@ def test_max_cost_stops_within_one_request_then_resumes(
     assert done.manifest.complete and done.requested == len(tasks) - len(stored)
     stats = fault_server.stats()
     assert sum(stats["ok"].values()) == len(tasks)
-
