@@ -390,10 +390,11 @@ class PromptJudge(Judge):
             out["verdict"] = ranked[0][0]
             return {"status": status, **out}
         if self.mode == "probs" and self.preset.score_choices and choice_probs:
-            weights = {float(c): choice_probs.get(c, 0.0) for c in self.preset.score_choices}
-            total = sum(weights.values())
-            if total > 0:
-                out["score"] = sum(k * w for k, w in weights.items()) / total
+            dist = normalise({c: choice_probs.get(c, 0.0) for c in self.preset.score_choices})
+            if dist is not None:
+                # G-Eval: the expected score, with the distribution it comes from kept
+                out["score_probabilities"] = dist
+                out["score"] = sum(float(c) * p for c, p in dist.items())
                 return {"status": status, **out}
         if self.parse == "upstream":
             # upstream neither removes quoted candidates nor skips empty replies
@@ -420,10 +421,18 @@ class PromptJudge(Judge):
             for verdict, prob in judgment.probabilities.items():
                 shown: Verdict = flip(verdict) if judgment.swapped else verdict
                 presented[self.preset.choices[shown]] = prob
+        if judgment.score_probabilities and self.preset.score_choices:
+            presented = dict(judgment.score_probabilities)
         fields = self.interpret(
             judgment.raw, presented, judgment.swapped, responses=responses_of(item)
         )
-        cleared = {"verdict": None, "score": None, "scores": None, "error": None}
+        cleared = {
+            "verdict": None,
+            "score": None,
+            "scores": None,
+            "error": None,
+            "score_probabilities": None,
+        }
         return judgment.model_copy(update={**cleared, **fields, "judge": self.name})
 
     async def aclose(self) -> None:

@@ -16,8 +16,9 @@ from judge.cli import app
 from judge.errors import ConfigError, TemplateError, UnknownNameError
 from judge.judges import PromptJudge, Task
 from judge.prompts import load_preset, preset_hash
-from judge.records import SingleItem
+from judge.records import RunConfig, SingleItem
 from judge.registry import judges
+from judge.run import run_judging
 from judge.starter import write_starter
 from tests.fault_server import FaultServerProcess
 
@@ -178,3 +179,53 @@ def test_preset_and_parser_from_an_installed_plugin(site: Path) -> None:
     assert out["parser"] == "first_or_second" and out["verdict"] == "B"
     assert out["prompt"].startswith('Which answer to "2+2?" is better?\nFIRST: 4\nSECOND: 5')
     assert out["interpreted"] == "B"  # FIRST shown in swapped order is canonical B
+
+
+GEVAL_TOML = """\
+description = "G-Eval style: the expected 1-5 score from the score tokens' probabilities."
+kind = "single"
+user = "geval.user.jinja"
+variables = ["instruction", "response"]
+parser = "mt_bench_single"
+mode = "probs"
+score_choices = ["1", "2", "3", "4", "5"]
+backend = "llamacpp"
+"""
+
+
+def test_geval_expected_score_keeps_the_distribution(tmp_path: Path) -> None:
+    import asyncio
+
+    from judge.backends.base import Completion
+
+    (tmp_path / "geval.toml").write_text(GEVAL_TOML)
+    (tmp_path / "geval.user.jinja").write_text(
+        "Rate the answer from 1 (bad) to 5 (good).\nQ: {{ instruction }}\nA: {{ response }}\n"
+        "Reply with one digit."
+    )
+    judge = judges.get(str(tmp_path / "geval.toml"))(n_threads=1)
+    items = [
+        _single("g1"),
+        SingleItem(id="g2", benchmark="t", prompt="Capital of France?", response="Berlin"),
+    ]
+    config = RunConfig(benchmark="t", judge="geval", concurrency=1)
+    result = run_judging(config, output=tmp_path / "out", judge=judge, items=items)
+    stored = {j.item_id: j for j in result.store.judgments()}
+    for item in items:
+        request = judge.request(Task(item))
+        assert request.max_tokens == 1 and request.choices == ("1", "2", "3", "4", "5")
+        direct = asyncio.run(judge.backend.complete([request]))[0]
+        assert isinstance(direct, Completion) and direct.choice_probs
+        total = sum(direct.choice_probs.get(c, 0.0) for c in request.choices)
+        got = stored[item.id]
+        assert got.status == "ok" and got.score_probabilities is not None
+        for c in request.choices:
+            assert got.score_probabilities[c] == pytest.approx(
+                direct.choice_probs.get(c, 0.0) / total, abs=1e-6
+            )
+        expected = sum(int(c) * p for c, p in got.score_probabilities.items())
+        assert got.score == pytest.approx(expected) and 1.0 <= got.score <= 5.0
+        # re-parsing keeps it without a request
+        again = judge.reinterpret(got, item)
+        assert again.score == pytest.approx(got.score)
+        assert again.score_probabilities == pytest.approx(got.score_probabilities)
