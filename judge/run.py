@@ -22,7 +22,7 @@ from typing import Any
 from judge.backends.base import Backend, Completion, CompletionRequest
 from judge.benchmark import Benchmark, file_sha256, items_hash, load_items
 from judge.cache import ResponseCache
-from judge.errors import BackendError, BudgetExceeded, ConfigError, FatalBackendError, StoreError
+from judge.errors import BackendError, ConfigError, FatalBackendError, JudgeError, StoreError
 from judge.judges import CallResult, Judge, PromptJudge, Task, request_key
 from judge.prompts import preset_hash, sha256_json
 from judge.records import (
@@ -500,7 +500,7 @@ async def _execute(
                 group.create_task(worker())
     except* FatalBackendError as eg:
         raise eg.exceptions[0] from None
-    except* BudgetExceeded as eg:  # --max-cost: a clean stop, resumable
+    except* JudgeError as eg:  # --max-cost, an item a template cannot render: one line
         raise eg.exceptions[0] from None
     finally:
         bar.close()

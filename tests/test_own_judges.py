@@ -229,3 +229,27 @@ def test_geval_expected_score_keeps_the_distribution(tmp_path: Path) -> None:
         again = judge.reinterpret(got, item)
         assert again.score == pytest.approx(got.score)
         assert again.score_probabilities == pytest.approx(got.score_probabilities)
+
+
+def test_an_item_without_its_rubric_stops_the_run_naming_it(tmp_path: Path) -> None:
+    write_starter("rj", tmp_path, kind="single")
+    toml = tmp_path / "rj.toml"
+    toml.write_text("\n".join(x for x in toml.read_text().splitlines() if "var.rubric" not in x))
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text(
+        '{"id": "r1", "prompt": "Say hi", "response": "hi", "rubric": "polite"}\n'
+        '{"id": "r2", "prompt": "Say bye", "response": "bye"}\n'
+    )
+    args = ["run", "-b", "table", "-B", f"path={rows}", "-j", str(toml), "-J", "backend=openai"]
+    args += [
+        "-J",
+        "model=gpt-4o-mini",
+        "-J",
+        "api_key_env=",
+        "-J",
+        "base_url=http://127.0.0.1:9/v1",
+    ]
+    args += ["--dry-run", "-o", str(tmp_path / "out")]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2
+    assert "error: item 'r2': preset 'rj', user template: 'rubric' is undefined" in result.output
