@@ -279,6 +279,11 @@ class PromptJudge(Judge):
                 else (item.response_a, item.response_b)
             )
             base.update(response_a=first, response_b=second)
+            # per-response columns (a conversation's answers_a / answers_b) follow the order
+            if task.swapped:
+                for left, right in _PAIRED_COLUMNS:
+                    if left in base and right in base:
+                        base[left], base[right] = base[right], base[left]
         else:
             base.update(response=item.response)
         return base
@@ -438,6 +443,9 @@ class PromptJudge(Judge):
     async def aclose(self) -> None:
         await self.backend.aclose()
 
+
+_PAIRED_COLUMNS = (("answers_a", "answers_b"),)
+"""Per-item variables that belong to response A and B: swapped with the responses."""
 
 _ITEM_FIELDS = frozenset({"instruction", "item", "response", "response_a", "response_b"})
 """Variables an item's own fields fill; a metadata column never replaces them."""
