@@ -151,6 +151,8 @@ class PromptJudge(Judge):
         stop = gen.pop("stop", ())
         self.stop: tuple[str, ...] = (stop,) if isinstance(stop, str) else tuple(stop)
         self.json_schema = gen.pop("json_schema", None)
+        if self.json_schema is None and preset.criteria:
+            self.json_schema = criteria_schema(preset)
         if gen:
             raise ConfigError(f"unknown generation parameters {sorted(gen)}")
         self.template_vars = dict(template_vars or {})
@@ -415,6 +417,18 @@ class PromptJudge(Judge):
             out["scores"] = (second, first) if swapped else (first, second)
         if parsed.score is not None:
             out["score"] = parsed.score
+        if self.preset.criteria:
+            got = {c.lower(): v for c, v in (parsed.criteria or {}).items()}
+            low, high = self.preset.scale
+            missing = [
+                c for c in self.preset.criteria if not low <= got.get(c.lower(), -1e9) <= high
+            ]
+            if missing:
+                error = f"no score on {low}-{high} for criteria {', '.join(missing)}"
+                return {"status": "unparsed", "error": error, **out}
+            criteria = {c: got[c.lower()] for c in self.preset.criteria}
+            out["criteria"] = criteria
+            out["score"] = sum(criteria.values()) / len(criteria)
         return {"status": status, **out}
 
     def reinterpret(self, judgment: Judgment, item: PairItem | SingleItem) -> Judgment:
@@ -437,11 +451,34 @@ class PromptJudge(Judge):
             "scores": None,
             "error": None,
             "score_probabilities": None,
+            "criteria": None,
         }
         return judgment.model_copy(update={**cleared, **fields, "judge": self.name})
 
     async def aclose(self) -> None:
         await self.backend.aclose()
+
+
+def criteria_schema(preset: Preset) -> dict[str, Any]:
+    """The JSON schema of a multi-criterion preset's answer: each criterion an integer
+    of the preset's scale, all required, nothing else.
+
+    >>> p = Preset(name="x", kind="single", user="u", parser="criteria_json",
+    ...            criteria=("fluency",), scale=(1, 3))
+    >>> criteria_schema(p)["properties"]
+    {'fluency': {'type': 'integer', 'enum': [1, 2, 3]}}
+    """
+    low, high = preset.scale
+    return {
+        "type": "object",
+        "properties": {
+            # enum, not minimum/maximum: grammar-based servers (llama.cpp) honour enums
+            c: {"type": "integer", "enum": list(range(low, high + 1))}
+            for c in preset.criteria
+        },
+        "required": list(preset.criteria),
+        "additionalProperties": False,
+    }
 
 
 _PAIRED_COLUMNS = (("answers_a", "answers_b"),)

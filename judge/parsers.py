@@ -42,6 +42,8 @@ class ParsedReply(Record):
     """Scores of the first and second shown response (JudgeLM-style), presented order."""
     reason: str | None = None
     """The judge's explanation, where the format separates it."""
+    criteria: dict[str, float] | None = None
+    """Named criterion -> score, for multi-criterion presets."""
 
 
 Parser = Callable[[str], ParsedReply | None]
@@ -394,9 +396,9 @@ def alpaca_eval_ranking(text: str) -> ParsedReply | None:
     complete ranking counts.
 
     >>> alpaca_eval_ranking("[{'model': 'model_2', 'rank': 1}, {'model': 'model_1', 'rank': 2}]")
-    ParsedReply(verdict='B', score=None, scores=None, reason=None)
+    ParsedReply(verdict='B', score=None, scores=None, reason=None, criteria=None)
     >>> alpaca_eval_ranking("[{'model': 'model_1', 'rank': 1}, {'model': 'model_2', 'rank': 2}]")
-    ParsedReply(verdict='A', score=None, scores=None, reason=None)
+    ParsedReply(verdict='A', score=None, scores=None, reason=None, criteria=None)
     >>> alpaca_eval_ranking("model_1 is better") is None
     True
     """
@@ -441,7 +443,41 @@ def _before(text: str, marker: str) -> str | None:
     return head or None
 
 
+def criteria_json(text: str) -> ParsedReply | None:
+    """Criterion scores from the first JSON object in a reply (numbers only); text lines
+    ``Name: N`` when there is none.
+
+    >>> criteria_json('{"fluency": 4, "accuracy": 2, "note": "ok"}').criteria
+    {'fluency': 4.0, 'accuracy': 2.0}
+    >>> criteria_json("Fluency: 5\\nAccuracy: 3/5").criteria
+    {'fluency': 5.0, 'accuracy': 3.0}
+    >>> criteria_json("no scores") is None
+    True
+    """
+    import json
+
+    start = text.find("{")
+    while start != -1:
+        try:
+            found, _ = json.JSONDecoder().raw_decode(text[start:])
+        except json.JSONDecodeError:
+            start = text.find("{", start + 1)
+            continue
+        if isinstance(found, dict):
+            scores = {
+                str(k).strip().lower(): float(v)
+                for k, v in found.items()
+                if isinstance(v, int | float) and not isinstance(v, bool)
+            }
+            return ParsedReply(criteria=scores) if scores else None
+        break
+    lines = re.findall(r"^\W*([A-Za-z][\w \-]*?)\W*[:=]\s*(\d+(?:\.\d+)?)", text, re.M)
+    scores = {name.strip().lower(): float(value) for name, value in lines}
+    return ParsedReply(criteria=scores) if scores else None
+
+
 PARSERS: dict[str, Parser] = {
+    "criteria_json": criteria_json,
     "letter": letter,
     "mt_bench_pair": mt_bench_pair,
     "mt_bench_single": mt_bench_single,

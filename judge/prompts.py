@@ -101,10 +101,26 @@ class Preset(Record):
     """Whether the model's tokens start with its BOS token, as upstream sends them:
     ``true`` exactly one (added unless a chat template wrote it), ``false`` none,
     unset the model's default."""
+    criteria: tuple[str, ...] = ()
+    """Named criteria scored in one call (single-answer presets): the judge asks for a JSON
+    object ``{criterion: score}`` (a JSON schema where the backend takes one) and stores
+    each score (``Judgment.criteria``); ``score`` is their mean."""
+    scale: tuple[int, int] = (1, 5)
+    """Lowest and highest score of each criterion (the schema's bounds)."""
     root: str | None = None
     """Folder the template paths are relative to, for a preset loaded from a file
     (``-j ./my-judge.toml``) or a plugin; ``None``: the bundled ``prompts/``. Not part
     of the preset's hash (moving a file does not change the judge)."""
+
+    @model_validator(mode="after")
+    def _criteria_fields(self) -> Preset:
+        if self.criteria and self.kind != "single":
+            raise ValueError("criteria apply to single-answer presets (kind = 'single')")
+        if len(set(self.criteria)) != len(self.criteria):
+            raise ValueError("criteria must be distinct")
+        if self.scale[0] >= self.scale[1]:
+            raise ValueError("scale must be (lowest, highest) with lowest < highest")
+        return self
 
     @model_validator(mode="after")
     def _layout_fields(self) -> Preset:
@@ -265,7 +281,14 @@ def template_texts(preset: Preset) -> dict[str, str]:
 
 # Fields added after presets were first hashed: left out of the hash at their default,
 # so a preset that does not use them keeps its hash (and its runs stay resumable).
-_LATER_FIELDS = {"layout": "chat", "fold": "\n\n", "wrapper": None, "bos": None}
+_LATER_FIELDS: dict[str, Any] = {
+    "layout": "chat",
+    "fold": "\n\n",
+    "wrapper": None,
+    "bos": None,
+    "criteria": [],
+    "scale": [1, 5],
+}
 
 
 def preset_hash(preset: Preset) -> str:

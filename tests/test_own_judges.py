@@ -18,7 +18,7 @@ from judge.judges import PromptJudge, Task
 from judge.prompts import load_preset, preset_hash
 from judge.records import RunConfig, SingleItem
 from judge.registry import judges
-from judge.run import run_judging
+from judge.run import RetryPolicy, run_judging
 from judge.starter import write_starter
 from tests.fault_server import FaultServerProcess
 
@@ -253,3 +253,60 @@ def test_an_item_without_its_rubric_stops_the_run_naming_it(tmp_path: Path) -> N
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 2
     assert "error: item 'r2': preset 'rj', user template: 'rubric' is undefined" in result.output
+
+
+CRITERIA_TOML = """\
+description = "Three criteria scored in one call, as JSON."
+kind = "single"
+user = "criteria.user.jinja"
+variables = ["instruction", "response"]
+parser = "criteria_json"
+criteria = ["relevance", "accuracy", "fluency"]
+scale = [1, 5]
+
+[params]
+max_tokens = 64
+"""
+
+
+def test_multi_criterion_preset_with_json_schema_on_the_llama_server(
+    llama_server: str, tmp_path: Path
+) -> None:
+    from judge.analysis.frame import load_frame
+
+    (tmp_path / "criteria.toml").write_text(CRITERIA_TOML)
+    (tmp_path / "criteria.user.jinja").write_text(
+        "Score the answer from 1 to 5 on relevance, accuracy and fluency, as JSON.\n"
+        "Question: {{ instruction }}\nAnswer: {{ response }}"
+    )
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text(
+        '{"id": "c1", "prompt": "What is 2+2?", "response": "4"}\n'
+        '{"id": "c2", "prompt": "Capital of France?", "response": "Berlin, I think."}\n'
+    )
+    judge = judges.get(str(tmp_path / "criteria.toml"))(
+        backend="openai",
+        base_url=llama_server,
+        model="smollm2",
+        api_key_env="",
+        structured_output="json_object_schema",  # llama_cpp.server's form of a schema
+    )
+    assert judge.json_schema["required"] == ["relevance", "accuracy", "fluency"]
+    config = RunConfig(benchmark="table", benchmark_args={"path": str(rows)}, judge="criteria")
+    result = run_judging(
+        config, output=tmp_path / "out", judge=judge, retry=RetryPolicy(max_retries=1)
+    )
+    stored = result.store.judgments()
+    assert [j.status for j in stored] == ["ok", "ok"], [(j.raw, j.error) for j in stored]
+    for j in stored:
+        assert j.criteria is not None and set(j.criteria) == {"relevance", "accuracy", "fluency"}
+        assert json.loads(str(j.raw)) == j.criteria  # the grammar-constrained JSON itself
+        assert all(1 <= v <= 5 for v in j.criteria.values())
+        assert j.score == pytest.approx(sum(j.criteria.values()) / 3)
+    frame = load_frame(result.store.path).set_index("item_id")
+    for j in stored:
+        for name, value in (j.criteria or {}).items():
+            assert frame.loc[j.item_id, f"criterion_{name}"] == value
+    # a score off the scale is unparsed, naming the criterion (never clipped)
+    off = judge.interpret('{"relevance": 1, "accuracy": 0, "fluency": 2}', None, False)
+    assert off["status"] == "unparsed" and "accuracy" in off["error"]
