@@ -576,10 +576,11 @@ class MTBenchBenchmark(Benchmark):
             first, second = sorted((model_a, model_b))
             key = (qid, first, second, turn)
             if key not in groups:
-                turns_a = _conversation(row, "conversation_a", turn, where)
-                turns_b = _conversation(row, "conversation_b", turn, where)
-                prompt, response_a, response_b = turns_a[0], turns_a[1], turns_b[1]
-                if turns_b[0] != prompt:
+                asked_a, answers_a = _turns(row, "conversation_a", turn, where)
+                asked_b, answers_b = _turns(row, "conversation_b", turn, where)
+                prompt = mt_bench_text(asked_a)
+                response_a, response_b = mt_bench_text(answers_a), mt_bench_text(answers_b)
+                if asked_b != asked_a:
                     raise where.error(
                         "the two conversations ask different questions", "conversation_b"
                     )
@@ -590,6 +591,7 @@ class MTBenchBenchmark(Benchmark):
                     "prompt": prompt,
                     "response_a": response_a,
                     "response_b": response_b,
+                    "turns": {"questions": asked_a, "answers_a": answers_a, "answers_b": answers_b},
                     "votes": [],
                 }
             group = groups[key]
@@ -617,7 +619,9 @@ class MTBenchBenchmark(Benchmark):
                 labels=tuple(group["votes"]),
                 category=category if isinstance(category, str) else None,
                 reference=mt_bench_text(reference[:turn]) if _strings(reference) else None,
-                metadata={"question_id": qid, "turn": turn},
+                # the conversations themselves, for multi-turn templates (FastChat's
+                # pair-v2-multi-turn shows both whole dialogues)
+                metadata={"question_id": qid, "turn": turn, **group["turns"]},
             )
 
 
@@ -652,8 +656,8 @@ def _vote_fields(row: dict[str, Any], where: Where) -> tuple[str, str, str, int,
     return str(qid), row["model_a"], row["model_b"], turn, MT_BENCH_WINNERS[winner], judge
 
 
-def _conversation(row: dict[str, Any], field: str, turn: int, where: Where) -> tuple[str, str]:
-    """(the question text, the answer text) up to ``turn`` of a conversation."""
+def _turns(row: dict[str, Any], field: str, turn: int, where: Where) -> tuple[list[str], list[str]]:
+    """(the user turns, the assistant turns) up to ``turn`` of a conversation."""
     conversation = row.get(field)
     if not isinstance(conversation, list):
         raise where.error("expected a list of messages", field)
@@ -668,7 +672,7 @@ def _conversation(row: dict[str, Any], field: str, turn: int, where: Where) -> t
             assistants.append(message["content"])
     if len(users) < turn or len(assistants) < turn:
         raise where.error(f"conversation has fewer than {turn} turn(s)", field)
-    return mt_bench_text(users[:turn]), mt_bench_text(assistants[:turn])
+    return users[:turn], assistants[:turn]
 
 
 class LMEvalBenchmark(Benchmark):

@@ -73,7 +73,10 @@ def _fail(exc: JudgeError) -> NoReturn:
 
 
 BenchmarkOpt = Annotated[str, typer.Option("--benchmark", "-b", help="benchmark name (judge list)")]
-JudgeOpt = Annotated[str, typer.Option("--judge", "-j", help="judge or preset name (judge list)")]
+JudgeOpt = Annotated[
+    str,
+    typer.Option("--judge", "-j", help="judge or preset name (judge list), or ./a-preset.toml"),
+]
 JudgeParams = Annotated[
     list[str] | None,
     typer.Option("--judge-param", "-J", help="judge parameter key=value (repeatable)"),
@@ -137,11 +140,24 @@ def run(
             "--fresh-cache", help="move the response cache aside (e.g. a damaged one); start empty"
         ),
     ] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="print requests, tokens, $ and time of what is pending"),
+    ] = False,
+    tokenizer: Annotated[
+        str | None,
+        typer.Option(help="--dry-run: count tokens with this GGUF (or 'embedded')"),
+    ] = None,
+    max_cost: Annotated[
+        float | None,
+        typer.Option("--max-cost", help="stop before the run would exceed this many USD"),
+    ] = None,
 ) -> None:
     """Judge a benchmark (default: the bundled sample with the embedded SmolLM2 judge).
 
     Exit codes: 0 done; 2 bad option; 3 missing extra; 4 bad data; 5 backend failed;
-    6 results or cache not writable or damaged; 7 run folder busy; 8 errors left.
+    6 results or cache not writable or damaged; 7 run folder busy; 8 errors left;
+    9 --max-cost reached.
     """
     from judge.cache import move_aside
     from judge.run import RetryPolicy, run_judging
@@ -162,6 +178,12 @@ def run(
             use_cache=not no_cache,
             execution="batch" if batch else "live",
         )
+        if dry_run:
+            from judge.budget import estimate_run, format_estimate
+
+            est = estimate_run(config, output=output, run_name=name, tokenizer=tokenizer)
+            typer.echo(format_estimate(est))
+            return
         if fresh_cache and not no_cache:
             moved = move_aside(output / "cache.sqlite")
             if moved is not None:
@@ -176,6 +198,7 @@ def run(
             batch_poll_s=poll,
             wait=wait,
             extend=extend,
+            max_cost=max_cost,
         )
         typer.echo(format_summary(summarize(result.store, reconcile=config.reconcile)))
         errors = [j for j in result.new_judgments if j.status == "error"]
@@ -581,6 +604,28 @@ def probe(
             seed=seed,
         )
         typer.echo(f"report           {paths['html']}")
+    except JudgeError as exc:
+        _fail(exc)
+
+
+# -- judge new-judge: a self-contained block ---------------------------------------------
+
+
+@app.command("new-judge")
+def new_judge(
+    name: Annotated[str, typer.Argument(help="the judge's name (file NAME.toml)")],
+    kind: Annotated[str, typer.Option(help="pair | single")] = "pair",
+    folder: Annotated[Path, typer.Option("--dir", help="where to write it")] = Path("."),
+    force: Annotated[bool, typer.Option("--force", help="overwrite existing files")] = False,
+) -> None:
+    """Write a commented starter preset (NAME.toml + templates) to use as -j ./NAME.toml."""
+    from judge.starter import write_starter
+
+    try:
+        paths = write_starter(name, folder, kind=kind, force=force)  # type: ignore[arg-type]
+        for path in paths:
+            typer.echo(f"wrote {path}")
+        typer.echo(f"edit them, then try: judge render -j {paths[0]} -b BENCHMARK --item ID")
     except JudgeError as exc:
         _fail(exc)
 

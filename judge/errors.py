@@ -172,3 +172,10 @@ def validation_text(exc: ValidationError) -> str:
         message = " ".join(message.split())  # never more than one line
         parts.append(f"{where}: {message}" if where else message)
     return "; ".join(parts)
+
+
+class BudgetExceeded(JudgeError):
+    """The next request could take the run past ``--max-cost``: the run stops cleanly,
+    with everything finished stored; a rerun with a larger budget resumes it."""
+
+    exit_code = 9

@@ -18,10 +18,10 @@ from typing import Any, Literal, cast
 from pydantic import JsonValue
 
 from judge.backends.base import RAW, Backend, Completion, CompletionRequest, PromptLayout, normalise
-from judge.errors import BackendError, ConfigError
+from judge.errors import BackendError, ConfigError, TemplateError
 from judge.hashing import sha256_json
 from judge.parsers import ParsedReply, get_parser, get_upstream_parser, remove_quoted
-from judge.prompts import Layout, Preset, load_preset, preset_hash
+from judge.prompts import DEFAULT_CRITERION_SCALE, Layout, Preset, load_preset, preset_hash
 from judge.records import (
     VERDICTS,
     Judgment,
@@ -160,6 +160,8 @@ class PromptJudge(Judge):
         stop = gen.pop("stop", ())
         self.stop: tuple[str, ...] = (stop,) if isinstance(stop, str) else tuple(stop)
         self.json_schema = gen.pop("json_schema", None)
+        if self.json_schema is None and preset.criteria:
+            self.json_schema = criteria_schema(preset)
         if gen:
             raise ConfigError(f"unknown generation parameters {sorted(gen)}")
         self.template_vars = dict(template_vars or {})
@@ -287,6 +289,11 @@ class PromptJudge(Judge):
             "input": item.metadata.get("input", ""),
             **self.template_vars,
         }
+        # Per-item values: a benchmark column (kept in the item's metadata) named like a
+        # declared variable fills it for this item, over the run-wide -J var.X default.
+        for name in self.preset.variables:
+            if name in item.metadata and name not in _ITEM_FIELDS:
+                base[name] = item.metadata[name]
         if isinstance(item, PairItem):
             first, second = (
                 (item.response_b, item.response_a)
@@ -294,6 +301,11 @@ class PromptJudge(Judge):
                 else (item.response_a, item.response_b)
             )
             base.update(response_a=first, response_b=second)
+            # per-response columns (a conversation's answers_a / answers_b) follow the order
+            if task.swapped:
+                for left, right in _PAIRED_COLUMNS:
+                    if left in base and right in base:
+                        base[left], base[right] = base[right], base[left]
         else:
             base.update(response=item.response)
         return base
@@ -307,14 +319,17 @@ class PromptJudge(Judge):
         max_tokens = 1 if self.mode == "probs" else self.max_tokens
         # Responses are trimmed from the middle when the prompt exceeds the window.
         layout = self.prompt_layout()
-        messages, trimmed_to = fit_to_window(
-            self.preset,
-            self.variables(task),
-            self.backend,
-            max_tokens,
-            layout=self.layout,
-            prompt_layout=layout,
-        )
+        try:
+            messages, trimmed_to = fit_to_window(
+                self.preset,
+                self.variables(task),
+                self.backend,
+                max_tokens,
+                layout=self.layout,
+                prompt_layout=layout,
+            )
+        except TemplateError as exc:
+            raise TemplateError(f"item {task.item.id!r}: {exc}") from exc
         choices: tuple[str, ...] | None = None
         if self.mode == "probs":
             if self.preset.choices:
@@ -414,10 +429,11 @@ class PromptJudge(Judge):
             out["verdict"] = ranked[0][0]
             return {"status": status, **out}
         if self.mode == "probs" and self.preset.score_choices and choice_probs:
-            weights = {float(c): choice_probs.get(c, 0.0) for c in self.preset.score_choices}
-            total = sum(weights.values())
-            if total > 0:
-                out["score"] = sum(k * w for k, w in weights.items()) / total
+            dist = normalise({c: choice_probs.get(c, 0.0) for c in self.preset.score_choices})
+            if dist is not None:
+                # G-Eval: the expected score, with the distribution it comes from kept
+                out["score_probabilities"] = dist
+                out["score"] = sum(float(c) * p for c, p in dist.items())
                 return {"status": status, **out}
         if self.parse == "upstream":
             # upstream neither removes quoted candidates nor skips empty replies
@@ -433,6 +449,18 @@ class PromptJudge(Judge):
             out["scores"] = (second, first) if swapped else (first, second)
         if parsed.score is not None:
             out["score"] = parsed.score
+        if self.preset.criteria:
+            got = {c.lower(): v for c, v in (parsed.criteria or {}).items()}
+            low, high = self.preset.scale or DEFAULT_CRITERION_SCALE
+            missing = [
+                c for c in self.preset.criteria if not low <= got.get(c.lower(), -1e9) <= high
+            ]
+            if missing:
+                error = f"no score on {low}-{high} for criteria {', '.join(missing)}"
+                return {"status": "unparsed", "error": error, **out}
+            criteria = {c: got[c.lower()] for c in self.preset.criteria}
+            out["criteria"] = criteria
+            out["score"] = sum(criteria.values()) / len(criteria)
         return {"status": status, **out}
 
     def reinterpret(self, judgment: Judgment, item: PairItem | SingleItem) -> Judgment:
@@ -444,14 +472,52 @@ class PromptJudge(Judge):
             for verdict, prob in judgment.probabilities.items():
                 shown: Verdict = flip(verdict) if judgment.swapped else verdict
                 presented[self.preset.choices[shown]] = prob
+        if judgment.score_probabilities and self.preset.score_choices:
+            presented = dict(judgment.score_probabilities)
         fields = self.interpret(
             judgment.raw, presented, judgment.swapped, responses=responses_of(item)
         )
-        cleared = {"verdict": None, "score": None, "scores": None, "error": None}
+        cleared = {
+            "verdict": None,
+            "score": None,
+            "scores": None,
+            "error": None,
+            "score_probabilities": None,
+            "criteria": None,
+        }
         return judgment.model_copy(update={**cleared, **fields, "judge": self.name})
 
     async def aclose(self) -> None:
         await self.backend.aclose()
+
+
+def criteria_schema(preset: Preset) -> dict[str, Any]:
+    """The JSON schema of a multi-criterion preset's answer: each criterion an integer
+    of the preset's scale, all required, nothing else.
+
+    >>> p = Preset(name="x", kind="single", user="u", parser="criteria_json",
+    ...            criteria=("fluency",), scale=(1, 3))
+    >>> criteria_schema(p)["properties"]
+    {'fluency': {'type': 'integer', 'enum': [1, 2, 3]}}
+    """
+    low, high = preset.scale or DEFAULT_CRITERION_SCALE
+    return {
+        "type": "object",
+        "properties": {
+            # enum, not minimum/maximum: grammar-based servers (llama.cpp) honour enums
+            c: {"type": "integer", "enum": list(range(int(low), int(high) + 1))}
+            for c in preset.criteria
+        },
+        "required": list(preset.criteria),
+        "additionalProperties": False,
+    }
+
+
+_PAIRED_COLUMNS = (("answers_a", "answers_b"),)
+"""Per-item variables that belong to response A and B: swapped with the responses."""
+
+_ITEM_FIELDS = frozenset({"instruction", "item", "response", "response_a", "response_b"})
+"""Variables an item's own fields fill; a metadata column never replaces them."""
 
 
 def responses_of(item: PairItem | SingleItem) -> tuple[str, ...]:

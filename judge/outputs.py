@@ -247,6 +247,9 @@ def _mt_bench_answers(path: Path, questions_path: Path | None) -> list[ModelOutp
                         "turn": turn,
                         "question_id": qid,
                         "category": category if isinstance(category, str) else None,
+                        # the dialogue itself, for multi-turn templates
+                        "questions": list(asked[:turn]),
+                        "answers": list(answers[:turn]),
                     },
                 )
             )
@@ -398,6 +401,11 @@ def pair_outputs(
             if o.metadata:
                 metadata[f"metadata_{side}"] = dict(o.metadata)
         category = left_output.metadata.get("category")
+        turns = [o.metadata.get("answers") for o in (left_output, right_output)]
+        if all(isinstance(t, list) for t in turns) and "questions" in left_output.metadata:
+            # conversations (MT-Bench turn 2): both dialogues, for multi-turn templates
+            metadata["questions"] = left_output.metadata["questions"]
+            metadata["answers_a"], metadata["answers_b"] = turns
         items.append(
             PairItem(
                 id=k if by == "id" else _prompt_key(k),

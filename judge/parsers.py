@@ -42,6 +42,8 @@ class ParsedReply(Record):
     """Scores of the first and second shown response (JudgeLM-style), presented order."""
     reason: str | None = None
     """The judge's explanation, where the format separates it."""
+    criteria: dict[str, float] | None = None
+    """Named criterion -> score, for multi-criterion presets."""
 
 
 Parser = Callable[[str], ParsedReply | None]
@@ -394,9 +396,9 @@ def alpaca_eval_ranking(text: str) -> ParsedReply | None:
     complete ranking counts.
 
     >>> alpaca_eval_ranking("[{'model': 'model_2', 'rank': 1}, {'model': 'model_1', 'rank': 2}]")
-    ParsedReply(verdict='B', score=None, scores=None, reason=None)
+    ParsedReply(verdict='B', score=None, scores=None, reason=None, criteria=None)
     >>> alpaca_eval_ranking("[{'model': 'model_1', 'rank': 1}, {'model': 'model_2', 'rank': 2}]")
-    ParsedReply(verdict='A', score=None, scores=None, reason=None)
+    ParsedReply(verdict='A', score=None, scores=None, reason=None, criteria=None)
     >>> alpaca_eval_ranking("model_1 is better") is None
     True
     """
@@ -441,7 +443,41 @@ def _before(text: str, marker: str) -> str | None:
     return head or None
 
 
+def criteria_json(text: str) -> ParsedReply | None:
+    """Criterion scores from the first JSON object in a reply (numbers only); text lines
+    ``Name: N`` when there is none.
+
+    >>> criteria_json('{"fluency": 4, "accuracy": 2, "note": "ok"}').criteria
+    {'fluency': 4.0, 'accuracy': 2.0}
+    >>> criteria_json("Fluency: 5\\nAccuracy: 3/5").criteria
+    {'fluency': 5.0, 'accuracy': 3.0}
+    >>> criteria_json("no scores") is None
+    True
+    """
+    import json
+
+    start = text.find("{")
+    while start != -1:
+        try:
+            found, _ = json.JSONDecoder().raw_decode(text[start:])
+        except json.JSONDecodeError:
+            start = text.find("{", start + 1)
+            continue
+        if isinstance(found, dict):
+            scores = {
+                str(k).strip().lower(): float(v)
+                for k, v in found.items()
+                if isinstance(v, int | float) and not isinstance(v, bool)
+            }
+            return ParsedReply(criteria=scores) if scores else None
+        break
+    lines = re.findall(r"^\W*([A-Za-z][\w \-]*?)\W*[:=]\s*(\d+(?:\.\d+)?)", text, re.M)
+    scores = {name.strip().lower(): float(value) for name, value in lines}
+    return ParsedReply(criteria=scores) if scores else None
+
+
 PARSERS: dict[str, Parser] = {
+    "criteria_json": criteria_json,
     "letter": letter,
     "mt_bench_pair": mt_bench_pair,
     "mt_bench_single": mt_bench_single,
@@ -680,14 +716,37 @@ def get_upstream_parser(name: str) -> Parser:
     return UPSTREAM_PARSERS[name]
 
 
+PARSER_GROUP = "judge_harness.parsers"
+"""Entry-point group of plugin parsers: name -> ``module:function`` taking the reply
+text and returning a :class:`ParsedReply` or ``None``."""
+
+
+def plugin_parsers() -> dict[str, str]:
+    """Parsers from installed plugins: name -> ``module:attr``."""
+    from importlib.metadata import entry_points
+
+    return {ep.name: ep.value for ep in entry_points(group=PARSER_GROUP)}
+
+
 def get_parser(name: str) -> Parser:
-    """The parser called ``name``."""
-    from judge.errors import UnknownNameError
+    """The parser called ``name``: a built-in one, or a plugin's (entry point)."""
+    from judge.errors import ConfigError, UnknownNameError
 
-    if name not in PARSERS:
-        import difflib
+    if name in PARSERS:
+        return PARSERS[name]
+    plugins = plugin_parsers()
+    if name in plugins:
+        from judge.registry import load_target
 
-        close = difflib.get_close_matches(name, list(PARSERS), n=3, cutoff=0.5)
-        hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
-        raise UnknownNameError(f"unknown parser {name!r}{hint}")
-    return PARSERS[name]
+        try:
+            found = load_target(plugins[name])
+        except (ImportError, AttributeError) as exc:
+            raise ConfigError(f"parser {name!r} ({plugins[name]}): cannot load: {exc}") from exc
+        if not callable(found):
+            raise ConfigError(f"parser {name!r} ({plugins[name]}) is not callable")
+        return found  # type: ignore[no-any-return]
+    import difflib
+
+    close = difflib.get_close_matches(name, [*PARSERS, *plugins], n=3, cutoff=0.5)
+    hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
+    raise UnknownNameError(f"unknown parser {name!r}{hint}")

@@ -34,8 +34,11 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Mapping, Sequence
 from functools import cache
+from importlib.metadata import entry_points
 from importlib.resources import files
 from importlib.resources.abc import Traversable
+from pathlib import Path
+from types import ModuleType
 from typing import Any, Literal
 
 import jinja2
@@ -45,6 +48,9 @@ from pydantic import Field, JsonValue, ValidationError, model_validator
 from judge.errors import ConfigError, TemplateError, UnknownNameError, validation_text
 from judge.hashing import sha256_json
 from judge.records import Message, Record, Verdict
+
+DEFAULT_CRITERION_SCALE: tuple[float, float] = (1, 5)
+"""The score range of a criterion when a multi-criterion preset declares no ``scale``."""
 
 Layout = Literal["chat", "user-only", "raw"]
 """How a preset's messages reach a local model (see the module docstring)."""
@@ -100,6 +106,24 @@ class Preset(Record):
     """Whether the model's tokens start with its BOS token, as upstream sends them:
     ``true`` exactly one (added unless a chat template wrote it), ``false`` none,
     unset the model's default."""
+    criteria: tuple[str, ...] = ()
+    """Named criteria scored in one call (single-answer presets): the judge asks for a JSON
+    object ``{criterion: score}`` (a JSON schema where the backend takes one) and stores
+    each score (``Judgment.criteria``); ``score`` is their mean."""
+    root: str | None = None
+    """Folder the template paths are relative to, for a preset loaded from a file
+    (``-j ./my-judge.toml``) or a plugin; ``None``: the bundled ``prompts/``. Not part
+    of the preset's hash (moving a file does not change the judge)."""
+
+    @model_validator(mode="after")
+    def _criteria_fields(self) -> Preset:
+        if self.criteria and self.kind != "single":
+            raise ValueError("criteria apply to single-answer presets (kind = 'single')")
+        if len(set(self.criteria)) != len(self.criteria):
+            raise ValueError("criteria must be distinct")
+        if self.scale is not None and self.scale[0] >= self.scale[1]:
+            raise ValueError("scale must be (lowest, highest) with lowest < highest")
+        return self
 
     @model_validator(mode="after")
     def _layout_fields(self) -> Preset:
@@ -116,75 +140,158 @@ def prompts_root() -> Traversable:
     return files("prompts")
 
 
-def list_presets() -> list[str]:
-    """Names of every preset file in ``prompts/``."""
+PRESET_GROUP = "judge_harness.presets"
+"""Entry-point group of plugin presets: the entry point's name is the preset name, its
+value a package holding ``<name>.toml`` (``"my_pkg.judges"``) or a ``module:attr`` whose
+value is the path of the TOML file."""
+
+
+def is_preset_path(name: str) -> bool:
+    """Whether a judge name names a preset file (``./my-judge.toml``) rather than a preset.
+
+    >>> is_preset_path("./my-judge.toml"), is_preset_path("mt-bench-pair")
+    (True, False)
+    """
+    return name.endswith(".toml")
+
+
+def _bundled() -> dict[str, Traversable]:
     root = prompts_root()
-    return sorted(
-        p.name[: -len(".toml")] for p in root.iterdir() if p.is_file() and p.name.endswith(".toml")
-    )
+    return {
+        p.name[: -len(".toml")]: p
+        for p in root.iterdir()
+        if p.is_file() and p.name.endswith(".toml")
+    }
 
 
 @cache
-def _read(path: str) -> str:
-    node = prompts_root()
+def plugin_presets() -> dict[str, tuple[Path, str]]:
+    """Presets from installed plugins: name -> (TOML path, ``entry point (<dist>)``)."""
+    out: dict[str, tuple[Path, str]] = {}
+    bundled = _bundled()
+    for ep in entry_points(group=PRESET_GROUP):
+        dist = ep.dist.name if ep.dist is not None else "unknown distribution"
+        where = f"entry point ({dist})"
+        if ep.name in bundled or ep.name in out:
+            raise ConfigError(
+                f"preset {ep.name!r} from {where} collides with "
+                f"{'a bundled preset' if ep.name in bundled else out[ep.name][1]}"
+            )
+        try:
+            found = ep.load()
+        except Exception as exc:  # a broken plugin: say which, never a traceback
+            raise ConfigError(f"preset {ep.name!r} from {where}: cannot load: {exc}") from exc
+        if isinstance(found, ModuleType):
+            if found.__file__ is None:
+                raise ConfigError(f"preset {ep.name!r} from {where}: not a regular package")
+            path = Path(found.__file__).parent / f"{ep.name}.toml"
+        else:
+            path = Path(str(found))
+        out[ep.name] = (path, where)
+    return out
+
+
+def list_presets() -> list[str]:
+    """Names of every preset: the files in ``prompts/`` and the plugins' presets."""
+    return sorted({*_bundled(), *plugin_presets()})
+
+
+def _node(path: str, root: str | None) -> Traversable:
+    node: Traversable = prompts_root() if root is None else Path(root)
     for part in path.split("/"):
         node = node / part
+    return node
+
+
+@cache
+def _read(path: str, root: str | None = None) -> str:
+    node = _node(path, root)
     if not node.is_file():
-        raise TemplateError(f"template file prompts/{path} does not exist")
+        where = "prompts" if root is None else root
+        raise TemplateError(f"template file {where}/{path} does not exist")
     return node.read_text(encoding="utf-8")
 
 
 @cache
 def load_preset(name: str) -> Preset:
-    """Load and validate ``prompts/<name>.toml`` and check its templates."""
-    names = list_presets()
-    if name not in names:
-        import difflib
+    """Load and validate a preset and check its templates.
 
-        close = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
-        hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
-        raise UnknownNameError(f"unknown preset {name!r}{hint}")
-    text = _read(f"{name}.toml")
+    ``name`` is a bundled preset (``prompts/<name>.toml``), a plugin's preset, or the
+    path of a TOML file in the same format (its templates beside it).
+    """
+    if is_preset_path(name):
+        file = Path(name).expanduser()
+        if not file.is_file():
+            raise ConfigError(f"preset file {name} does not exist")
+        shown, root = str(file), str(file.resolve().parent)
+        preset_name = file.stem
+        text = file.read_text(encoding="utf-8")
+    elif name in (plugins := plugin_presets()):
+        file, _ = plugins[name]
+        if not file.is_file():
+            raise ConfigError(f"preset {name!r}: plugin file {file} does not exist")
+        shown, root, preset_name = str(file), str(file.parent), name
+        text = file.read_text(encoding="utf-8")
+    else:
+        names = list_presets()
+        if name not in names:
+            import difflib
+
+            close = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
+            hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
+            raise UnknownNameError(f"unknown preset {name!r}{hint}")
+        shown, root, preset_name = f"prompts/{name}.toml", None, name
+        text = _read(f"{name}.toml")
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise TemplateError(f"prompts/{name}.toml: {exc}") from exc
+        raise TemplateError(f"{shown}: {exc}") from exc
+    if "root" in data or "name" in data:
+        raise TemplateError(f"{shown}: 'name' and 'root' are not preset fields")
     try:
-        preset = Preset(name=name, **data)
+        preset = Preset(name=preset_name, root=root, **data)
     except ValidationError as exc:
-        raise TemplateError(f"prompts/{name}.toml: {validation_text(exc)}") from exc
-    for template in template_texts(preset).values():
-        used = jinja2.meta.find_undeclared_variables(_ENV.parse(template))
+        raise TemplateError(f"{shown}: {validation_text(exc)}") from exc
+    try:
+        templates = template_texts(preset)
+    except TemplateError as exc:
+        raise TemplateError(f"{shown}: {exc}") from exc
+    for template in templates.values():
+        try:
+            parsed = _ENV.parse(template)
+        except jinja2.TemplateSyntaxError as exc:
+            raise TemplateError(f"{shown}: template line {exc.lineno}: {exc.message}") from exc
+        used = jinja2.meta.find_undeclared_variables(parsed)
         undeclared = used - set(preset.variables)
         if undeclared:
-            raise TemplateError(
-                f"prompts/{name}.toml: templates use undeclared variables {sorted(undeclared)}"
-            )
+            raise TemplateError(f"{shown}: templates use undeclared variables {sorted(undeclared)}")
     return preset
 
 
 def template_texts(preset: Preset) -> dict[str, str]:
     """Role -> template text of a preset."""
-    out = {"user": _read(preset.user)}
+    out = {"user": _read(preset.user, preset.root)}
     if preset.system:
-        out["system"] = _read(preset.system)
+        out["system"] = _read(preset.system, preset.root)
     return out
 
 
 # Fields added after presets were first hashed: left out of the hash at their default,
 # so a preset that does not use them keeps its hash (and its runs stay resumable).
-_LATER_FIELDS = {
+_LATER_FIELDS: dict[str, Any] = {
     "layout": "chat",
     "fold": "\n\n",
     "wrapper": None,
     "bos": None,
     "scale": None,
+    "criteria": [],
 }
 
 
 def preset_hash(preset: Preset) -> str:
     """Content hash of a preset: its declaration and its template texts."""
     declared = preset.model_dump(mode="json")
+    declared.pop("root")  # where the files lie is not what they say
     for field, default in _LATER_FIELDS.items():
         if declared.get(field) == default:
             declared.pop(field)

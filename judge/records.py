@@ -226,6 +226,11 @@ class Judgment(Record):
     """Two scores in canonical order, for judges that score both responses (JudgeLM)."""
     probabilities: dict[Verdict, float] | None = None
     """P(verdict) in canonical order from the verdict token, where the backend exposes it."""
+    criteria: dict[str, float] | None = None
+    """Multi-criterion presets: each named criterion's score (``score`` is their mean)."""
+    score_probabilities: dict[str, float] | None = None
+    """G-Eval style single scores: P(score token) over the preset's ``score_choices``
+    (normalised); ``score`` is then their expectation."""
     raw: str | None = None
     """The judge's raw reply text (kept for re-parsing)."""
     error: str | None = None

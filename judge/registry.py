@@ -76,11 +76,14 @@ class Registry(Generic[T]):
         builtins: dict[str, str],
         group: str | None = None,
         discover: Callable[[], dict[str, tuple[T | str, str]]] | None = None,
+        fallback: Callable[[str], T | None] | None = None,
     ) -> None:
         self.kind = kind
         self.group = group if group is not None else f"judge_harness.{kind}s"
         self._builtins = dict(builtins)
         self._discover = discover
+        self._fallback = fallback
+        """Builds a plugin for a name no table lists (judges: a preset file's path)."""
         self._entries: dict[str, Entry] | None = None
         self._targets: dict[str, T | str] = {}
         self._loaded: dict[str, T] = {}
@@ -147,6 +150,10 @@ class Registry(Generic[T]):
     def get(self, name: str) -> T:
         """The plugin called ``name``; an unknown name raises with close suggestions."""
         entries = self._scan()
+        if name not in entries and self._fallback is not None:
+            found = self._fallback(name)
+            if found is not None:
+                return found
         if name not in entries:
             hint = did_you_mean(name, entries)
             known = "" if hint else f"; known: {', '.join(sorted(entries)) or 'none'}"
@@ -173,9 +180,26 @@ def preset_judge_factory(name: str) -> Callable[..., Any]:
 
 
 def _discover_presets() -> dict[str, tuple[Any, str]]:
-    from judge.prompts import list_presets
+    from judge.prompts import list_presets, plugin_presets
 
-    return {name: (preset_judge_factory(name), "preset (prompts/)") for name in list_presets()}
+    plugins = plugin_presets()
+    return {
+        name: (
+            preset_judge_factory(name),
+            f"preset ({plugins[name][1]})" if name in plugins else "preset (prompts/)",
+        )
+        for name in list_presets()
+    }
+
+
+def _preset_file(name: str) -> Any:
+    """A judge factory for a preset file's path (``-j ./my-judge.toml``), else ``None``."""
+    from judge.prompts import is_preset_path, load_preset
+
+    if not is_preset_path(name):
+        return None
+    load_preset(name)  # a missing or bad file fails here, naming it
+    return preset_judge_factory(name)
 
 
 # The built-in tables. Each value is a lazy "module:attr" import path.
@@ -191,6 +215,7 @@ BACKENDS: dict[str, str] = {
 # Presets in prompts/ (smollm2, mt-bench-pair, ...) are judges too: discovered, not listed here.
 JUDGES: dict[str, str] = {
     "jury": "judge.jury:jury_judge",
+    "reward": "judge.reward:reward_judge",
 }
 
 BENCHMARKS: dict[str, str] = {
@@ -228,7 +253,9 @@ IMPORTERS: dict[str, str] = {
 }
 
 backends: Registry[Any] = Registry("backend", builtins=BACKENDS)
-judges: Registry[Any] = Registry("judge", builtins=JUDGES, discover=_discover_presets)
+judges: Registry[Any] = Registry(
+    "judge", builtins=JUDGES, discover=_discover_presets, fallback=_preset_file
+)
 benchmarks: Registry[Any] = Registry("benchmark", builtins=BENCHMARKS)
 perturbations: Registry[Any] = Registry("perturbation", builtins=PERTURBATIONS)
 importers: Registry[Any] = Registry("importer", builtins=IMPORTERS)

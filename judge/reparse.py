@@ -16,7 +16,7 @@ from judge.backends.base import Backend, Completion, CompletionRequest
 from judge.errors import BackendError, ConfigError, FatalBackendError
 from judge.judges import Judge, PromptJudge
 from judge.jury import Jury
-from judge.prompts import list_presets, load_preset
+from judge.prompts import is_preset_path, list_presets, load_preset
 from judge.records import Counts, Judgment, utcnow
 from judge.store import RunStore, count_judgments
 
@@ -47,7 +47,7 @@ def offline_judge(manifest_judge: str, spec: dict[str, Any], overrides: dict[str
     """
     if spec.get("type") == "jury":
         return _offline_jury(spec, overrides)
-    if manifest_judge in list_presets():
+    if manifest_judge in list_presets() or is_preset_path(manifest_judge):
         return _offline_prompt_judge(manifest_judge, spec, overrides)
     from judge.registry import judges
 

@@ -394,6 +394,7 @@ def run_judging(
     batch_poll_s: float = 30.0,
     wait: bool = False,
     extend: bool = False,
+    max_cost: float | None = None,
 ) -> RunResult:
     """Judge a benchmark and store the run; resume it if it exists. Synchronous wrapper."""
     return asyncio.run(
@@ -410,6 +411,7 @@ def run_judging(
             batch_poll_s=batch_poll_s,
             wait=wait,
             extend=extend,
+            max_cost=max_cost,
         )
     )
 
@@ -428,8 +430,12 @@ async def arun_judging(
     batch_poll_s: float = 30.0,
     wait: bool = False,
     extend: bool = False,
+    max_cost: float | None = None,
 ) -> RunResult:
     """Judge a benchmark and store the run; resume it if it exists.
+
+    ``max_cost`` (US dollars, for the whole run, resumed sessions included) stops the
+    run before a request could exceed it (:class:`judge.budget.BudgetGuard`).
 
     ``config.execution == "batch"`` submits the pending requests through the provider's
     batch API and polls every ``batch_poll_s`` seconds (state in ``batches.json``).
@@ -481,6 +487,7 @@ async def arun_judging(
             retry=retry,
             batch_poll_s=batch_poll_s,
             started=started,
+            max_cost=max_cost,
         )
     finally:
         await _close_quietly(judge.aclose())
@@ -505,6 +512,7 @@ async def _run_locked(
     retry: RetryPolicy | None,
     batch_poll_s: float,
     started: float,
+    max_cost: float | None,
 ) -> RunResult:
     # Everything is read and checked before anything is written: a bad line anywhere,
     # a changed item or another judge leaves the folder byte-identical.
@@ -555,7 +563,11 @@ async def _run_locked(
         totals=previous.totals if previous else Totals(),
         extra=previous.extra if previous else {},
     )
-    caller = Caller(cache, retry or RetryPolicy(), config.seed)
+    caller: Any = Caller(cache, retry or RetryPolicy(), config.seed)
+    if max_cost is not None:
+        from judge.budget import BudgetGuard
+
+        caller = BudgetGuard(caller, max_cost, spent=manifest.totals.cost)
     new: list[Judgment] = []
     failure: BaseException | None = None
     # The judgments file first: one that cannot be written stops the run unchanged.

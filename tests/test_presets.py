@@ -132,6 +132,8 @@ def test_every_preset_renders_real_items_in_both_orders(
             if needs_reference
             else [*single_items[:2], single_with_reference]
         )
+    if "questions" in preset.required:  # multi-turn formats: the items as two-turn dialogues
+        items = [as_conversation(item) for item in items]
     j = judge(name)
     for item in items:
         for swapped in (False, True) if isinstance(item, PairItem) else (False,):
@@ -154,6 +156,17 @@ def test_every_preset_renders_real_items_in_both_orders(
                 assert item.response.strip()[:60] in text
             if item.reference and "reference" in preset.variables:
                 assert item.reference.strip()[:40] in text
+
+
+def as_conversation(item: PairItem | SingleItem) -> PairItem | SingleItem:
+    """A real item as the first turn of a two-turn dialogue (the second turn written here)."""
+    follow_up = "Now say the same in one sentence."
+    turns: dict[str, list[str]] = {"questions": [item.prompt_text, follow_up]}
+    if isinstance(item, PairItem):
+        turns |= {"answers_a": [item.response_a, "A short."], "answers_b": [item.response_b, "B."]}
+    else:
+        turns |= {"answers": [item.response, "Short."]}
+    return item.model_copy(update={"metadata": {**item.metadata, **turns}})
 
 
 @pytest.mark.parametrize(

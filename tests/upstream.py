@@ -503,3 +503,15 @@ FINE_TUNED_LAYOUTS = {
     "selene-mini-absolute": ("chat", LLAMA3_TEMPLATE),
 }
 """Every fine-tuned preset, its layout, and the chat template its model ships with."""
+
+
+# -- FastChat MT-Bench multi-turn prompts ----------------------------------------------------
+# lm-sys/FastChat@0e6e7fdc78bf64aceea1508694ce4e6472810b8b
+# fastchat/llm_judge/data/judge_prompts.jsonl, prompts pair-v2-multi-turn and
+# single-v1-multi-turn (system_prompt and prompt_template, filled with str.format as
+# fastchat/llm_judge/common.py run_judge_pair / run_judge_single do).
+
+FASTCHAT_PAIR_V2_MULTI_TURN_SYSTEM = 'Please act as an impartial judge and evaluate the quality of the responses provided by two AI assistants to the user questions. You should choose the assistant that follows the user\'s instructions and answers the user\'s questions better. Your evaluation should consider factors such as the helpfulness, relevance, accuracy, depth, creativity, and level of detail of their responses. You should focus on who provides a better answer to the second user question. Begin your evaluation by comparing the responses of the two assistants and provide a short explanation. Avoid any positional biases and ensure that the order in which the responses were presented does not influence your decision. Do not allow the length of the responses to influence your evaluation. Do not favor certain names of the assistants. Be as objective as possible. After providing your explanation, output your final verdict by strictly following this format: "[[A]]" if assistant A is better, "[[B]]" if assistant B is better, and "[[C]]" for a tie.'  # noqa: E501
+FASTCHAT_PAIR_V2_MULTI_TURN = "<|The Start of Assistant A's Conversation with User|>\n\n### User:\n{question_1}\n\n### Assistant A:\n{answer_a_1}\n\n### User:\n{question_2}\n\n### Assistant A:\n{answer_a_2}\n\n<|The End of Assistant A's Conversation with User|>\n\n\n<|The Start of Assistant B's Conversation with User|>\n\n### User:\n{question_1}\n\n### Assistant B:\n{answer_b_1}\n\n### User:\n{question_2}\n\n### Assistant B:\n{answer_b_2}\n\n<|The End of Assistant B's Conversation with User|>"  # noqa: E501
+FASTCHAT_SINGLE_V1_MULTI_TURN_SYSTEM = 'Please act as an impartial judge and evaluate the quality of the response provided by an AI assistant to the user question displayed below. Your evaluation should consider factors such as the helpfulness, relevance, accuracy, depth, creativity, and level of detail of the response. You evaluation should focus on the assistant\'s answer to the second user question. Begin your evaluation by providing a short explanation. Be as objective as possible. After providing your explanation, you must rate the response on a scale of 1 to 10 by strictly following this format: "[[rating]]", for example: "Rating: [[5]]".\n\n'  # noqa: E501
+FASTCHAT_SINGLE_V1_MULTI_TURN = "<|The Start of Assistant A's Conversation with User|>\n\n### User:\n{question_1}\n\n### Assistant A:\n{answer_1}\n\n### User:\n{question_2}\n\n### Assistant A:\n{answer_2}\n\n<|The End of Assistant A's Conversation with User|>"  # noqa: E501

@@ -138,6 +138,19 @@ def human_columns(frame: pd.DataFrame) -> list[str]:
     return [c for c in frame.columns if str(c).startswith(HUMAN_PREFIX)]
 
 
+CRITERION_PREFIX: Final[str] = "criterion_"
+"""Prefix of a multi-criterion judge's per-criterion score columns."""
+
+
+def criterion_columns(frame: pd.DataFrame) -> list[str]:
+    """A multi-criterion judge's score columns (``criterion_<name>``), in column order.
+
+    >>> criterion_columns(pd.DataFrame(columns=["score", "criterion_fluency"]))
+    ['criterion_fluency']
+    """
+    return [c for c in frame.columns if str(c).startswith(CRITERION_PREFIX)]
+
+
 def member_columns(frame: pd.DataFrame) -> list[str]:
     """A jury run's per-member status columns, in column order.
 
@@ -297,6 +310,12 @@ def build_frame(
     }
     for name, column in member_statuses(judgments).items():
         data[name] = pd.Series(column, dtype=STATUS_DTYPE)
+    # multi-criterion judges: one column per criterion ("criterion_<name>")
+    names = dict.fromkeys(c for j in judgments if j.criteria for c in j.criteria)
+    for criterion in names:
+        data[f"{CRITERION_PREFIX}{criterion}"] = [
+            (j.criteria or {}).get(criterion, np.nan) for j in judgments
+        ]
     frame = pd.DataFrame(data)
     position = pd.Index(item_table["item_id"]).get_indexer(pd.Index(item_ids))
     if (position < 0).any():
@@ -384,7 +403,10 @@ def _finish(frame: pd.DataFrame) -> pd.DataFrame:
         frame[column] = frame[column].astype(np.float64)
     frame["n_annotators"] = frame["n_annotators"].astype(np.int64)
     ordered = [*JUDGMENT_COLUMNS, *ITEM_COLUMNS]
-    return frame[ordered + human_columns(frame) + member_columns(frame)]
+    for column in criterion_columns(frame):
+        frame[column] = frame[column].astype(np.float64)
+    extra = human_columns(frame) + member_columns(frame) + criterion_columns(frame)
+    return frame[ordered + extra]
 
 
 def concat_frames(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:

@@ -72,9 +72,13 @@ class OpenAIBackend(HTTPBackend[openai.AsyncOpenAI]):
         text when the server refuses them)."""
         top_logprobs: int = Field(default=20, ge=1, le=20)
         """How many alternatives to list at the verdict position."""
-        structured_output: Literal["json_schema", "json_object", "off"] = "json_schema"
+        structured_output: Literal["json_schema", "json_object", "json_object_schema", "off"] = (
+            "json_schema"
+        )
         """How a request's JSON schema is sent: ``response_format`` json_schema (OpenAI,
-        vLLM), json_object (servers with JSON mode only), or not at all."""
+        vLLM), json_object (servers with JSON mode only), json_object_schema
+        (``{"type": "json_object", "schema": ...}``: llama-cpp-python's server, which
+        refuses the json_schema type), or not at all."""
         strict_schema: bool = False
         """Send ``strict: true`` with a JSON schema (OpenAI's strict structured outputs)."""
         max_tokens_field: Literal["auto", "max_tokens", "max_completion_tokens"] = "auto"
@@ -163,6 +167,8 @@ class OpenAIBackend(HTTPBackend[openai.AsyncOpenAI]):
                 body["response_format"] = {"type": "json_schema", "json_schema": schema}
             elif mode == "json_object":
                 body["response_format"] = {"type": "json_object"}
+            elif mode == "json_object_schema":
+                body["response_format"] = {"type": "json_object", "schema": request.json_schema}
         body.update(self.opts.extra_body)
         return body
 

@@ -1,0 +1,233 @@
+"""Know the cost before paying it: ``judge run --dry-run`` and ``--max-cost USD``.
+
+:func:`estimate_run` renders every *pending* request of a run (a resumed run counts only
+what is missing), counts its prompt tokens and prices it, without sending anything:
+
+- prompt tokens come from the judge's own tokenizer for local backends (llama.cpp,
+  transformers: the exact ids the model receives), from a GGUF named by ``tokenizer``
+  for an HTTP backend in front of a llama.cpp server (the same chat template and
+  vocabulary the server uses, so the count equals the ``prompt_tokens`` it reports),
+  and otherwise from the documented estimate :func:`estimate_tokens` (4 characters a
+  token plus 4 per message: tiktoken's encodings cannot be used offline);
+- output tokens are the request's ``max_tokens`` (an upper bound: a judge that stops
+  early costs less);
+- dollars come from the backend's price table (:mod:`judge.prices`);
+- time is the larger of the rate limits' floor (``rpm``, ``tpm``) and, where neither is
+  set, nothing: the estimate says "unknown".
+
+:class:`BudgetGuard` wraps the runner's caller: before a request is sent, its upper
+bound (prompt estimate + ``max_tokens`` at the price) plus what was spent and what is
+in flight must stay within the budget, else :class:`BudgetExceeded` stops the run
+cleanly (everything finished is stored; a rerun with a larger budget resumes).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from judge.backends.base import Backend, CompletionRequest
+from judge.errors import BudgetExceeded, ConfigError
+from judge.judges import CallResult, PromptJudge, Task
+from judge.records import Record, RunConfig
+
+CHARS_PER_TOKEN = 4
+"""The documented estimate: about 4 characters of English a token (OpenAI's rule of thumb)."""
+TOKENS_PER_MESSAGE = 4
+"""Chat formatting overhead per message in the estimate (role markers, separators)."""
+
+
+class CostEstimate(Record):
+    """What a run's pending requests will cost, before any is sent."""
+
+    judge: str
+    """The judge's name."""
+    requests: int
+    """Pending requests (tasks not yet stored)."""
+    prompt_tokens: int
+    """Prompt tokens of those requests."""
+    max_output_tokens: int
+    """Upper bound of the generated tokens (``max_tokens`` per request)."""
+    dollars: float
+    """Estimated US dollars (prompt + maximum output at the price table's rates)."""
+    seconds: float | None
+    """Lower bound of the time the rate limits allow; ``None`` when none is set."""
+    token_source: str
+    """How prompt tokens were counted (tokenizer or estimate)."""
+    per_request_tokens: tuple[int, ...] = ()
+    """Prompt tokens of each pending request, in task order."""
+
+
+def estimate_tokens(request: CompletionRequest) -> int:
+    """The documented estimate of a request's prompt tokens (no tokenizer).
+
+    >>> from judge.records import Message
+    >>> estimate_tokens(CompletionRequest(messages=(Message(role="user", content="x" * 40),)))
+    14
+    """
+    chars = sum(len(m.content) for m in request.messages)
+    return math.ceil(chars / CHARS_PER_TOKEN) + TOKENS_PER_MESSAGE * len(request.messages)
+
+
+class TokenCounter:
+    """Counts a request's prompt tokens with the best tokenizer at hand."""
+
+    def __init__(self, backend: Backend, tokenizer: str | None = None) -> None:
+        self.counter: Any = None
+        if tokenizer is not None:
+            from judge.registry import backends
+
+            gguf = "" if tokenizer == "embedded" else tokenizer
+            if gguf and not Path(gguf).is_file():
+                raise ConfigError(f"--tokenizer {tokenizer}: no such GGUF file")
+            self.counter = backends.get("llamacpp")(model=gguf, n_threads=1)
+            self.source = f"llama.cpp tokenizer of {tokenizer}"
+        elif callable(getattr(backend, "prompt_token_ids", None)):
+            self.counter = backend
+            self.source = f"the {backend.name} backend's own tokenizer"
+        else:
+            self.source = (
+                f"estimate: {CHARS_PER_TOKEN} characters a token + "
+                f"{TOKENS_PER_MESSAGE} per message (no tokenizer for this backend offline)"
+            )
+
+    def __call__(self, request: CompletionRequest) -> int:
+        if self.counter is None:
+            return estimate_tokens(request)
+        return len(self.counter.prompt_token_ids(request))
+
+
+def request_cost(backend: Backend, prompt_tokens: int, max_tokens: int) -> float:
+    """Upper-bound dollars of one request at the backend's prices (0 without a table)."""
+    prices = getattr(backend, "prices", None)
+    model = getattr(getattr(backend, "options", None), "model", None)
+    if prices is None or not model:
+        return 0.0
+    return float(prices.cost(str(model), tokens_in=prompt_tokens, tokens_out=max_tokens))
+
+
+def estimate(
+    judge: PromptJudge, tasks: Sequence[Task], *, tokenizer: str | None = None
+) -> CostEstimate:
+    """Render every task's request and estimate tokens, dollars and time."""
+    counter = TokenCounter(judge.backend, tokenizer)
+    tokens: list[int] = []
+    dollars = 0.0
+    out_tokens = 0
+    for task in tasks:
+        request = judge.request(task)
+        n = counter(request)
+        tokens.append(n)
+        out_tokens += request.max_tokens
+        dollars += request_cost(judge.backend, n, request.max_tokens)
+    options = getattr(judge.backend, "options", None)
+    rpm = getattr(options, "rpm", None)
+    tpm = getattr(options, "tpm", None)
+    floors = []
+    if rpm:
+        floors.append(len(tasks) / rpm * 60)
+    if tpm:
+        floors.append((sum(tokens) + out_tokens) / tpm * 60)
+    return CostEstimate(
+        judge=judge.name,
+        requests=len(tasks),
+        prompt_tokens=sum(tokens),
+        max_output_tokens=out_tokens,
+        dollars=dollars,
+        seconds=max(floors) if floors else None,
+        token_source=counter.source,
+        per_request_tokens=tuple(tokens),
+    )
+
+
+def estimate_run(
+    config: RunConfig,
+    *,
+    output: str | Path = "results",
+    run_name: str | None = None,
+    tokenizer: str | None = None,
+) -> CostEstimate:
+    """The estimate of what ``judge run`` with ``config`` would still ask (nothing sent)."""
+    from judge.benchmark import load_items
+    from judge.run import build_benchmark, build_judge, plan_tasks, run_id_for
+    from judge.store import RunStore, judgment_key
+
+    items = load_items(build_benchmark(config), limit=config.limit)
+    judge = build_judge(config)
+    if not isinstance(judge, PromptJudge):
+        raise ConfigError(f"--dry-run estimates prompt judges; {judge.name!r} is not one")
+    store = RunStore(Path(output) / (run_name or run_id_for(config, judge)))
+    done: set[tuple[str, bool, int]] = set()
+    if store.exists() and store.path.joinpath("judgments.jsonl").exists():
+        done = {judgment_key(j) for j in store.judgments() if j.status != "error"}
+    tasks = [t for t in plan_tasks(items, config) if (t.item.id, t.swapped, t.sample) not in done]
+    return estimate(judge, tasks, tokenizer=tokenizer)
+
+
+def format_estimate(est: CostEstimate) -> str:
+    """The dry-run report.
+
+    >>> print(format_estimate(CostEstimate(judge="j", requests=2, prompt_tokens=100,
+    ...     max_output_tokens=32, dollars=0.00123, seconds=None, token_source="estimate")))
+    dry run of judge j: nothing was sent
+      requests            2
+      prompt tokens       100 (estimate)
+      output tokens       <= 32 (max_tokens per request)
+      estimated cost      $0.0012 (prompt + maximum output, price table)
+      estimated time      unknown (no rpm/tpm limit set)
+    """
+    time_text = (
+        "unknown (no rpm/tpm limit set)"
+        if est.seconds is None
+        else f">= {est.seconds:.0f} s at the configured rate limits"
+    )
+    return "\n".join(
+        [
+            f"dry run of judge {est.judge}: nothing was sent",
+            f"  requests            {est.requests}",
+            f"  prompt tokens       {est.prompt_tokens} ({est.token_source})",
+            f"  output tokens       <= {est.max_output_tokens} (max_tokens per request)",
+            f"  estimated cost      ${est.dollars:.4f} (prompt + maximum output, price table)",
+            f"  estimated time      {time_text}",
+        ]
+    )
+
+
+class BudgetGuard:
+    """The runner's caller, refusing any request that could take the run past ``budget``.
+
+    ``spent`` starts at what the run already billed (a resumed run keeps its budget).
+    """
+
+    def __init__(self, caller: Any, budget: float, *, spent: float = 0.0) -> None:
+        if budget <= 0:
+            raise ConfigError(f"--max-cost must be positive, not {budget}")
+        self.caller = caller
+        self.budget = budget
+        self.spent = spent
+        self.reserved = 0.0
+
+    def __getattr__(self, name: str) -> Any:  # counters of the wrapped caller
+        return getattr(self.caller, name)
+
+    async def __call__(
+        self, backend: Backend, requests: Sequence[CompletionRequest], samples: Sequence[int]
+    ) -> list[CallResult]:
+        bound = sum(request_cost(backend, estimate_tokens(r), r.max_tokens) for r in requests)
+        if self.spent + self.reserved + bound > self.budget:
+            raise BudgetExceeded(
+                f"stopped before exceeding --max-cost ${self.budget:.4f}: spent "
+                f"${self.spent:.4f}, the next request could cost up to ${bound:.4f}; "
+                "rerun with a larger budget to resume"
+            )
+        self.reserved += bound
+        try:
+            results: list[CallResult] = await self.caller(backend, requests, samples)
+        finally:
+            self.reserved -= bound
+        for res in results:
+            if not res.cache_hit and not res.coalesced and hasattr(res.result, "cost"):
+                self.spent += float(res.result.cost)
+        return results

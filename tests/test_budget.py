@@ -1,0 +1,85 @@
+"""--dry-run counts what a run would send; --max-cost stops it before the budget."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from judge.benchmark import load_items
+from judge.budget import estimate, estimate_tokens, request_cost
+from judge.errors import BudgetExceeded
+from judge.judges import PromptJudge
+from judge.records import RunConfig
+from judge.registry import benchmarks
+from judge.run import RetryPolicy, plan_tasks, run_judging
+from judge.store import RunStore
+from tests.fault_server import FaultServerProcess
+
+
+def test_dry_run_counts_equal_the_llama_server_prompt_tokens(
+    llama_server: str, tmp_path: Path
+) -> None:
+    items = load_items(benchmarks.get("sample")(), limit=2)
+    config = RunConfig(benchmark="sample", judge="smollm2", concurrency=1)
+    judge = PromptJudge.from_preset(
+        "smollm2", backend="openai", base_url=llama_server, model="smollm2", api_key_env=""
+    )
+    tasks = plan_tasks(items, config)
+    est = estimate(judge, tasks, tokenizer="embedded")
+    assert est.requests == 4 and "llama.cpp tokenizer" in est.token_source
+    result = run_judging(config, output=tmp_path, judge=judge, items=items)
+    reported = {(j.item_id, j.swapped): j.tokens_in for j in result.store.judgments()}
+    counted = {
+        (t.item.id, t.swapped): n for t, n in zip(tasks, est.per_request_tokens, strict=True)
+    }
+    assert counted == reported
+    # the tokenizer-free estimate is in the same range (it is documented as rough)
+    rough = estimate(judge, tasks)
+    assert 0.5 < rough.prompt_tokens / est.prompt_tokens < 2.0
+
+
+def test_max_cost_stops_within_one_request_then_resumes(
+    fault_server: FaultServerProcess, tmp_path: Path
+) -> None:
+    prices = tmp_path / "prices.toml"
+    prices.write_text('[models."gpt-4o-mini"]\ninput = 10000.0\noutput = 10000.0\n')
+    items = load_items(benchmarks.get("sample")())
+    config = RunConfig(benchmark="sample", judge="smollm2", concurrency=1)
+
+    def judge() -> PromptJudge:
+        return PromptJudge.from_preset(
+            "smollm2",
+            backend="openai",
+            base_url=fault_server.openai_url,
+            model="gpt-4o-mini",
+            api_key_env="",
+            prices=str(prices),
+        )
+
+    tasks = plan_tasks(items, config)
+    built = judge()
+    bounds = [
+        request_cost(built.backend, estimate_tokens(r), r.max_tokens)
+        for r in (built.request(t) for t in tasks)
+    ]
+    budget = sum(bounds) / 3
+    fast = RetryPolicy(base_delay=0.01)
+    with pytest.raises(BudgetExceeded, match="stopped before exceeding --max-cost"):
+        run_judging(config, output=tmp_path, judge=built, items=items, max_cost=budget, retry=fast)
+    store = RunStore(next(p for p in tmp_path.iterdir() if p.is_dir()))
+    stored = store.judgments()
+    spent = sum(j.billed for j in stored)
+    assert 0 < len(stored) < len(tasks)
+    assert spent <= budget  # never past the budget ...
+    assert spent + bounds[len(stored)] > budget  # ... and stopped only when the next could be
+    manifest = json.loads((store.path / "manifest.json").read_text())
+    assert "BudgetExceeded" in manifest["extra"]["last_failure"]
+    # resumable: a larger budget finishes the run, nothing asked twice
+    done = run_judging(
+        config, output=tmp_path, judge=judge(), items=items, max_cost=budget * 10, retry=fast
+    )
+    assert done.manifest.complete and done.requested == len(tasks) - len(stored)
+    stats = fault_server.stats()
+    assert sum(stats["ok"].values()) == len(tasks)

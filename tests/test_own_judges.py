@@ -1,0 +1,312 @@
+"""Bring your own judge: a preset from a file, from a plugin, and per-item variables."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from judge.cli import app
+from judge.errors import ConfigError, TemplateError, UnknownNameError
+from judge.judges import PromptJudge, Task
+from judge.prompts import load_preset, preset_hash
+from judge.records import RunConfig, SingleItem
+from judge.registry import judges
+from judge.run import RetryPolicy, run_judging
+from judge.starter import write_starter
+from tests.fault_server import FaultServerProcess
+
+ROOT = Path(__file__).resolve().parents[1]
+PLUGIN = Path(__file__).parent / "plugins" / "example_judge"
+
+
+def _single(item_id: str, **metadata: str) -> SingleItem:
+    return SingleItem(
+        id=item_id, benchmark="t", prompt="What is 2+2?", response="4", metadata=metadata
+    )
+
+
+def test_new_judge_writes_a_preset_that_runs_from_its_path(
+    tmp_path: Path, fault_server: FaultServerProcess
+) -> None:
+    runner = CliRunner()
+    made = runner.invoke(app, ["new-judge", "my-judge", "--dir", str(tmp_path)])
+    assert made.exit_code == 0, made.output
+    toml = tmp_path / "my-judge.toml"
+    assert toml.read_text().startswith("# my-judge: a pairwise judge")
+    again = runner.invoke(app, ["new-judge", "my-judge", "--dir", str(tmp_path)])
+    assert again.exit_code == 2 and "exists; pass --force" in again.output
+
+    fault_server.configure(reply="The first is right. [[{verdict}]]")
+    out = tmp_path / "results"
+    args = ["run", "-b", "sample", "-j", str(toml), "-J", "backend=openai"]
+    args += ["-J", f"base_url={fault_server.openai_url}", "-J", "model=gpt-4o-mini"]
+    args += ["-J", "api_key_env=", "-n", "3", "-o", str(out), "--name", "mine", "-q"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / "mine" / "manifest.json").read_text())
+    assert manifest["judge_spec"]["preset"] == "my-judge"
+    assert manifest["counts"]["ok"] == 6 and manifest["counts"]["unparsed"] == 0
+    first = json.loads((out / "mine" / "judgments.jsonl").read_text().splitlines()[0])
+    assert first["raw"].startswith("The first is right. [[") and first["verdict"] in (
+        "A",
+        "B",
+        "tie",
+    )
+    # the registry builds it from the path; the hash ignores where the file lies
+    moved = tmp_path / "elsewhere"
+    shutil.copytree(tmp_path, moved, ignore=shutil.ignore_patterns("results", "elsewhere"))
+    assert preset_hash(load_preset(str(moved / "my-judge.toml"))) == preset_hash(
+        load_preset(str(toml))
+    )
+    assert callable(judges.get(str(toml)))
+
+
+def test_preset_file_errors_name_the_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_preset(str(tmp_path / "nope.toml"))
+    bad = tmp_path / "bad.toml"
+    bad.write_text('kind = "pair"\nuser = "missing.jinja"\nparser = "letter"\n')
+    with pytest.raises(TemplateError, match=r"bad\.toml: template file .*missing\.jinja"):
+        load_preset(str(bad))
+    (tmp_path / "u.jinja").write_text("{{ instruction }} {{ secret }}")
+    undeclared = tmp_path / "undeclared.toml"
+    undeclared.write_text('user = "u.jinja"\nvariables = ["instruction"]\nparser = "letter"\n')
+    with pytest.raises(TemplateError, match=r"undeclared\.toml: .*\['secret'\]"):
+        load_preset(str(undeclared))
+    typo = tmp_path / "typo.toml"
+    typo.write_text('user = "u.jinja"\nparsr = "letter"\n')
+    with pytest.raises(TemplateError, match=r"typo\.toml: .*parsr"):
+        load_preset(str(typo))
+    with pytest.raises(UnknownNameError, match="did you mean 'mt-bench-pair'"):
+        judges.get("mt-bench-pairr")
+
+
+def test_per_item_rubric_from_a_benchmark_column(tmp_path: Path) -> None:
+    write_starter("rubric-judge", tmp_path, kind="single")
+    preset = load_preset(str(tmp_path / "rubric-judge.toml"))
+    judge = PromptJudge(preset, _backend())
+    item = _single("q1", rubric="Is the arithmetic right?")
+    user = judge.request(Task(item)).messages[-1].content
+    assert "Criteria: Is the arithmetic right?" in user
+    # an item without the column gets the run-wide default (-J var.rubric / [params])
+    judge = PromptJudge(preset, _backend(), template_vars={"rubric": "Default rubric."})
+    assert "Criteria: Default rubric." in judge.request(Task(_single("q2"))).messages[-1].content
+    # ... and without any value it is an error naming the item
+    judge = PromptJudge(preset, _backend())
+    with pytest.raises(TemplateError, match=r"item 'q3'.*'rubric' is undefined"):
+        judge.request(Task(_single("q3")))
+
+
+def test_prometheus_per_row_rubric_from_a_table(tmp_path: Path) -> None:
+    rows = [
+        {"id": "r1", "prompt": "Say hi", "response": "hi", "rubric": "[Politeness] Score 1: rude"},
+        {"id": "r2", "prompt": "Say bye", "response": "bye", "rubric": "[Brevity] Score 1: long"},
+    ]
+    data = tmp_path / "rows.jsonl"
+    data.write_text("\n".join(json.dumps(r) for r in rows))
+    from judge.benchmark import load_items
+    from judge.registry import benchmarks
+
+    items = load_items(benchmarks.get("table")(path=str(data)))
+    judge = PromptJudge(load_preset("prometheus2-absolute"), _backend())
+    texts = [judge.request(Task(i)).messages[-1].content for i in items]
+    assert "[Politeness] Score 1: rude" in texts[0] and "[Brevity]" not in texts[0]
+    assert "[Brevity] Score 1: long" in texts[1]
+
+
+def _backend() -> object:
+    from judge.registry import backends
+
+    return backends.get("openai")(base_url="http://127.0.0.1:9/v1", model="m", api_key_env="")
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    work = tmp_path_factory.mktemp("judge-plugin")
+    source = work / "src"
+    shutil.copytree(PLUGIN, source)
+    target = work / "site"
+    subprocess.run(
+        [
+            *(sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation"),
+            *("--no-index", "--quiet", "--target", str(target), str(source)),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    return target
+
+
+CHECK = """
+import json
+from judge.judges import Task
+from judge.parsers import get_parser
+from judge.prompts import load_preset
+from judge.records import PairItem
+from judge.registry import judges
+entry = next(e for e in judges.entries() if e.name == "yes_no")
+preset = load_preset("yes_no")
+judge = judges.get("yes_no")(backend="openai", base_url="http://127.0.0.1:9/v1", model="m",
+                             api_key_env="")
+item = PairItem(id="p", benchmark="t", prompt="2+2?", response_a="4", response_b="5")
+print(json.dumps({
+    "source": entry.source,
+    "parser": preset.parser,
+    "verdict": get_parser("first_or_second")("SECOND it is").verdict,
+    "prompt": judge.request(Task(item)).messages[-1].content,
+    "interpreted": judge.interpret("FIRST", None, True)["verdict"],
+}))
+"""
+
+
+def test_preset_and_parser_from_an_installed_plugin(site: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), str(ROOT)])}
+    done = subprocess.run(
+        [sys.executable, "-c", CHECK], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert out["source"] == "preset (entry point (judge-harness-example-judge))"
+    assert out["parser"] == "first_or_second" and out["verdict"] == "B"
+    assert out["prompt"].startswith('Which answer to "2+2?" is better?\nFIRST: 4\nSECOND: 5')
+    assert out["interpreted"] == "B"  # FIRST shown in swapped order is canonical B
+
+
+GEVAL_TOML = """\
+description = "G-Eval style: the expected 1-5 score from the score tokens' probabilities."
+kind = "single"
+user = "geval.user.jinja"
+variables = ["instruction", "response"]
+parser = "mt_bench_single"
+mode = "probs"
+score_choices = ["1", "2", "3", "4", "5"]
+backend = "llamacpp"
+"""
+
+
+def test_geval_expected_score_keeps_the_distribution(tmp_path: Path) -> None:
+    import asyncio
+
+    from judge.backends.base import Completion
+
+    (tmp_path / "geval.toml").write_text(GEVAL_TOML)
+    (tmp_path / "geval.user.jinja").write_text(
+        "Rate the answer from 1 (bad) to 5 (good).\nQ: {{ instruction }}\nA: {{ response }}\n"
+        "Reply with one digit."
+    )
+    judge = judges.get(str(tmp_path / "geval.toml"))(n_threads=1)
+    items = [
+        _single("g1"),
+        SingleItem(id="g2", benchmark="t", prompt="Capital of France?", response="Berlin"),
+    ]
+    config = RunConfig(benchmark="t", judge="geval", concurrency=1)
+    result = run_judging(config, output=tmp_path / "out", judge=judge, items=items)
+    stored = {j.item_id: j for j in result.store.judgments()}
+    for item in items:
+        request = judge.request(Task(item))
+        assert request.max_tokens == 1 and request.choices == ("1", "2", "3", "4", "5")
+        direct = asyncio.run(judge.backend.complete([request]))[0]
+        assert isinstance(direct, Completion) and direct.choice_probs
+        total = sum(direct.choice_probs.get(c, 0.0) for c in request.choices)
+        got = stored[item.id]
+        assert got.status == "ok" and got.score_probabilities is not None
+        for c in request.choices:
+            assert got.score_probabilities[c] == pytest.approx(
+                direct.choice_probs.get(c, 0.0) / total, abs=1e-6
+            )
+        expected = sum(int(c) * p for c, p in got.score_probabilities.items())
+        assert got.score == pytest.approx(expected) and 1.0 <= got.score <= 5.0
+        # re-parsing keeps it without a request
+        again = judge.reinterpret(got, item)
+        assert again.score == pytest.approx(got.score)
+        assert again.score_probabilities == pytest.approx(got.score_probabilities)
+
+
+def test_an_item_without_its_rubric_stops_the_run_naming_it(tmp_path: Path) -> None:
+    write_starter("rj", tmp_path, kind="single")
+    toml = tmp_path / "rj.toml"
+    toml.write_text("\n".join(x for x in toml.read_text().splitlines() if "var.rubric" not in x))
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text(
+        '{"id": "r1", "prompt": "Say hi", "response": "hi", "rubric": "polite"}\n'
+        '{"id": "r2", "prompt": "Say bye", "response": "bye"}\n'
+    )
+    args = ["run", "-b", "table", "-B", f"path={rows}", "-j", str(toml), "-J", "backend=openai"]
+    args += [
+        "-J",
+        "model=gpt-4o-mini",
+        "-J",
+        "api_key_env=",
+        "-J",
+        "base_url=http://127.0.0.1:9/v1",
+    ]
+    args += ["--dry-run", "-o", str(tmp_path / "out")]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2
+    assert "error: item 'r2': preset 'rj', user template: 'rubric' is undefined" in result.output
+
+
+CRITERIA_TOML = """\
+description = "Three criteria scored in one call, as JSON."
+kind = "single"
+user = "criteria.user.jinja"
+variables = ["instruction", "response"]
+parser = "criteria_json"
+criteria = ["relevance", "accuracy", "fluency"]
+scale = [1, 5]
+
+[params]
+max_tokens = 64
+"""
+
+
+def test_multi_criterion_preset_with_json_schema_on_the_llama_server(
+    llama_server: str, tmp_path: Path
+) -> None:
+    from judge.analysis.frame import load_frame
+
+    (tmp_path / "criteria.toml").write_text(CRITERIA_TOML)
+    (tmp_path / "criteria.user.jinja").write_text(
+        "Score the answer from 1 to 5 on relevance, accuracy and fluency, as JSON.\n"
+        "Question: {{ instruction }}\nAnswer: {{ response }}"
+    )
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text(
+        '{"id": "c1", "prompt": "What is 2+2?", "response": "4"}\n'
+        '{"id": "c2", "prompt": "Capital of France?", "response": "Berlin, I think."}\n'
+    )
+    judge = judges.get(str(tmp_path / "criteria.toml"))(
+        backend="openai",
+        base_url=llama_server,
+        model="smollm2",
+        api_key_env="",
+        structured_output="json_object_schema",  # llama_cpp.server's form of a schema
+    )
+    assert judge.json_schema["required"] == ["relevance", "accuracy", "fluency"]
+    config = RunConfig(benchmark="table", benchmark_args={"path": str(rows)}, judge="criteria")
+    result = run_judging(
+        config, output=tmp_path / "out", judge=judge, retry=RetryPolicy(max_retries=1)
+    )
+    stored = result.store.judgments()
+    assert [j.status for j in stored] == ["ok", "ok"], [(j.raw, j.error) for j in stored]
+    for j in stored:
+        assert j.criteria is not None and set(j.criteria) == {"relevance", "accuracy", "fluency"}
+        assert json.loads(str(j.raw)) == j.criteria  # the grammar-constrained JSON itself
+        assert all(1 <= v <= 5 for v in j.criteria.values())
+        assert j.score == pytest.approx(sum(j.criteria.values()) / 3)
+    frame = load_frame(result.store.path).set_index("item_id")
+    for j in stored:
+        for name, value in (j.criteria or {}).items():
+            assert frame.loc[j.item_id, f"criterion_{name}"] == value
+    # a score off the scale is unparsed, naming the criterion (never clipped)
+    off = judge.interpret('{"relevance": 1, "accuracy": 0, "fluency": 2}', None, False)
+    assert off["status"] == "unparsed" and "accuracy" in off["error"]

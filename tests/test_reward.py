@@ -1,0 +1,100 @@
+"""The reward judge: a sequence classifier scoring each response once (offline, tiny model)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from judge.cli import app
+from judge.records import PairItem
+from judge.reward import pair_fields, reward_judge
+
+pytest.importorskip("transformers")
+torch = pytest.importorskip("torch")
+
+
+@pytest.fixture(scope="module")
+def reward_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2-layer random LlamaForSequenceClassification with SmolLM2's tokenizer, saved."""
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForSequenceClassification
+
+    from judge.backends.llamacpp import embedded_model_path
+
+    gguf = embedded_model_path()
+    tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=2048,
+        num_labels=1,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
+    folder = tmp_path_factory.mktemp("reward") / "tiny-rm"
+    LlamaForSequenceClassification(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def _manual(folder: Path, text: str) -> float:
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(folder)
+    model = AutoModelForSequenceClassification.from_pretrained(folder, dtype=torch.float32).eval()
+    ids = tok(text, return_tensors="pt", add_special_tokens=False)
+    with torch.inference_mode():
+        return float(model(**ids).logits[0, 0])
+
+
+def test_reward_run_scores_equal_a_manual_forward_pass(reward_folder: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    out = tmp_path / "results"
+    args = ["run", "-b", "sample", "-j", "reward", "-J", f"model={reward_folder}"]
+    args += ["-J", "batch_size=3", "-J", "device=cpu", "-n", "4", "-o", str(out)]
+    args += ["--name", "rm", "-q"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    run = out / "rm"
+    judgments = [json.loads(line) for line in (run / "judgments.jsonl").read_text().splitlines()]
+    assert len(judgments) == 8 and all(j["status"] == "ok" for j in judgments)
+    # both orders give the same canonical judgment: no position effect by construction
+    by_item: dict[str, list[dict[str, Any]]] = {}
+    for j in judgments:
+        by_item.setdefault(j["item_id"], []).append(j)
+    for pair in by_item.values():
+        assert {p["swapped"] for p in pair} == {False, True}
+        assert pair[0]["scores"] == pair[1]["scores"] and pair[0]["verdict"] == pair[1]["verdict"]
+
+    items = [json.loads(line) for line in (run / "items.jsonl").read_text().splitlines()]
+    judge = reward_judge(model=str(reward_folder), device="cpu")
+    for raw in items[:2]:
+        item = PairItem.model_validate(raw)
+        text_a = judge.text(item, item.response_a)
+        assert text_a.startswith("<|im_start|>")  # SmolLM2's chat template, as it defines it
+        want_a, want_b = (
+            _manual(reward_folder, text_a),
+            _manual(reward_folder, judge.text(item, item.response_b)),
+        )
+        got = by_item[item.id][0]
+        assert got["scores"] == pytest.approx([want_a, want_b], abs=1e-5)
+        assert got["probabilities"]["A"] == pytest.approx(1 / (1 + math.exp(want_b - want_a)))
+
+    report = runner.invoke(app, ["report", str(run), "--resamples", "50"])
+    assert report.exit_code == 0, report.output
+    assert (run / "report" / "report.md").exists()
+
+
+def test_pair_fields_tie_margin_and_sigmoid() -> None:
+    assert pair_fields(2.0, 0.0)["probabilities"]["A"] == pytest.approx(1 / (1 + math.exp(-2)))
+    assert pair_fields(0.0, 0.3, tie_margin=0.2)["verdict"] == "B"
+    assert pair_fields(0.0, 0.1, tie_margin=0.2)["verdict"] == "tie"
