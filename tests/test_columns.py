@@ -16,10 +16,17 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from judge.analysis.frame import _item_table, _item_table_of, build_frame, load_frame
+from judge.analysis.frame import (
+    _item_table,
+    _item_table_of,
+    build_frame,
+    judge_scale,
+    load_frame,
+    member_columns,
+)
 from judge.columns import item_columns, judgment_columns, read_items, read_judgments
 from judge.errors import DataError
-from judge.importers import import_judgebench, import_pandalm
+from judge.importers import ImportRequest, import_judgebench, import_pandalm, run_import
 from judge.records import (
     HumanLabel,
     HumanScore,
@@ -41,6 +48,14 @@ JUDGEBENCH = (
     / "dataset=judgebench,response_model=claude-3-5-sonnet-20240620,judge_name=arena_hard,"
     "judge_model=claude-3-haiku-20240307.decisions.csv"
 )
+ALPACA_EVAL = (
+    DATA
+    / "alpaca_eval_annotations"
+    / "results"
+    / "claude-2"
+    / "weighted_alpaca_eval_gpt4_turbo"
+    / "annotations.json"
+)
 
 
 def old_frame(folder: Path) -> pd.DataFrame:
@@ -48,7 +63,11 @@ def old_frame(folder: Path) -> pd.DataFrame:
     store = RunStore(folder)
     manifest = store.read_manifest()
     return build_frame(
-        store.items(), store.judgments(), run=manifest.run_id, reconcile=manifest.config.reconcile
+        store.items(),
+        store.judgments(),
+        run=manifest.run_id,
+        reconcile=manifest.config.reconcile,
+        judge_scale=judge_scale(manifest.judge_spec),
     )
 
 
@@ -107,9 +126,13 @@ def every_kind_of_judgment() -> list[Judgment]:
     return out
 
 
-def write_run(folder: Path, items: list[Any], judgments: list[Judgment]) -> RunStore:
+def write_run(
+    folder: Path, items: list[Any], judgments: list[Judgment], **manifest: Any
+) -> RunStore:
     store = RunStore(folder)
-    store.write_manifest(RunManifest(run_id="r", config=RunConfig(), judge_hash="h", data_hash="d"))
+    store.write_manifest(
+        RunManifest(run_id="r", config=RunConfig(), judge_hash="h", data_hash="d", **manifest)
+    )
     store.write_items(items)
     store.rewrite_judgments(judgments)
     return store
@@ -124,6 +147,12 @@ def test_same_frame_as_the_per_line_readers_on_real_runs(tmp_path: Path) -> None
     folders = [
         import_pandalm("gpt-3.5", data_root=DATA, output=tmp_path).path,
         import_judgebench(JUDGEBENCH, data_root=DATA, output=tmp_path).path,
+        *(
+            store.path
+            for store, _ in run_import(
+                "alpaca_eval", ImportRequest(sources=(str(ALPACA_EVAL),)), output=tmp_path
+            )
+        ),
     ]
     for folder in folders:
         store = RunStore(folder)
@@ -237,6 +266,17 @@ JUDGMENT_EDITS: dict[str, Callable[[str], str]] = {
     "null members": lambda s: edit(s, set_key("members", None)),
     "null created_at": lambda s: edit(s, set_key("created_at", None)),
     "missing cost": lambda s: edit(s, drop_key("cost")),
+    "null billed": lambda s: edit(s, set_key("billed", None)),
+    "billed as text": lambda s: edit(s, set_key("billed", "0.5")),
+    "null coalesced": lambda s: edit(s, set_key("coalesced", None)),
+    "old line, a cache hit": lambda s: edit(s, lambda r: (r.pop("billed"), r.pop("coalesced"))),
+    "old line, paid": lambda s: edit(
+        s, lambda r: (r.pop("billed"), r.pop("coalesced"), r.pop("cache_hit"))
+    ),
+    "old line, no cost": lambda s: edit(
+        s, lambda r: (r.pop("billed"), r.pop("cost"), r.pop("cache_hit"))
+    ),
+    "member named by a number": lambda s: edit(s, set_key("members", [{"member": 5}])),
     "missing members and created_at": lambda s: edit(
         s, lambda r: (r.pop("members"), r.pop("created_at"))
     ),
@@ -347,3 +387,141 @@ def test_records_in_memory_give_the_same_columns(run: RunStore) -> None:
     assert items is not None
     expected = item_columns(run.items())
     pd.testing.assert_frame_equal(items.items, expected.items)
+
+
+def test_billed_and_coalesced_and_old_lines_without_them(tmp_path: Path) -> None:
+    """``billed`` as stored, and for lines written before it existed: the cost, 0 on a
+    cache hit (Judgment's rule); ``coalesced`` read and checked."""
+    judged = [
+        judgment(0, cost=0.01, billed=0.01),
+        judgment(1, cost=0.01, billed=0.0, coalesced=True),
+        judgment(2, cost=0.02, cache_hit=True),
+        judgment(3, cost=0.03),
+        judgment(4, cost=0.04, cache_hit=True),
+        judgment(5, cost=0.05, billed=0.05),
+    ]
+    store = write_run(tmp_path / "run", [pair(i) for i in range(10)], judged)
+    lines = store.judgments_path.read_text(encoding="utf-8").splitlines()
+    for old in (3, 4):  # as written before ``billed`` and ``coalesced`` existed
+        lines[old] = edit(lines[old], lambda r: (r.pop("billed"), r.pop("coalesced")))
+    lines[5] = edit(lines[5], lambda r: (r.pop("billed"), r.pop("cache_hit")))
+    store.judgments_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert read_judgments(store.judgments_path) is not None
+    frame = load_frame(store.path)
+    pd.testing.assert_frame_equal(frame, old_frame(store.path))
+    assert frame["billed"].tolist() == [0.01, 0.0, 0.0, 0.03, 0.0, 0.05]
+
+
+def test_jury_member_columns(tmp_path: Path) -> None:
+    """A jury's ``member:<name>`` status columns: members named by ``member`` or
+    ``judge``, missing from some judgments, named twice, without a status, and one
+    only on a superseded line (no column)."""
+    judged = [
+        judgment(
+            0,
+            status="error",
+            verdict=None,
+            members=({"member": "gone", "status": "error"},),
+        ),  # superseded below
+        judgment(
+            1,
+            members=(
+                {"member": "m1", "verdict": "A", "status": "ok", "probabilities": {"A": 0.9}},
+                {"member": "m2", "verdict": None, "status": "error", "error": "HTTP 500"},
+            ),
+        ),
+        judgment(2, members=({"judge": "m3", "status": "unparsed"}, {"member": "m1"})),
+        judgment(3),
+        judgment(
+            4,
+            members=(
+                {"member": "m2", "status": "ok"},
+                {"member": "m2", "status": "unparsed"},  # the last record of a name counts
+                {"member": "", "judge": "m4"},  # no status
+            ),
+        ),
+        judgment(0, members=({"member": "m1", "status": "ok"},)),
+    ]
+    store = write_run(tmp_path / "jury", [pair(i) for i in range(10)], judged)
+    assert read_judgments(store.judgments_path) is not None
+    frame = load_frame(store.path)
+    pd.testing.assert_frame_equal(frame, old_frame(store.path))
+    assert member_columns(frame) == ["member:m1", "member:m2", "member:m3", "member:m4"]
+    by_item = frame.set_index("item_id")
+    assert by_item.loc["p1", "member:m2"] == "error"
+    assert by_item.loc["p4", "member:m2"] == "unparsed"
+    assert pd.isna(by_item.loc["p3", "member:m1"])
+    assert pd.isna(by_item.loc["p4", "member:m4"])
+
+
+def single(i: int, **fields: Any) -> SingleItem:
+    base: dict[str, Any] = {
+        "id": f"s{i}",
+        "benchmark": "b",
+        "prompt": f"question {i}",
+        "response": "r" * i,
+        "model": f"m{i % 3}",
+        "scores": (
+            HumanScore(annotator="a1", score=3),
+            HumanScore(annotator="a2", score=4.5, aspect="engaging"),
+            HumanScore(annotator="a3", score=2, aspect="engaging"),
+        ),
+        "aspect": ("overall", "engaging", "fluency")[i % 3],
+        "scale": (1, 5) if i % 4 else None,
+    }
+    return SingleItem(**{**base, **fields})
+
+
+@pytest.fixture
+def single_run(tmp_path: Path) -> RunStore:
+    items = [single(i) for i in range(12)]
+    judged = [
+        judgment(n, item_id=f"s{n}", score=float(n % 10), verdict=None) for n in range(10)
+    ]  # s10 and s11 unjudged
+    return write_run(tmp_path / "single", items, judged, judge_spec={"scale": [1, 10]})
+
+
+def test_single_items_with_aspects_and_scales(single_run: RunStore) -> None:
+    assert read_items(single_run.items_path) is not None
+    frame = load_frame(single_run.path)
+    pd.testing.assert_frame_equal(frame, old_frame(single_run.path))
+    first = frame.set_index("item_id").loc["s1"]
+    assert (first["aspect"], first["scale_low"], first["scale_high"]) == ("engaging", 1, 5)
+    assert first["human_score"] == pytest.approx(3.25)  # its own aspect's mean
+    assert (first["judge_scale_low"], first["judge_scale_high"]) == (1, 10)
+    assert pd.isna(frame.set_index("item_id").loc["s2", "human_score"])  # no fluency score
+    # items written before ``aspect`` existed: the overall aspect
+    lines = single_run.items_path.read_text(encoding="utf-8").splitlines()
+    lines = [edit(line, drop_key("aspect")) for line in lines]
+    single_run.items_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    frame = load_frame(single_run.path)
+    pd.testing.assert_frame_equal(frame, old_frame(single_run.path))
+    assert set(frame["aspect"]) == {"overall"}
+
+
+SINGLE_ITEM_EDITS: dict[str, Callable[[str], str]] = {
+    "null aspect": lambda s: edit(s, set_key("aspect", None)),
+    "aspect a number": lambda s: edit(s, set_key("aspect", 2)),
+    "null scale": lambda s: edit(s, set_key("scale", None)),
+    "scale of three": lambda s: edit(s, set_key("scale", [1, 3, 5])),
+    "scale with a null": lambda s: edit(s, set_key("scale", [1, None])),
+    "scale of floats": lambda s: edit(s, set_key("scale", [0.5, 9.5])),
+    "null score aspect": lambda s: edit(
+        s, set_key("scores", [{"annotator": "a", "score": 1, "aspect": None}])
+    ),
+    "pair-item key": lambda s: edit(s, set_key("labels", [])),
+}
+
+
+@pytest.mark.parametrize("name", SINGLE_ITEM_EDITS)
+def test_a_broken_single_item_line_gives_the_per_line_readers_result(
+    name: str, single_run: RunStore
+) -> None:
+    lines = single_run.items_path.read_text(encoding="utf-8").splitlines()
+    lines[5] = SINGLE_ITEM_EDITS[name](lines[5])
+    single_run.items_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    old = outcome(lambda: _item_table(single_run.items()))
+    assert_same(outcome(lambda: _item_table_of(single_run.item_columns())), old)
+    assert_same(
+        outcome(lambda: load_frame(single_run.path)), outcome(lambda: old_frame(single_run.path))
+    )
