@@ -122,7 +122,9 @@ def read_judgments(path: Path) -> pd.DataFrame | None:
     ``status``, ``verdict``, ``score``, ``scores`` as ``score_a`` / ``score_b``,
     ``probabilities`` as ``p_a`` / ``p_b`` / ``p_tie`` (as in
     :func:`judge.analysis.frame.build_frame`), ``tokens_in``, ``tokens_out``, ``cost``,
-    ``latency_s``, ``cache_hit``.
+    ``billed`` (a line without it: ``cost``, 0 on a cache hit, as the record reads it),
+    ``latency_s``, ``cache_hit``, and on jury runs one ``member:<name>`` status column
+    per member (:func:`member_statuses`).
     """
     if set(COLUMNS) != set(Judgment.model_fields):
         return None  # a field this reader does not know: validate line by line
