@@ -28,8 +28,8 @@ from typing import Any, Literal
 from pydantic import Field, JsonValue, ValidationError
 
 from judge.errors import ConfigError, MissingDependencyError
-from judge.judges import Caller, Judge, Task
 from judge.hashing import sha256_json
+from judge.judges import Caller, Judge, Task
 from judge.records import Judgment, PairItem, Record, SingleItem, Verdict
 
 

@@ -25,6 +25,10 @@ from typing import Any, Final, Literal
 import numpy as np
 import pandas as pd
 
+from judge.columns import CRITERION_PREFIX as CRITERION_PREFIX
+from judge.columns import MEMBER_PREFIX as MEMBER_PREFIX
+from judge.columns import ItemColumns, item_columns, judgment_columns
+from judge.columns import member_statuses as member_statuses
 from judge.errors import ConfigError, DataError
 from judge.records import Judgment, PairItem, SingleItem
 
@@ -50,9 +54,6 @@ ORDERS: Final[tuple[str, str]] = ("original", "swapped")
 SHOWN: Final[tuple[str, str, str]] = ("first", "second", "tie")
 HUMAN_PREFIX: Final = "human:"
 """Prefix of the per-annotator label columns (``human:annotator1``, ``human:gold``)."""
-MEMBER_PREFIX: Final = "member:"
-"""Prefix of a jury's per-member status columns (``member:smollm2``), on jury runs only."""
-
 CODE_B: Final = 0
 CODE_TIE: Final = 1
 CODE_A: Final = 2
@@ -138,10 +139,6 @@ def human_columns(frame: pd.DataFrame) -> list[str]:
     return [c for c in frame.columns if str(c).startswith(HUMAN_PREFIX)]
 
 
-CRITERION_PREFIX: Final[str] = "criterion_"
-"""Prefix of a multi-criterion judge's per-criterion score columns."""
-
-
 def criterion_columns(frame: pd.DataFrame) -> list[str]:
     """A multi-criterion judge's score columns (``criterion_<name>``), in column order.
 
@@ -158,22 +155,6 @@ def member_columns(frame: pd.DataFrame) -> list[str]:
     ['member:a', 'member:b']
     """
     return [c for c in frame.columns if str(c).startswith(MEMBER_PREFIX)]
-
-
-def member_statuses(judgments: Sequence[Judgment]) -> dict[str, list[str | None]]:
-    """``member:<name>`` -> each judgment's status from that jury member (None: not a member).
-
-    Empty for judgments without members (every judge but a jury).
-    """
-    columns: dict[str, list[str | None]] = {}
-    for row, j in enumerate(judgments):
-        for record in j.members:
-            name = MEMBER_PREFIX + str(record.get("member") or record.get("judge"))
-            status = record.get("status")
-            if name not in columns:
-                columns[name] = [None] * len(judgments)
-            columns[name][row] = status if isinstance(status, str) else None
-    return columns
 
 
 def verdict_codes(values: pd.Series) -> np.ndarray:
@@ -198,60 +179,93 @@ def rows_of_kind(frame: pd.DataFrame, kind: Literal["pair", "single"]) -> pd.Dat
     return frame[(frame["kind"] == kind).to_numpy()]
 
 
-def _prompt_key(item: PairItem | SingleItem) -> str:
-    return hashlib.sha1(item.prompt_text.encode("utf-8")).hexdigest()[:12]
+_ITEM_CATEGORICAL: Final = (
+    "benchmark",
+    "category",
+    "prompt_key",
+    "model_a",
+    "model_b",
+    "model",
+    "aspect",
+)
 
 
 def _item_table(items: Sequence[PairItem | SingleItem]) -> pd.DataFrame:
-    """One row per item, indexed by item id."""
-    rows: dict[str, list[Any]] = {c: [] for c in ("item_id", *ITEM_COLUMNS)}
-    votes: dict[str, list[str | None]] = {}
-    for position, item in enumerate(items):
-        rows["item_id"].append(item.id)
-        rows["benchmark"].append(item.benchmark)
-        rows["category"].append(item.category)
-        rows["prompt_key"].append(_prompt_key(item))
-        if isinstance(item, PairItem):
-            len_a, len_b = len(item.response_a), len(item.response_b)
-            rows["kind"].append("pair")
-            rows["len_a"].append(float(len_a))
-            rows["len_b"].append(float(len_b))
-            rows["longer"].append("A" if len_a > len_b else "B" if len_b > len_a else None)
-            rows["model_a"].append(item.model_a)
-            rows["model_b"].append(item.model_b)
-            rows["model"].append(None)
-            rows["label"].append(item.label)
-            rows["n_annotators"].append(len({lab.annotator for lab in item.labels}))
-            rows["human_score"].append(np.nan)
-            rows["aspect"].append(None)
-            rows["scale_low"].append(np.nan)
-            rows["scale_high"].append(np.nan)
-            for lab in item.labels:
-                name = HUMAN_PREFIX + lab.annotator
-                if name not in votes:
-                    votes[name] = [None] * len(items)
-                votes[name][position] = lab.verdict
-        else:
-            rows["kind"].append("single")
-            rows["len_a"].append(float(len(item.response)))
-            rows["len_b"].append(np.nan)
-            rows["longer"].append(None)
-            rows["model_a"].append(None)
-            rows["model_b"].append(None)
-            rows["model"].append(item.model)
-            rows["label"].append(None)
-            rows["n_annotators"].append(len({s.annotator for s in item.scores}))
-            score = item.human_score()
-            rows["human_score"].append(np.nan if score is None else score)
-            rows["aspect"].append(item.aspect)
-            rows["scale_low"].append(item.scale[0] if item.scale else np.nan)
-            rows["scale_high"].append(item.scale[1] if item.scale else np.nan)
-    table = pd.DataFrame(rows)
-    for name, column in votes.items():
-        table[name] = pd.Series(column, dtype=VERDICT_DTYPE)
+    """One row per item (``item_id`` and the :data:`ITEM_COLUMNS`, then ``human:*``)."""
+    return _item_table_of(item_columns(items))
+
+
+def _item_table_of(columns: ItemColumns) -> pd.DataFrame:
+    """:func:`_item_table` from :func:`judge.columns.item_columns` or
+    :func:`judge.columns.read_items`, computed on whole columns."""
+    items, labels, scores = columns.items, columns.labels, columns.scores
+    n = len(items)
+    pair = (items["kind"] == "pair").to_numpy()
+    len_a = items["len_a"].to_numpy(dtype=np.float64)
+    len_b = items["len_b"].to_numpy(dtype=np.float64)
+    longer = np.where(len_a > len_b, 1, np.where(len_b > len_a, 0, -1)).astype(np.int8)
+    longer[~pair] = -1
+    # the majority label: the unique most common vote, else none (records.majority)
+    rows = labels["row"].to_numpy(dtype=np.int64)
+    votes = verdict_codes(pd.Series(labels["verdict"].to_numpy(dtype=object)))
+    counts = np.zeros((n, 3))
+    np.add.at(counts, (rows, votes), 1)
+    top = counts.max(axis=1) if n else np.zeros(0)
+    unique = (counts == top[:, None]).sum(axis=1) == 1
+    label = np.where(unique & (top > 0), counts.argmax(axis=1), CODE_MISSING).astype(np.int8)
+    annotators = np.zeros(n, dtype=np.int64)
+    for long in (labels, scores):
+        distinct = long.drop_duplicates(["row", "annotator"])["row"].to_numpy(dtype=np.int64)
+        annotators += np.bincount(distinct, minlength=n)[:n]
+    # the mean score on the item's own aspect (SingleItem.human_score)
+    aspect = items["aspect"].to_numpy(dtype=object)
+    score_rows = scores["row"].to_numpy(dtype=np.int64)
+    own = scores[(scores["aspect"].to_numpy(dtype=object) == aspect[score_rows])]
+    score_rows = own["row"].to_numpy(dtype=np.int64)
+    total = np.bincount(score_rows, weights=own["score"].to_numpy(dtype=float), minlength=n)
+    number = np.bincount(score_rows, minlength=n)
+    human_score = np.full(n, np.nan)
+    scored = number[:n] > 0
+    human_score[scored] = total[:n][scored] / number[:n][scored]
+    table = pd.DataFrame(
+        {
+            "item_id": items["item_id"].to_numpy(dtype=object),
+            "benchmark": items["benchmark"].to_numpy(dtype=object),
+            "category": items["category"].to_numpy(dtype=object),
+            "kind": items["kind"].to_numpy(dtype=object),
+            "prompt_key": [
+                hashlib.sha1(text.encode("utf-8")).hexdigest()[:12]
+                for text in items["prompt_text"].tolist()
+            ],
+            "len_a": len_a,
+            "len_b": len_b,
+            "longer": pd.Categorical.from_codes(longer, dtype=LONGER_DTYPE),
+            "model_a": items["model_a"].to_numpy(dtype=object),
+            "model_b": items["model_b"].to_numpy(dtype=object),
+            "model": items["model"].to_numpy(dtype=object),
+            "label": pd.Categorical.from_codes(label, dtype=VERDICT_DTYPE),
+            "n_annotators": annotators,
+            "human_score": human_score,
+            "aspect": aspect,
+            "scale_low": items["scale_low"].to_numpy(dtype=np.float64),
+            "scale_high": items["scale_high"].to_numpy(dtype=np.float64),
+        }
+    )
+    # one column per annotator (first-seen order), holding that annotator's last vote
+    last = labels.drop_duplicates(["row", "annotator"], keep="last")
+    for annotator in pd.unique(labels["annotator"]):
+        mine = last[(last["annotator"] == annotator).to_numpy()]
+        codes = np.full(n, CODE_MISSING, dtype=np.int8)
+        codes[mine["row"].to_numpy(dtype=np.int64)] = verdict_codes(
+            pd.Series(mine["verdict"].to_numpy(dtype=object))
+        )
+        table[HUMAN_PREFIX + str(annotator)] = pd.Categorical.from_codes(codes, dtype=VERDICT_DTYPE)
     if table["item_id"].duplicated().any():
         dup = table.loc[table["item_id"].duplicated(), "item_id"].iloc[0]
         raise DataError(f"duplicate item id {dup!r} in the run's items")
+    # categorical here, so spreading the facts over the judgments copies codes only
+    for column in _ITEM_CATEGORICAL:
+        table[column] = table[column].astype("category")
     return table
 
 
@@ -272,59 +286,83 @@ def build_frame(
     Raises :class:`~judge.errors.DataError` if a judgment names an item the run
     does not hold.
     """
-    item_table = _item_table(items)
-    n = len(judgments)
-    item_ids = [j.item_id for j in judgments]
-    probabilities = [j.probabilities for j in judgments]
-    scores = [j.scores for j in judgments]
-    swapped = np.fromiter((j.swapped for j in judgments), dtype=bool, count=n)
-    verdict = pd.Series(
-        [j.verdict if j.status == "ok" else None for j in judgments], dtype=VERDICT_DTYPE
+    return _assemble(
+        _item_table(items),
+        judgment_columns(judgments),
+        run=run,
+        reconcile=reconcile,
+        judge_scale=judge_scale,
     )
+
+
+def _assemble(
+    item_table: pd.DataFrame,
+    columns: pd.DataFrame,
+    *,
+    run: str,
+    reconcile: Policy,
+    judge_scale: tuple[float, float] | None,
+) -> pd.DataFrame:
+    """The tidy frame from the item table and :func:`judge.columns.judgment_columns`
+    (or :func:`judge.columns.read_judgments`: the same columns)."""
+    n = len(columns)
+    swapped = columns["swapped"].to_numpy(dtype=bool)
+    status = pd.Categorical(columns["status"], dtype=STATUS_DTYPE)
+    verdict = pd.Categorical(columns["verdict"], dtype=VERDICT_DTYPE)
+    codes = np.where(np.asarray(status.codes) == STATUSES.index("ok"), verdict.codes, -1)
+    verdict = pd.Categorical.from_codes(codes.astype(np.int8), dtype=VERDICT_DTYPE)
+    item_ids = pd.Categorical(columns["item_id"])  # a no-op where it is one already
     data: dict[str, Any] = {
-        "run": [run] * n,
-        "judge": [j.judge for j in judgments],
-        "reconcile": pd.Series([reconcile] * n, dtype=POLICY_DTYPE),
+        "run": pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), categories=[run] if n else []),
+        "judge": pd.Categorical(columns["judge"]),
+        "reconcile": pd.Categorical.from_codes(
+            np.full(n, POLICIES.index(reconcile), dtype=np.int8), dtype=POLICY_DTYPE
+        ),
         "item_id": item_ids,
         "order": pd.Categorical.from_codes(swapped.astype(np.int8), dtype=ORDER_DTYPE),
         "swapped": swapped,
-        "sample": np.fromiter((j.sample for j in judgments), dtype=np.int64, count=n),
-        "status": pd.Series([j.status for j in judgments], dtype=STATUS_DTYPE),
+        "sample": columns["sample"].to_numpy(dtype=np.int64),
+        "status": status,
         "verdict": verdict,
-        "verdict_shown": shown_verdicts(verdict_codes(verdict), swapped),
-        "p_a": [p.get("A", np.nan) if p else np.nan for p in probabilities],
-        "p_b": [p.get("B", np.nan) if p else np.nan for p in probabilities],
-        # a judge whose probabilities name no tie gives a tie no probability
-        "p_tie": [p.get("tie", 0.0) if p else np.nan for p in probabilities],
-        "score": [np.nan if j.score is None else j.score for j in judgments],
-        "score_a": [s[0] if s else np.nan for s in scores],
-        "score_b": [s[1] if s else np.nan for s in scores],
-        "tokens_in": np.fromiter((j.tokens_in for j in judgments), dtype=np.int64, count=n),
-        "tokens_out": np.fromiter((j.tokens_out for j in judgments), dtype=np.int64, count=n),
-        "cost": np.fromiter((j.cost for j in judgments), dtype=np.float64, count=n),
-        "billed": np.fromiter((j.billed for j in judgments), dtype=np.float64, count=n),
-        "latency_s": np.fromiter((j.latency_s for j in judgments), dtype=np.float64, count=n),
-        "cache_hit": np.fromiter((j.cache_hit for j in judgments), dtype=bool, count=n),
+        "verdict_shown": shown_verdicts(codes, swapped),
+        **{
+            name: columns[name].to_numpy()
+            for name in (
+                "p_a",
+                "p_b",
+                "p_tie",
+                "score",
+                "score_a",
+                "score_b",
+                "tokens_in",
+                "tokens_out",
+                "cost",
+                "billed",
+                "latency_s",
+                "cache_hit",
+            )
+        },
         "judge_scale_low": np.full(n, judge_scale[0] if judge_scale else np.nan),
         "judge_scale_high": np.full(n, judge_scale[1] if judge_scale else np.nan),
     }
-    for name, column in member_statuses(judgments).items():
-        data[name] = pd.Series(column, dtype=STATUS_DTYPE)
-    # multi-criterion judges: one column per criterion ("criterion_<name>")
-    names = dict.fromkeys(c for j in judgments if j.criteria for c in j.criteria)
-    for criterion in names:
-        data[f"{CRITERION_PREFIX}{criterion}"] = [
-            (j.criteria or {}).get(criterion, np.nan) for j in judgments
-        ]
+    for name in columns.columns:
+        if str(name).startswith(MEMBER_PREFIX):
+            data[name] = pd.Categorical(columns[name], dtype=STATUS_DTYPE)
+    for name in columns.columns:
+        if str(name).startswith(CRITERION_PREFIX):
+            data[name] = columns[name].to_numpy(dtype=float)
     frame = pd.DataFrame(data)
-    position = pd.Index(item_table["item_id"]).get_indexer(pd.Index(item_ids))
+    id_codes = np.asarray(item_ids.codes, dtype=np.int64)
+    position = pd.Index(item_table["item_id"]).get_indexer(item_ids.categories)[id_codes]
     if (position < 0).any():
-        missing = sorted({item_ids[i] for i in np.flatnonzero(position < 0)})
+        missing = sorted({str(item_ids[i]) for i in np.flatnonzero(position < 0)})
         raise DataError(
             f"run {run!r}: {len(missing)} judged item id(s) not among the run's items, "
             f"e.g. {missing[:3]}"
         )
     item_rows = item_table.drop(columns="item_id").iloc[position].reset_index(drop=True)
+    for column in _ITEM_CATEGORICAL:  # only the values of the judged items, as ever
+        item_rows[column] = item_rows[column].cat.remove_unused_categories()
     frame = pd.concat([frame, item_rows], axis=1)
     return _finish(frame)
 
@@ -431,7 +469,10 @@ def load_frame(run_dirs: str | Path | Iterable[str | Path]) -> pd.DataFrame:
     """Read run folders (``manifest.json``, ``items.jsonl``, ``judgments.jsonl``) into one frame.
 
     The run column is the manifest's ``run_id``; the current judgment per
-    ``(item, order, sample)`` is used (superseded error lines are dropped).
+    ``(item, order, sample)`` is used (superseded error lines are dropped). Every line
+    is validated (:meth:`judge.store.RunStore.judgment_columns`: column-wise, with the
+    same errors as the per-line reader), and the frame is the one :func:`build_frame`
+    makes from the same run's records.
     """
     from judge.store import RunStore
 
@@ -442,9 +483,9 @@ def load_frame(run_dirs: str | Path | Iterable[str | Path]) -> pd.DataFrame:
         store = RunStore(run_dir)
         manifest = store.read_manifest()
         frames.append(
-            build_frame(
-                store.items(),
-                store.judgments(),
+            _assemble(
+                _item_table_of(store.item_columns()),
+                store.judgment_columns(),
                 run=manifest.run_id,
                 reconcile=manifest.config.reconcile,
                 judge_scale=judge_scale(manifest.judge_spec),
