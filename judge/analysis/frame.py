@@ -18,6 +18,7 @@ ordinal codes 0, 1, 2 (and -1 for missing) that the metrics work on.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final, Literal
@@ -66,6 +67,34 @@ LONGER_DTYPE: Final = pd.CategoricalDtype(["B", "A"], ordered=True)
 KIND_DTYPE: Final = pd.CategoricalDtype(["pair", "single"])
 POLICY_DTYPE: Final = pd.CategoricalDtype(list(POLICIES))
 
+MARKDOWN_COLUMNS: Final[tuple[str, ...]] = (
+    "headers_a",
+    "lists_a",
+    "bold_a",
+    "headers_b",
+    "lists_b",
+    "bold_b",
+)
+"""Markdown element counts of each response (Arena-Hard's style features; see
+:func:`markdown_counts`); NaN for single-answer items and frames built without them."""
+_HEADER = re.compile(r"^#{1,6}\s", re.MULTILINE)
+_LIST = re.compile(r"^\s*(?:\d+\.|[-*+])\s", re.MULTILINE)
+_BOLD = re.compile(r"\*\*[^*\n]+\*\*|__[^_\n]+__")
+_CODE = re.compile(r"```[^`]*```")
+
+
+def markdown_counts(text: str) -> tuple[int, int, int]:
+    r"""Headers, list items and bold spans of a response, code blocks removed first
+    (Arena-Hard's ``add_markdown_info`` counts: ``#``..``######`` headers, ordered and
+    unordered list items, ``**``/``__`` bold).
+
+    >>> markdown_counts("# T\n\n- a\n- b\n1. **c**\n```\n# not a header\n```")
+    (1, 3, 1)
+    """
+    text = _CODE.sub("", text)
+    return len(_HEADER.findall(text)), len(_LIST.findall(text)), len(_BOLD.findall(text))
+
+
 ITEM_COLUMNS: Final[tuple[str, ...]] = (
     "benchmark",
     "category",
@@ -83,6 +112,7 @@ ITEM_COLUMNS: Final[tuple[str, ...]] = (
     "aspect",
     "scale_low",
     "scale_high",
+    *MARKDOWN_COLUMNS,
 )
 """Item facts copied onto every judgment row (plus the ``human:*`` columns)."""
 
@@ -176,6 +206,9 @@ def _item_table(items: Sequence[PairItem | SingleItem]) -> pd.DataFrame:
             rows["len_a"].append(float(len_a))
             rows["len_b"].append(float(len_b))
             rows["longer"].append("A" if len_a > len_b else "B" if len_b > len_a else None)
+            for side, text in (("a", item.response_a), ("b", item.response_b)):
+                for name, count in zip(("headers", "lists", "bold"), markdown_counts(text)):
+                    rows[f"{name}_{side}"].append(float(count))
             rows["model_a"].append(item.model_a)
             rows["model_b"].append(item.model_b)
             rows["model"].append(None)
@@ -195,6 +228,8 @@ def _item_table(items: Sequence[PairItem | SingleItem]) -> pd.DataFrame:
             rows["len_a"].append(float(len(item.response)))
             rows["len_b"].append(np.nan)
             rows["longer"].append(None)
+            for column in MARKDOWN_COLUMNS:
+                rows[column].append(np.nan)
             rows["model_a"].append(None)
             rows["model_b"].append(None)
             rows["model"].append(item.model)
@@ -302,6 +337,7 @@ _OPTIONAL: Final[dict[str, Any]] = {
     "scale_high": np.nan,
     "judge_scale_low": np.nan,
     "judge_scale_high": np.nan,
+    **dict.fromkeys(MARKDOWN_COLUMNS, np.nan),
 }
 """Columns a frame built elsewhere (synthetic, an older Parquet file) may lack: unknown."""
 
@@ -344,6 +380,7 @@ def _finish(frame: pd.DataFrame) -> pd.DataFrame:
         "scale_high",
         "judge_scale_low",
         "judge_scale_high",
+        *MARKDOWN_COLUMNS,
     ):
         frame[column] = frame[column].astype(np.float64)
     frame["n_annotators"] = frame["n_annotators"].astype(np.int64)
