@@ -408,13 +408,15 @@ def style_controlled(
     ranks and :func:`rank_ranges`, ``never_wins``; ``coefficients`` has ``covariate``,
     ``coef`` with bounds (log-odds per standard deviation of the covariate).
     """
-    from sklearn.linear_model import LogisticRegression
 
     unknown = sorted(set(covariates) - set(STYLE_COVARIATES))
     if unknown:
         raise DataError(f"unknown style covariate {unknown[0]!r}; one of {STYLE_COVARIATES}")
     cols = [STYLE_COVARIATES.index(c) for c in covariates]
     rows_all = perspective(pairs)
+    rows_all = rows_all[rows_all["model"] != rows_all["opponent"]]  # no self-battles
+    from sklearn.linear_model import LogisticRegression
+
     models_out, coefs_out = [], []
     for keys, group in _groups(rows_all, list(by)):
         # one row per battle: B's side of the canonical pair
@@ -432,27 +434,23 @@ def style_controlled(
         style = style_covariates(battles)[:, cols]
         pref = battles["preference"].to_numpy(dtype=np.float64)
         prompts = battles["prompt_key"].to_numpy()
-
-        def fit(x: np.ndarray, w: np.ndarray) -> np.ndarray:
-            model = LogisticRegression(
-                C=1 / l2 if l2 > 0 else np.inf, fit_intercept=False, max_iter=1000
-            )
-            model.fit(
-                np.vstack([x, x]),
-                np.r_[np.ones(n), np.zeros(n)],
-                sample_weight=np.r_[pref * w, (1 - pref) * w],
-            )
-            return np.asarray(model.coef_[0])
+        with_style = np.hstack([onehot, style])
 
         ones = np.ones(n)
-        plain = fit(onehot, ones)
-        full = fit(np.hstack([onehot, style]), ones)
+        fitters = [
+            LogisticRegression(
+                C=1 / l2 if l2 > 0 else np.inf, fit_intercept=False, max_iter=1000, warm_start=True
+            )
+            for _ in range(2)
+        ]
+        plain = _fit_bt(fitters[0], onehot, pref, ones)
+        full = _fit_bt(fitters[1], with_style, pref, ones)
         plain_s = full_s = None
         if n_resamples > 0:
             _, unit, counts = _bootstrap_counts(prompts, n_resamples, np.random.default_rng(seed))
             boots = counts[:, unit]
-            plain_s = np.array([fit(onehot, w) for w in boots])
-            full_s = np.array([fit(np.hstack([onehot, style]), w) for w in boots])
+            plain_s = np.array([_fit_bt(fitters[0], onehot, pref, w) for w in boots])
+            full_s = np.array([_fit_bt(fitters[1], with_style, pref, w) for w in boots])
         wins = pd.Series(pref > 0.5).groupby(battles["model"].to_numpy()).any()
         losses_of = pd.Series(pref < 0.5).groupby(battles["opponent"].to_numpy()).any()
         table = []
@@ -494,13 +492,27 @@ def style_controlled(
     return models, pd.DataFrame(coefs_out)
 
 
+def _fit_bt(model: Any, x: np.ndarray, pref: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """Bradley-Terry (with covariates) as a logistic regression with a probability
+    target: each battle twice, as a win weighted by P and a loss weighted by 1 - P.
+    ``model`` is a warm-started scikit-learn ``LogisticRegression`` (the bootstrap
+    starts each refit from the previous solution)."""
+    n = len(x)
+    model.fit(
+        np.vstack([x, x]),
+        np.r_[np.ones(n), np.zeros(n)],
+        sample_weight=np.r_[pref * weight, (1 - pref) * weight],
+    )
+    return np.array(model.coef_[0])
+
+
 def rank_ranges(table: pd.DataFrame, column: str) -> list[str]:
     """The ranks each model could hold given the intervals ``column_low`` / ``_high``:
     best rank = 1 + models whose interval lies wholly above this one's, worst rank =
     models whose interval is not wholly below it. ``"2"`` when both agree, else ``"1-3"``.
 
-    >>> t = pd.DataFrame({"s_low": [0.5, 0.4, -1.0], "s_high": [0.9, 0.8, -0.5], "s": [0.7, 0.6, -0.7]})
-    >>> rank_ranges(t, "s")
+    >>> t = pd.DataFrame({"s_low": [0.5, 0.4, -1.0], "s_high": [0.9, 0.8, -0.5]})
+    >>> rank_ranges(t.assign(s=[0.7, 0.6, -0.7]), "s")
     ['1-2', '1-2', '3']
     """
     low = table[f"{column}_low"].to_numpy(dtype=np.float64)
@@ -539,7 +551,9 @@ def system_agreement(
             samples = np.array(
                 [
                     fn(fa[common], fb[common])[0]
-                    for (_, fa), (_, fb) in zip(first_samples.iterrows(), second_samples.iterrows())
+                    for (_, fa), (_, fb) in zip(
+                        first_samples.iterrows(), second_samples.iterrows(), strict=True
+                    )
                 ]
             )
         ci_columns(out, name, point, samples, confidence)

@@ -207,8 +207,9 @@ def _item_table(items: Sequence[PairItem | SingleItem]) -> pd.DataFrame:
             rows["len_b"].append(float(len_b))
             rows["longer"].append("A" if len_a > len_b else "B" if len_b > len_a else None)
             for side, text in (("a", item.response_a), ("b", item.response_b)):
-                for name, count in zip(("headers", "lists", "bold"), markdown_counts(text)):
-                    rows[f"{name}_{side}"].append(float(count))
+                counts = markdown_counts(text)
+                for element, count in zip(("headers", "lists", "bold"), counts, strict=True):
+                    rows[f"{element}_{side}"].append(float(count))
             rows["model_a"].append(item.model_a)
             rows["model_b"].append(item.model_b)
             rows["model"].append(None)
@@ -228,8 +229,8 @@ def _item_table(items: Sequence[PairItem | SingleItem]) -> pd.DataFrame:
             rows["len_a"].append(float(len(item.response)))
             rows["len_b"].append(np.nan)
             rows["longer"].append(None)
-            for column in MARKDOWN_COLUMNS:
-                rows[column].append(np.nan)
+            for markdown in MARKDOWN_COLUMNS:
+                rows[markdown].append(np.nan)
             rows["model_a"].append(None)
             rows["model_b"].append(None)
             rows["model"].append(item.model)
