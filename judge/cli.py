@@ -215,8 +215,18 @@ def compare(
     ] = False,
     resamples: Annotated[int, typer.Option(help="bootstrap resamples for the CIs")] = 1000,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
+    baseline: Annotated[
+        str | None,
+        typer.Option(help="model to compare every other against (default: a round robin)"),
+    ] = None,
+    difficulty: Annotated[
+        Path | None,
+        typer.Option(help="CSV of instruction_difficulty per prompt_key/instruction (LC GLM)"),
+    ] = None,
 ) -> None:
-    """Judge models' outputs on the same prompts (both orders): win/tie/loss, CIs, ranking."""
+    """Judge models' outputs on the same prompts (both orders): win/tie/loss, CIs, ranking,
+    and discrete / probability-weighted / length-controlled win rates and a style-controlled
+    Bradley-Terry ranking."""
     from judge.compare import compare_outputs, format_comparison
     from judge.run import RetryPolicy
 
@@ -241,6 +251,8 @@ def compare(
             retry=RetryPolicy(),
             strict=not lenient,
             n_resamples=resamples,
+            baseline=baseline,
+            difficulty=difficulty,
         )
         typer.echo(format_comparison(result))
     except JudgeError as exc:

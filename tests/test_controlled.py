@@ -16,6 +16,7 @@ import pytest
 from scipy.stats import spearmanr
 
 from judge.analysis.controlled import (
+    leaderboard,
     rank_ranges,
     style_controlled,
     system_agreement,
@@ -31,12 +32,17 @@ BASELINE = "gpt4_1106_preview"
 
 
 @pytest.fixture(scope="module")
-def ae_pairs(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
+def ae_frame(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
     if len(FILES) != 11:
         pytest.skip("shared AlpacaEval annotations not found")
     out = tmp_path_factory.mktemp("ae")
     written = run_import("alpaca_eval", ImportRequest(sources=tuple(map(str, FILES))), output=out)
-    return pair_frame(load_frame([store.path for store, _ in written]))
+    return load_frame([store.path for store, _ in written])
+
+
+@pytest.fixture(scope="module")
+def ae_pairs(ae_frame: pd.DataFrame) -> pd.DataFrame:
+    return pair_frame(ae_frame)
 
 
 @pytest.fixture(scope="module")
@@ -207,3 +213,19 @@ def test_system_agreement() -> None:
     out = system_agreement(a, {"x": 10.0, "y": 30.0, "z": 20.0, "w": 40.0})
     assert out["n_models"] == 4 and out["spearman"] == pytest.approx(0.8)
     assert out["kendall"] == pytest.approx(2 / 3)
+
+
+def test_report_has_the_controlled_leaderboard(ae_frame: pd.DataFrame) -> None:
+    from judge.analysis.report import build_report
+
+    doc = build_report(ae_frame, n_resamples=20)
+    text = doc.markdown()
+    assert "## Length- and style-controlled leaderboard" in text
+    assert "against the baseline gpt4_1106_preview" in text
+    assert "| lc_rank |" in text and "Style coefficients" in text
+    (figure,) = [name for name in doc.figures if name.startswith("raw_vs_lc_")]
+    assert doc.figures[figure][:4] == b"\x89PNG"
+    # the baseline judged against itself: 805 pairs, 50 by construction, not "never wins"
+    table, baseline = leaderboard(pair_frame(ae_frame), n_resamples=0)
+    row = table.set_index("model").loc[baseline]
+    assert (row["n"], row["lc"], row["never_wins"]) == (805, 50.0, False)

@@ -93,7 +93,10 @@ def perspective(pairs: pd.DataFrame) -> pd.DataFrame:
                 side[f"{name}_{who}"] = (
                     p[column].to_numpy(dtype=np.float64) if column in p else np.full(len(p), NAN)
                 )
-        sides.append(pd.DataFrame(side))
+        frame = pd.DataFrame(side)
+        if me == "a":  # a model judged against itself appears once
+            frame = frame[frame["model"] != frame["opponent"]]
+        sides.append(frame)
     return pd.concat(sides, ignore_index=True)
 
 
@@ -324,7 +327,8 @@ def _three_ways(
     rng: np.random.Generator,
 ) -> dict[str, Any]:
     n = len(rows)
-    out: dict[str, Any] = {"n": n, "never_wins": bool((rows["preference"] <= 0.5).all())}
+    never = not is_self and bool((rows["preference"] <= 0.5).all())
+    out: dict[str, Any] = {"n": n, "never_wins": never}
     keys, unit, counts = _bootstrap_counts(rows["prompt_key"].to_numpy(), n_resamples, rng)
     boots = counts[:, unit]
     for way in ("discrete", "weighted"):
@@ -370,6 +374,50 @@ def _order(out: dict[str, Any]) -> dict[str, Any]:
     for way in WAYS:
         keys += [way, f"{way}_se", f"{way}_low", f"{way}_high"]
     return {k: out[k] for k in keys}
+
+
+def common_baseline(pairs: pd.DataFrame) -> str | None:
+    """The model every pair has as ``model_a`` (an AlpacaEval-style baseline), if any."""
+    firsts = pairs["model_a"].dropna().astype(str).unique()
+    return (
+        str(firsts[0]) if len(firsts) == 1 and len(pairs["model_b"].dropna().unique()) > 1 else None
+    )
+
+
+def leaderboard(
+    pairs: pd.DataFrame,
+    *,
+    n_resamples: int = 200,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> tuple[pd.DataFrame, str | None]:
+    """:func:`win_rates_three_ways` per judge, against the common baseline where every
+    pair has one (else a round robin), with ``lc_rank`` (:func:`rank_ranges` of LC)."""
+    baseline = common_baseline(pairs)
+    table = win_rates_three_ways(
+        pairs,
+        baseline=baseline,
+        by=("judge",),
+        n_resamples=n_resamples,
+        confidence=confidence,
+        seed=seed,
+    )
+    return with_lc_rank(table, ("judge",)), baseline
+
+
+def with_lc_rank(table: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
+    """``table`` (of :func:`win_rates_three_ways`) with ``lc_rank`` after ``lc_high``: the
+    ranks its LC interval allows within its group (:func:`rank_ranges`)."""
+    if table.empty:
+        return table
+    ranks = {
+        i: r
+        for _, g in table.groupby(list(by), sort=False)
+        for i, r in zip(g.index, rank_ranges(g, "lc"), strict=True)
+    }
+    out = table.copy()
+    out.insert(int(out.columns.get_loc("lc_high")) + 1, "lc_rank", pd.Series(ranks))
+    return out
 
 
 def style_covariates(rows: pd.DataFrame) -> np.ndarray:

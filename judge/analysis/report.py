@@ -485,6 +485,7 @@ def build_report(
     if len(pairs):
         published = published_by_run(frame, datasets_dir)
         _pairs_sections(doc, frame, pairs, pairs_all, failures, opts, pct, published)
+        _controlled_section(doc, pairs, opts)
     if (frame["kind"] == "single").any():
         _single_section(doc, frame, opts)
     _reference_section(doc, frame, datasets_dir)
@@ -835,3 +836,88 @@ def _reference_section(doc: _Doc, frame: pd.DataFrame, datasets_dir: str | Path 
 
 def _slug(text: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in text)[:60]
+
+
+# --- Length- and style-controlled leaderboard (issue 11) ------------------------------
+
+CONTROLLED_RESAMPLES: Final = 200
+"""Bootstrap resamples of the controlled tables (each refits a GLM), at most."""
+
+
+def _controlled_section(doc: _Doc, pairs: pd.DataFrame, opts: dict[str, Any]) -> None:
+    """Per judge: win rates three ways (discrete, weighted, LC) with CIs and rank ranges,
+    the raw-vs-LC plot, and the plain vs style-controlled Bradley-Terry ranking."""
+    from judge.analysis.controlled import leaderboard, style_controlled
+
+    named = pairs[pairs["model_a"].notna() & pairs["model_b"].notna()]
+    if (
+        named.empty
+        or len(set(named["model_a"].astype(str)) | set(named["model_b"].astype(str))) < 3
+    ):
+        return
+    boot = {**opts, "n_resamples": min(int(opts["n_resamples"]), CONTROLLED_RESAMPLES)}
+    table, baseline = leaderboard(named, **boot)
+    if table.empty:
+        return
+    doc.heading("Length- and style-controlled leaderboard")
+    against = f"against the baseline {baseline}" if baseline else "in a round robin"
+    doc.para(
+        f"Per judge, each model's win rate {against}, three ways: discrete (a win counts "
+        "1, a tie 0.5), weighted (mean P(model wins) where the judge gave probabilities) "
+        "and length-controlled (LC: AlpacaEval 2.0's per-model logistic GLM on "
+        "tanh(standardised length difference), instruction difficulty and a constant, "
+        "predicted with the length term at 0). Percentages with standard errors and "
+        f"bootstrap intervals over prompts ({boot['n_resamples']} resamples). The LC rank "
+        "is the range of ranks the LC intervals allow; 'never wins' marks a model with no "
+        "pair won."
+    )
+    shown = table.drop(
+        columns=[c for c in ("opponent", "glm_c", "difficulty_coef") if c in table]
+    ).rename(columns={"length_coef": "GLM length coef", "constant": "GLM constant"})
+    doc.table(_display(shown, ci=["discrete", "weighted", "lc"]))
+    for judge, part in table.groupby("judge", sort=True):
+        doc.figure(
+            f"raw_vs_lc_{_slug(str(judge))}",
+            plot_raw_vs_lc(part, str(judge)),
+            f"Raw and length-controlled win rate per model ({judge})",
+        )
+    models, coefs = style_controlled(named, by=("judge",), **boot)
+    if len(models):
+        doc.para(
+            "Bradley-Terry strengths (log-odds, summing to zero) without and with Arena-Hard's "
+            "style covariates (length difference over total length; header, list and bold "
+            "density differences; each standardised), with bootstrap intervals and the rank "
+            "ranges they allow. A model that never wins has a strength set only by the ridge."
+        )
+        doc.table(_display(models, ci=["strength", "controlled"]))
+        doc.table(
+            _display(coefs, ci=["coef"]),
+            "Style coefficients (log-odds per standard deviation of the covariate)",
+        )
+
+
+def plot_raw_vs_lc(table: pd.DataFrame, judge: str) -> bytes:
+    """Weighted (raw) and length-controlled win rate per model, with bootstrap CIs."""
+    table = table.sort_values("lc", ascending=True)
+    fig = _figure(7.0, max(2.5, 0.35 * len(table) + 1.2))
+    ax = fig.add_subplot(1, 1, 1)
+    y = np.arange(len(table))
+    for offset, name, label, color in (
+        (-0.18, "weighted", "raw (weighted)", "#4C72B0"),
+        (0.18, "lc", "length-controlled", "#DD8452"),
+    ):
+        ax.errorbar(
+            table[name],
+            y + offset,
+            xerr=_error_bars(table[name], table[f"{name}_low"], table[f"{name}_high"]),
+            fmt="o",
+            color=color,
+            label=label,
+            capsize=3,
+            markersize=4,
+        )
+    ax.set_yticks(y, [_short(str(m), 30) for m in table["model"]], fontsize=8)
+    ax.set_xlabel("win rate (%)")
+    ax.set_title(f"Raw vs length-controlled win rate ({_short(judge, 40)})", fontsize=9)
+    ax.legend(fontsize=7, loc="lower right")
+    return _png(fig)
