@@ -229,3 +229,62 @@ def test_report_has_the_controlled_leaderboard(ae_frame: pd.DataFrame) -> None:
     table, baseline = leaderboard(pair_frame(ae_frame), n_resamples=0)
     row = table.set_index("model").loc[baseline]
     assert (row["n"], row["lc"], row["never_wins"]) == (805, 50.0, False)
+
+
+def _labelled_round_robin(seed: int = 1) -> pd.DataFrame:
+    """Four models in a round robin on 80 prompts, human labels from known qualities, and
+    two judges: ``fair`` (the label, 80% of the time) and ``self`` (also favours ``m3``)."""
+    rng = np.random.default_rng(seed)
+    quality = {"m0": 0.0, "m1": 0.6, "m2": 1.2, "m3": 0.3}
+    rows = []
+    for i in range(80):
+        for a, b in [
+            ("m0", "m1"),
+            ("m0", "m2"),
+            ("m0", "m3"),
+            ("m1", "m2"),
+            ("m1", "m3"),
+            ("m2", "m3"),
+        ]:
+            p_b = 1 / (1 + np.exp(-(quality[b] - quality[a])))
+            label = "B" if rng.random() < p_b else "A"
+            fair = label if rng.random() < 0.8 else ("A" if label == "B" else "B")
+            biased = "B" if b == "m3" else "A" if a == "m3" else fair
+            for judge, verdict in (("fair", fair), ("self", biased)):
+                rows.append(
+                    {
+                        "run": judge,
+                        "judge": judge,
+                        "item_id": f"{a}-{b}:{i}",
+                        "prompt_key": f"p{i}",
+                        "status": "ok",
+                        "verdict": verdict,
+                        "p_a": np.nan,
+                        "p_b": np.nan,
+                        "p_tie": np.nan,
+                        "model_a": a,
+                        "model_b": b,
+                        "len_a": 100.0,
+                        "len_b": 100.0,
+                        "label": label,
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def test_system_level_agreement_and_self_preference() -> None:
+    from judge.analysis.controlled import self_preference, system_level
+
+    pairs = _labelled_round_robin()
+    table = system_level(pairs, n_resamples=100).set_index("judge")
+    assert table.loc["fair", "n_models"] == 4 and table.loc["fair", "n_pairs"] == 480
+    assert table.loc["fair", "spearman"] == pytest.approx(1.0)
+    assert table.loc["self", "spearman"] < table.loc["fair", "spearman"]
+    assert table.loc["fair", "spearman_low"] <= 1.0
+    # a second judge as the reference
+    vs_judge = system_level(pairs, reference="fair", n_resamples=0)
+    assert list(vs_judge["judge"]) == ["self"]
+    fav = self_preference(pairs, judge="self", models=["m3"], n_resamples=200).iloc[0]
+    assert fav["judge_win_rate"] == 100.0 and fav["favouritism_low"] > 20
+    fair = self_preference(pairs, judge="fair", models=["m3"], n_resamples=200).iloc[0]
+    assert fair["favouritism_low"] < 0 < fair["favouritism_high"]

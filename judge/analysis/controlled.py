@@ -606,3 +606,148 @@ def system_agreement(
             )
         ci_columns(out, name, point, samples, confidence)
     return out
+
+
+HUMANS: Final = "humans"
+"""The reference name of the human majority label in :func:`system_level` and
+:func:`self_preference`."""
+
+
+def _with_humans(pairs: pd.DataFrame) -> pd.DataFrame:
+    """``pairs`` plus one pseudo-judgment per labelled pair: the human label as the
+    verdict of the judge :data:`HUMANS` (one copy per item)."""
+    labelled = pairs[pairs["label"].notna()].drop_duplicates("item_id")
+    if labelled.empty:
+        return pairs
+    humans = labelled.assign(
+        judge=HUMANS,
+        run=HUMANS,
+        status="ok",
+        verdict=labelled["label"].astype(str),
+        p_a=NAN,
+        p_b=NAN,
+        p_tie=NAN,
+    )
+    out = pd.concat(
+        [pairs.astype({"judge": str, "run": str, "status": str, "verdict": object}), humans],
+        ignore_index=True,
+    )
+    return out
+
+
+def system_level(
+    pairs: pd.DataFrame,
+    *,
+    reference: str = HUMANS,
+    n_resamples: int = 200,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """System-level agreement: per judge, the Spearman and Kendall correlation between its
+    per-model win rates (mean preference over every pair the model is in) and those of
+    ``reference`` (the human majority label, or another judge's name) on the same pairs,
+    with a percentile bootstrap interval over prompts (AlpacaEval's Spearman column;
+    JuStRank's system-level view). Columns: ``judge``, ``reference``, ``n_models``,
+    ``n_pairs``, ``spearman`` and ``kendall`` with bounds."""
+    from scipy.stats import kendalltau, spearmanr
+
+    rows = perspective(_with_humans(pairs) if reference == HUMANS else pairs)
+    ref = rows[rows["judge"] == reference]
+    out = []
+    for judge, mine in rows[rows["judge"] != reference].groupby("judge", sort=True):
+        common = sorted(set(mine["item_id"]) & set(ref["item_id"]))
+        a = mine[mine["item_id"].isin(common)]
+        b = ref[ref["item_id"].isin(common)]
+        models = sorted(set(a["model"]) & set(b["model"]))
+        row: dict[str, Any] = {
+            "judge": judge,
+            "reference": reference,
+            "n_models": len(models),
+            "n_pairs": len(common),
+        }
+        if len(models) < 3:
+            for name in ("spearman", "kendall"):
+                ci_columns(row, name, NAN, None, confidence)
+            out.append(row)
+            continue
+        keys, _, counts = _bootstrap_counts(
+            np.r_[a["prompt_key"].to_numpy(), b["prompt_key"].to_numpy()],
+            n_resamples,
+            np.random.default_rng(seed),
+        )
+        point_a, point_b = _model_rates(a, models, None), _model_rates(b, models, None)
+        unit_a = pd.Index(keys).get_indexer(a["prompt_key"])
+        unit_b = pd.Index(keys).get_indexer(b["prompt_key"])
+        for name, fn in (("spearman", spearmanr), ("kendall", kendalltau)):
+            point = float(fn(point_a, point_b)[0])
+            samples = None
+            if n_resamples > 0:
+                samples = np.array(
+                    [
+                        fn(
+                            _model_rates(a, models, c[unit_a]),
+                            _model_rates(b, models, c[unit_b]),
+                            nan_policy="omit",
+                        )[0]
+                        for c in counts
+                    ]
+                )
+            ci_columns(row, name, point, samples, confidence)
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def _model_rates(
+    part: pd.DataFrame, models: Sequence[str], weights: np.ndarray | None
+) -> np.ndarray:
+    """Weighted mean preference per model of :func:`perspective` rows (NaN: no rows)."""
+    idx = pd.Index(models).get_indexer(part["model"])
+    keep = idx >= 0
+    w = np.ones(int(keep.sum())) if weights is None else weights[keep]
+    num = np.bincount(idx[keep], w * part["preference"].to_numpy()[keep], len(models))
+    den = np.bincount(idx[keep], w, len(models))
+    return np.asarray(num / np.where(den > 0, den, np.nan))
+
+
+def self_preference(
+    pairs: pd.DataFrame,
+    *,
+    judge: str,
+    models: Sequence[str],
+    reference: str = HUMANS,
+    n_resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """How much ``judge`` favours its own model (or family: ``models``): per model, its win
+    rate under the judge and under ``reference`` (the human label or another judge) on the
+    same pairs, and the difference with a paired bootstrap interval over prompts.
+    Columns: ``model``, ``n``, ``judge_win_rate``, ``reference_win_rate``,
+    ``favouritism`` (judge minus reference, percentage points) with bounds."""
+    rows = perspective(_with_humans(pairs) if reference == HUMANS else pairs)
+    out = []
+    for model in models:
+        own = rows[rows["model"] == model]
+        a = own[own["judge"] == judge].drop_duplicates("item_id").set_index("item_id")
+        b = own[own["judge"] == reference].drop_duplicates("item_id").set_index("item_id")
+        common = a.index.intersection(b.index)
+        row: dict[str, Any] = {"model": model, "n": len(common)}
+        if len(common) == 0:
+            row |= {"judge_win_rate": NAN, "reference_win_rate": NAN}
+            ci_columns(row, "favouritism", NAN, None, confidence)
+            out.append(row)
+            continue
+        pa = a.loc[common, "preference"].to_numpy(dtype=np.float64)
+        pb = b.loc[common, "preference"].to_numpy(dtype=np.float64)
+        row["judge_win_rate"] = 100 * float(pa.mean())
+        row["reference_win_rate"] = 100 * float(pb.mean())
+        samples = None
+        if n_resamples > 0:
+            _, unit, counts = _bootstrap_counts(
+                a.loc[common, "prompt_key"].to_numpy(), n_resamples, np.random.default_rng(seed)
+            )
+            w = counts[:, unit]
+            samples = 100 * (w @ (pa - pb)) / w.sum(axis=1)
+        ci_columns(row, "favouritism", 100 * float((pa - pb).mean()), samples, confidence)
+        out.append(row)
+    return pd.DataFrame(out)
