@@ -288,3 +288,15 @@ def test_system_level_agreement_and_self_preference() -> None:
     assert fav["judge_win_rate"] == 100.0 and fav["favouritism_low"] > 20
     fair = self_preference(pairs, judge="fair", models=["m3"], n_resamples=200).iloc[0]
     assert fair["favouritism_low"] < 0 < fair["favouritism_high"]
+
+
+def test_report_shows_system_level_agreement() -> None:
+    from judge.analysis.report import _controlled_section, _Doc
+
+    doc = _Doc("t")
+    _controlled_section(
+        doc, _labelled_round_robin(), {"n_resamples": 20, "confidence": 0.95, "seed": 0}
+    )
+    text = doc.markdown()
+    assert "round robin" in text and "System-level agreement" in text
+    assert "| fair | humans | 4 | 480 | 1.000 [" in text

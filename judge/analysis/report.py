@@ -847,7 +847,7 @@ CONTROLLED_RESAMPLES: Final = 200
 def _controlled_section(doc: _Doc, pairs: pd.DataFrame, opts: dict[str, Any]) -> None:
     """Per judge: win rates three ways (discrete, weighted, LC) with CIs and rank ranges,
     the raw-vs-LC plot, and the plain vs style-controlled Bradley-Terry ranking."""
-    from judge.analysis.controlled import leaderboard, style_controlled
+    from judge.analysis.controlled import leaderboard, style_controlled, system_level
 
     named = pairs[pairs["model_a"].notna() & pairs["model_b"].notna()]
     if (
@@ -893,6 +893,19 @@ def _controlled_section(doc: _Doc, pairs: pd.DataFrame, opts: dict[str, Any]) ->
         doc.table(
             _display(coefs, ci=["coef"]),
             "Style coefficients (log-odds per standard deviation of the covariate)",
+        )
+    judges = sorted(map(str, named["judge"].unique()))
+    levels = []
+    if named["label"].notna().any():
+        levels.append(system_level(named, **boot))
+    if len(judges) > 1:
+        levels.append(system_level(named, reference=judges[0], **boot))
+    level = pd.concat(levels, ignore_index=True) if levels else pd.DataFrame()
+    if len(level) and (level["n_models"] >= 3).any():
+        doc.table(
+            _display(level, ci=["spearman", "kendall"]),
+            "System-level agreement: rank correlation of the per-model win rates (every "
+            "opponent) with the reference's on the same pairs (humans: the majority label)",
         )
 
 
