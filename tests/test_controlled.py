@@ -300,3 +300,11 @@ def test_report_shows_system_level_agreement() -> None:
     text = doc.markdown()
     assert "round robin" in text and "System-level agreement" in text
     assert "| fair | humans | 4 | 480 | 1.000 [" in text
+
+
+def test_a_model_that_never_wins_gets_lc_near_zero_not_a_fit_artifact() -> None:
+    pairs, _, _ = _simulated(n_prompts=30)
+    pairs.loc[:, ["p_a", "p_b", "verdict"]] = [1.0, 0.0, "A"]  # the baseline always wins
+    table = win_rates_three_ways(pairs, baseline="base", n_resamples=10).set_index("model")
+    assert table["never_wins"].all()
+    assert (table["lc"] < 0.1).all() and (table["discrete"] == 0).all()

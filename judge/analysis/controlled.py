@@ -182,12 +182,19 @@ def _fit(x: np.ndarray, pref: np.ndarray, weight: np.ndarray, c: float) -> Any:
         C=c, l1_ratio=1.0, solver="liblinear", fit_intercept=False, random_state=123
     )
     n = len(x)
+    # a preference of exactly 0 or 1 everywhere would leave one class without weight,
+    # which liblinear drops (mislabelling the other): keep both classes present
+    pref = np.clip(pref, PREF_FLOOR, 1 - PREF_FLOOR)
     model.fit(
         np.vstack([x, x]),
         np.r_[np.ones(n), np.zeros(n)],
         sample_weight=np.r_[pref * weight, (1 - pref) * weight],
     )
     return model
+
+
+PREF_FLOOR: Final = 1e-6
+"""Preferences enter the GLM fits clipped to [PREF_FLOOR, 1 - PREF_FLOOR]."""
 
 
 def _choose_c(x: np.ndarray, pref: np.ndarray, weight: np.ndarray, groups: np.ndarray) -> float:
@@ -546,6 +553,7 @@ def _fit_bt(model: Any, x: np.ndarray, pref: np.ndarray, weight: np.ndarray) -> 
     ``model`` is a warm-started scikit-learn ``LogisticRegression`` (the bootstrap
     starts each refit from the previous solution)."""
     n = len(x)
+    pref = np.clip(pref, PREF_FLOOR, 1 - PREF_FLOOR)
     model.fit(
         np.vstack([x, x]),
         np.r_[np.ones(n), np.zeros(n)],
