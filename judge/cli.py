@@ -274,6 +274,14 @@ def report(
     data_root: Annotated[
         Path | None, typer.Option(help="datasets folder for reference figures")
     ] = None,
+    self_model: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--self-model",
+            help="JUDGE=MODEL[,MODEL]: the judge's own model (or family) among the compared "
+            "ones; reports its favouritism against humans / other judges (repeatable)",
+        ),
+    ] = None,
 ) -> None:
     """Write a Markdown and HTML report: agreement, kappa, position and length bias, vs humans."""
     from judge.analysis.report import write_report
@@ -281,6 +289,12 @@ def report(
     try:
         if failures not in ("wrong", "exclude"):
             raise ConfigError(f"--failures must be wrong or exclude, not {failures!r}")
+        own: dict[str, list[str]] = {}
+        for spec in self_model or []:
+            judge_name, sep, models = spec.partition("=")
+            if not sep or not judge_name or not models:
+                raise ConfigError(f"--self-model {spec!r}: expected JUDGE=MODEL[,MODEL]")
+            own.setdefault(judge_name, []).extend(m for m in models.split(",") if m)
         target = out or runs[0] / "report"
         paths = write_report(
             runs,
@@ -290,6 +304,7 @@ def report(
             seed=seed,
             failures=failures,  # type: ignore[arg-type]
             datasets_dir=data_root,
+            self_models=own,
         )
         for kind, path in paths.items():
             typer.echo(f"{kind:<10} {path}")

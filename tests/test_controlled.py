@@ -308,3 +308,20 @@ def test_a_model_that_never_wins_gets_lc_near_zero_not_a_fit_artifact() -> None:
     table = win_rates_three_ways(pairs, baseline="base", n_resamples=10).set_index("model")
     assert table["never_wins"].all()
     assert (table["lc"] < 0.1).all() and (table["discrete"] == 0).all()
+
+
+def test_report_self_preference_and_bad_declaration(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from judge.analysis.report import _controlled_section, _Doc
+    from judge.cli import app
+
+    doc = _Doc("t")
+    opts = {"n_resamples": 50, "confidence": 0.95, "seed": 0}
+    _controlled_section(doc, _labelled_round_robin(), opts, {"self": ["m3"]})
+    text = doc.markdown()
+    assert "## Self-preference" in text
+    assert "| self | humans | m3 | 240 | 100 | 42.083 | 57.917 [" in text
+    assert "| self | fair | m3 | 240 | 100 |" in text
+    result = CliRunner().invoke(app, ["report", str(tmp_path), "--self-model", "judge-only"])
+    assert result.exit_code != 0 and "expected JUDGE=MODEL[,MODEL]" in result.output

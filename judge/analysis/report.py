@@ -12,7 +12,7 @@ import html
 import io
 import math
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -428,6 +428,7 @@ def write_report(
     failures: agreement.Failures = "wrong",
     datasets_dir: str | Path | None = None,
     title: str = "judge-harness report",
+    self_models: Mapping[str, Sequence[str]] | None = None,
 ) -> dict[str, Path]:
     """Analyse run folders and write ``report.md``, ``report.html``, ``figures/*.png`` and
     ``frame.parquet`` (the tidy frame) into ``out_dir``. Returns the written paths."""
@@ -442,6 +443,7 @@ def write_report(
         failures=failures,
         datasets_dir=datasets_dir,
         title=title,
+        self_models=self_models,
     )
     figures_dir = out / "figures"
     figures_dir.mkdir(exist_ok=True)
@@ -467,8 +469,10 @@ def build_report(
     failures: agreement.Failures = "wrong",
     datasets_dir: str | Path | None = None,
     title: str = "judge-harness report",
+    self_models: Mapping[str, Sequence[str]] | None = None,
 ) -> _Doc:
-    """The report of a frame, in memory (see :func:`write_report`)."""
+    """The report of a frame, in memory (see :func:`write_report`). ``self_models`` maps a
+    judge to its own model(s) among the compared ones (self-preference)."""
     doc = _Doc(title)
     opts: dict[str, Any] = {"n_resamples": n_resamples, "confidence": confidence, "seed": seed}
     pct = f"{confidence:.0%}"
@@ -485,7 +489,7 @@ def build_report(
     if len(pairs):
         published = published_by_run(frame, datasets_dir)
         _pairs_sections(doc, frame, pairs, pairs_all, failures, opts, pct, published)
-        _controlled_section(doc, pairs, opts)
+        _controlled_section(doc, pairs, opts, self_models or {})
     if (frame["kind"] == "single").any():
         _single_section(doc, frame, opts)
     _reference_section(doc, frame, datasets_dir)
@@ -844,12 +848,18 @@ CONTROLLED_RESAMPLES: Final = 200
 """Bootstrap resamples of the controlled tables (each refits a GLM), at most."""
 
 
-def _controlled_section(doc: _Doc, pairs: pd.DataFrame, opts: dict[str, Any]) -> None:
+def _controlled_section(
+    doc: _Doc,
+    pairs: pd.DataFrame,
+    opts: dict[str, Any],
+    self_models: Mapping[str, Sequence[str]] | None = None,
+) -> None:
     """Per judge: win rates three ways (discrete, weighted, LC) with CIs and rank ranges,
     the raw-vs-LC plot, and the plain vs style-controlled Bradley-Terry ranking."""
     from judge.analysis.controlled import leaderboard, style_controlled, system_level
 
     named = pairs[pairs["model_a"].notna() & pairs["model_b"].notna()]
+    _self_preference(doc, named, opts, self_models or {})
     if (
         named.empty
         or len(set(named["model_a"].astype(str)) | set(named["model_b"].astype(str))) < 3
@@ -934,3 +944,40 @@ def plot_raw_vs_lc(table: pd.DataFrame, judge: str) -> bytes:
     ax.set_title(f"Raw vs length-controlled win rate ({_short(judge, 40)})", fontsize=9)
     ax.legend(fontsize=7, loc="lower right")
     return _png(fig)
+
+
+def _self_preference(
+    doc: _Doc, named: pd.DataFrame, opts: dict[str, Any], self_models: Mapping[str, Sequence[str]]
+) -> None:
+    """Each declared judge's favouritism for its own models, against the humans and every
+    other judge on the same pairs."""
+    from judge.analysis.controlled import HUMANS, self_preference
+
+    judges = sorted(map(str, named["judge"].unique()))
+    tables = []
+    for judge, models in sorted(self_models.items()):
+        if judge not in judges:
+            continue
+        references = [HUMANS] if named["label"].notna().any() else []
+        references += [j for j in judges if j != judge]
+        for reference in references:
+            table = self_preference(
+                named, judge=judge, models=list(models), reference=reference, **opts
+            )
+            tables.append(table.assign(judge=judge, reference=reference))
+    rows = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
+    if rows.empty or not (rows["n"] > 0).any():
+        return
+    doc.heading("Self-preference")
+    doc.para(
+        "Each declared judge's own model(s): win rate (every opponent, %) under the judge "
+        "and under the reference on the same pairs; favouritism = the difference in "
+        "percentage points, with a paired bootstrap interval over prompts."
+    )
+    columns = ["judge", "reference", "model", "n", "judge_win_rate", "reference_win_rate"]
+    doc.table(
+        _display(
+            rows[[*columns, "favouritism", "favouritism_low", "favouritism_high"]],
+            ci=["favouritism"],
+        )
+    )
