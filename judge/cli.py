@@ -223,6 +223,10 @@ def compare(
         Path | None,
         typer.Option(help="CSV of instruction_difficulty per prompt_key/instruction (LC GLM)"),
     ] = None,
+    gamed: Annotated[
+        list[str] | None,
+        typer.Option(help="a compared model that is a length-gamed variant of the baseline"),
+    ] = None,
 ) -> None:
     """Judge models' outputs on the same prompts (both orders): win/tie/loss, CIs, ranking,
     and discrete / probability-weighted / length-controlled win rates and a style-controlled
@@ -253,6 +257,7 @@ def compare(
             n_resamples=resamples,
             baseline=baseline,
             difficulty=difficulty,
+            gamed=tuple(gamed or ()),
         )
         typer.echo(format_comparison(result))
     except JudgeError as exc:

@@ -87,6 +87,7 @@ def compare_outputs(
     n_resamples: int = 1000,
     baseline: str | None = None,
     difficulty: str | Path | None = None,
+    gamed: Sequence[str] = (),
 ) -> Comparison:
     """Judge every pair of outputs and compute win rates (and a ranking for > 2 models).
 
@@ -94,7 +95,9 @@ def compare_outputs(
     GLM per resample, so they use at most :data:`CONTROLLED_RESAMPLES` resamples.
     ``baseline`` (a model name) gives win rates against it instead of a round robin;
     ``difficulty`` is a CSV of instruction difficulty for the LC GLM
-    (:func:`judge.analysis.controlled.read_difficulty`)."""
+    (:func:`judge.analysis.controlled.read_difficulty`); ``gamed`` names compared models
+    that are length-gamed variants of the baseline (the LC GLM is regularised towards
+    them, AlpacaEval's way; they get no row of their own)."""
     from judge.analysis.bias import position_table
     from judge.analysis.controlled import read_difficulty, style_controlled
     from judge.analysis.frame import build_frame, pair_frame
@@ -104,6 +107,11 @@ def compare_outputs(
     items, models = comparison_items(files, strict=strict)
     if baseline is not None and baseline not in models:
         raise ConfigError(f"baseline {baseline!r} is none of the compared models: {models}")
+    if gamed and baseline is None:
+        raise ConfigError("--gamed needs --baseline (gamed variants of the baseline)")
+    unknown = [g for g in gamed if g not in models]
+    if unknown:
+        raise ConfigError(f"gamed model {unknown[0]!r} is none of the compared models: {models}")
     user_difficulty = read_difficulty(difficulty) if difficulty is not None else None
     config = config.model_copy(
         update={
@@ -139,7 +147,12 @@ def compare_outputs(
     position = position_table(frame, pairs=pairs, n_resamples=n_resamples, seed=config.seed)
     boot = min(n_resamples, CONTROLLED_RESAMPLES)
     three = controlled_win_rates(
-        pairs, baseline=baseline, difficulty=user_difficulty, n_resamples=boot, seed=config.seed
+        pairs,
+        baseline=baseline,
+        difficulty=user_difficulty,
+        gamed=gamed,
+        n_resamples=boot,
+        seed=config.seed,
     )
     style, coefficients = (
         style_controlled(pairs, n_resamples=boot, seed=config.seed)
@@ -160,6 +173,7 @@ def controlled_win_rates(
     *,
     baseline: str | None = None,
     difficulty: pd.Series | None = None,
+    gamed: Sequence[str] = (),
     n_resamples: int = CONTROLLED_RESAMPLES,
     seed: int = 0,
 ) -> pd.DataFrame:
@@ -167,7 +181,12 @@ def controlled_win_rates(
     from judge.analysis.controlled import win_rates_three_ways, with_lc_rank
 
     table = win_rates_three_ways(
-        pairs, baseline=baseline, difficulty=difficulty, n_resamples=n_resamples, seed=seed
+        pairs,
+        baseline=baseline,
+        difficulty=difficulty,
+        gamed=gamed,
+        n_resamples=n_resamples,
+        seed=seed,
     )
     return with_lc_rank(table, ("run",))
 

@@ -23,6 +23,7 @@ from judge.analysis.controlled import (
     win_rates_three_ways,
 )
 from judge.analysis.frame import load_frame, pair_frame
+from judge.errors import DataError
 from judge.importers import ImportRequest, run_import
 
 DATA = Path(__file__).parents[1].parent / "shared" / "datasets" / "alpaca_eval_annotations"
@@ -98,6 +99,20 @@ def test_lc_beside_published_beats_the_minimal_glm(
     # every model but the deliberately length-gamed one within 4 points of published
     off = ours[1][ours[1] > 4]
     assert list(off.index) == ["gpt4_gamed"]
+
+
+def test_gamed_baseline_regularisation(ae_pairs: pd.DataFrame, ae_three: pd.DataFrame) -> None:
+    # gpt4_gamed (a short-answer variant of the baseline) as the gamed baseline: it joins
+    # every model's fit with its own constant and weight 0.2, and has no row of its own
+    table = win_rates_three_ways(
+        ae_pairs, baseline=BASELINE, by=("judge",), n_resamples=0, gamed=("gpt4_gamed",)
+    ).set_index("model")
+    assert "gpt4_gamed" not in table.index and len(table) == 10
+    assert table["lc"].between(0, 100).all()
+    moved = (table["lc"] - ae_three.loc[table.index, "lc"]).abs()
+    assert moved.drop(BASELINE).max() > 0.5  # the gamed rows change the fits
+    with pytest.raises(DataError, match="need a baseline"):
+        win_rates_three_ways(ae_pairs, gamed=("gpt4_gamed",), n_resamples=0)
 
 
 def test_verbose_concise_variants_move(ae_three: pd.DataFrame) -> None:
