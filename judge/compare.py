@@ -208,10 +208,11 @@ def format_comparison(c: Comparison) -> str:
             f"{pct(row.win_rate)}% [{pct(row.win_rate_low)}, {pct(row.win_rate_high)}]"
         )
     if len(c.ranking):
-        lines += ["", f"{'rank':>4} {'model':<32} {'Bradley-Terry (95% CI)':>28} {'Elo':>7}"]
+        lines += ["", f"{'rank':>5} {'model':<32} {'Bradley-Terry (95% CI)':>28} {'Elo':>7}"]
         for row in c.ranking.itertuples():
             ci = f"{row.strength:+.2f} [{row.strength_low:+.2f}, {row.strength_high:+.2f}]"
-            lines.append(f"{row.rank:>4} {row.model:<32} {ci:>28} {row.elo:>7.0f}")
+            note = "  (never wins: strength set by the ridge)" if row.never_wins else ""
+            lines.append(f"{row.rank_range:>5} {row.model:<32} {ci:>28} {row.elo:>7.0f}{note}")
     lines += _controlled_lines(c)
     if len(c.position):
         pos = c.position.iloc[0]

@@ -340,3 +340,15 @@ def test_report_self_preference_and_bad_declaration(tmp_path: Path) -> None:
     assert "| self | fair | m3 | 240 | 100 |" in text
     result = CliRunner().invoke(app, ["report", str(tmp_path), "--self-model", "judge-only"])
     assert result.exit_code != 0 and "expected JUDGE=MODEL[,MODEL]" in result.output
+
+
+def test_bradley_terry_rank_ranges_and_a_model_that_never_wins() -> None:
+    from judge.analysis.ranking import bradley_terry
+
+    pairs = _labelled_round_robin().query("judge == 'fair'").copy()
+    # m0 never wins: every pair it is in goes to the other model
+    pairs.loc[pairs["model_a"] == "m0", "verdict"] = "B"
+    table = bradley_terry(pairs, n_resamples=100).set_index("model")
+    assert table.loc["m0", "never_wins"] and not table.loc["m2", "never_wins"]
+    assert table.loc["m0", "rank_range"] == "4"
+    assert all(isinstance(r, str) for r in table["rank_range"])
