@@ -298,8 +298,22 @@ def compare(
     ] = None,
     resamples: Annotated[int, typer.Option(help="bootstrap resamples for the CIs")] = 1000,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
+    baseline: Annotated[
+        str | None,
+        typer.Option(help="model to compare every other against (default: a round robin)"),
+    ] = None,
+    difficulty: Annotated[
+        Path | None,
+        typer.Option(help="CSV of instruction_difficulty per prompt_key/instruction (LC GLM)"),
+    ] = None,
+    gamed: Annotated[
+        list[str] | None,
+        typer.Option(help="a compared model that is a length-gamed variant of the baseline"),
+    ] = None,
 ) -> None:
-    """Judge models' outputs on the same prompts (both orders): win/tie/loss, CIs, ranking."""
+    """Judge models' outputs on the same prompts (both orders): win/tie/loss, CIs, ranking,
+    and discrete / probability-weighted / length-controlled win rates and a style-controlled
+    Bradley-Terry ranking."""
     from judge.compare import compare_outputs, format_comparison
     from judge.run import RetryPolicy
 
@@ -325,6 +339,9 @@ def compare(
             strict=not lenient,
             n_resamples=resamples,
             questions=questions,
+            baseline=baseline,
+            difficulty=difficulty,
+            gamed=tuple(gamed or ()),
         )
         typer.echo(format_comparison(result))
     except JudgeError as exc:
@@ -352,6 +369,14 @@ def report(
             help="where `judge view` serves these runs: counts of items link there ('' for none)"
         ),
     ] = "http://127.0.0.1:8765",
+    self_model: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--self-model",
+            help="JUDGE=MODEL[,MODEL]: the judge's own model (or family) among the compared "
+            "ones; reports its favouritism against humans / other judges (repeatable)",
+        ),
+    ] = None,
 ) -> None:
     """Write a Markdown and HTML report: agreement, kappa, position and length bias, vs humans."""
     from judge.analysis.report import write_report
@@ -359,6 +384,12 @@ def report(
     try:
         if failures not in ("wrong", "exclude"):
             raise ConfigError(f"--failures must be wrong or exclude, not {failures!r}")
+        own: dict[str, list[str]] = {}
+        for spec in self_model or []:
+            judge_name, sep, models = spec.partition("=")
+            if not sep or not judge_name or not models:
+                raise ConfigError(f"--self-model {spec!r}: expected JUDGE=MODEL[,MODEL]")
+            own.setdefault(judge_name, []).extend(m for m in models.split(",") if m)
         target = out or runs[0] / "report"
         paths = write_report(
             runs,
@@ -369,6 +400,7 @@ def report(
             failures=failures,  # type: ignore[arg-type]
             datasets_dir=data_root,
             viewer_url=viewer_url or None,
+            self_models=own,
         )
         for kind, path in paths.items():
             typer.echo(f"{kind:<10} {path}")

@@ -609,6 +609,7 @@ def item_columns(items: Sequence[PairItem | SingleItem]) -> ItemColumns:
             "aspect",
             "scale_low",
             "scale_high",
+            *MARKDOWN_COLUMNS,
         )
     }
     labels: list[tuple[int, str, str]] = []
@@ -628,6 +629,10 @@ def item_columns(items: Sequence[PairItem | SingleItem]) -> ItemColumns:
             rows["aspect"].append(None)
             rows["scale_low"].append(np.nan)
             rows["scale_high"].append(np.nan)
+            for side, text in (("a", item.response_a), ("b", item.response_b)):
+                counts = markdown_counts(text)
+                for element, count in zip(("headers", "lists", "bold"), counts, strict=True):
+                    rows[f"{element}_{side}"].append(float(count))
             labels.extend((position, lab.annotator, lab.verdict) for lab in item.labels)
         else:
             rows["len_a"].append(float(len(item.response)))
@@ -638,12 +643,59 @@ def item_columns(items: Sequence[PairItem | SingleItem]) -> ItemColumns:
             rows["aspect"].append(item.aspect)
             rows["scale_low"].append(item.scale[0] if item.scale else np.nan)
             rows["scale_high"].append(item.scale[1] if item.scale else np.nan)
+            for markdown in MARKDOWN_COLUMNS:
+                rows[markdown].append(np.nan)
             scores.extend((position, s.annotator, s.score, s.aspect) for s in item.scores)
     return ItemColumns(
         items=pd.DataFrame(rows),
         labels=pd.DataFrame(labels, columns=["row", "annotator", "verdict"]),
         scores=pd.DataFrame(scores, columns=["row", "annotator", "score", "aspect"]),
     )
+
+
+MARKDOWN_COLUMNS: Final[tuple[str, ...]] = (
+    "headers_a",
+    "lists_a",
+    "bold_a",
+    "headers_b",
+    "lists_b",
+    "bold_b",
+)
+"""Markdown element counts of each response (Arena-Hard's style features; see
+:func:`markdown_counts`); NaN for single-answer items and frames built without them."""
+# One spelling for Python's re and pyarrow's RE2 (both count non-overlapping matches).
+_MARKDOWN_PATTERNS: Final = (
+    r"(?m)^#{1,6}\s",  # headers
+    r"(?m)^\s*(?:\d+\.|[-*+])\s",  # list items
+    r"\*\*[^*\n]+\*\*|__[^_\n]+__",  # bold spans
+)
+_CODE_BLOCK: Final = r"```[^`]*```"
+_MARKDOWN_RE: Final = tuple(re.compile(p) for p in _MARKDOWN_PATTERNS)
+_CODE_RE: Final = re.compile(_CODE_BLOCK)
+
+
+def markdown_counts(text: str) -> tuple[int, int, int]:
+    r"""Headers, list items and bold spans of a response, code blocks removed first
+    (Arena-Hard's ``add_markdown_info`` counts: ``#``..``######`` headers, ordered and
+    unordered list items, ``**``/``__`` bold).
+
+    >>> markdown_counts("# T\n\n- a\n- b\n1. **c**\n```\n# not a header\n```")
+    (1, 3, 1)
+    """
+    text = _CODE_RE.sub("", text)
+    headers, lists, bold = (len(pattern.findall(text)) for pattern in _MARKDOWN_RE)
+    return headers, lists, bold
+
+
+def _markdown_columns(column: pa.ChunkedArray, side: str) -> dict[str, np.ndarray]:
+    """:func:`markdown_counts` of every text of ``column``, on whole columns (RE2)."""
+    text = pc.replace_substring_regex(column, _CODE_BLOCK, "")
+    return {
+        f"{element}_{side}": np.asarray(
+            pc.count_substring_regex(text, pattern).to_numpy(zero_copy_only=False), dtype=float
+        )
+        for element, pattern in zip(("headers", "lists", "bold"), _MARKDOWN_PATTERNS, strict=True)
+    }
 
 
 _ITEM_COMMON: Final = ("id", "benchmark", "prompt", "reference", "category", "metadata", "kind")
@@ -869,6 +921,14 @@ def read_items(path: Path) -> ItemColumns | None:
             "aspect": strings("-") if pair else _filled(strings("aspect"), "overall"),
             "scale_low": scale_low,
             "scale_high": scale_high,
+            **(
+                {
+                    **_markdown_columns(table.column("response_a"), "a"),
+                    **_markdown_columns(table.column("response_b"), "b"),
+                }
+                if pair
+                else {name: np.full(table.num_rows, np.nan) for name in MARKDOWN_COLUMNS}
+            ),
         }
     )
     return ItemColumns(items=frame, labels=labels, scores=scores)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -42,6 +42,14 @@ class Comparison:
     """Bradley-Terry strengths with bootstrap CIs (more than two models), else empty."""
     position: pd.DataFrame
     """Position consistency across the two orders."""
+    three_ways: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """Discrete, probability-weighted and length-controlled win rates per model with SEs,
+    CIs and LC rank ranges (:func:`judge.analysis.controlled.win_rates_three_ways`)."""
+    style: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """Plain and style-controlled Bradley-Terry strengths with CIs and rank ranges."""
+    style_coefficients: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """The style covariates' coefficients with CIs."""
+    baseline: str | None = None
 
 
 log = logging.getLogger(__name__)
@@ -122,14 +130,34 @@ def compare_outputs(
     strict: bool = True,
     n_resamples: int = 1000,
     questions: str | Path | None = None,
+    baseline: str | None = None,
+    difficulty: str | Path | None = None,
+    gamed: Sequence[str] = (),
 ) -> Comparison:
-    """Judge every pair of outputs and compute win rates (and a ranking for > 2 models)."""
+    """Judge every pair of outputs and compute win rates (and a ranking for > 2 models).
+
+    The length- and style-controlled tables (:mod:`judge.analysis.controlled`) refit a
+    GLM per resample, so they use at most :data:`CONTROLLED_RESAMPLES` resamples.
+    ``baseline`` (a model name) gives win rates against it instead of a round robin;
+    ``difficulty`` is a CSV of instruction difficulty for the LC GLM
+    (:func:`judge.analysis.controlled.read_difficulty`); ``gamed`` names compared models
+    that are length-gamed variants of the baseline (the LC GLM is regularised towards
+    them, AlpacaEval's way; they get no row of their own)."""
     from judge.analysis.bias import position_table
+    from judge.analysis.controlled import read_difficulty, style_controlled
     from judge.analysis.frame import build_frame, pair_frame
     from judge.analysis.ranking import bradley_terry, win_rates
 
     files = [Path(p) for p in paths]
     items, models = comparison_items(files, strict=strict, questions=questions)
+    if baseline is not None and baseline not in models:
+        raise ConfigError(f"baseline {baseline!r} is none of the compared models: {models}")
+    if gamed and baseline is None:
+        raise ConfigError("--gamed needs --baseline (gamed variants of the baseline)")
+    unknown = [g for g in gamed if g not in models]
+    if unknown:
+        raise ConfigError(f"gamed model {unknown[0]!r} is none of the compared models: {models}")
+    user_difficulty = read_difficulty(difficulty) if difficulty is not None else None
     config = config.model_copy(
         update={
             "benchmark": "compare",
@@ -163,7 +191,50 @@ def compare_outputs(
         else pd.DataFrame()
     )
     position = position_table(frame, pairs=pairs, n_resamples=n_resamples, seed=config.seed)
-    return Comparison(result, models, rates, ranking, position)
+    boot = min(n_resamples, CONTROLLED_RESAMPLES)
+    three = controlled_win_rates(
+        pairs,
+        baseline=baseline,
+        difficulty=user_difficulty,
+        gamed=gamed,
+        n_resamples=boot,
+        seed=config.seed,
+    )
+    style, coefficients = (
+        style_controlled(pairs, n_resamples=boot, seed=config.seed)
+        if len(pairs)
+        else (pd.DataFrame(), pd.DataFrame())
+    )
+    return Comparison(
+        result, models, rates, ranking, position, three, style, coefficients, baseline
+    )
+
+
+CONTROLLED_RESAMPLES = 200
+"""Bootstrap resamples of the length- and style-controlled tables (each refits a GLM)."""
+
+
+def controlled_win_rates(
+    pairs: pd.DataFrame,
+    *,
+    baseline: str | None = None,
+    difficulty: pd.Series | None = None,
+    gamed: Sequence[str] = (),
+    n_resamples: int = CONTROLLED_RESAMPLES,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Win rates three ways per model with ``lc_rank``, the ranks its LC interval allows."""
+    from judge.analysis.controlled import win_rates_three_ways, with_lc_rank
+
+    table = win_rates_three_ways(
+        pairs,
+        baseline=baseline,
+        difficulty=difficulty,
+        gamed=gamed,
+        n_resamples=n_resamples,
+        seed=seed,
+    )
+    return with_lc_rank(table, ("run",))
 
 
 def format_comparison(c: Comparison) -> str:
@@ -183,10 +254,12 @@ def format_comparison(c: Comparison) -> str:
             f"{pct(row.win_rate)}% [{pct(row.win_rate_low)}, {pct(row.win_rate_high)}]"
         )
     if len(c.ranking):
-        lines += ["", f"{'rank':>4} {'model':<32} {'Bradley-Terry (95% CI)':>28} {'Elo':>7}"]
+        lines += ["", f"{'rank':>5} {'model':<32} {'Bradley-Terry (95% CI)':>28} {'Elo':>7}"]
         for row in c.ranking.itertuples():
             ci = f"{row.strength:+.2f} [{row.strength_low:+.2f}, {row.strength_high:+.2f}]"
-            lines.append(f"{row.rank:>4} {row.model:<32} {ci:>28} {row.elo:>7.0f}")
+            note = "  (never wins: strength set by the ridge)" if row.never_wins else ""
+            lines.append(f"{row.rank_range:>5} {row.model:<32} {ci:>28} {row.elo:>7.0f}{note}")
+    lines += _controlled_lines(c)
     if len(c.position):
         pos = c.position.iloc[0]
         lines += [
@@ -201,3 +274,54 @@ def format_comparison(c: Comparison) -> str:
         f"{counts.error} error)"
     )
     return "\n".join(lines)
+
+
+def _controlled_lines(c: Comparison) -> list[str]:
+    """The length- and style-controlled tables of the printout."""
+
+    def ci(value: float, low: float, high: float) -> str:
+        if pd.isna(value):
+            return "n/a"
+        if pd.isna(low):
+            return f"{value:5.1f}"
+        return f"{value:5.1f} [{low:5.1f}, {high:5.1f}]"
+
+    lines: list[str] = []
+    t = c.three_ways
+    if len(t):
+        against = f"against {c.baseline}" if c.baseline else "round robin"
+        lines += [
+            "",
+            f"win rates, three ways ({against}; %, 95% CI; LC = length-controlled)",
+            f"{'rank':>5} {'model':<28} {'discrete':>20} {'weighted':>20} {'LC':>20}",
+        ]
+        for row in t.itertuples():
+            note = "  (never wins)" if row.never_wins else ""
+            lines.append(
+                f"{row.lc_rank:>5} {row.model:<28} "
+                f"{ci(row.discrete, row.discrete_low, row.discrete_high):>20} "
+                f"{ci(row.weighted, row.weighted_low, row.weighted_high):>20} "
+                f"{ci(row.lc, row.lc_low, row.lc_high):>20}{note}"
+            )
+    s = c.style
+    if len(s) and len(c.models) > 2:
+        lines += [
+            "",
+            "Bradley-Terry, plain and style-controlled (length, headers, lists, bold)",
+            f"{'rank':>5} {'model':<28} {'plain (95% CI)':>24} {'rank':>5} "
+            f"{'controlled (95% CI)':>24}",
+        ]
+        for row in s.itertuples():
+            plain = f"{row.strength:+.2f} [{row.strength_low:+.2f}, {row.strength_high:+.2f}]"
+            ctrl = f"{row.controlled:+.2f} [{row.controlled_low:+.2f}, {row.controlled_high:+.2f}]"
+            note = "  (never wins: strength set by the ridge)" if row.never_wins else ""
+            lines.append(
+                f"{row.strength_rank:>5} {row.model:<28} {plain:>24} "
+                f"{row.controlled_rank:>5} {ctrl:>24}{note}"
+            )
+        coefs = ", ".join(
+            f"{r.covariate} {r.coef:+.2f} [{r.coef_low:+.2f}, {r.coef_high:+.2f}]"
+            for r in c.style_coefficients.itertuples()
+        )
+        lines.append(f"style coefficients (log-odds per SD): {coefs}")
+    return lines

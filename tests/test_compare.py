@@ -68,12 +68,20 @@ def test_compare_three_models_gives_a_bradley_terry_ranking(tmp_path: Path) -> N
             "--quiet",
             "--resamples",
             "100",
+            "--baseline",
+            "model-z",
         ],
     )
     assert result.exit_code == 0, result.output
     assert "Bradley-Terry" in result.output and "Elo" in result.output
     for name in ("model-x", "model-y", "model-z"):
         assert name in result.output
+    # discrete / weighted / length-controlled against the baseline, style control
+    assert "win rates, three ways (against model-z" in result.output
+    assert "style-controlled (length, headers, lists, bold)" in result.output
+    assert "style coefficients (log-odds per SD): length" in result.output
+    bad = runner.invoke(app, ["compare", str(x), str(y), "--baseline", "nobody", "--quiet"])
+    assert bad.exit_code != 0 and "baseline 'nobody' is none of" in bad.output
 
 
 def test_unmatched_prompts_are_an_error_unless_lenient(tmp_path: Path) -> None:

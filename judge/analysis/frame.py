@@ -26,8 +26,10 @@ import numpy as np
 import pandas as pd
 
 from judge.columns import CRITERION_PREFIX as CRITERION_PREFIX
+from judge.columns import MARKDOWN_COLUMNS as MARKDOWN_COLUMNS
 from judge.columns import MEMBER_PREFIX as MEMBER_PREFIX
 from judge.columns import ItemColumns, item_columns, judgment_columns
+from judge.columns import markdown_counts as markdown_counts
 from judge.columns import member_statuses as member_statuses
 from judge.errors import ConfigError, DataError
 from judge.records import Judgment, PairItem, SingleItem
@@ -86,6 +88,7 @@ ITEM_COLUMNS: Final[tuple[str, ...]] = (
     "aspect",
     "scale_low",
     "scale_high",
+    *MARKDOWN_COLUMNS,
 )
 """Item facts copied onto every judgment row (plus the ``human:*`` columns)."""
 
@@ -249,6 +252,12 @@ def _item_table_of(columns: ItemColumns) -> pd.DataFrame:
             "aspect": aspect,
             "scale_low": items["scale_low"].to_numpy(dtype=np.float64),
             "scale_high": items["scale_high"].to_numpy(dtype=np.float64),
+            **{
+                name: items[name].to_numpy(dtype=np.float64)
+                if name in items
+                else np.full(n, np.nan)
+                for name in MARKDOWN_COLUMNS
+            },
         }
     )
     # one column per annotator (first-seen order), holding that annotator's last vote
@@ -390,6 +399,7 @@ _OPTIONAL: Final[dict[str, Any]] = {
     "scale_high": np.nan,
     "judge_scale_low": np.nan,
     "judge_scale_high": np.nan,
+    **dict.fromkeys(MARKDOWN_COLUMNS, np.nan),
 }
 """Columns a frame built elsewhere (synthetic, an older Parquet file) may lack: unknown."""
 
@@ -437,6 +447,7 @@ def _finish(frame: pd.DataFrame) -> pd.DataFrame:
         "scale_high",
         "judge_scale_low",
         "judge_scale_high",
+        *MARKDOWN_COLUMNS,
     ):
         frame[column] = frame[column].astype(np.float64)
     frame["n_annotators"] = frame["n_annotators"].astype(np.int64)

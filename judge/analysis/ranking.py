@@ -241,8 +241,12 @@ def bradley_terry(
 
     Columns: group keys, ``model``, ``strength`` (log-odds, summing to zero) with
     ``_low`` / ``_high``, ``elo`` (``1000 + 400 * strength / ln 10``), ``rank`` (1 = best),
-    ``battles``, ``n_failed``.
+    ``rank_range`` (the ranks the intervals allow, e.g. ``"1-3"``:
+    :func:`judge.analysis.controlled.rank_ranges`), ``never_wins`` (no win and no tie: its
+    strength is set by the ridge alone), ``battles``, ``n_failed``.
     """
+    from judge.analysis.controlled import rank_ranges
+
     rows = []
     for keys, tournament, features in _tournaments(pairs, by):
         names = tournament.names
@@ -264,11 +268,21 @@ def bradley_terry(
             ci_columns(row, "strength", strength, model_samples, confidence)
             row["elo"] = ELO_BASE + ELO_SCALE * strength
             row["rank"] = int(ranks[i])
+            row["never_wins"] = bool(wins[i].sum() == 0)
             row["battles"] = int(battles[i])
             row["n_failed"] = tournament.n_failed
             rows.append(row)
     out = pd.DataFrame(rows)
-    return out.sort_values([*by, "rank"]).reset_index(drop=True) if len(out) else out
+    if out.empty:
+        return out
+    out = out.sort_values([*by, "rank"]).reset_index(drop=True)
+    ranges = {
+        i: r
+        for _, g in out.groupby(list(by), sort=False, observed=True)
+        for i, r in zip(g.index, rank_ranges(g, "strength"), strict=True)
+    }
+    out.insert(int(out.columns.get_loc("rank")) + 1, "rank_range", pd.Series(ranges))
+    return out
 
 
 def summary(frame: pd.DataFrame, *, reconcile: str | None = None) -> dict[str, Any]:

@@ -12,7 +12,7 @@ import html
 import io
 import math
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -594,6 +594,7 @@ def write_report(
     datasets_dir: str | Path | None = None,
     title: str = "judge-harness report",
     viewer_url: str | None = DEFAULT_VIEWER_URL,
+    self_models: Mapping[str, Sequence[str]] | None = None,
 ) -> dict[str, Path]:
     """Analyse run folders and write ``report.md``, ``report.html``, ``figures/*.png`` and
     ``frame.parquet`` (the tidy frame) into ``out_dir``. Returns the written paths.
@@ -622,6 +623,7 @@ def write_report(
         datasets_dir=datasets_dir,
         title=title,
         viewer_url=viewer_url,
+        self_models=self_models,
     )
     figures_dir = out / "figures"
     figures_dir.mkdir(exist_ok=True)
@@ -649,9 +651,12 @@ def build_report(
     title: str = "judge-harness report",
     probes: pd.DataFrame | None = None,
     viewer_url: str | None = DEFAULT_VIEWER_URL,
+    self_models: Mapping[str, Sequence[str]] | None = None,
 ) -> _Doc:
     """The report of a frame, in memory (see :func:`write_report`); ``probes`` is the
-    probe design (:func:`judge.probes.run.load_probe_design`) where runs are probes."""
+    probe design (:func:`judge.probes.run.load_probe_design`) where runs are probes;
+    ``self_models`` maps a judge to its own model(s) among the compared ones
+    (self-preference)."""
     doc = _Doc(title, viewer_url=viewer_url)
     opts: dict[str, Any] = {"n_resamples": n_resamples, "confidence": confidence, "seed": seed}
     pct = f"{confidence:.0%}"
@@ -676,6 +681,7 @@ def build_report(
     if len(pairs):
         published = published_by_run(frame, datasets_dir)
         _pairs_sections(doc, frame, pairs, pairs_all, failures, opts, pct, published)
+        _controlled_section(doc, pairs, opts, self_models or {})
     if (frame["kind"] == "single").any():
         _single_section(doc, frame, opts)
     _reliability_sections(doc, frame, probes, opts, pct)
@@ -1353,3 +1359,144 @@ def _reliability_sections(
             "pair unit combines the orders by the run's reconcile policy."
         )
         doc.table(_display(consistent, ci=["consistency", "entropy"]))
+
+
+# --- Length- and style-controlled leaderboard (issue 11) ------------------------------
+
+CONTROLLED_RESAMPLES: Final = 200
+"""Bootstrap resamples of the controlled tables (each refits a GLM), at most."""
+
+
+def _controlled_section(
+    doc: _Doc,
+    pairs: pd.DataFrame,
+    opts: dict[str, Any],
+    self_models: Mapping[str, Sequence[str]] | None = None,
+) -> None:
+    """Per judge: win rates three ways (discrete, weighted, LC) with CIs and rank ranges,
+    the raw-vs-LC plot, and the plain vs style-controlled Bradley-Terry ranking."""
+    from judge.analysis.controlled import leaderboard, style_controlled, system_level
+
+    named = pairs[pairs["model_a"].notna() & pairs["model_b"].notna()]
+    _self_preference(doc, named, opts, self_models or {})
+    if (
+        named.empty
+        or len(set(named["model_a"].astype(str)) | set(named["model_b"].astype(str))) < 3
+    ):
+        return
+    boot = {**opts, "n_resamples": min(int(opts["n_resamples"]), CONTROLLED_RESAMPLES)}
+    table, baseline = leaderboard(named, **boot)
+    if table.empty:
+        return
+    doc.heading("Length- and style-controlled leaderboard")
+    against = f"against the baseline {baseline}" if baseline else "in a round robin"
+    doc.para(
+        f"Per judge, each model's win rate {against}, three ways: discrete (a win counts "
+        "1, a tie 0.5), weighted (mean P(model wins) where the judge gave probabilities) "
+        "and length-controlled (LC: AlpacaEval 2.0's per-model logistic GLM on "
+        "tanh(standardised length difference), instruction difficulty and a constant, "
+        "predicted with the length term at 0). Percentages with standard errors and "
+        f"bootstrap intervals over prompts ({boot['n_resamples']} resamples). The LC rank "
+        "is the range of ranks the LC intervals allow; 'never wins' marks a model with no "
+        "pair won."
+    )
+    shown = table.drop(
+        columns=[c for c in ("opponent", "glm_c", "difficulty_coef") if c in table]
+    ).rename(columns={"length_coef": "GLM length coef", "constant": "GLM constant"})
+    doc.table(_display(shown, ci=["discrete", "weighted", "lc"]))
+    for judge, part in table.groupby("judge", sort=True):
+        doc.figure(
+            f"raw_vs_lc_{_slug(str(judge))}",
+            plot_raw_vs_lc(part, str(judge)),
+            f"Raw and length-controlled win rate per model ({judge})",
+        )
+    models, coefs = style_controlled(named, by=("judge",), **boot)
+    if len(models):
+        doc.para(
+            "Bradley-Terry strengths (log-odds, summing to zero) without and with Arena-Hard's "
+            "style covariates (length difference over total length; header, list and bold "
+            "density differences; each standardised), with bootstrap intervals and the rank "
+            "ranges they allow. A model that never wins has a strength set only by the ridge."
+        )
+        doc.table(_display(models, ci=["strength", "controlled"]))
+        doc.table(
+            _display(coefs, ci=["coef"]),
+            "Style coefficients (log-odds per standard deviation of the covariate)",
+        )
+    judges = sorted(map(str, named["judge"].unique()))
+    levels = []
+    if named["label"].notna().any():
+        levels.append(system_level(named, **boot))
+    if len(judges) > 1:
+        levels.append(system_level(named, reference=judges[0], **boot))
+    level = pd.concat(levels, ignore_index=True) if levels else pd.DataFrame()
+    if len(level) and (level["n_models"] >= 3).any():
+        doc.table(
+            _display(level, ci=["spearman", "kendall"]),
+            "System-level agreement: rank correlation of the per-model win rates (every "
+            "opponent) with the reference's on the same pairs (humans: the majority label)",
+        )
+
+
+def plot_raw_vs_lc(table: pd.DataFrame, judge: str) -> bytes:
+    """Weighted (raw) and length-controlled win rate per model, with bootstrap CIs."""
+    table = table.sort_values("lc", ascending=True)
+    fig = _figure(7.0, max(2.5, 0.35 * len(table) + 1.2))
+    ax = fig.add_subplot(1, 1, 1)
+    y = np.arange(len(table))
+    for offset, name, label, color in (
+        (-0.18, "weighted", "raw (weighted)", "#4C72B0"),
+        (0.18, "lc", "length-controlled", "#DD8452"),
+    ):
+        ax.errorbar(
+            table[name],
+            y + offset,
+            xerr=_error_bars(table[name], table[f"{name}_low"], table[f"{name}_high"]),
+            fmt="o",
+            color=color,
+            label=label,
+            capsize=3,
+            markersize=4,
+        )
+    ax.set_yticks(y, [_short(str(m), 30) for m in table["model"]], fontsize=8)
+    ax.set_xlabel("win rate (%)")
+    ax.set_title(f"Raw vs length-controlled win rate ({_short(judge, 40)})", fontsize=9)
+    ax.legend(fontsize=7, loc="lower right")
+    return _png(fig)
+
+
+def _self_preference(
+    doc: _Doc, named: pd.DataFrame, opts: dict[str, Any], self_models: Mapping[str, Sequence[str]]
+) -> None:
+    """Each declared judge's favouritism for its own models, against the humans and every
+    other judge on the same pairs."""
+    from judge.analysis.controlled import HUMANS, self_preference
+
+    judges = sorted(map(str, named["judge"].unique()))
+    tables = []
+    for judge, models in sorted(self_models.items()):
+        if judge not in judges:
+            continue
+        references = [HUMANS] if named["label"].notna().any() else []
+        references += [j for j in judges if j != judge]
+        for reference in references:
+            table = self_preference(
+                named, judge=judge, models=list(models), reference=reference, **opts
+            )
+            tables.append(table.assign(judge=judge, reference=reference))
+    rows = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
+    if rows.empty or not (rows["n"] > 0).any():
+        return
+    doc.heading("Self-preference")
+    doc.para(
+        "Each declared judge's own model(s): win rate (every opponent, %) under the judge "
+        "and under the reference on the same pairs; favouritism = the difference in "
+        "percentage points, with a paired bootstrap interval over prompts."
+    )
+    columns = ["judge", "reference", "model", "n", "judge_win_rate", "reference_win_rate"]
+    doc.table(
+        _display(
+            rows[[*columns, "favouritism", "favouritism_low", "favouritism_high"]],
+            ci=["favouritism"],
+        )
+    )
