@@ -333,7 +333,7 @@ def agreement_table(
             points["alpha"] = krippendorff_alpha(value_counts=votes + judge_votes)
             points["alpha_humans"] = krippendorff_alpha(value_counts=votes)
         samples = None
-        if n_resamples > 0 and n_units:
+        if n_resamples > 0 and n_units and keep.any():
             per_unit = [
                 _confusion_per_unit(y[keep], j[keep], unit[keep], n_units).reshape(n_units, -1)
             ]
