@@ -31,7 +31,7 @@ from typing import Any
 from judge.backends.base import Backend, CompletionRequest
 from judge.errors import BudgetExceeded, ConfigError
 from judge.judges import CallResult, PromptJudge, Task
-from judge.records import Record, RunConfig
+from judge.records import Record
 
 CHARS_PER_TOKEN = 4
 """The documented estimate: about 4 characters of English a token (OpenAI's rule of thumb)."""
@@ -140,30 +140,6 @@ def estimate(
         token_source=counter.source,
         per_request_tokens=tuple(tokens),
     )
-
-
-def estimate_run(
-    config: RunConfig,
-    *,
-    output: str | Path = "results",
-    run_name: str | None = None,
-    tokenizer: str | None = None,
-) -> CostEstimate:
-    """The estimate of what ``judge run`` with ``config`` would still ask (nothing sent)."""
-    from judge.benchmark import load_items
-    from judge.run import build_benchmark, build_judge, plan_tasks, run_id_for
-    from judge.store import RunStore, judgment_key
-
-    items = load_items(build_benchmark(config), limit=config.limit)
-    judge = build_judge(config)
-    if not isinstance(judge, PromptJudge):
-        raise ConfigError(f"--dry-run estimates prompt judges; {judge.name!r} is not one")
-    store = RunStore(Path(output) / (run_name or run_id_for(config, judge)))
-    done: set[tuple[str, bool, int]] = set()
-    if store.exists() and store.path.joinpath("judgments.jsonl").exists():
-        done = {judgment_key(j) for j in store.judgments() if j.status != "error"}
-    tasks = [t for t in plan_tasks(items, config) if (t.item.id, t.swapped, t.sample) not in done]
-    return estimate(judge, tasks, tokenizer=tokenizer)
 
 
 def format_estimate(est: CostEstimate) -> str:

@@ -179,7 +179,8 @@ def run(
             execution="batch" if batch else "live",
         )
         if dry_run:
-            from judge.budget import estimate_run, format_estimate
+            from judge.budget import format_estimate
+            from judge.dry_run import estimate_run
 
             est = estimate_run(config, output=output, run_name=name, tokenizer=tokenizer)
             typer.echo(format_estimate(est))
