@@ -677,6 +677,8 @@ def view(
 
     try:
         serve(runs, port=port, open_browser=not no_browser, echo=typer.echo)
+    except KeyboardInterrupt:  # Ctrl-C outside the serving loop (opening, closing): a stop
+        typer.echo("stopped")
     except JudgeError as exc:
         _fail(exc)
 
