@@ -41,6 +41,11 @@ if TYPE_CHECKING:
 PAGE_SIZE: Final = 50
 """Rows per list page."""
 
+_DEFAULT_LINE: Final = 16 * 2**20
+"""The longest line read on the first try (DuckDB's default ``maximum_object_size``)."""
+_LONGEST_LINE: Final = 2**30
+"""The longest line read at all (an item with a very long conversation)."""
+
 _JUDGMENT_COLUMNS: Final[dict[str, str]] = {
     "item_id": "VARCHAR",
     "judge": "VARCHAR",
@@ -234,9 +239,13 @@ class ViewData:
         self._tmp = Path(tempfile.mkdtemp(prefix="judge-view-"))
         self._lock = threading.Lock()
         self._con: duckdb.DuckDBPyConnection = engine.connect(
-            ":memory:", config={"temp_directory": str(self._tmp / "spill")}
+            ":memory:",
+            config={"temp_directory": str(self._tmp / "spill")},
         )
-        self._sources: list[tuple[Path | None, Path | None]] = []
+        # No progress bar drawn over the terminal that prints the viewer's address.
+        self._con.execute("SET enable_progress_bar = false")
+        self._sources: list[tuple[tuple[Path | None, Path], tuple[Path | None, Path]]] = []
+        """Per run: (file to read, run file) of items and of judgments."""
         self._texts_ready = threading.Event()
         self._text_error: Exception | None = None
         self._text_cursor: duckdb.DuckDBPyConnection | None = None
@@ -265,7 +274,7 @@ class ViewData:
                         manifest=manifest,
                     )
                 )
-            self._keep_latest()
+            self._create_views()
             self._build_pairs()
             self.runs = [self._counted(run) for run in self.runs]
         except BaseException:
@@ -295,23 +304,59 @@ class ViewData:
         return source
 
     @staticmethod
-    def _read_json(source: Path | None, columns: dict[str, str]) -> str:
-        """A ``read_json`` call over ``source``, or an empty table of the same columns."""
+    def _read_json(source: Path | None, columns: dict[str, str], object_size: int) -> str:
+        """A ``read_json`` call over ``source`` allowing lines of ``object_size`` bytes, or
+        an empty table of the same columns."""
         if source is None:
             typed = ", ".join(f"NULL::{t} AS {name}" for name, t in columns.items())
             return f"(SELECT {typed} WHERE false)"
         return (
             f"read_json({_literal(str(source))}, format='newline_delimited', "
-            f"columns={_struct(columns)}, maximum_object_size=1073741824)"
+            f"columns={_struct(columns)}, maximum_object_size={object_size})"
         )
 
-    def _load_run(self, run: int, items_path: Path, judgments_path: Path) -> None:
-        """The columns the list needs (verdicts, statuses, labels, lengths) of one run;
-        the texts are read later (:meth:`_load_texts`)."""
+    def _read_into(
+        self,
+        cur: duckdb.DuckDBPyConnection,
+        table: str,
+        select: str,
+        files: tuple[Path | None, Path],
+        columns: dict[str, str],
+    ) -> None:
+        """Create ``table`` from ``select``, a query over ``lines``: the ``columns`` of the
+        JSON lines of ``files`` (the file to read, the run's file that errors name).
+
+        Lines up to DuckDB's default ``maximum_object_size`` are read on the first try,
+        and only when a line is longer again with :data:`_LONGEST_LINE`: DuckDB reads a
+        file in buffers about that size, one per thread, so a 1 GiB limit read a 1 GB
+        file on one core (bench/view_scale.py: 4.5 s to read 1,000,000 judgments and
+        their items instead of 2.3 s on two cores)."""
         duckdb = _duckdb()
-        con = self._con
-        sources = (self._source(items_path), self._source(judgments_path))
-        self._sources.append(sources)
+        source, path = files
+
+        def create(object_size: int) -> str:
+            lines = self._read_json(source, columns, object_size)
+            return f"CREATE OR REPLACE TABLE {table} AS WITH lines AS (FROM {lines}) {select}"
+
+        try:
+            try:
+                cur.execute(create(_DEFAULT_LINE))
+            except duckdb.InvalidInputException as exc:
+                if "maximum_object_size" not in str(exc):
+                    raise
+                cur.execute(create(_LONGEST_LINE))
+        except duckdb.Error as exc:
+            raise DataError(_first_line(exc), path=str(path)) from exc
+
+    def _load_run(self, run: int, items_path: Path, judgments_path: Path) -> None:
+        """The columns the list needs (verdicts, statuses, labels, lengths) of one run,
+        as tables ``items_{run}`` and ``judgments_{run}``; the texts are read later
+        (:meth:`_load_texts`)."""
+        files = (
+            (self._source(items_path), items_path),
+            (self._source(judgments_path), judgments_path),
+        )
+        self._sources.append(files)
         item_columns = {
             k: _ITEM_COLUMNS[k]
             for k in (
@@ -333,11 +378,12 @@ class ViewData:
         }
         # rowid is the line order: a table created from a file scan keeps its order
         # (preserve_insertion_order, on by default), and the texts, read later, line up.
-        # (Created in parallel, then numbered: row_number() OVER () would be serial.)
-        try:
-            con.execute(
-                f"""
-                CREATE OR REPLACE TEMP TABLE core_items AS
+        # (row_number() OVER () would number the lines on one thread.)
+        self._read_into(
+            self._con,
+            f"items_{run}",
+            f"""
+            SELECT * EXCLUDE (n_a, n_b, n_tie), {_MAJORITY} AS label FROM (
                 SELECT id, benchmark, coalesce(kind, 'pair') AS kind, category,
                        left({_PROMPT_TEXT}, 240) AS snippet,
                        {_vote_counts_sql("labels")},
@@ -348,81 +394,89 @@ class ViewData:
                            list_filter(scores,
                                        lambda s: coalesce(s.aspect, 'overall') = 'overall'),
                            lambda s: s.score)) AS human_score
-                FROM {self._read_json(sources[0], item_columns)}
-                """
-            )
-        except duckdb.Error as exc:
-            raise DataError(_first_line(exc), path=str(items_path)) from exc
-        try:
-            con.execute(
-                f"""
-                CREATE OR REPLACE TEMP TABLE core_judgments AS
-                SELECT item_id, coalesce(swapped, false) AS swapped,
-                       coalesce(sample, 0) AS sample, status,
-                       CASE WHEN status = 'ok' THEN verdict END AS verdict, score,
-                       probabilities.A AS p_a, probabilities.B AS p_b,
-                       CASE WHEN probabilities.A IS NULL AND probabilities.B IS NULL
-                                 AND probabilities.tie IS NULL THEN NULL
-                            ELSE coalesce(probabilities.tie, 0) END AS p_tie,
-                       1 AS attempts
-                FROM {self._read_json(sources[1], judgment_columns)}
-                """
-            )
-        except duckdb.Error as exc:
-            raise DataError(_first_line(exc), path=str(judgments_path)) from exc
-        con.execute(
-            f"""
-            {"INSERT INTO items" if run else "CREATE TABLE items AS"}
-            SELECT {run}::INTEGER AS run, rowid AS idx, * EXCLUDE (n_a, n_b, n_tie),
-                   {_MAJORITY} AS label
-            FROM core_items;
-            {"INSERT INTO judgments" if run else "CREATE TABLE judgments AS"}
-            SELECT {run}::INTEGER AS run, rowid AS line, * FROM core_judgments;
-            DROP TABLE core_items; DROP TABLE core_judgments;
+                FROM lines)
+            """,
+            files[0],
+            item_columns,
+        )
+        self._read_into(
+            self._con,
+            f"judgments_{run}",
             """
+            SELECT item_id, coalesce(swapped, false) AS swapped,
+                   coalesce(sample, 0) AS sample, status,
+                   CASE WHEN status = 'ok' THEN verdict END AS verdict, score,
+                   probabilities.A AS p_a, probabilities.B AS p_b,
+                   CASE WHEN probabilities.A IS NULL AND probabilities.B IS NULL
+                             AND probabilities.tie IS NULL THEN NULL
+                        ELSE coalesce(probabilities.tie, 0) END AS p_tie,
+                   1 AS attempts
+            FROM lines
+            """,
+            files[1],
+            judgment_columns,
         )
 
-    def _keep_latest(self) -> None:
-        """Keep the last line per ``(run, item_id, swapped, sample)`` where a key has several
-        (a resumed run retries its errors); skipped when no key repeats."""
+    def _keep_latest(self, run: int) -> str:
+        """The SQL source of run ``run``'s current judgments: the last line per ``(item_id,
+        swapped, sample)`` where a key has several (a resumed run retries its errors), as
+        table ``latest_{run}``; the table as read when no key repeats."""
+        as_read = f"(SELECT {run}::INTEGER AS run, rowid AS line, * FROM judgments_{run})"
         (repeats,) = _one(
             self._con,
-            "SELECT count(*) FROM (SELECT 1 FROM judgments GROUP BY run, item_id, swapped, "
-            "sample HAVING count(*) > 1)",
+            f"SELECT count(*) > count(DISTINCT (item_id, swapped, sample)) FROM judgments_{run}",
             [],
         )
         if not repeats:
-            return
+            return as_read
         self._con.execute(
-            """
-            CREATE OR REPLACE TABLE judgments AS
+            f"""
+            CREATE TABLE latest_{run} AS
             SELECT * EXCLUDE (n) REPLACE (n AS attempts) FROM (
-                SELECT *, count(*) OVER (PARTITION BY run, item_id, swapped, sample) AS n
-                FROM judgments
+                SELECT *, count(*) OVER (PARTITION BY item_id, swapped, sample) AS n
+                FROM {as_read}
                 QUALIFY row_number() OVER (
-                    PARTITION BY run, item_id, swapped, sample ORDER BY line DESC) = 1)
-            ORDER BY run, line
+                    PARTITION BY item_id, swapped, sample ORDER BY line DESC) = 1)
+            ORDER BY line;
+            DROP TABLE judgments_{run};
             """
         )
+        return f"latest_{run}"
+
+    def _create_views(self) -> None:
+        """Views ``items`` and ``judgments`` over every run's tables (columns ``run`` and
+        ``idx`` or ``line``, the line number, added); no copy is made."""
+        items = " UNION ALL ".join(
+            f"SELECT {run.index}::INTEGER AS run, rowid AS idx, * FROM items_{run.index}"
+            for run in self.runs
+        )
+        judgments = " UNION ALL BY NAME ".join(
+            f"SELECT * FROM {self._keep_latest(run.index)}" for run in self.runs
+        )
+        self._con.execute(f"CREATE VIEW items AS {items}; CREATE VIEW judgments AS {judgments}")
 
     def _load_texts(self) -> None:
         """Read every run's texts (prompts, responses, raw replies, usage) into DuckDB, one
         table per run and file so that rowid is the line order. Runs in a background thread
-        after opening; until it is done the item page and the search read the files."""
+        after opening; until it is done the item page and the search wait."""
         with self._lock:
             cur = self._text_cursor = self._con.cursor()
         try:
             with cur:
-                for run, (items_source, judgments_source) in enumerate(self._sources):
+                for run, (items, judgments) in enumerate(self._sources):
                     if self._closing:
                         return
-                    cur.execute(
-                        f"CREATE TABLE item_texts_{run} AS SELECT *, {_PROMPT_TEXT} AS prompt_text "
-                        f"FROM {self._read_json(items_source, _ITEM_COLUMNS)}"
+                    self._read_into(
+                        cur,
+                        f"item_texts_{run}",
+                        f"SELECT *, {_PROMPT_TEXT} AS prompt_text FROM lines",
+                        items,
+                        _ITEM_COLUMNS,
                     )
-                    cur.execute(
-                        f"CREATE TABLE judgment_texts_{run} AS SELECT * "
-                        f"FROM {self._read_json(judgments_source, _JUDGMENT_COLUMNS)}"
+                    if self._closing:
+                        return
+                    self._read_into(
+                        cur, f"judgment_texts_{run}", "FROM lines", judgments, _JUDGMENT_COLUMNS
                     )
         except Exception as exc:
             self._text_error = exc
