@@ -2,7 +2,7 @@
 
 Writes a synthetic run folder (500,000 pairs x 2 orders: prompts, responses of 40 to
 1,500 characters, three annotators, raw replies, probabilities, 2% unparsed and 0.5%
-errors, every field a real ``judgments.jsonl`` line has; about 0.9 GB of JSON), then
+errors, every field a real ``judgments.jsonl`` line has; about 1.8 GB of JSON), then
 times, through the real HTTP server on 127.0.0.1:
 
 - open: reading the run into DuckDB (verdicts, statuses, labels, lengths; the pair table);
@@ -12,8 +12,12 @@ times, through the real HTTP server on 127.0.0.1:
 - when the texts (read in the background after opening) are in memory: a text search
   over prompts, responses and raw replies, and one item page.
 
-Prints each time and, for opening plus the first page (the "opens in under 5 s"
-requirement) and for each later page, the ratio to the 5 s limit (below 1.0 passes).
+Prints the wall and CPU seconds of opening; of each page right after opening (wall only:
+the background read of the texts shares the process), and again once the texts are in
+memory and the process is otherwise idle (wall and CPU: the server runs in this
+process); and opening plus the first page against the 5 s limit ("opens in under 5 s").
+CPU seconds are the figure to compare on a shared machine, where wall times include
+waiting for other processes.
 
 Run: ``python bench/view_scale.py [n_judgments] [--keep FOLDER]``.
 """
@@ -179,11 +183,27 @@ def write_run(folder: Path, n_judgments: int, seed: int = 0) -> None:
                 judgments.write(json.dumps(judgment) + "\n")
 
 
-def _get(url: str) -> tuple[float, bytes]:
-    started = time.perf_counter()
-    with urllib.request.urlopen(url, timeout=120) as response:
+def _get(url: str) -> tuple[float, float, bytes]:
+    """Wall and process CPU seconds to fetch ``url`` (the server runs in this process)."""
+    started, cpu = time.perf_counter(), time.process_time()
+    with urllib.request.urlopen(url, timeout=600) as response:
         body = response.read()
-    return time.perf_counter() - started, body
+    assert b"Cannot show" not in body, body[-500:]
+    return time.perf_counter() - started, time.process_time() - cpu, body
+
+
+PAGES = {
+    "first list page": "/",
+    "filtered: disagrees with humans + flipped": "/?disagree=1&position=flip",
+    "filtered: category + length gap, sorted by P(A)": (
+        "/?category=category-07&gap_min=100&gap_max=299&sort=p_a&desc=1"
+    ),
+    "filtered: unparsed or error, page 20": "/?status=failed&page=20",
+}
+TEXT_PAGES = {
+    "search 'python function' (prompts, responses, replies)": "/?q=python+function",
+    "item page": "/item?id=item-0123456",
+}
 
 
 def main(n_judgments: int = 1_000_000, keep: Path | None = None) -> None:
@@ -201,6 +221,7 @@ def main(n_judgments: int = 1_000_000, keep: Path | None = None) -> None:
                 f"wrote {n_judgments:,} judgments ({size:,.0f} MB) in "
                 f"{time.perf_counter() - started:.1f} s (not counted)"
             )
+        load = os.getloadavg()[0]
         started, cpu = time.perf_counter(), time.process_time()
         data = ViewData([folder])
         opened, opened_cpu = time.perf_counter() - started, time.process_time() - cpu
@@ -209,55 +230,40 @@ def main(n_judgments: int = 1_000_000, keep: Path | None = None) -> None:
         thread.start()
         try:
             base = server.url
-            timings = [("open (items, judgments, pair verdicts into DuckDB)", opened)]
-            first, _ = _get(base + "/")
-            timings.append(("first list page", first))
-            pages = {
-                "filtered: disagrees with humans + flipped": "/?disagree=1&position=flip",
-                "filtered: category + length gap, sorted by P(A)": (
-                    "/?category=category-07&gap_min=100&gap_max=299&sort=p_a&desc=1"
-                ),
-                "filtered: unparsed or error, page 20": "/?status=failed&page=20",
-            }
-            for name, path in pages.items():
-                seconds, body = _get(base + path)
-                assert b"Cannot show" not in body, body[-500:]
-                timings.append((name, seconds))
+            # As a user meets them: right after opening, while the texts are read in the
+            # background (so the process's CPU time would count that read too).
+            at_once = {name: _get(base + path)[0] for name, path in PAGES.items()}
             data.texts_ready(wait=3600)
             texts = time.perf_counter() - started
-            for name, path in {
-                "search 'python function' (prompts, responses, replies)": "/?q=python+function",
-                "item page": "/item?id=item-0123456",
-            }.items():
-                seconds, body = _get(base + path)
-                assert b"Cannot show" not in body, body[-500:]
-                timings.append((name, seconds))
+            # Again once the process is otherwise idle: its CPU time is the page's own.
+            idle = {name: _get(base + path)[:2] for name, path in {**PAGES, **TEXT_PAGES}.items()}
         finally:
             server.shutdown()
             server.server_close()
             data.close()
-    width = max(len(name) for name, _ in timings)
-    for name, seconds in timings:
-        print(
-            f"{name:<{width}}  {seconds:6.2f} s   ratio to {LIMIT_S:g} s: {seconds / LIMIT_S:.2f}"
-        )
-    total = opened + first
+    width = max(len(name) for name in idle)
+    print(f"{'step':<{width}}  {'wall':>7}  {'CPU':>7}  {'idle: wall':>10}  {'CPU':>7}")
+    print(
+        f"{'open (items, judgments, pair verdicts)':<{width}}  {opened:6.2f}s  {opened_cpu:6.2f}s"
+    )
+    for name, (wall, cpu_s) in idle.items():
+        first = f"{at_once[name]:6.2f}s  {'':>7}" if name in at_once else " " * 16
+        print(f"{name:<{width}}  {first}  {wall:9.2f}s  {cpu_s:6.2f}s")
+    total = opened + at_once["first list page"]
     cores = os.cpu_count() or 1
     print(
         f"open + first page: {total:.2f} s for {n_judgments:,} judgments; ratio to the "
-        f"{LIMIT_S:g} s limit: {total / LIMIT_S:.2f}; open used {opened_cpu:.2f} s of CPU: on "
-        f"{os.cpu_count()} free cores it would take between {opened_cpu / cores:.1f} s (every "
-        f"core busy throughout; ratio {opened_cpu / cores / LIMIT_S:.2f}) and {opened_cpu:.1f} s "
-        f"(one core; ratio {opened_cpu / LIMIT_S:.2f})"
+        f"{LIMIT_S:g} s limit: {total / LIMIT_S:.2f}. Opening used {opened_cpu:.2f} s of CPU "
+        f"({opened_cpu / opened:.1f} of the {cores} cores on average)"
     )
     print(
         f"texts (prompts, responses, replies) in memory {texts:.1f} s after opening started, "
         "read in the background; the search and item pages wait for them"
     )
-    if os.getloadavg()[0] > (os.cpu_count() or 1):
+    if load > 0.5:
         print(
-            f"note: load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; "
-            "wall times include waiting for other processes"
+            f"note: load average {load:.1f} on {cores} cores when opening started; wall "
+            "times include waiting for other processes, CPU times do not"
         )
 
 

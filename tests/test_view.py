@@ -36,6 +36,7 @@ pytest.importorskip("duckdb")
 playwright = pytest.importorskip("playwright.sync_api")
 
 from judge.view.data import ViewData  # noqa: E402
+from judge.view.filters import ItemFilter  # noqa: E402
 from judge.view.server import ViewServer  # noqa: E402
 
 DATA = Path(__file__).parents[1].parent / "shared" / "datasets"
@@ -232,6 +233,35 @@ def test_pair_verdicts_in_sql_match_pair_frame(tmp_path: Path, policy: str) -> N
             assert data.runs[index].n_lines == len(store.all_judgments())
     finally:
         data.close()
+
+
+def test_search_and_lines_longer_than_duckdbs_default(tmp_path: Path) -> None:
+    """``%`` and ``_`` in a search are literal; a search is kept and paged; an item line
+    over twice DuckDB's default 16 MiB limit is read (the retry with a larger limit)."""
+    store = write_run(tmp_path / "run", policy="inconsistent_tie", seed=3, n=30)
+    items = store.items()
+    texts = {1: "a 50%_off sale", 2: "a 50 percent off sale", 3: "x" * (33 * 2**20)}
+    store.write_items(
+        item.model_copy(update={"response_a": texts[i]}) if i in texts else item
+        for i, item in enumerate(items)
+    )
+    before = {p.name: p.read_bytes() for p in store.path.iterdir()}
+    data = ViewData([store.path], load_texts=False)
+    try:
+        page = data.list_items(ItemFilter(q="50%_OFF"))
+        assert [r.item_id for r in page.rows] == ["item-1"]
+        assert [r.item_id for r in data.list_items(ItemFilter(q="percent")).rows] == ["item-2"]
+        assert data.list_items(ItemFilter(q="50%_off")).total == 1  # from the kept search
+        long = data.list_items(ItemFilter(gap_min=33 * 2**20 - 400)).rows
+        assert [(r.item_id, r.len_a) for r in long] == [("item-3", 33 * 2**20)]
+        assert data.item(None, "item-3").item["response_a"] == texts[3]
+        every = data.list_items(ItemFilter(q="item-")).total
+        assert every == len({p.item_id for p in pair_frame(load_frame(store.path)).itertuples()})
+        for i in range(12):  # more searches than are kept: the oldest are dropped
+            assert data.list_items(ItemFilter(q=f"item-{i}")).total >= 1
+    finally:
+        data.close()
+    assert {p.name: p.read_bytes() for p in store.path.iterdir()} == before
 
 
 def test_real_runs_pair_verdicts_match(runs: dict[str, Path]) -> None:

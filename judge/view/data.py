@@ -43,6 +43,10 @@ PAGE_SIZE: Final = 50
 
 _DEFAULT_LINE: Final = 16 * 2**20
 """The longest line read on the first try (DuckDB's default ``maximum_object_size``)."""
+_SEARCHED: Final = ("id", "prompt_text", "response_a", "response_b", "response")
+"""The item columns the text search looks in (besides the judgments' raw replies)."""
+_SEARCHES_KEPT: Final = 8
+"""Recent searches whose matches are kept (:meth:`ViewData._search`)."""
 _LONGEST_LINE: Final = 2**30
 """The longest line read at all (an item with a very long conversation)."""
 
@@ -215,14 +219,21 @@ def _struct(columns: dict[str, str]) -> str:
     return "{" + ", ".join(f"{_literal(k)}: {_literal(v)}" for k, v in columns.items()) + "}"
 
 
-def _like(text: str) -> str:
-    r"""An ILIKE pattern matching ``text`` anywhere (``\`` escapes ``%`` and ``_``).
+def _contains(column: str, text: str) -> tuple[str, str]:
+    r"""SQL that is true where ``column`` contains ``text``, case-insensitive, and the
+    pattern to bind to its ``?``. ``\`` escapes ``%`` and ``_`` only when ``text`` has
+    one of ``%_\``: DuckDB's ILIKE with an ESCAPE clause took twice as long (0.9 s
+    instead of 0.42 s over the 1.5 GB of text of bench/view_scale.py).
 
-    >>> _like("50%_off")
-    '%50\\%\\_off%'
+    >>> _contains("raw", "50%_off")
+    ("raw ILIKE ? ESCAPE '\\'", '%50\\%\\_off%')
+    >>> _contains("raw", "python function")
+    ('raw ILIKE ?', '%python function%')
     """
+    if not any(c in text for c in "%_\\"):
+        return f"{column} ILIKE ?", f"%{text}%"
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
+    return f"{column} ILIKE ? ESCAPE '\\'", f"%{escaped}%"
 
 
 class ViewData:
@@ -250,6 +261,10 @@ class ViewData:
         self._text_error: Exception | None = None
         self._text_cursor: duckdb.DuckDBPyConnection | None = None
         self._closing = False
+        self._search_lock = threading.Lock()
+        self._searches: dict[tuple[int, str], str] = {}
+        """Tables of recent searches' matches by (run, text), the most recent last."""
+        self._n_searches = 0
         try:
             self.runs: list[RunInfo] = []
             seen: dict[str, str] = {}
@@ -326,11 +341,12 @@ class ViewData:
         """Create ``table`` from ``select``, a query over ``lines``: the ``columns`` of the
         JSON lines of ``files`` (the file to read, the run's file that errors name).
 
-        Lines up to DuckDB's default ``maximum_object_size`` are read on the first try,
-        and only when a line is longer again with :data:`_LONGEST_LINE`: DuckDB reads a
-        file in buffers about that size, one per thread, so a 1 GiB limit read a 1 GB
-        file on one core (bench/view_scale.py: 4.5 s to read 1,000,000 judgments and
-        their items instead of 2.3 s on two cores)."""
+        The first try reads with DuckDB's default ``maximum_object_size`` (16 MiB; lines of
+        up to twice that pass), and only when DuckDB rejects a longer line is the file
+        read again, with :data:`_LONGEST_LINE`. Why not that limit at once: DuckDB reads a
+        file in buffers of about twice the limit, one buffer per thread, so a 1 GiB limit
+        read a 1 GB file on one core (bench/view_scale.py: 4.5 s to read 1,000,000
+        judgments and their items instead of 2.3 s on two cores)."""
         duckdb = _duckdb()
         source, path = files
 
@@ -696,16 +712,7 @@ class ViewData:
                 "AND o.sample = p.sample AND o.outcome IS DISTINCT FROM p.outcome)"
             )
         if f.q:
-            items, judgments = self._text_sources(run)
-            texts = " OR ".join(
-                f"{c} ILIKE ? ESCAPE '\\'"
-                for c in ("id", "prompt_text", "response_a", "response_b", "response")
-            )
-            clauses.append(
-                f"(p.item_id IN (SELECT id FROM {items} WHERE {texts}) OR p.item_id IN "
-                f"(SELECT t.item_id FROM {judgments} WHERE t.raw ILIKE ? ESCAPE '\\'))"
-            )
-            params += [_like(f.q)] * 6
+            clauses.append(f"p.item_id IN (SELECT item_id FROM {self._search(run, f.q)})")
         return " AND ".join(clauses), params
 
     def list_items(self, f: ItemFilter) -> ListPage:
@@ -774,14 +781,38 @@ class ViewData:
             n_pages=n_pages,
         )
 
-    def _text_sources(self, run: int) -> tuple[str, str]:
-        """SQL sources of run ``run``'s item texts and of its current judgments' texts
-        (aliased ``t``), once the texts are loaded (waiting for them if need be)."""
-        self._wait_for_texts()
-        return (
-            f"item_texts_{run}",
-            f"judgment_texts_{run} t SEMI JOIN judgments j ON j.run = {run} AND j.line = t.rowid",
-        )
+    def _search(self, run: int, q: str) -> str:
+        """A table of the ids of run ``run``'s items whose id, prompt, responses or current
+        judgments' raw replies contain ``q`` (case-insensitive), once the texts are loaded
+        (waiting for them if need be). The last :data:`_SEARCHES_KEPT` searches are kept:
+        a list page counts and pages the same set, and the next page of a search is
+        another query on the same set, so each search scans the texts once."""
+        with self._search_lock:
+            table = self._searches.pop((run, q), None)
+            if table is None:
+                self._wait_for_texts()
+                table = f"search_{self._n_searches}"
+                self._n_searches += 1
+                matches = [_contains(column, q) for column in _SEARCHED]
+                raw, pattern = _contains("t.raw", q)
+                with self._cursor() as cur:
+                    cur.execute(
+                        f"""
+                        CREATE TABLE {table} AS
+                        SELECT id AS item_id FROM item_texts_{run}
+                        WHERE {" OR ".join(sql for sql, _ in matches)}
+                        UNION
+                        SELECT t.item_id FROM judgment_texts_{run} t
+                        SEMI JOIN judgments j ON j.run = {run} AND j.line = t.rowid
+                        WHERE {raw}
+                        """,
+                        [p for _, p in matches] + [pattern],
+                    )
+                    while len(self._searches) >= _SEARCHES_KEPT:
+                        oldest = next(iter(self._searches))
+                        cur.execute(f"DROP TABLE {self._searches.pop(oldest)}")
+            self._searches[run, q] = table  # the most recent last
+        return table
 
     def _wait_for_texts(self) -> None:
         self._texts_ready.wait()
