@@ -29,7 +29,7 @@ import pytest
 
 from judge.analysis.frame import POLICIES, load_frame, pair_frame
 from judge.importers import import_judgebench, import_pandalm
-from judge.records import HumanLabel, Judgment, PairItem, RunConfig, RunManifest
+from judge.records import HumanLabel, Judgment, Message, PairItem, RunConfig, RunManifest
 from judge.store import RunStore
 
 pytest.importorskip("duckdb")
@@ -241,6 +241,13 @@ def test_search_and_lines_longer_than_duckdbs_default(tmp_path: Path) -> None:
     store = write_run(tmp_path / "run", policy="inconsistent_tie", seed=3, n=30)
     items = store.items()
     texts = {1: "a 50%_off sale", 2: "a 50 percent off sale", 3: "x" * (33 * 2**20)}
+    conversation = (
+        Message(role="user", content='first "question"'),
+        Message(role="assistant", content="an answer"),
+        Message(role="user", content="the follow-up, a rare word: zyzzyva"),
+    )
+    items[4] = items[4].model_copy(update={"prompt": conversation})
+    items[5] = items[5].model_copy(update={"prompt": '["a text prompt that looks like JSON"]'})
     store.write_items(
         item.model_copy(update={"response_a": texts[i]}) if i in texts else item
         for i, item in enumerate(items)
@@ -255,6 +262,10 @@ def test_search_and_lines_longer_than_duckdbs_default(tmp_path: Path) -> None:
         long = data.list_items(ItemFilter(gap_min=33 * 2**20 - 400)).rows
         assert [(r.item_id, r.len_a) for r in long] == [("item-3", 33 * 2**20)]
         assert data.item(None, "item-3").item["response_a"] == texts[3]
+        snippets = {r.item_id: r.snippet for r in data.list_items(ItemFilter()).rows}
+        assert snippets["item-4"] == items[4].prompt_text == conversation[-1].content
+        assert snippets["item-5"] == items[5].prompt_text
+        assert [r.item_id for r in data.list_items(ItemFilter(q="ZYZZYVA")).rows] == ["item-4"]
         every = data.list_items(ItemFilter(q="item-")).total
         assert every == len({p.item_id for p in pair_frame(load_frame(store.path)).itertuples()})
         for i in range(12):  # more searches than are kept: the oldest are dropped
