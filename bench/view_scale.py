@@ -19,7 +19,9 @@ process); and opening plus the first page against the 5 s limit ("opens in under
 CPU seconds are the figure to compare on a shared machine, where wall times include
 waiting for other processes.
 
-Run: ``python bench/view_scale.py [n_judgments] [--keep FOLDER]``.
+Run: ``python bench/view_scale.py [n_judgments] [--keep FOLDER]`` (``--keep`` writes the
+run there once and reuses it). On a busy machine, docs/viewer.md says how the published
+times were taken.
 """
 
 from __future__ import annotations
