@@ -76,6 +76,9 @@ def rate(row: Any) -> tuple[Rating, str]:
     ...     "kappa_high": 0.15, "consistency": 0.95, "failure_rate": 0.0, "excess": 0.0})
     >>> rating, sentence.split(": ")[1]
     ('distrust', 'agrees with the labels barely better than chance (kappa 0.10).')
+    >>> rate({"labelled": True, "baseline": "gold", "kappa": 0.0, "kappa_high": 0.0,
+    ...       "consistency": 0.95, "failure_rate": 0.0, "excess": 0.0})[1].split(": ")[1]
+    'agrees with the labels no better than chance (kappa 0.00).'
     >>> rate({"labelled": True, "baseline": "gold", "kappa": 0.8, "kappa_high": 0.9,
     ...       "consistency": 0.9, "failure_rate": 0.0, "excess": 0.01})[0]
     'trust'
@@ -89,7 +92,8 @@ def rate(row: Any) -> tuple[Rating, str]:
     elif math.isnan(kappa):
         mild.append("kappa is undefined on these labels")
     elif (kappa_high if not math.isnan(kappa_high) else kappa) < KAPPA_FLOOR:
-        severe.append(f"agrees with {labels} barely better than chance (kappa {kappa:.2f})")
+        chance = "no better" if kappa <= 0.005 else "barely better"
+        severe.append(f"agrees with {labels} {chance} than chance (kappa {kappa:.2f})")
     elif row_get(row, "baseline") == "humans":
         judge_high = _value(row, "judge_loo_kappa_high")
         judge = _value(row, "judge_loo_kappa")
