@@ -205,9 +205,10 @@ def _start_error(details: dict[str, Any], where: str) -> JudgeError:
 class _Pool:
     """The actors holding replicas of one backend; a call goes to the least busy one."""
 
-    def __init__(self, backend: Backend, handles: list[Any], *, ray: Any) -> None:
+    def __init__(self, backend: Backend, handles: list[Any], pids: list[int], *, ray: Any) -> None:
         self.backend = backend
         self.handles = handles
+        self.pids = pids
         self.busy = [0] * len(handles)
         self.dead: set[int] = set()
         self.ray = ray
@@ -372,7 +373,8 @@ class RayExecutor(Executor):
             for info in infos:
                 if "error" in info:
                     raise _start_error(info["error"], where)
-            self._pools[id(backend)] = _Pool(backend, handles, ray=ray)
+            pids = [int(info["pid"]) for info in infos]
+            self._pools[id(backend)] = _Pool(backend, handles, pids, ray=ray)
 
     def _check_room(self, ray: Any, n_backends: int) -> None:
         """Refuse actors the cluster can never place (Ray would wait for them forever)."""
@@ -392,6 +394,10 @@ class RayExecutor(Executor):
 
     def info(self) -> ExecutorInfo:
         return self._info
+
+    def actor_pids(self) -> list[int]:
+        """The process ids of the actors as they started (for diagnostics)."""
+        return [pid for pool in self._pools.values() for pid in pool.pids]
 
     # -- running -------------------------------------------------------------------
 

@@ -1,0 +1,302 @@
+"""``judge run --executor ray``: the same judgments, store, cache and resume on Ray actors.
+
+One local Ray instance (2 CPUs) serves the module: it takes seconds to start. In-process
+runs use it directly; ``judge run`` subprocesses join it with ``--ray-address``. Its
+teardown shuts it down, and a check at the end finds no Ray process left.
+
+- The embedded llama.cpp judge on 2 actors gives the in-process run's judgments
+  (verdicts equal, probabilities within 1e-6); a cached run dispatches nothing.
+- A driver killed with SIGKILL mid-run, then rerun: nothing lost, nothing stored twice,
+  no finished request asked again (counted on the fault server).
+- An actor killed mid-run: the run ends (never hangs), each lost call an error judgment
+  that names the actor; a rerun completes the run.
+- Without ``--executor ray``, ``ray`` is never imported; without ray installed,
+  ``--executor ray`` is one line and exit 3; a bad ``--ray-address`` one line and exit 2.
+- No Ray process is left running once the module is done (checked in the teardown).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from judge.judges import PromptJudge, Task
+from judge.records import RunConfig
+from judge.run import RetryPolicy, run_judging
+from judge.store import RunStore
+from tests.fault_server import FaultServerProcess, fingerprint, spawn
+
+ROOT = Path(__file__).resolve().parents[1]
+FAST_RETRY = RetryPolicy(max_retries=3, base_delay=0.02, max_delay=0.2)
+
+
+@pytest.fixture(scope="module")
+def ray_cluster() -> Iterator[str]:
+    """A local Ray instance limited to 2 CPUs for the module; yields its address."""
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    try:
+        yield str(ray.get_runtime_context().gcs_address)
+    finally:
+        ray.shutdown()
+    left = _ray_processes(deadline=time.monotonic() + 20)
+    assert not left, f"Ray processes left running: {left}"
+
+
+def _ray_processes(*, deadline: float) -> list[str]:
+    """Ray's own processes still running once ``deadline`` passes (or none before)."""
+    while True:
+        out = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True)
+        found = [
+            line.strip()
+            for line in out.stdout.splitlines()
+            if "raylet" in line or "gcs_server" in line or "ray::" in line
+        ]
+        if not found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.5)
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(ROOT), "OPENAI_API_KEY": "sk-test-ray"}
+
+
+def _cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "judge.cli", "run", *args]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# -- the same judgments ------------------------------------------------------------------
+
+
+@pytest.mark.model
+def test_ray_gives_the_in_process_judgments(ray_cluster: str, tmp_path: Path) -> None:
+    from judge.ray_executor import RayExecutor, RayOptions
+
+    # One thread per model: two actors share the module's two CPUs.
+    config = RunConfig(judge="smollm2", judge_args={"n_threads": 1}, limit=6, use_cache=False)
+    local = run_judging(config, output=tmp_path / "local")
+    ray_run = run_judging(
+        config, output=tmp_path / "ray", executor=RayExecutor(RayOptions(actors=2))
+    )
+    assert ray_run.requested == local.requested == 12
+    mine = {(j.item_id, j.swapped): j for j in ray_run.store.judgments()}
+    theirs = {(j.item_id, j.swapped): j for j in local.store.judgments()}
+    assert mine.keys() == theirs.keys()
+    for key, j in mine.items():
+        assert j.status == theirs[key].status == "ok"
+        assert j.verdict == theirs[key].verdict and j.request_key == theirs[key].request_key
+        assert j.probabilities is not None and theirs[key].probabilities is not None
+        for choice, p in j.probabilities.items():
+            assert abs(p - theirs[key].probabilities[choice]) < 1e-6
+    manifest = ray_run.manifest
+    assert manifest.complete and manifest.executor.name == "ray"
+    assert (manifest.executor.actors, manifest.executor.cpus) == (2, 2.0)
+    assert local.manifest.executor.name == "local"
+
+    # Cached tasks never reach an actor: with every reply cached, all are cache hits.
+    cached_config = config.model_copy(update={"use_cache": True})
+    run_judging(cached_config, output=tmp_path / "cached", run_name="first")
+    again = run_judging(
+        cached_config,
+        output=tmp_path / "cached",
+        run_name="second",
+        executor=RayExecutor(RayOptions(actors=1)),
+    )
+    assert len(again.new_judgments) == 12 and all(j.cache_hit for j in again.new_judgments)
+    # Stored tasks are not even planned: a rerun asks for nothing.
+    rerun = run_judging(config, output=tmp_path / "ray", executor=RayExecutor())
+    assert rerun.requested == 0 and rerun.manifest.complete
+
+
+# -- a killed driver -----------------------------------------------------------------------
+
+
+def test_sigkill_of_the_driver_then_rerun_repeats_nothing(ray_cluster: str, tmp_path: Path) -> None:
+    server = spawn("--latency", "0.1")
+    try:
+        command = _cli(
+            *("-b", "sample", "-j", "smollm2", "-J", "backend=openai"),
+            *("-J", f"base_url={server.openai_url}", "-J", "model=gpt-4o-mini"),
+            *("-o", str(tmp_path), "--name", "killed", "-c", "8", "--quiet"),
+            *("--executor", "ray", "--ray-address", ray_cluster, "--actors", "2"),
+        )
+        run = subprocess.Popen(
+            command, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        )
+        store = RunStore(tmp_path / "killed")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and run.poll() is None:
+            path = store.judgments_path
+            if path.exists() and path.read_bytes().count(b"\n") >= 30:
+                break
+            time.sleep(0.02)
+        assert run.poll() is None, f"the run ended before it could be killed: {run.stderr}"
+        run.send_signal(signal.SIGKILL)
+        run.wait()
+        finished = {(j.item_id, j.swapped, j.sample) for j in store.all_judgments()}
+        assert 30 <= len(finished) < 132
+        time.sleep(1.0)  # anything the killed driver's actors still had in flight lands
+        before = server.stats()["attempts"]
+
+        rerun = subprocess.run(command, env=_env(), capture_output=True, text=True, timeout=120)
+        assert rerun.returncode == 0, rerun.stderr[-2000:]
+        after = server.stats()
+        judge = PromptJudge.from_preset(
+            "smollm2", backend="openai", base_url=server.openai_url, model="gpt-4o-mini"
+        )
+        items = {i.id: i for i in store.items()}
+        final = store.all_judgments()
+        assert len(final) == 132 and all(j.status == "ok" for j in final)
+        assert Counter((j.item_id, j.swapped, j.sample) for j in final).most_common(1)[0][1] == 1
+        for item_id, swapped, sample in finished:
+            task = Task(items[item_id], swapped=swapped, sample=sample)
+            fp = fingerprint([m.model_dump() for m in judge.request(task).messages])
+            assert after["attempts"][fp] == before[fp] == 1, f"repeated: {item_id}"
+        manifest = json.loads(store.manifest_path.read_text())
+        assert manifest["complete"] is True and manifest["executor"]["name"] == "ray"
+        assert manifest["executor"]["address"] == ray_cluster
+    finally:
+        server.stop()
+
+
+# -- a killed actor ------------------------------------------------------------------------
+
+
+def test_an_actor_killed_mid_run_ends_in_clear_errors_then_a_rerun_completes(
+    ray_cluster: str, tmp_path: Path
+) -> None:
+    from judge.ray_executor import RayExecutor, RayOptions
+
+    server = spawn("--latency", "0.3")
+    try:
+        judge_args = {"backend": "openai", "base_url": server.openai_url, "model": "gpt-4o-mini"}
+        config = RunConfig(judge="smollm2", judge_args=judge_args, limit=20, concurrency=8)
+        executor = RayExecutor(RayOptions(actors=2))
+        store = RunStore(tmp_path / "run")
+        killed: list[int] = []
+
+        def kill_one_actor() -> None:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                path = store.judgments_path
+                if executor.actor_pids() and path.exists() and path.read_bytes().count(b"\n") >= 8:
+                    pid = executor.actor_pids()[0]
+                    os.kill(pid, signal.SIGKILL)
+                    killed.append(pid)
+                    return
+                time.sleep(0.01)
+
+        killer = threading.Thread(target=kill_one_actor)
+        killer.start()
+        started = time.monotonic()
+        result = run_judging(
+            config, output=tmp_path, run_name="run", executor=executor, retry=FAST_RETRY
+        )
+        killer.join()
+        assert killed, "no actor was killed"
+        assert time.monotonic() - started < 60
+        judgments = result.store.judgments()
+        assert len(judgments) == 40 and result.requested == 40
+        errors = [j for j in judgments if j.status == "error"]
+        # The HTTP calls lost with the actor are not sent again (the provider may have
+        # answered them); each is an error naming the actor, never a silent loss.
+        assert all("Ray actor" in str(j.error) for j in errors)
+        assert not result.manifest.complete or not errors
+
+        rerun = run_judging(config, output=tmp_path, run_name="run", executor=RayExecutor())
+        assert rerun.requested == len(errors)
+        final = rerun.store.all_judgments()
+        assert all(j.status == "ok" for j in rerun.store.judgments())
+        ok_keys = Counter((j.item_id, j.swapped) for j in final if j.status == "ok")
+        assert len(ok_keys) == 40 and max(ok_keys.values()) == 1
+        assert rerun.manifest.complete
+    finally:
+        server.stop()
+
+
+# -- Ray stays optional; errors are one line ------------------------------------------------
+
+
+def test_ray_is_not_imported_without_executor_ray(
+    fault_server: FaultServerProcess, tmp_path: Path
+) -> None:
+    script = f"""
+import sys
+from judge.cli import main
+sys.argv = ["judge", "run", "-n", "2", "-J", "backend=openai", "-J",
+            "base_url={fault_server.openai_url}", "-J", "model=gpt-4o-mini",
+            "-o", {str(tmp_path)!r}, "--quiet"]
+try:
+    main()
+except SystemExit as exc:
+    assert not exc.code, exc.code
+loaded = sorted(m for m in sys.modules if m == "ray" or m.startswith("ray."))
+assert not loaded, loaded
+print("RAY-FREE")
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", script], env=_env(), capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0 and "RAY-FREE" in out.stdout, out.stderr[-2000:]
+
+
+def test_executor_ray_without_ray_installed_is_exit_3_in_one_line(tmp_path: Path) -> None:
+    script = f"""
+import sys
+sys.modules["ray"] = None  # as if the extra were not installed
+from judge.cli import main
+sys.argv = ["judge", "run", "-n", "1", "-o", {str(tmp_path)!r}, "--executor", "ray"]
+main()
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", script], env=_env(), capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 3, out.stderr
+    assert "Traceback" not in out.stderr
+    assert out.stderr.strip().splitlines() == [
+        "error: ray is not installed; install it with: pip install 'judge-harness[ray]'"
+    ]
+    assert not (tmp_path / "sample-smollm2").exists() and not list(tmp_path.glob("sample-*"))
+
+
+def test_bad_ray_options_are_one_line_and_exit_2(tmp_path: Path) -> None:
+    pytest.importorskip("ray")
+    address = f"127.0.0.1:{_free_port()}"  # nothing listens there
+    cases = [
+        (["--executor", "ray", "--ray-address", address], "cannot reach the Ray cluster"),
+        (["--executor", "ray", "--ray-address", "nonsense"], "is not host:port"),
+        (["--actors", "2"], "--actors only apply with --executor ray"),
+        (["--executor", "dask"], "--executor must be local or ray"),
+        (["--executor", "ray", "--actors", "0"], "actors"),
+    ]
+    for args, message in cases:
+        started = time.monotonic()
+        out = subprocess.run(
+            _cli("-n", "1", "-o", str(tmp_path), *args),
+            env=_env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert out.returncode == 2, (args, out.stderr)
+        lines = out.stderr.strip().splitlines()
+        assert len(lines) == 1 and message in lines[0], (args, out.stderr)
+        assert time.monotonic() - started < 30
+    assert not list(tmp_path.glob("sample-*"))
