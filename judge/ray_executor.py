@@ -228,7 +228,8 @@ class _Pool:
         try:
             replies: list[Reply] = await self.handles[index].complete.remote(list(requests))
         except self.ray.exceptions.RayActorError as exc:
-            if isinstance(exc, self.ray.exceptions.ActorDiedError) and not _restarting(exc):
+            # ActorUnavailableError: Ray is restarting it; ActorDiedError: gone for good.
+            if isinstance(exc, self.ray.exceptions.ActorDiedError):
                 self.dead.add(index)
             error = BackendError(
                 f"the Ray actor of backend {self.backend.name!r} was lost during the call "
@@ -241,11 +242,6 @@ class _Pool:
         finally:
             self.busy[index] -= 1
         return [value if kind == "ok" else _backend_error(value) for kind, value in replies]
-
-
-def _restarting(exc: BaseException) -> bool:
-    # Ray says "...the actor is restarting" for a death it will recover from.
-    return "restart" in str(exc).lower() and "will not be restarted" not in str(exc).lower()
 
 
 def _first_line(exc: BaseException) -> str:

@@ -90,12 +90,12 @@ def test_ray_gives_the_in_process_judgments(ray_cluster: str, tmp_path: Path) ->
     from judge.ray_executor import RayExecutor, RayOptions
 
     # One thread per model: two actors share the module's two CPUs.
-    config = RunConfig(judge="smollm2", judge_args={"n_threads": 1}, limit=6, use_cache=False)
+    config = RunConfig(judge="smollm2", judge_args={"n_threads": 1}, limit=4, use_cache=False)
     local = run_judging(config, output=tmp_path / "local")
     ray_run = run_judging(
         config, output=tmp_path / "ray", executor=RayExecutor(RayOptions(actors=2))
     )
-    assert ray_run.requested == local.requested == 12
+    assert ray_run.requested == local.requested == 8
     mine = {(j.item_id, j.swapped): j for j in ray_run.store.judgments()}
     theirs = {(j.item_id, j.swapped): j for j in local.store.judgments()}
     assert mine.keys() == theirs.keys()
@@ -119,7 +119,7 @@ def test_ray_gives_the_in_process_judgments(ray_cluster: str, tmp_path: Path) ->
         run_name="second",
         executor=RayExecutor(RayOptions(actors=1)),
     )
-    assert len(again.new_judgments) == 12 and all(j.cache_hit for j in again.new_judgments)
+    assert len(again.new_judgments) == 8 and all(j.cache_hit for j in again.new_judgments)
     # Stored tasks are not even planned: a rerun asks for nothing.
     rerun = run_judging(config, output=tmp_path / "ray", executor=RayExecutor())
     assert rerun.requested == 0 and rerun.manifest.complete
@@ -300,3 +300,53 @@ def test_bad_ray_options_are_one_line_and_exit_2(tmp_path: Path) -> None:
         assert len(lines) == 1 and message in lines[0], (args, out.stderr)
         assert time.monotonic() - started < 30
     assert not list(tmp_path.glob("sample-*"))
+
+
+# -- vLLM data parallel (GPU machines only) -----------------------------------------------
+
+
+def _gpus() -> int:
+    try:
+        import torch
+    except ImportError:
+        return 0
+    return int(torch.cuda.device_count()) if torch.cuda.is_available() else 0
+
+
+@pytest.mark.gpu
+@pytest.mark.model
+@pytest.mark.skipif(_gpus() == 0, reason="needs a CUDA GPU")
+def test_vllm_data_parallel_on_ray(ray_cluster: str, tmp_path: Path) -> None:
+    """One vLLM engine per GPU on Ray actors gives one in-process engine's verdicts.
+
+    The checkpoint is ``JUDGE_VLLM_MODEL`` when set, else the embedded SmolLM2 GGUF.
+    """
+    pytest.importorskip("vllm")
+    import ray
+
+    from judge.backends.llamacpp import embedded_model_path
+    from judge.ray_executor import RayExecutor, RayOptions
+
+    gpus = int(ray.cluster_resources().get("GPU", 0))
+    if gpus == 0:
+        pytest.skip("the module's Ray instance sees no GPU")
+    model = os.environ.get("JUDGE_VLLM_MODEL") or str(embedded_model_path())
+    judge_args = {
+        "backend": "vllm",
+        "model": model,
+        "max_model_len": 4096,
+        "gpu_memory_utilization": 0.3,
+        "batch_size": 4,  # several batches, so every actor gets some
+    }
+    config = RunConfig(judge="smollm2", judge_args=judge_args, limit=8, use_cache=False)
+    executor = RayExecutor(RayOptions(actors=gpus, actor_gpus=1, actor_cpus=0))
+    on_ray = run_judging(config, output=tmp_path / "ray", executor=executor)
+    assert on_ray.manifest.executor.actor_gpus == 1 and on_ray.manifest.complete
+    local = run_judging(config, output=tmp_path / "local")
+    mine = {(j.item_id, j.swapped): j for j in on_ray.store.judgments()}
+    theirs = {(j.item_id, j.swapped): j for j in local.store.judgments()}
+    assert mine.keys() == theirs.keys()
+    for key, j in mine.items():
+        assert j.verdict == theirs[key].verdict
+        assert j.probabilities is not None and theirs[key].probabilities is not None
+        assert max(abs(p - theirs[key].probabilities[c]) for c, p in j.probabilities.items()) < 1e-3
