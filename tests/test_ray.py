@@ -28,6 +28,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -43,29 +44,36 @@ FAST_RETRY = RetryPolicy(max_retries=3, base_delay=0.02, max_delay=0.2)
 
 @pytest.fixture(scope="module")
 def ray_cluster() -> Iterator[str]:
-    """A local Ray instance limited to 2 CPUs for the module; yields its address."""
+    """A local Ray instance limited to 2 CPUs for the module; yields its address.
+
+    Its teardown checks that every process it started (the GCS, the raylet, workers and
+    actors: this process's descendants) is gone after ``ray.shutdown``.
+    """
     ray = pytest.importorskip("ray")
+    import psutil
+
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     try:
         yield str(ray.get_runtime_context().gcs_address)
     finally:
+        started = [p for p in psutil.Process().children(recursive=True) if _is_ray(p)]
         ray.shutdown()
-    left = _ray_processes(deadline=time.monotonic() + 20)
+    _gone, alive = psutil.wait_procs(started, timeout=20)
+    left = [f"{p.pid} {' '.join(p.cmdline()[:2])}" for p in alive if p.is_running()]
     assert not left, f"Ray processes left running: {left}"
 
 
-def _ray_processes(*, deadline: float) -> list[str]:
-    """Ray's own processes still running once ``deadline`` passes (or none before)."""
-    while True:
-        out = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True)
-        found = [
-            line.strip()
-            for line in out.stdout.splitlines()
-            if "raylet" in line or "gcs_server" in line or "ray::" in line
-        ]
-        if not found or time.monotonic() > deadline:
-            return found
-        time.sleep(0.5)
+def _is_ray(process: Any) -> bool:
+    """Whether a process is one of Ray's (not, say, the session's fault server)."""
+    import psutil
+
+    try:
+        command = " ".join(process.cmdline())
+        return process.name() in ("raylet", "gcs_server") or (
+            command.startswith("ray::") or "/ray/" in command
+        )
+    except psutil.Error:  # it ended meanwhile
+        return False
 
 
 def _env() -> dict[str, str]:
