@@ -32,11 +32,11 @@ from typing import Any
 
 import pytest
 
-from judge.judges import PromptJudge, Task
 from judge.records import RunConfig
 from judge.run import RetryPolicy, run_judging
 from judge.store import RunStore
-from tests.fault_server import FaultServerProcess, fingerprint, spawn
+from tests.fault_server import FaultServerProcess, spawn
+from tests.helpers import assert_finished_not_repeated, run_and_kill
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST_RETRY = RetryPolicy(max_retries=3, base_delay=0.02, max_delay=0.2)
@@ -145,38 +145,17 @@ def test_sigkill_of_the_driver_then_rerun_repeats_nothing(ray_cluster: str, tmp_
             *("-o", str(tmp_path), "--name", "killed", "-c", "8", "--quiet"),
             *("--executor", "ray", "--ray-address", ray_cluster, "--actors", "2"),
         )
-        run = subprocess.Popen(
-            command, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
-        )
         store = RunStore(tmp_path / "killed")
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and run.poll() is None:
-            path = store.judgments_path
-            if path.exists() and path.read_bytes().count(b"\n") >= 30:
-                break
-            time.sleep(0.02)
-        assert run.poll() is None, f"the run ended before it could be killed: {run.stderr}"
-        run.send_signal(signal.SIGKILL)
-        run.wait()
-        finished = {(j.item_id, j.swapped, j.sample) for j in store.all_judgments()}
+        _, finished = run_and_kill(command, _env(), store.path, 30)
         assert 30 <= len(finished) < 132
         time.sleep(1.0)  # anything the killed driver's actors still had in flight lands
         before = server.stats()["attempts"]
 
         rerun = subprocess.run(command, env=_env(), capture_output=True, text=True, timeout=120)
         assert rerun.returncode == 0, rerun.stderr[-2000:]
-        after = server.stats()
-        judge = PromptJudge.from_preset(
-            "smollm2", backend="openai", base_url=server.openai_url, model="gpt-4o-mini"
+        assert_finished_not_repeated(
+            store.path, finished, before, server.stats(), server.openai_url, 132
         )
-        items = {i.id: i for i in store.items()}
-        final = store.all_judgments()
-        assert len(final) == 132 and all(j.status == "ok" for j in final)
-        assert Counter((j.item_id, j.swapped, j.sample) for j in final).most_common(1)[0][1] == 1
-        for item_id, swapped, sample in finished:
-            task = Task(items[item_id], swapped=swapped, sample=sample)
-            fp = fingerprint([m.model_dump() for m in judge.request(task).messages])
-            assert after["attempts"][fp] == before[fp] == 1, f"repeated: {item_id}"
         manifest = json.loads(store.manifest_path.read_text())
         assert manifest["complete"] is True and manifest["executor"]["name"] == "ray"
         assert manifest["executor"]["address"] == ray_cluster
