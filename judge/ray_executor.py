@@ -73,6 +73,9 @@ class RayOptions(Record):
     """How often Ray restarts a dead actor (reloading its model) before giving it up."""
     connect_timeout_s: float = Field(default=5.0, gt=0)
     """How long to wait for a ``host:port`` address to answer before giving up."""
+    start_timeout_s: float = Field(default=900.0, gt=0)
+    """How long the actors may take to start and load their models (a cluster without
+    free CPUs or GPUs for them would otherwise keep them waiting forever)."""
 
 
 def _ray() -> Any:
@@ -360,17 +363,24 @@ class RayExecutor(Executor):
             ]
             starts = [h.start.remote(backend.spec()) for h in handles]
             started.append((backend, handles, starts))
-        for backend, handles, starts in started:
-            where = f"a Ray actor of backend {backend.name!r}"
-            try:
-                infos = ray.get(starts)
-            except ray.exceptions.RayError as exc:
-                raise ConfigError(f"{where} could not start: {_first_line(exc)}") from exc
-            for info in infos:
-                if "error" in info:
-                    raise _start_error(info["error"], where)
-            pids = [int(info["pid"]) for info in infos]
-            self._pools[id(backend)] = _Pool(backend, handles, pids, ray=ray)
+        try:
+            for backend, handles, starts in started:
+                where = f"a Ray actor of backend {backend.name!r}"
+                try:
+                    infos = ray.get(starts, timeout=self.options.start_timeout_s)
+                except ray.exceptions.RayError as exc:
+                    raise ConfigError(f"{where} could not start: {_first_line(exc)}") from exc
+                for info in infos:
+                    if "error" in info:
+                        raise _start_error(info["error"], where)
+                pids = [int(info["pid"]) for info in infos]
+                self._pools[id(backend)] = _Pool(backend, handles, pids, ray=ray)
+        except JudgeError:
+            for backend, handles, _ in started:  # none of them is of use now
+                self._pools.pop(id(backend), None)
+                for handle in handles:
+                    ray.kill(handle, no_restart=True)
+            raise
 
     def _check_room(self, ray: Any, n_backends: int) -> None:
         """Refuse actors the cluster can never place (Ray would wait for them forever)."""
