@@ -12,7 +12,7 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 from pydantic import ValidationError
@@ -20,6 +20,9 @@ from typer.core import TyperGroup
 
 from judge.errors import ConfigError, IncompleteRunError, JudgeError, first_error, validation_text
 from judge.records import RunConfig
+
+if TYPE_CHECKING:
+    from judge.executor import Executor
 
 
 class _Edge(TyperGroup):
@@ -152,6 +155,17 @@ def run(
         float | None,
         typer.Option("--max-cost", help="stop before the run would exceed this many USD"),
     ] = None,
+    executor: Annotated[
+        str, typer.Option(help="local (this process) | ray (backends on Ray actors)")
+    ] = "local",
+    ray_address: Annotated[
+        str | None,
+        typer.Option(help="--executor ray: the cluster to join (default: start a local one)"),
+    ] = None,
+    actors: Annotated[
+        int | None, typer.Option(help="--executor ray: actors (model replicas) per backend")
+    ] = None,
+    actor_gpus: Annotated[float | None, typer.Option(help="--executor ray: GPUs per actor")] = None,
 ) -> None:
     """Judge a benchmark (default: the bundled sample with the embedded SmolLM2 judge).
 
@@ -200,6 +214,9 @@ def run(
             wait=wait,
             extend=extend,
             max_cost=max_cost,
+            executor=_executor(
+                executor, batch=batch, address=ray_address, actors=actors, actor_gpus=actor_gpus
+            ),
         )
         typer.echo(format_summary(summarize(result.store, reconcile=config.reconcile)))
         errors = [j for j in result.new_judgments if j.status == "error"]
@@ -255,6 +272,30 @@ def reparse(
         )
     except JudgeError as exc:
         _fail(exc)
+
+
+def _executor(
+    name: str, *, batch: bool, address: str | None, actors: int | None, actor_gpus: float | None
+) -> Executor | None:
+    """The executor ``--executor`` names (``None``: this process); Ray is imported only
+    for ``ray``."""
+    ray_options = {"address": address, "actors": actors, "actor_gpus": actor_gpus}
+    given = {k: v for k, v in ray_options.items() if v is not None}
+    if name == "local":
+        if given:
+            flags = ", ".join(f"--{k.replace('_', '-')}" for k in given)
+            raise ConfigError(f"{flags} only apply with --executor ray")
+        return None
+    if name != "ray":
+        raise ConfigError(f"--executor must be local or ray, not {name!r}")
+    if batch:
+        raise ConfigError("--batch sends the requests to the provider; drop --executor ray")
+    from judge.ray_executor import RayExecutor, RayOptions
+
+    try:
+        return RayExecutor(RayOptions(**given))
+    except ValidationError as exc:
+        raise ConfigError(validation_text(exc)) from exc
 
 
 def _run_config(

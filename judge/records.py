@@ -331,6 +331,25 @@ class RunConfig(Record):
     Batches: half price, results within hours; resumable by batch id)."""
 
 
+class ExecutorInfo(Record):
+    """Where a run's latest session judged its tasks (``manifest.json``'s ``executor``)."""
+
+    name: str = "local"
+    """``local`` (the runner's own event loop) or ``ray`` (a Ray cluster)."""
+    address: str | None = None
+    """The Ray cluster's address as given (``None``: a local instance the run started)."""
+    actors: int | None = None
+    """Ray actors per backend, each holding one replica of the backend (its model)."""
+    actor_gpus: float | None = None
+    """GPUs each actor reserved."""
+    nodes: int | None = None
+    """Live nodes in the cluster when the session started."""
+    cpus: float | None = None
+    """CPUs in the cluster when the session started."""
+    gpus: float | None = None
+    """GPUs in the cluster when the session started."""
+
+
 class RunManifest(Record):
     """``manifest.json``: what a run was, so it can be understood and replayed."""
 
@@ -359,6 +378,8 @@ class RunManifest(Record):
     """True when every planned judgment is stored."""
     extra: dict[str, Any] = Field(default_factory=dict)
     """Backend-specific facts (batch ids, server info)."""
+    executor: ExecutorInfo = Field(default_factory=ExecutorInfo)
+    """Where the latest session judged (the runner's loop, or a Ray cluster and its size)."""
 
     @field_validator("argv", "judge_spec", "extra")
     @classmethod

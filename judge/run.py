@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from judge.backends.base import Backend, Completion, CompletionRequest
 from judge.benchmark import Benchmark, compare_items, file_sha256, items_hash, load_items
@@ -37,6 +37,7 @@ from judge.hashing import sha256_json
 from judge.judges import CallResult, Judge, PromptJudge, Task, request_key
 from judge.prompts import preset_hash
 from judge.records import (
+    ExecutorInfo,
     Judgment,
     PairItem,
     RunConfig,
@@ -54,6 +55,9 @@ from judge.store import (
     judgment_key,
     latest_judgments,
 )
+
+if TYPE_CHECKING:
+    from judge.executor import Executor
 
 AnyItem = PairItem | SingleItem
 log = logging.getLogger(__name__)
@@ -395,6 +399,7 @@ def run_judging(
     wait: bool = False,
     extend: bool = False,
     max_cost: float | None = None,
+    executor: Executor | None = None,
 ) -> RunResult:
     """Judge a benchmark and store the run; resume it if it exists. Synchronous wrapper."""
     return asyncio.run(
@@ -412,6 +417,7 @@ def run_judging(
             wait=wait,
             extend=extend,
             max_cost=max_cost,
+            executor=executor,
         )
     )
 
@@ -431,6 +437,7 @@ async def arun_judging(
     wait: bool = False,
     extend: bool = False,
     max_cost: float | None = None,
+    executor: Executor | None = None,
 ) -> RunResult:
     """Judge a benchmark and store the run; resume it if it exists.
 
@@ -439,6 +446,9 @@ async def arun_judging(
 
     ``config.execution == "batch"`` submits the pending requests through the provider's
     batch API and polls every ``batch_poll_s`` seconds (state in ``batches.json``).
+
+    ``executor`` says where the pending tasks are judged (:mod:`judge.executor`; default:
+    this event loop); the run folder, the cache and resume stay here whatever it is.
 
     One process writes a run folder at a time: another one running it raises
     :class:`~judge.errors.RunLockedError`, or with ``wait`` waits for it. A resumed
@@ -468,7 +478,7 @@ async def arun_judging(
         _preflight(judge, loaded, config)
         store = RunStore(Path(output) / (run_name or run_id_for(config, judge)))
         if not store.path.exists():
-            judge.prepare()  # a new run has work to do: build its backends first
+            _prepare(judge, executor)  # a new run has work to do: build its backends first
         if config.use_cache:
             cache = ResponseCache(cache_path or Path(output) / "cache.sqlite")
         lock = RunLock(store.path)
@@ -488,9 +498,12 @@ async def arun_judging(
             batch_poll_s=batch_poll_s,
             started=started,
             max_cost=max_cost,
+            executor=executor,
         )
     finally:
         await _close_quietly(judge.aclose())
+        if executor is not None:
+            await _close_quietly(executor.aclose())
         if cache is not None:
             _close_cache(cache)
         if lock is not None:
@@ -513,6 +526,7 @@ async def _run_locked(
     batch_poll_s: float,
     started: float,
     max_cost: float | None,
+    executor: Executor | None,
 ) -> RunResult:
     # Everything is read and checked before anything is written: a bad line anywhere,
     # a changed item or another judge leaves the folder byte-identical.
@@ -543,7 +557,7 @@ async def _run_locked(
     done = {judgment_key(j) for j in existing if j.status != "error"}
     pending = [t for t in tasks if (t.item.id, t.swapped, t.sample) not in done]
     if pending:
-        judge.prepare()
+        _prepare(judge, executor)
 
     manifest = RunManifest(
         run_id=store.path.name,
@@ -562,6 +576,7 @@ async def _run_locked(
         started_at=previous.started_at if previous else utcnow(),
         totals=previous.totals if previous else Totals(),
         extra=previous.extra if previous else {},
+        executor=executor.info() if executor is not None else ExecutorInfo(),
     )
     caller: Any = Caller(cache, retry or RetryPolicy(), config.seed)
     if max_cost is not None:
@@ -579,8 +594,10 @@ async def _run_locked(
             store.write_manifest(manifest)
         if config.execution == "batch":
             new = await _execute_batch(judge, pending, store, cache, batch_poll_s)
+        elif executor is not None:
+            new = await executor.execute(judge, pending, caller, store, config, progress)
         else:
-            new = await _execute(judge, pending, caller, store, config, progress)
+            new = await execute_tasks(judge, pending, caller, store, config, progress)
     except BaseException as exc:
         failure = exc
         raise
@@ -611,6 +628,14 @@ async def _run_locked(
     return RunResult(
         store=store, manifest=manifest, items=all_items, requested=len(pending), new_judgments=new
     )
+
+
+def _prepare(judge: Judge, executor: Executor | None) -> None:
+    """Build what judging needs: the judge's models here, or the executor's workers."""
+    if executor is None:
+        judge.prepare()
+    else:
+        executor.prepare(judge)
 
 
 async def _close_quietly(closing: Awaitable[None]) -> None:
@@ -644,22 +669,29 @@ async def _execute_batch(
     return await run_batch(judge, pending, store, cache=cache, poll_interval=poll_interval)
 
 
-async def _execute(
+async def execute_tasks(
     judge: Judge,
-    pending: list[Task],
+    pending: Sequence[Task],
     caller: Caller,
     store: RunStore,
     config: RunConfig,
     progress: bool,
+    *,
+    max_concurrency: int | None = None,
 ) -> list[Judgment]:
+    """Judge ``pending`` in this event loop, appending each judgment as it arrives.
+
+    At most ``min(config.concurrency, max_concurrency)`` chunks are in flight;
+    ``max_concurrency`` defaults to the judge's own bound (an executor whose backends
+    run elsewhere raises it).
+    """
     from tqdm import tqdm
 
     batch = max(1, judge.batch_size)
     chunks = [pending[i : i + batch] for i in range(0, len(pending), batch)]
-    workers = min(
-        config.concurrency, judge.max_concurrency or config.concurrency, max(1, len(chunks))
-    )
-    queue: asyncio.Queue[list[Task]] = asyncio.Queue()
+    bound = judge.max_concurrency if max_concurrency is None else max_concurrency
+    workers = min(config.concurrency, bound or config.concurrency, max(1, len(chunks)))
+    queue: asyncio.Queue[Sequence[Task]] = asyncio.Queue()
     for chunk in chunks:
         queue.put_nowait(chunk)
     made: list[Judgment] = []

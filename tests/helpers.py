@@ -97,3 +97,67 @@ def dequantize_gguf(source: Path, target: Path) -> Path:
     writer.write_tensors_to_file()
     writer.close()
     return target
+
+
+# -- a `judge run` killed mid-run (tests/test_faults.py, tests/test_ray.py) ---------------
+
+JudgmentKey = tuple[str, bool, int]
+
+
+def run_and_kill(
+    command: list[str], env: dict[str, str], run_dir: Path, lines: int
+) -> tuple[int, set[JudgmentKey]]:
+    """Start ``command`` (a ``judge run``), SIGKILL it once ``run_dir`` holds ``lines``
+    judgment lines; its pid and the keys of the judgments it finished."""
+    import signal
+    import subprocess
+    import time
+
+    from judge.store import RunStore
+
+    run = subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    store = RunStore(run_dir)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and run.poll() is None:
+        path = store.judgments_path
+        if path.exists() and path.read_bytes().count(b"\n") >= lines:
+            break
+        time.sleep(0.02)
+    assert run.poll() is None, f"the run ended before it could be killed: {run.stderr}"
+    run.send_signal(signal.SIGKILL)
+    run.wait()
+    if run.stderr is not None:
+        run.stderr.close()
+    return run.pid, {(j.item_id, j.swapped, j.sample) for j in store.all_judgments()}
+
+
+def assert_finished_not_repeated(
+    run_dir: Path,
+    finished: set[JudgmentKey],
+    before: dict[str, int],
+    after: dict[str, dict[str, int]],
+    openai_url: str,
+    total: int,
+) -> None:
+    """After a rerun of a killed run: ``total`` judgments, each stored once, all ``ok``,
+    and no request whose judgment was ``finished`` before the kill asked again
+    (``before``/``after``: the fault server's attempts and stats)."""
+    from judge.judges import PromptJudge, Task
+    from judge.store import RunStore
+    from tests.fault_server import fingerprint
+
+    store = RunStore(run_dir)
+    judge = PromptJudge.from_preset(
+        "smollm2", backend="openai", base_url=openai_url, model="gpt-4o-mini"
+    )
+    items = {i.id: i for i in store.items()}
+    final = store.all_judgments()
+    assert Counter((j.item_id, j.swapped, j.sample) for j in final).most_common(1)[0][1] == 1
+    assert len(final) == total and all(j.status == "ok" for j in final)
+    for item_id, swapped, sample in finished:
+        task = Task(items[item_id], swapped=swapped, sample=sample)
+        fp = fingerprint([m.model_dump() for m in judge.request(task).messages])
+        assert after["attempts"][fp] == before[fp], f"finished request repeated: {item_id}"
+        assert after["ok"][fp] == 1

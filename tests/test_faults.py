@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -31,6 +30,7 @@ from judge.records import PairItem, RunConfig
 from judge.run import RetryPolicy, plan_tasks, run_judging
 from judge.store import RunLock, RunStore
 from tests.fault_server import FAULT_KINDS, FaultServerProcess, fingerprint, spawn
+from tests.helpers import assert_finished_not_repeated, run_and_kill
 
 DATA = Path(__file__).parents[1].parent / "shared" / "datasets"
 FAST_RETRY = RetryPolicy(max_retries=10, base_delay=0.02, max_delay=0.2)
@@ -135,41 +135,18 @@ def test_sigkill_then_rerun_repeats_no_finished_request(tmp_path: Path) -> None:
     try:
         env = {**os.environ, "OPENAI_API_KEY": "sk-test-sigkill"}
         command = _judge_cli(tmp_path, server.openai_url)
-        run = subprocess.Popen(
-            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
-        )
         store = RunStore(tmp_path / "killed")
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and run.poll() is None:
-            path = store.judgments_path
-            if path.exists() and path.read_bytes().count(b"\n") >= 40:
-                break
-            time.sleep(0.02)
-        assert run.poll() is None, f"the run ended before it could be killed: {run.stderr}"
-        run.send_signal(signal.SIGKILL)
-        run.wait()
-        finished = {(j.item_id, j.swapped, j.sample) for j in store.all_judgments()}
+        pid, finished = run_and_kill(command, env, store.path, 40)
         assert 40 <= len(finished) < 132
         before = server.stats()["attempts"]
         stale = json.loads((store.path / "run.lock").read_text())
-        assert stale["pid"] == run.pid  # the killed holder's note; the kernel freed its lock
+        assert stale["pid"] == pid  # the killed holder's note; the kernel freed its lock
 
         rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
         assert rerun.returncode == 0, rerun.stderr[-2000:]
-
-        after = server.stats()
-        judge = PromptJudge.from_preset(
-            "smollm2", backend="openai", base_url=server.openai_url, model="gpt-4o-mini"
+        assert_finished_not_repeated(
+            store.path, finished, before, server.stats(), server.openai_url, 132
         )
-        items = {i.id: i for i in store.items()}
-        final = store.all_judgments()
-        assert Counter((j.item_id, j.swapped, j.sample) for j in final).most_common(1)[0][1] == 1
-        assert len(final) == 132 and all(j.status == "ok" for j in final)
-        for item_id, swapped, sample in finished:
-            task = Task(items[item_id], swapped=swapped, sample=sample)
-            fp = fingerprint([m.model_dump() for m in judge.request(task).messages])
-            assert after["attempts"][fp] == before[fp], f"finished request repeated: {item_id}"
-            assert after["ok"][fp] == 1
         manifest = json.loads((store.path / "manifest.json").read_text())
         assert manifest["complete"] is True
     finally:
