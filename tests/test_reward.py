@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from judge.analysis.frame import load_frame
 from judge.cli import app
 from judge.records import PairItem
 from judge.reward import pair_fields, reward_judge
@@ -91,7 +92,14 @@ def test_reward_run_scores_equal_a_manual_forward_pass(reward_folder: Path, tmp_
 
     report = runner.invoke(app, ["report", str(run), "--resamples", "50"])
     assert report.exit_code == 0, report.output
-    assert (run / "report" / "report.md").exists()
+    text = (run / "report" / "report.md").read_text()
+    # no order to swap: the report says so instead of measuring a position effect
+    position = text.split("## Position bias", 1)[1].split("\n## ", 1)[0]
+    assert "rm: position bias is 0 by construction" in position
+    assert "consistency" not in position.split("left out of the tables below.", 1)[1]
+    assert "position bias: 0 by construction (each response scored once, no order)" in text
+    frame = load_frame(run)
+    assert frame["order_free"].all()
 
 
 def test_pair_fields_tie_margin_and_sigmoid() -> None:
