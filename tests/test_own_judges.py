@@ -310,3 +310,65 @@ def test_multi_criterion_preset_with_json_schema_on_the_llama_server(
     # a score off the scale is unparsed, naming the criterion (never clipped)
     off = judge.interpret('{"relevance": 1, "accuracy": 0, "fluency": 2}', None, False)
     assert off["status"] == "unparsed" and "accuracy" in off["error"]
+
+
+TOPICAL_CRITERIA_TOML = """\
+description = "Topical-Chat's three 1-3 sub-scores in one call, as JSON."
+kind = "single"
+user = "tc.user.jinja"
+variables = ["instruction", "response"]
+parser = "criteria_json"
+criteria = ["naturalness", "coherence", "engagingness"]
+scale = [1, 3]
+
+[params]
+max_tokens = 48
+"""
+
+
+def test_criteria_section_against_topical_chat_human_sub_scores(
+    llama_server: str, tmp_path: Path
+) -> None:
+    """Each criterion its own column in the frame and the report, compared with the human
+    score of the aspect of the same name (real Topical-Chat USR items)."""
+    from judge.analysis.criteria import criteria_table
+    from judge.analysis.frame import load_frame
+    from judge.benchmark import load_items
+    from judge.registry import benchmarks
+
+    (tmp_path / "tc.toml").write_text(TOPICAL_CRITERIA_TOML)
+    (tmp_path / "tc.user.jinja").write_text(
+        "Rate the reply from 1 to 3 on naturalness, coherence and engagingness, as JSON.\n"
+        "{{ instruction }}\nReply: {{ response }}"
+    )
+    out = tmp_path / "out"
+    args = ["run", "-b", "topical_chat", "-j", str(tmp_path / "tc.toml"), "-n", "3"]
+    args += ["-J", "backend=openai", "-J", f"base_url={llama_server}", "-J", "model=smollm2"]
+    args += ["-J", "api_key_env=", "-J", "structured_output=json_object_schema"]
+    args += ["-o", str(out), "--name", "tc", "-q"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    frame = load_frame(out / "tc").set_index("item_id")
+    items = {i.id: i for i in load_items(benchmarks.get("topical_chat")(), limit=3)}
+    for item_id, row in frame.iterrows():
+        human = {s.aspect: s.score for s in items[str(item_id)].scores}
+        for name in ("naturalness", "coherence", "engagingness"):
+            assert row[f"human_criterion_{name}"] == human[name]
+            assert 1 <= row[f"criterion_{name}"] <= 3 or row["status"] != "ok"
+    assert "human_criterion_overall" not in frame  # only aspects the judge scored
+    table = criteria_table(frame.reset_index(), n_resamples=0).set_index("criterion")
+    assert list(table.index) == ["naturalness", "coherence", "engagingness"]
+    ok = frame[frame["status"] == "ok"]
+    for name in table.index:
+        assert table.loc[name, "mean"] == pytest.approx(ok[f"criterion_{name}"].mean())
+        assert table.loc[name, "n_human"] == len(ok)
+        assert table.loc[name, "leniency"] == pytest.approx(
+            ok[f"criterion_{name}"].mean() - ok[f"human_criterion_{name}"].mean()
+        )
+    report = CliRunner().invoke(app, ["report", str(out / "tc"), "--resamples", "20"])
+    assert report.exit_code == 0, report.output
+    text = (out / "tc" / "report" / "report.md").read_text()
+    section = text.split("## Criteria", 1)[1]
+    for name in ("naturalness", "coherence", "engagingness"):
+        assert name in section
+    assert "How often each score was given" in section

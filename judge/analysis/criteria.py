@@ -10,8 +10,9 @@ each judgment a ``criterion_<name>`` column in the frame. Per run and criterion:
   judge minus mean human) and the exact agreement of the two rounded to integers;
 - :func:`criteria_distribution`: how often each score was given.
 
-The judge's score is mapped onto the item's scale first where both are known, as in
-:mod:`judge.analysis.single`. Unparsed and errored judgments have no criterion scores:
+Scores are compared as given: the item's ``scale`` is the scale of its own aspect, not
+of every criterion, so declare the criteria on the human scale (``scale = [1, 3]`` for
+Topical-Chat's naturalness, coherence and engagingness). Unparsed and errored judgments have no criterion scores:
 they are counted (``n_failed``) and left out of every figure.
 """
 
@@ -28,7 +29,7 @@ from judge.analysis.frame import (
     HUMAN_CRITERION_PREFIX,
     criterion_columns,
 )
-from judge.analysis.single import CORRELATIONS, correlation, to_item_scale
+from judge.analysis.single import CORRELATIONS, correlation
 
 NAN: Final = float("nan")
 
@@ -44,20 +45,14 @@ def criteria_names(frame: pd.DataFrame) -> list[str]:
 
 def criterion_items(frame: pd.DataFrame, criterion: str) -> pd.DataFrame:
     """One row per ``(run, item)`` judged on ``criterion``: ``judge_score`` (mean over
-    the item's ok samples, on the item's scale where both scales are known), ``human``
+    the item's ok samples, as the judge gave it), ``human``
     (the mean human score of that aspect; NaN without one), ``n_failed``."""
     column = CRITERION_PREFIX + criterion
     human = HUMAN_CRITERION_PREFIX + criterion
     if column not in frame:
         raise KeyError(f"no criterion {criterion!r} in the frame")
     part = frame[frame[column].notna().to_numpy() | (frame["status"] != "ok").to_numpy()]
-    scores = to_item_scale(
-        part[column].to_numpy(dtype=float),
-        part["judge_scale_low"].to_numpy(dtype=float),
-        part["judge_scale_high"].to_numpy(dtype=float),
-        part["scale_low"].to_numpy(dtype=float),
-        part["scale_high"].to_numpy(dtype=float),
-    )
+    scores = part[column].to_numpy(dtype=float)
     table = pd.DataFrame(
         {
             "run": part["run"].astype(str).to_numpy(),
@@ -99,13 +94,10 @@ def criteria_table(
 
     >>> frame = pd.DataFrame({"run": ["r"] * 3, "judge": ["j"] * 3, "item_id": list("abc"),
     ...     "status": ["ok", "ok", "unparsed"], "criterion_fluency": [4.0, 2.0, np.nan],
-    ...     "human_criterion_fluency": [4.0, 3.0, 5.0], "judge_scale_low": np.nan,
-    ...     "judge_scale_high": np.nan, "scale_low": np.nan, "scale_high": np.nan})
-    >>> row = criteria_table(frame, n_resamples=0).iloc[0]
-    >>> row["criterion"], row["n"], row["n_failed"], row["mean"], row["leniency"]
-    ('fluency', 2, 1, 3.0, -0.5)
-    >>> float(row["exact_agreement"])
-    0.5
+    ...     "human_criterion_fluency": [4.0, 3.0, 5.0]})
+    >>> table = criteria_table(frame, n_resamples=0)
+    >>> table[["criterion", "n", "n_failed", "mean", "leniency", "exact_agreement"]].values.tolist()
+    [['fluency', 2, 1, 3.0, -0.5, 0.5]]
     """
     rows: list[dict[str, Any]] = []
     for criterion in criteria_names(frame):

@@ -1056,7 +1056,7 @@ def _criteria_section(doc: _Doc, frame: pd.DataFrame, opts: dict[str, Any]) -> N
     doc.para(
         "Each criterion a multi-criterion judge scored in one call: the mean score over "
         "items; where the items carry human scores of an aspect with the criterion's "
-        "name, the judge against them (on the item's scale where both scales are known): "
+        "name, the judge against them (scores as given): "
         "leniency (mean judge minus mean human), exact agreement of the two rounded to "
         "integers, item-level correlations. Unparsed and errored judgments have no "
         "criterion scores: counted in n_failed, left out of every figure."
