@@ -1081,6 +1081,7 @@ def _turns_section(
     table = agreement.agreement_table(
         pairs[pairs["turn"].notna().to_numpy()], by=("run", "turn"), failures=failures, **opts
     )
+    table["turn"] = table["turn"].astype(int)
     doc.table(_display(table, ci=agreement.FIGURES), links="pairs")
 
 
