@@ -197,9 +197,7 @@ class BatchBudget:
 
     def bound(self, request: CompletionRequest) -> float:
         """The request's upper-bound dollars at batch prices."""
-        return request_cost(
-            self.backend, estimate_tokens(request), request.max_tokens, batch=True
-        )
+        return request_cost(self.backend, estimate_tokens(request), request.max_tokens, batch=True)
 
     def commit(self, key: str, request: CompletionRequest) -> None:
         """Count a request already in flight (a batch of an earlier session)."""

@@ -12,8 +12,9 @@ each judgment a ``criterion_<name>`` column in the frame. Per run and criterion:
 
 Scores are compared as given: the item's ``scale`` is the scale of its own aspect, not
 of every criterion, so declare the criteria on the human scale (``scale = [1, 3]`` for
-Topical-Chat's naturalness, coherence and engagingness). Unparsed and errored judgments have no criterion scores:
-they are counted (``n_failed``) and left out of every figure.
+Topical-Chat's naturalness, coherence and engagingness). Unparsed and errored
+judgments have no criterion scores: they are counted (``n_failed``) and left out of
+every figure.
 """
 
 from __future__ import annotations
@@ -105,9 +106,10 @@ def criteria_table(
         for (run, judge), part in items.groupby(["run", "judge"], sort=True):
             scored = part.dropna(subset=["judge_score"])
             x = scored["judge_score"].to_numpy(dtype=float)
+            n_scored = max(len(x), 1)
             low, high = bootstrap_ci(
                 x[:, None],
-                lambda sums, n=len(x): sums[:, 0] / n,
+                lambda sums: sums[:, 0] / n_scored,  # noqa: B023 - used at once
                 n_resamples=n_resamples,
                 seed=seed,
                 confidence=confidence,
@@ -173,9 +175,7 @@ def criteria_distribution(frame: pd.DataFrame) -> pd.DataFrame:
     if not long:
         return pd.DataFrame(columns=["run", "criterion"])
     stacked = pd.concat(long, ignore_index=True)
-    counts = (
-        stacked.groupby(["run", "criterion", "score"], sort=False).size().unstack(fill_value=0)
-    )
+    counts = stacked.groupby(["run", "criterion", "score"], sort=False).size().unstack(fill_value=0)
     counts = counts[sorted(counts.columns)]
     counts.columns = [_score_label(v) for v in counts.columns]
     order = {c: i for i, c in enumerate(criteria_names(frame))}

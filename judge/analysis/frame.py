@@ -407,9 +407,7 @@ def _assemble(
         for c in human_criterion_columns(item_table)
         if CRITERION_PREFIX + c.removeprefix(HUMAN_CRITERION_PREFIX) not in frame
     ]
-    item_rows = (
-        item_table.drop(columns=["item_id", *unused]).iloc[position].reset_index(drop=True)
-    )
+    item_rows = item_table.drop(columns=["item_id", *unused]).iloc[position].reset_index(drop=True)
     for column in _ITEM_CATEGORICAL:  # only the values of the judged items, as ever
         item_rows[column] = item_rows[column].cat.remove_unused_categories()
     frame = pd.concat([frame, item_rows], axis=1)
