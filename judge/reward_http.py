@@ -34,7 +34,7 @@ from judge.errors import BackendError, ConfigError, FatalBackendError, validatio
 from judge.hashing import sha256_json
 from judge.judges import Caller, Task
 from judge.records import Judgment, PairItem, Record, SingleItem
-from judge.reward import ScoringJudge, conversation, responses_of
+from judge.scoring import ScoringJudge, conversation, responses_of
 
 
 class RewardHTTPOptions(Record):
