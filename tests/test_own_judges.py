@@ -121,6 +121,42 @@ def test_prometheus_per_row_rubric_from_a_table(tmp_path: Path) -> None:
     assert "[Brevity] Score 1: long" in texts[1]
 
 
+PROMETHEUS_ROWS_TOML = """\
+description = "Prometheus absolute grading with a per-row rubric from score descriptions."
+kind = "single"
+user = "prom.user.jinja"
+variables = ["instruction", "response", "criteria", "score1_description",
+  "score2_description", "score3_description", "score4_description", "score5_description"]
+required = ["criteria"]
+parser = "prometheus_absolute"
+scale = [1, 5]
+"""
+
+
+def test_prometheus_score_descriptions_per_row(tmp_path: Path) -> None:
+    """Feedback Collection's columns (criteria, score1..5_description) fill the rubric as
+    prometheus-eval's SCORE_RUBRIC_TEMPLATE writes it (docs/own-judges.md, section 2)."""
+    (tmp_path / "prom.toml").write_text(PROMETHEUS_ROWS_TOML)
+    lines = [f"Score {n}: {{{{ score{n}_description }}}}" for n in range(1, 6)]
+    (tmp_path / "prom.user.jinja").write_text(
+        "{{ instruction }}\n{{ response }}\n###Score Rubrics:\n[{{ criteria }}]\n"
+        + "\n".join(lines)
+    )
+    descriptions = {f"score{n}_description": f"level {n}" for n in range(1, 6)}
+    row = {"id": "f1", "prompt": "Say hi", "response": "hi", "criteria": "Polite?"}
+    data = tmp_path / "fc.jsonl"
+    data.write_text(json.dumps({**row, **descriptions}) + "\n" + json.dumps({**row, "id": "f2"}))
+    from judge.benchmark import load_items
+    from judge.registry import benchmarks
+
+    first, second = load_items(benchmarks.get("table")(path=str(data)))
+    judge = PromptJudge(load_preset(str(tmp_path / "prom.toml")), _backend())
+    rubric = "[Polite?]\n" + "\n".join(f"Score {n}: level {n}" for n in range(1, 6))
+    assert judge.request(Task(first)).messages[-1].content.endswith(rubric)
+    with pytest.raises(TemplateError, match=r"item 'f2'.*score1_description"):
+        judge.request(Task(second))
+
+
 def _backend() -> object:
     from judge.registry import backends
 
