@@ -27,6 +27,10 @@ from typing import Any
 
 from aiohttp import web
 
+if __package__ in (None, ""):  # run as a script: the repository root on the path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.fault_server import FaultServerProcess
+
 
 def serve(model_dir: str, host: str, port: int, served_name: str) -> None:
     import torch
@@ -153,15 +157,7 @@ class RewardServer:
             result: dict[str, int] = json.loads(resp.read())
         return result
 
-    def close(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        if self.process.stdout is not None:
-            self.process.stdout.close()
+    close = FaultServerProcess.stop  # the same child-process shutdown
 
 
 if __name__ == "__main__":

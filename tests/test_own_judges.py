@@ -291,18 +291,19 @@ def test_an_item_without_its_rubric_stops_the_run_naming_it(tmp_path: Path) -> N
     assert "error: item 'r2': preset 'rj', user template: 'rubric' is undefined" in result.output
 
 
-CRITERIA_TOML = """\
-description = "Three criteria scored in one call, as JSON."
-kind = "single"
-user = "criteria.user.jinja"
-variables = ["instruction", "response"]
-parser = "criteria_json"
-criteria = ["relevance", "accuracy", "fluency"]
-scale = [1, 5]
+def criteria_toml(user: str, criteria: list[str], scale: tuple[int, int], max_tokens: int) -> str:
+    """A single-answer preset scoring ``criteria`` in one call, as JSON."""
+    return (
+        f'description = "{len(criteria)} criteria scored in one call, as JSON."\n'
+        f'kind = "single"\nuser = "{user}"\nvariables = ["instruction", "response"]\n'
+        f'parser = "criteria_json"\ncriteria = {json.dumps(criteria)}\n'
+        f"scale = [{scale[0]}, {scale[1]}]\n\n[params]\nmax_tokens = {max_tokens}\n"
+    )
 
-[params]
-max_tokens = 64
-"""
+
+CRITERIA_TOML = criteria_toml(
+    "criteria.user.jinja", ["relevance", "accuracy", "fluency"], (1, 5), max_tokens=64
+)
 
 
 def test_multi_criterion_preset_with_json_schema_on_the_llama_server(
@@ -348,18 +349,9 @@ def test_multi_criterion_preset_with_json_schema_on_the_llama_server(
     assert off["status"] == "unparsed" and "accuracy" in off["error"]
 
 
-TOPICAL_CRITERIA_TOML = """\
-description = "Topical-Chat's three 1-3 sub-scores in one call, as JSON."
-kind = "single"
-user = "tc.user.jinja"
-variables = ["instruction", "response"]
-parser = "criteria_json"
-criteria = ["naturalness", "coherence", "engagingness"]
-scale = [1, 3]
-
-[params]
-max_tokens = 48
-"""
+TOPICAL_CRITERIA_TOML = criteria_toml(
+    "tc.user.jinja", ["naturalness", "coherence", "engagingness"], (1, 3), max_tokens=48
+)
 
 
 def test_criteria_section_against_topical_chat_human_sub_scores(
