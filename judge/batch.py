@@ -45,7 +45,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 from pydantic import Field, ValidationError
 
@@ -56,6 +56,9 @@ from judge.errors import BackendError, ConfigError, DataError, FatalBackendError
 from judge.judges import CallResult, PromptJudge, Task, request_key
 from judge.records import Judgment, Record, utcnow
 from judge.store import RunStore, atomic_write, judgment_key
+
+if TYPE_CHECKING:
+    from judge.budget import BatchBudget
 
 log = logging.getLogger(__name__)
 
@@ -223,8 +226,12 @@ async def run_batch(
     max_wait: float | None = None,
     max_requests: int | None = None,
     cache: ResponseCache | None = None,
+    budget: BatchBudget | None = None,
 ) -> list[Judgment]:
     """Judge ``tasks`` through the provider's batch API; return the judgments stored.
+
+    ``budget`` (``--max-cost``) holds back the requests that could take the run past
+    it: what was submitted is collected, then :class:`~judge.errors.BudgetExceeded`.
 
     ``state_path`` defaults to ``batches.json`` in the run folder. Tasks whose judgment
     the store already holds (other than errors) are skipped; cached replies are used
@@ -265,10 +272,20 @@ async def run_batch(
 
     resubmitted: set[str] = set()  # keys sent again without a refused option
     started = time.monotonic()
+    if budget is not None:  # what earlier sessions left in flight is spent already
+        for b in ledger.batches:
+            if b.state in IN_FLIGHT:
+                for k in b.request_keys:
+                    if k in requests:
+                        budget.commit(k, requests[k])
     while True:
         # Keys that a batch in flight already holds are waited for, not resubmitted.
         live = {k for b in ledger.batches if b.state in IN_FLIGHT for k in b.request_keys}
         to_submit = [k for k in tasks_by_key if k not in live]
+        if budget is not None:
+            to_submit = budget.fit(to_submit, requests)
+            for key in budget.held_back:
+                tasks_by_key.pop(key, None)
         for begin in range(0, len(to_submit), limit):
             chunk = to_submit[begin : begin + limit]
             await _submit(judge, backend, ledger, chunk, requests, run=store.path.name)
@@ -301,6 +318,8 @@ async def run_batch(
                 retryable=True,
             )
         await asyncio.sleep(poll_interval)
+    if budget is not None:
+        budget.check()
     return written
 
 

@@ -24,7 +24,7 @@ cleanly (everything finished is stored; a rerun with a larger budget resumes).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -99,13 +99,18 @@ class TokenCounter:
         return len(self.counter.prompt_token_ids(request))
 
 
-def request_cost(backend: Backend, prompt_tokens: int, max_tokens: int) -> float:
-    """Upper-bound dollars of one request at the backend's prices (0 without a table)."""
+def request_cost(
+    backend: Backend, prompt_tokens: int, max_tokens: int, *, batch: bool = False
+) -> float:
+    """Upper-bound dollars of one request at the backend's prices (0 without a table);
+    ``batch``: at the batch API's discount."""
     prices = getattr(backend, "prices", None)
     model = getattr(getattr(backend, "options", None), "model", None)
     if prices is None or not model:
         return 0.0
-    return float(prices.cost(str(model), tokens_in=prompt_tokens, tokens_out=max_tokens))
+    return float(
+        prices.cost(str(model), tokens_in=prompt_tokens, tokens_out=max_tokens, batch=batch)
+    )
 
 
 def estimate(
@@ -169,6 +174,60 @@ def format_estimate(est: CostEstimate) -> str:
             f"  estimated time      {time_text}",
         ]
     )
+
+
+class BatchBudget:
+    """``--max-cost`` for ``--batch``: which requests may still be submitted.
+
+    Each request's upper bound (the estimate of :class:`BudgetGuard`, at batch prices)
+    is committed once, when first submitted (or, for batches an earlier session left in
+    flight, at the start); a request that would take ``spent`` plus everything committed
+    past the budget is held back. Batches already submitted are still collected (they
+    bill anyway); then :meth:`check` stops the run, resumable with a larger budget.
+    """
+
+    def __init__(self, backend: Backend, budget: float, *, spent: float = 0.0) -> None:
+        if budget <= 0:
+            raise ConfigError(f"--max-cost must be positive, not {budget}")
+        self.backend = backend
+        self.budget = budget
+        self.spent = spent
+        self.committed: dict[str, float] = {}
+        self.held_back: set[str] = set()
+
+    def bound(self, request: CompletionRequest) -> float:
+        """The request's upper-bound dollars at batch prices."""
+        return request_cost(self.backend, estimate_tokens(request), request.max_tokens, batch=True)
+
+    def commit(self, key: str, request: CompletionRequest) -> None:
+        """Count a request already in flight (a batch of an earlier session)."""
+        self.committed.setdefault(key, self.bound(request))
+
+    def fit(self, keys: Sequence[str], requests: Mapping[str, CompletionRequest]) -> list[str]:
+        """The keys that may be submitted, in order; the rest are held back for good."""
+        allowed = []
+        for key in keys:
+            if key in self.committed:  # submitted before (a refused line sent again)
+                allowed.append(key)
+                continue
+            bound = self.bound(requests[key])
+            if self.spent + sum(self.committed.values()) + bound > self.budget:
+                self.held_back.add(key)
+                continue
+            self.committed[key] = bound
+            allowed.append(key)
+        return allowed
+
+    def check(self) -> None:
+        """Raise :class:`BudgetExceeded` if any request was held back."""
+        if self.held_back:
+            committed = sum(self.committed.values())
+            raise BudgetExceeded(
+                f"stopped before exceeding --max-cost ${self.budget:.4f}: spent "
+                f"${self.spent:.4f} before this session, submitted up to ${committed:.4f} "
+                f"in batches (collected); {len(self.held_back)} request(s) not submitted; "
+                "rerun with a larger budget to resume"
+            )
 
 
 class BudgetGuard:

@@ -584,11 +584,27 @@ class ItemColumns:
     the last user message of a conversation), ``len_a``, ``len_b`` (NaN for single
     items), ``model_a``, ``model_b``, ``model``, and for single items ``aspect`` (the
     aspect of the human scores the judge is compared with), ``scale_low`` and
-    ``scale_high`` (NaN without a scale, and for pairs)."""
+    ``scale_high`` (NaN without a scale, and for pairs), ``turn`` (the conversation turn
+    judged, ``metadata.turn``; NaN where the item has none)."""
     labels: pd.DataFrame
     """Pair votes in file order: ``row`` (position in ``items``), ``annotator``, ``verdict``."""
     scores: pd.DataFrame
     """Single-answer scores in file order: ``row``, ``annotator``, ``score``, ``aspect``."""
+
+
+def item_turn(value: Any) -> float:
+    """The turn an item's judgment is about, from its ``metadata.turn`` (NaN: none).
+
+    >>> item_turn(2), item_turn("1"), item_turn(None), item_turn("x")
+    (2.0, 1.0, nan, nan)
+    """
+    if isinstance(value, bool) or value is None:
+        return np.nan
+    try:
+        turn = float(value)
+    except (TypeError, ValueError):
+        return np.nan
+    return turn if turn.is_integer() and turn >= 1 else np.nan
 
 
 def item_columns(items: Sequence[PairItem | SingleItem]) -> ItemColumns:
@@ -609,6 +625,7 @@ def item_columns(items: Sequence[PairItem | SingleItem]) -> ItemColumns:
             "aspect",
             "scale_low",
             "scale_high",
+            "turn",
             *MARKDOWN_COLUMNS,
         )
     }
@@ -620,6 +637,7 @@ def item_columns(items: Sequence[PairItem | SingleItem]) -> ItemColumns:
         rows["category"].append(item.category)
         rows["kind"].append(item.kind)
         rows["prompt_text"].append(item.prompt_text)
+        rows["turn"].append(item_turn(item.metadata.get("turn")))
         if isinstance(item, PairItem):
             rows["len_a"].append(float(len(item.response_a)))
             rows["len_b"].append(float(len(item.response_b)))
@@ -921,6 +939,7 @@ def read_items(path: Path) -> ItemColumns | None:
             "aspect": strings("-") if pair else _filled(strings("aspect"), "overall"),
             "scale_low": scale_low,
             "scale_high": scale_high,
+            "turn": _turns(table),
             **(
                 {
                     **_markdown_columns(table.column("response_a"), "a"),
@@ -932,6 +951,18 @@ def read_items(path: Path) -> ItemColumns | None:
         }
     )
     return ItemColumns(items=frame, labels=labels, scores=scores)
+
+
+def _turns(table: pa.Table) -> np.ndarray:
+    """:func:`item_turn` of every row's ``metadata.turn``, column-wise."""
+    n = table.num_rows
+    if "metadata" not in table.column_names:
+        return np.full(n, np.nan)
+    metadata = table.column("metadata")
+    if not pa.types.is_struct(metadata.type) or metadata.type.get_field_index("turn") < 0:
+        return np.full(n, np.nan)
+    turn = pc.struct_field(metadata, "turn")
+    return np.array([item_turn(v) for v in turn.to_pylist()], dtype=np.float64)
 
 
 def _filled(values: np.ndarray, default: str) -> np.ndarray:

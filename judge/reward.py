@@ -19,18 +19,18 @@ anyway: scores are kept per text).
 from __future__ import annotations
 
 import asyncio
-import json
-import math
 import threading
 from collections.abc import Sequence
 from typing import Any, Literal
 
 from pydantic import Field, JsonValue, ValidationError
 
-from judge.errors import ConfigError, MissingDependencyError
+from judge.errors import ConfigError, MissingDependencyError, validation_text
 from judge.hashing import sha256_json
-from judge.judges import Caller, Judge, Task
-from judge.records import Judgment, PairItem, Record, SingleItem, Verdict
+from judge.judges import Caller, Task
+from judge.records import Judgment, PairItem, Record, SingleItem
+from judge.scoring import ScoringJudge, conversation, responses_of
+from judge.scoring import pair_fields as pair_fields
 
 
 class RewardOptions(Record):
@@ -68,31 +68,13 @@ def _transformers() -> Any:
     return transformers
 
 
-def pair_fields(reward_a: float, reward_b: float, tie_margin: float = 0.0) -> dict[str, Any]:
-    """Verdict and Bradley-Terry probabilities of a pair from its two rewards.
-
-    >>> out = pair_fields(1.0, 0.0)
-    >>> out["verdict"], round(out["probabilities"]["A"], 4)
-    ('A', 0.7311)
-    >>> pair_fields(0.5, 0.45, tie_margin=0.1)["verdict"]
-    'tie'
-    """
-    d = reward_a - reward_b
-    verdict: Verdict = "tie" if abs(d) <= tie_margin else ("A" if d > 0 else "B")
-    p_a = 1.0 / (1.0 + math.exp(-d)) if d > -700 else 0.0
-    return {
-        "verdict": verdict,
-        "probabilities": {"A": p_a, "B": 1.0 - p_a},
-        "scores": (reward_a, reward_b),
-    }
-
-
-class RewardJudge(Judge):
+class RewardJudge(ScoringJudge):
     """A sequence-classification reward model scoring each response once."""
 
     def __init__(self, options: RewardOptions, *, model: Any = None, tokenizer: Any = None):
         self.options = options
         self.name = options.name
+        self.tie_margin = options.tie_margin
         self._model = model
         self._tokenizer = tokenizer
         self._in_memory = model is not None
@@ -181,15 +163,10 @@ class RewardJudge(Judge):
         the prompt's turns and the response as the assistant turn (plain text joined by a
         blank line when the tokenizer defines no template)."""
         _, tok = self._load()
-        turns = (
-            [{"role": "user", "content": item.prompt}]
-            if isinstance(item.prompt, str)
-            else [m.model_dump() for m in item.prompt]
-        )
+        chat = conversation(item, response)
         if getattr(tok, "chat_template", None):
-            conversation = [*turns, {"role": "assistant", "content": response}]
-            return str(tok.apply_chat_template(conversation, tokenize=False))
-        return "\n\n".join([*(t["content"] for t in turns), response])
+            return str(tok.apply_chat_template(chat, tokenize=False))
+        return "\n\n".join(t["content"] for t in chat)
 
     def score_texts(self, texts: Sequence[str]) -> list[float]:
         """Rewards of ``texts`` (batched; right padding, so each score equals the
@@ -225,59 +202,26 @@ class RewardJudge(Judge):
             self._scores.update(zip(todo, scores, strict=True))
         return [self._scores[k] for k in keys]
 
-    def request_key(self, task: Task) -> str:
-        item = task.item
-        responses = (
-            [item.response_a, item.response_b] if isinstance(item, PairItem) else [item.response]
-        )
-        prompt: Any = (
-            item.prompt if isinstance(item.prompt, str) else [m.model_dump() for m in item.prompt]
-        )
-        payload = {"judge": self.spec(), "prompt": prompt, "responses": responses}
-        return sha256_json({**payload, "swapped": task.swapped, "sample": task.sample})
-
     async def evaluate(self, tasks: Sequence[Task], call: Caller) -> list[Judgment]:
         return await asyncio.to_thread(self._evaluate, tasks)
 
     def _evaluate(self, tasks: Sequence[Task]) -> list[Judgment]:
-        wanted: list[tuple[PairItem | SingleItem, str]] = []
-        for task in tasks:
-            item = task.item
-            if isinstance(item, PairItem):
-                wanted += [(item, item.response_a), (item, item.response_b)]
-            else:
-                wanted.append((item, item.response))
-        scores = iter(self._score(wanted))
-        out = []
-        for task in tasks:
-            base: dict[str, Any] = {
-                "item_id": task.item.id,
-                "judge": self.name,
-                "judge_hash": self.judge_hash,
-                "request_key": self.request_key(task),
-                "swapped": task.swapped,
-                "sample": task.sample,
-                "status": "ok",
-            }
-            if isinstance(task.item, PairItem):
-                a, b = next(scores), next(scores)
-                fields = pair_fields(a, b, self.options.tie_margin)
-                raw = {"reward_a": a, "reward_b": b}
-            else:
-                s = next(scores)
-                fields, raw = {"score": s}, {"reward": s}
-            out.append(Judgment(**base, **fields, raw=json.dumps(raw)))
-        return out
+        wanted = [(task.item, r) for task in tasks for r in responses_of(task.item)]
+        return self.judgments(tasks, self._score(wanted))
 
 
 def _options(params: dict[str, Any]) -> RewardOptions:
     try:
         return RewardOptions(**params)
     except ValidationError as exc:
-        text = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise ConfigError(f"reward judge: {text}") from exc
+        raise ConfigError(f"reward judge: {validation_text(exc)}") from exc
 
 
-def reward_judge(**params: Any) -> RewardJudge:
-    """The ``reward`` judge's factory (``-J model=... -J tie_margin=0.1``)."""
+def reward_judge(**params: Any) -> ScoringJudge:
+    """The ``reward`` judge's factory (``-J model=... -J tie_margin=0.1``); with
+    ``-J base_url=...`` the model is served (:mod:`judge.reward_http`)."""
+    if "base_url" in params:
+        from judge.reward_http import reward_http_judge
+
+        return reward_http_judge(**params)
     return RewardJudge(_options(params))

@@ -593,7 +593,9 @@ async def _run_locked(
         if pending or previous is None:
             store.write_manifest(manifest)
         if config.execution == "batch":
-            new = await _execute_batch(judge, pending, store, cache, batch_poll_s)
+            new = await _execute_batch(
+                judge, pending, store, cache, batch_poll_s, max_cost, manifest.totals.cost
+            )
         elif executor is not None:
             new = await executor.execute(judge, pending, caller, store, config, progress)
         else:
@@ -659,14 +661,20 @@ async def _execute_batch(
     store: RunStore,
     cache: ResponseCache | None,
     poll_interval: float,
+    max_cost: float | None = None,
+    spent: float = 0.0,
 ) -> list[Judgment]:
     from judge.batch import run_batch
+    from judge.budget import BatchBudget
 
     if not isinstance(judge, PromptJudge):
         raise ConfigError(f"batch execution needs a prompt judge; {judge.name!r} is not one")
     if not pending:
         return []
-    return await run_batch(judge, pending, store, cache=cache, poll_interval=poll_interval)
+    budget = BatchBudget(judge.backend, max_cost, spent=spent) if max_cost is not None else None
+    return await run_batch(
+        judge, pending, store, cache=cache, poll_interval=poll_interval, budget=budget
+    )
 
 
 async def execute_tasks(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -40,24 +41,30 @@ def test_dry_run_counts_equal_the_llama_server_prompt_tokens(
     assert 0.5 < rough.prompt_tokens / est.prompt_tokens < 2.0
 
 
-def test_max_cost_stops_within_one_request_then_resumes(
-    fault_server: FaultServerProcess, tmp_path: Path
-) -> None:
-    prices = tmp_path / "prices.toml"
+def priced_judge(server: FaultServerProcess, folder: Path) -> Callable[[], PromptJudge]:
+    """A factory of smollm2-preset judges on the fault server at a steep price."""
+    prices = folder / "prices.toml"
     prices.write_text('[models."gpt-4o-mini"]\ninput = 10000.0\noutput = 10000.0\n')
-    items = load_items(benchmarks.get("sample")())
-    config = RunConfig(benchmark="sample", judge="smollm2", concurrency=1)
 
     def judge() -> PromptJudge:
         return PromptJudge.from_preset(
             "smollm2",
             backend="openai",
-            base_url=fault_server.openai_url,
+            base_url=server.openai_url,
             model="gpt-4o-mini",
             api_key_env="",
             prices=str(prices),
         )
 
+    return judge
+
+
+def test_max_cost_stops_within_one_request_then_resumes(
+    fault_server: FaultServerProcess, tmp_path: Path
+) -> None:
+    items = load_items(benchmarks.get("sample")())
+    config = RunConfig(benchmark="sample", judge="smollm2", concurrency=1)
+    judge = priced_judge(fault_server, tmp_path)
     tasks = plan_tasks(items, config)
     built = judge()
     bounds = [
@@ -83,3 +90,46 @@ def test_max_cost_stops_within_one_request_then_resumes(
     assert done.manifest.complete and done.requested == len(tasks) - len(stored)
     stats = fault_server.stats()
     assert sum(stats["ok"].values()) == len(tasks)
+
+
+def test_max_cost_holds_back_batch_submissions_then_resumes(
+    fault_server: FaultServerProcess, tmp_path: Path
+) -> None:
+    """--max-cost with --batch: only the requests whose upper bounds (at batch prices) fit
+    are submitted; they are collected and stored, then the run stops (exit-code class
+    BudgetExceeded) and a rerun with a larger budget submits only the rest."""
+    fault_server.configure(batch_delay=0.05)
+    items = load_items(benchmarks.get("sample")(), limit=6)
+    config = RunConfig(benchmark="sample", judge="smollm2", execution="batch")
+    judge = priced_judge(fault_server, tmp_path)
+    tasks = plan_tasks(items, config)
+    built = judge()
+    bounds = [
+        request_cost(built.backend, estimate_tokens(r), r.max_tokens, batch=True)
+        for r in (built.request(t) for t in tasks)
+    ]
+    budget = sum(bounds) / 3
+    with pytest.raises(BudgetExceeded, match="not submitted"):
+        run_judging(
+            config, output=tmp_path, judge=built, items=items, max_cost=budget, batch_poll_s=0.05
+        )
+    store = RunStore(next(p for p in tmp_path.iterdir() if p.is_dir()))
+    stored = store.judgments()
+    assert 0 < len(stored) < len(tasks) and all(j.status == "ok" for j in stored)
+    assert fault_server.stats()["batches_created"] == 1
+    spent = sum(j.billed for j in stored)
+    assert spent <= budget  # never past the budget ...
+    assert sum(bounds[: len(stored)]) <= budget < sum(bounds[: len(stored) + 1])  # ... one short
+    manifest = json.loads((store.path / "manifest.json").read_text())
+    assert "BudgetExceeded" in manifest["extra"]["last_failure"]
+    done = run_judging(
+        config,
+        output=tmp_path,
+        judge=judge(),
+        items=items,
+        max_cost=budget * 10,
+        batch_poll_s=0.05,
+    )
+    assert done.manifest.complete and done.requested == len(tasks) - len(stored)
+    stats = fault_server.stats()
+    assert stats["batches_created"] == 2 and stats["total_ok"] == len(tasks)

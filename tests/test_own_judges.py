@@ -121,6 +121,42 @@ def test_prometheus_per_row_rubric_from_a_table(tmp_path: Path) -> None:
     assert "[Brevity] Score 1: long" in texts[1]
 
 
+PROMETHEUS_ROWS_TOML = """\
+description = "Prometheus absolute grading with a per-row rubric from score descriptions."
+kind = "single"
+user = "prom.user.jinja"
+variables = ["instruction", "response", "criteria", "score1_description",
+  "score2_description", "score3_description", "score4_description", "score5_description"]
+required = ["criteria"]
+parser = "prometheus_absolute"
+scale = [1, 5]
+"""
+
+
+def test_prometheus_score_descriptions_per_row(tmp_path: Path) -> None:
+    """Feedback Collection's columns (criteria, score1..5_description) fill the rubric as
+    prometheus-eval's SCORE_RUBRIC_TEMPLATE writes it (docs/own-judges.md, section 2)."""
+    (tmp_path / "prom.toml").write_text(PROMETHEUS_ROWS_TOML)
+    lines = [f"Score {n}: {{{{ score{n}_description }}}}" for n in range(1, 6)]
+    (tmp_path / "prom.user.jinja").write_text(
+        "{{ instruction }}\n{{ response }}\n###Score Rubrics:\n[{{ criteria }}]\n"
+        + "\n".join(lines)
+    )
+    descriptions = {f"score{n}_description": f"level {n}" for n in range(1, 6)}
+    row = {"id": "f1", "prompt": "Say hi", "response": "hi", "criteria": "Polite?"}
+    data = tmp_path / "fc.jsonl"
+    data.write_text(json.dumps({**row, **descriptions}) + "\n" + json.dumps({**row, "id": "f2"}))
+    from judge.benchmark import load_items
+    from judge.registry import benchmarks
+
+    first, second = load_items(benchmarks.get("table")(path=str(data)))
+    judge = PromptJudge(load_preset(str(tmp_path / "prom.toml")), _backend())
+    rubric = "[Polite?]\n" + "\n".join(f"Score {n}: level {n}" for n in range(1, 6))
+    assert judge.request(Task(first)).messages[-1].content.endswith(rubric)
+    with pytest.raises(TemplateError, match=r"item 'f2'.*score1_description"):
+        judge.request(Task(second))
+
+
 def _backend() -> object:
     from judge.registry import backends
 
@@ -255,18 +291,19 @@ def test_an_item_without_its_rubric_stops_the_run_naming_it(tmp_path: Path) -> N
     assert "error: item 'r2': preset 'rj', user template: 'rubric' is undefined" in result.output
 
 
-CRITERIA_TOML = """\
-description = "Three criteria scored in one call, as JSON."
-kind = "single"
-user = "criteria.user.jinja"
-variables = ["instruction", "response"]
-parser = "criteria_json"
-criteria = ["relevance", "accuracy", "fluency"]
-scale = [1, 5]
+def criteria_toml(user: str, criteria: list[str], scale: tuple[int, int], max_tokens: int) -> str:
+    """A single-answer preset scoring ``criteria`` in one call, as JSON."""
+    return (
+        f'description = "{len(criteria)} criteria scored in one call, as JSON."\n'
+        f'kind = "single"\nuser = "{user}"\nvariables = ["instruction", "response"]\n'
+        f'parser = "criteria_json"\ncriteria = {json.dumps(criteria)}\n'
+        f"scale = [{scale[0]}, {scale[1]}]\n\n[params]\nmax_tokens = {max_tokens}\n"
+    )
 
-[params]
-max_tokens = 64
-"""
+
+CRITERIA_TOML = criteria_toml(
+    "criteria.user.jinja", ["relevance", "accuracy", "fluency"], (1, 5), max_tokens=64
+)
 
 
 def test_multi_criterion_preset_with_json_schema_on_the_llama_server(
@@ -310,3 +347,56 @@ def test_multi_criterion_preset_with_json_schema_on_the_llama_server(
     # a score off the scale is unparsed, naming the criterion (never clipped)
     off = judge.interpret('{"relevance": 1, "accuracy": 0, "fluency": 2}', None, False)
     assert off["status"] == "unparsed" and "accuracy" in off["error"]
+
+
+TOPICAL_CRITERIA_TOML = criteria_toml(
+    "tc.user.jinja", ["naturalness", "coherence", "engagingness"], (1, 3), max_tokens=48
+)
+
+
+def test_criteria_section_against_topical_chat_human_sub_scores(
+    llama_server: str, tmp_path: Path
+) -> None:
+    """Each criterion its own column in the frame and the report, compared with the human
+    score of the aspect of the same name (real Topical-Chat USR items)."""
+    from judge.analysis.criteria import criteria_table
+    from judge.analysis.frame import load_frame
+    from judge.benchmark import load_items
+    from judge.registry import benchmarks
+
+    (tmp_path / "tc.toml").write_text(TOPICAL_CRITERIA_TOML)
+    (tmp_path / "tc.user.jinja").write_text(
+        "Rate the reply from 1 to 3 on naturalness, coherence and engagingness, as JSON.\n"
+        "{{ instruction }}\nReply: {{ response }}"
+    )
+    out = tmp_path / "out"
+    args = ["run", "-b", "topical_chat", "-j", str(tmp_path / "tc.toml"), "-n", "3"]
+    args += ["-J", "backend=openai", "-J", f"base_url={llama_server}", "-J", "model=smollm2"]
+    args += ["-J", "api_key_env=", "-J", "structured_output=json_object_schema"]
+    args += ["-o", str(out), "--name", "tc", "-q"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    frame = load_frame(out / "tc").set_index("item_id")
+    items = {i.id: i for i in load_items(benchmarks.get("topical_chat")(), limit=3)}
+    for item_id, row in frame.iterrows():
+        human = {s.aspect: s.score for s in items[str(item_id)].scores}
+        for name in ("naturalness", "coherence", "engagingness"):
+            assert row[f"human_criterion_{name}"] == human[name]
+            assert 1 <= row[f"criterion_{name}"] <= 3 or row["status"] != "ok"
+    assert "human_criterion_overall" not in frame  # only aspects the judge scored
+    table = criteria_table(frame.reset_index(), n_resamples=0).set_index("criterion")
+    assert list(table.index) == ["naturalness", "coherence", "engagingness"]
+    ok = frame[frame["status"] == "ok"]
+    for name in table.index:
+        assert table.loc[name, "mean"] == pytest.approx(ok[f"criterion_{name}"].mean())
+        assert table.loc[name, "n_human"] == len(ok)
+        assert table.loc[name, "leniency"] == pytest.approx(
+            ok[f"criterion_{name}"].mean() - ok[f"human_criterion_{name}"].mean()
+        )
+    report = CliRunner().invoke(app, ["report", str(out / "tc"), "--resamples", "20"])
+    assert report.exit_code == 0, report.output
+    text = (out / "tc" / "report" / "report.md").read_text()
+    section = text.split("## Criteria", 1)[1]
+    for name in ("naturalness", "coherence", "engagingness"):
+        assert name in section
+    assert "How often each score was given" in section

@@ -56,6 +56,8 @@ ORDERS: Final[tuple[str, str]] = ("original", "swapped")
 SHOWN: Final[tuple[str, str, str]] = ("first", "second", "tie")
 HUMAN_PREFIX: Final = "human:"
 """Prefix of the per-annotator label columns (``human:annotator1``, ``human:gold``)."""
+HUMAN_CRITERION_PREFIX: Final = "human_criterion_"
+"""Prefix of the mean human score on an aspect named like a judge criterion."""
 CODE_B: Final = 0
 CODE_TIE: Final = 1
 CODE_A: Final = 2
@@ -88,6 +90,7 @@ ITEM_COLUMNS: Final[tuple[str, ...]] = (
     "aspect",
     "scale_low",
     "scale_high",
+    "turn",
     *MARKDOWN_COLUMNS,
 )
 """Item facts copied onto every judgment row (plus the ``human:*`` columns)."""
@@ -117,6 +120,7 @@ JUDGMENT_COLUMNS: Final[tuple[str, ...]] = (
     "cache_hit",
     "judge_scale_low",
     "judge_scale_high",
+    "order_free",
 )
 
 _CATEGORICAL = (
@@ -149,6 +153,16 @@ def criterion_columns(frame: pd.DataFrame) -> list[str]:
     ['criterion_fluency']
     """
     return [c for c in frame.columns if str(c).startswith(CRITERION_PREFIX)]
+
+
+def human_criterion_columns(frame: pd.DataFrame) -> list[str]:
+    """The mean human score per criterion (``human_criterion_<name>``), where the items
+    carry human scores of an aspect named like one of the judge's criteria.
+
+    >>> human_criterion_columns(pd.DataFrame(columns=["criterion_a", "human_criterion_a"]))
+    ['human_criterion_a']
+    """
+    return [c for c in frame.columns if str(c).startswith(HUMAN_CRITERION_PREFIX)]
 
 
 def member_columns(frame: pd.DataFrame) -> list[str]:
@@ -252,6 +266,9 @@ def _item_table_of(columns: ItemColumns) -> pd.DataFrame:
             "aspect": aspect,
             "scale_low": items["scale_low"].to_numpy(dtype=np.float64),
             "scale_high": items["scale_high"].to_numpy(dtype=np.float64),
+            "turn": items["turn"].to_numpy(dtype=np.float64)
+            if "turn" in items
+            else np.full(n, np.nan),
             **{
                 name: items[name].to_numpy(dtype=np.float64)
                 if name in items
@@ -269,6 +286,16 @@ def _item_table_of(columns: ItemColumns) -> pd.DataFrame:
             pd.Series(mine["verdict"].to_numpy(dtype=object))
         )
         table[HUMAN_PREFIX + str(annotator)] = pd.Categorical.from_codes(codes, dtype=VERDICT_DTYPE)
+    # the mean human score per aspect: compared with a multi-criterion judge's
+    # criterion of the same name (dropped in _assemble where the judge has no such criterion)
+    for aspect_name in pd.unique(scores["aspect"]):
+        mine = scores[(scores["aspect"] == aspect_name).to_numpy()]
+        rows_of = mine["row"].to_numpy(dtype=np.int64)
+        total = np.bincount(rows_of, weights=mine["score"].to_numpy(dtype=float), minlength=n)
+        number = np.bincount(rows_of, minlength=n)[:n]
+        mean = np.full(n, np.nan)
+        mean[number > 0] = total[:n][number > 0] / number[number > 0]
+        table[HUMAN_CRITERION_PREFIX + str(aspect_name)] = mean
     if table["item_id"].duplicated().any():
         dup = table.loc[table["item_id"].duplicated(), "item_id"].iloc[0]
         raise DataError(f"duplicate item id {dup!r} in the run's items")
@@ -285,12 +312,15 @@ def build_frame(
     run: str,
     reconcile: Policy = "inconsistent_tie",
     judge_scale: tuple[float, float] | None = None,
+    order_free: bool = False,
 ) -> pd.DataFrame:
     """The tidy frame of one run from its items and (current) judgments.
 
     ``judge_scale`` is the lowest and highest score the judge gives (its preset's
     ``scale``; ``judge_spec["scale"]`` in the manifest), kept in ``judge_scale_low`` /
     ``judge_scale_high`` so single-answer figures can put both on the item's scale.
+    ``order_free`` marks a judge that scores each response alone (a reward model,
+    :func:`order_free_judge`): its verdict cannot depend on the presentation order.
 
     Raises :class:`~judge.errors.DataError` if a judgment names an item the run
     does not hold.
@@ -301,6 +331,7 @@ def build_frame(
         run=run,
         reconcile=reconcile,
         judge_scale=judge_scale,
+        order_free=order_free,
     )
 
 
@@ -311,6 +342,7 @@ def _assemble(
     run: str,
     reconcile: Policy,
     judge_scale: tuple[float, float] | None,
+    order_free: bool = False,
 ) -> pd.DataFrame:
     """The tidy frame from the item table and :func:`judge.columns.judgment_columns`
     (or :func:`judge.columns.read_judgments`: the same columns)."""
@@ -353,6 +385,7 @@ def _assemble(
         },
         "judge_scale_low": np.full(n, judge_scale[0] if judge_scale else np.nan),
         "judge_scale_high": np.full(n, judge_scale[1] if judge_scale else np.nan),
+        "order_free": np.full(n, order_free),
     }
     for name in columns.columns:
         if str(name).startswith(MEMBER_PREFIX):
@@ -369,7 +402,12 @@ def _assemble(
             f"run {run!r}: {len(missing)} judged item id(s) not among the run's items, "
             f"e.g. {missing[:3]}"
         )
-    item_rows = item_table.drop(columns="item_id").iloc[position].reset_index(drop=True)
+    unused = [
+        c
+        for c in human_criterion_columns(item_table)
+        if CRITERION_PREFIX + c.removeprefix(HUMAN_CRITERION_PREFIX) not in frame
+    ]
+    item_rows = item_table.drop(columns=["item_id", *unused]).iloc[position].reset_index(drop=True)
     for column in _ITEM_CATEGORICAL:  # only the values of the judged items, as ever
         item_rows[column] = item_rows[column].cat.remove_unused_categories()
     frame = pd.concat([frame, item_rows], axis=1)
@@ -399,6 +437,8 @@ _OPTIONAL: Final[dict[str, Any]] = {
     "scale_high": np.nan,
     "judge_scale_low": np.nan,
     "judge_scale_high": np.nan,
+    "turn": np.nan,
+    "order_free": False,
     **dict.fromkeys(MARKDOWN_COLUMNS, np.nan),
 }
 """Columns a frame built elsewhere (synthetic, an older Parquet file) may lack: unknown."""
@@ -447,14 +487,17 @@ def _finish(frame: pd.DataFrame) -> pd.DataFrame:
         "scale_high",
         "judge_scale_low",
         "judge_scale_high",
+        "turn",
         *MARKDOWN_COLUMNS,
     ):
         frame[column] = frame[column].astype(np.float64)
+    frame["order_free"] = frame["order_free"].astype(bool)
     frame["n_annotators"] = frame["n_annotators"].astype(np.int64)
     ordered = [*JUDGMENT_COLUMNS, *ITEM_COLUMNS]
-    for column in criterion_columns(frame):
+    criteria = criterion_columns(frame) + human_criterion_columns(frame)
+    for column in criteria:
         frame[column] = frame[column].astype(np.float64)
-    extra = human_columns(frame) + member_columns(frame) + criterion_columns(frame)
+    extra = human_columns(frame) + member_columns(frame) + criteria
     return frame[ordered + extra]
 
 
@@ -500,9 +543,24 @@ def load_frame(run_dirs: str | Path | Iterable[str | Path]) -> pd.DataFrame:
                 run=manifest.run_id,
                 reconcile=manifest.config.reconcile,
                 judge_scale=judge_scale(manifest.judge_spec),
+                order_free=order_free_judge(manifest.judge_spec),
             )
         )
     return concat_frames(frames)
+
+
+def order_free_judge(spec: Mapping[str, Any]) -> bool:
+    """Whether a manifest's ``judge_spec`` is a judge that scores each response alone (a
+    reward model): both presentation orders give the same judgment by construction.
+
+    >>> order_free_judge({"type": "reward"}), order_free_judge({"type": "prompt"})
+    (True, False)
+    """
+    return spec.get("type") in ORDER_FREE_TYPES
+
+
+ORDER_FREE_TYPES: Final[tuple[str, ...]] = ("reward", "reward_http")
+"""``judge_spec["type"]`` of the judges that score each response once (no order)."""
 
 
 def judge_scale(spec: Mapping[str, Any]) -> tuple[float, float] | None:
@@ -542,6 +600,7 @@ PAIR_ITEM_COLUMNS: Final[tuple[str, ...]] = (
     "judge",
     "item_id",
     "sample",
+    "order_free",
     *(
         c
         for c in ITEM_COLUMNS

@@ -22,7 +22,13 @@ import numpy as np
 import pandas as pd
 
 from judge.analysis import agreement, bias, ranking, single, winrate
-from judge.analysis.frame import POLICIES, load_frame, pair_frames, save_frame
+from judge.analysis.frame import (
+    POLICIES,
+    criterion_columns,
+    load_frame,
+    pair_frames,
+    save_frame,
+)
 from judge.analysis.leaderboard import LEADERBOARD_DEFINITIONS, leaderboard
 from judge.analysis.summary import member_counts
 from judge.benchmark import PublishedFigure, match_published
@@ -682,8 +688,12 @@ def build_report(
         published = published_by_run(frame, datasets_dir)
         _pairs_sections(doc, frame, pairs, pairs_all, failures, opts, pct, published)
         _controlled_section(doc, pairs, opts, self_models or {})
+    if len(pairs):
+        _turns_section(doc, pairs, failures, opts)
     if (frame["kind"] == "single").any():
         _single_section(doc, frame, opts)
+    if criterion_columns(frame):
+        _criteria_section(doc, frame, opts)
     _reliability_sections(doc, frame, probes, opts, pct)
     _reference_section(doc, frame, datasets_dir)
     return doc
@@ -912,7 +922,8 @@ def _pairs_sections(
                 doc.figure("categories", plot_categories(categories), "Accuracy per category")
 
     doc.heading("Position bias")
-    position = bias.position_table(frame, pairs=pairs, **opts)
+    ordered, ordered_pairs = _without_order_free(doc, frame, pairs)
+    position = bias.position_table(ordered, pairs=ordered_pairs, **opts)
     doc.para(
         "Consistency: same canonical verdict in both orders (pairs with both orders ok). "
         "Flip rate: the verdict swaps between A and B outright. P(prefer first): ok "
@@ -920,12 +931,12 @@ def _pairs_sections(
     )
     doc.table(
         _display(
-            _with_order_counts(position, pairs),
+            _with_order_counts(position, ordered_pairs),
             ci=["consistency", "flip_rate", "p_prefer_first", "kappa_orders"],
         ),
         links="position",
     )
-    by_length = bias.position_by_gap(frame, pairs=pairs, gap="length", **opts)
+    by_length = bias.position_by_gap(ordered, pairs=ordered_pairs, gap="length", **opts)
     if len(by_length):
         doc.heading("By length gap", 3)
         doc.table(
@@ -937,7 +948,7 @@ def _pairs_sections(
             plot_position_by_gap(by_length, "length_gap"),
             "Position consistency and first-position rate by length gap (characters)",
         )
-    by_quality = bias.position_by_gap(frame, pairs=pairs, gap="quality", **opts)
+    by_quality = bias.position_by_gap(ordered, pairs=ordered_pairs, gap="quality", **opts)
     if len(by_quality):
         doc.heading("By quality gap", 3)
         doc.para(f"Quality gap measured by: {', '.join(by_quality['gap_measure'].unique())}.")
@@ -1037,6 +1048,59 @@ def _single_section(doc: _Doc, frame: pd.DataFrame, opts: dict[str, Any]) -> Non
         doc.figure("scores", plot_scores(graded), "Judge score against human score per item")
 
 
+def _criteria_section(doc: _Doc, frame: pd.DataFrame, opts: dict[str, Any]) -> None:
+    """Each criterion of a multi-criterion judge (:mod:`judge.analysis.criteria`)."""
+    from judge.analysis import criteria
+
+    doc.heading("Criteria")
+    doc.para(
+        "Each criterion a multi-criterion judge scored in one call: the mean score over "
+        "items; where the items carry human scores of an aspect with the criterion's "
+        "name, the judge against them (scores as given): "
+        "leniency (mean judge minus mean human), exact agreement of the two rounded to "
+        "integers, item-level correlations. Unparsed and errored judgments have no "
+        "criterion scores: counted in n_failed, left out of every figure."
+    )
+    table = criteria.criteria_table(frame, **opts).dropna(axis=1, how="all")
+    doc.table(_display(table, ci=["mean"]))
+    doc.table(criteria.criteria_distribution(frame), "How often each score was given")
+
+
+def _turns_section(
+    doc: _Doc, pairs: pd.DataFrame, failures: agreement.Failures, opts: dict[str, Any]
+) -> None:
+    """Agreement per conversation turn, where the runs judged more than one turn."""
+    turns = pairs["turn"].dropna().unique()
+    if len(turns) < 2 or not pairs["label"].notna().any():
+        return
+    doc.heading("Per turn")
+    doc.para(
+        "Multi-turn items (MT-Bench) by the turn the judgment is about (the frame's "
+        "`turn` column); each run under its configured reconcile policy."
+    )
+    table = agreement.agreement_table(
+        pairs[pairs["turn"].notna().to_numpy()], by=("run", "turn"), failures=failures, **opts
+    )
+    table["turn"] = table["turn"].astype(int)
+    doc.table(_display(table, ci=agreement.FIGURES), links="pairs")
+
+
+def _without_order_free(
+    doc: _Doc, frame: pd.DataFrame, pairs: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The judgments and pairs of judges with an order; a note naming the others."""
+    order_free = frame["order_free"].to_numpy(dtype=bool)
+    if not order_free.any():
+        return frame, pairs
+    runs = ", ".join(sorted(map(str, frame.loc[order_free, "run"].unique())))
+    doc.para(
+        f"{runs}: position bias is 0 by construction. A reward model scores each response "
+        "once, alone, so there is no order to swap and no position to prefer; these runs "
+        "are left out of the tables below."
+    )
+    return frame[~order_free], pairs[~pairs["order_free"].to_numpy(dtype=bool)]
+
+
 def _reference_section(doc: _Doc, frame: pd.DataFrame, datasets_dir: str | Path | None) -> None:
     doc.heading("Reference figures")
     benchmarks = {str(b) for b in frame["benchmark"].unique()}
@@ -1067,6 +1131,8 @@ def _reference_section(doc: _Doc, frame: pd.DataFrame, datasets_dir: str | Path 
 def _with_order_counts(position: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
     """The position table with the counts behind its rates: ``flips`` (A in one order, B in
     the other) and ``changed`` (any different verdict), per run, beside ``n_both_ok``."""
+    if position.empty:  # every run order-free (reward models): nothing measured
+        return position
     v_orig, v_swap = (
         pairs["verdict_original"].astype(object),
         pairs["verdict_swapped"].astype(object),
@@ -1153,6 +1219,8 @@ def _verdict_cards(
     if table.empty:
         return
     doc.heading("Can the judges be trusted?")
+    order_free = frame.groupby("run", observed=True)["order_free"].all().to_dict()
+    order_free = {str(k): bool(v) for k, v in order_free.items()}
     cards, md = [], []
     viewer = doc.viewer_url
     for row in table.to_dict("records"):
@@ -1172,7 +1240,15 @@ def _verdict_cards(
             figures.append((agree, "#agreement-with-humans", None))
         else:
             figures.append(("agreement: no human labels", "#runs", None))
-        if pd.isna(row["consistency"]):
+        if order_free.get(run, False):
+            figures.append(
+                (
+                    "position bias: 0 by construction (each response scored once, no order)",
+                    "#position-bias",
+                    None,
+                )
+            )
+        elif pd.isna(row["consistency"]):
             figures.append(
                 ("position consistency: not measured (one order)", "#position-bias", None)
             )
