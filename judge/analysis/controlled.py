@@ -16,11 +16,14 @@
   formula, ``fit_intercept=False`` with the constant as a column; fitted with
   scikit-learn's liblinear). LC = 100 x mean over the model's pairs of the GLM's
   prediction with the length term at 0. The instruction difficulty is read from the
-  user (a per-prompt value) or estimated jointly across the compared models: a
-  per-prompt effect of one L2-penalised logistic regression with a constant and a length
-  slope per model. Annotations of length-gamed baseline variants (``gamed=``) join
-  every model's fit with their own constant and sample weight ``gamed_weight`` split
-  between them, which pulls the length slope towards the one they reveal (AlpacaEval's
+  user (a per-prompt value) or estimated jointly across the compared models as
+  AlpacaEval fits its own (its ``notebooks/instruction_difficulty.ipynb``): the
+  per-prompt effects of one L1 logistic regression with a constant and a length slope
+  per model, the penalty chosen by 5-fold cross-validation over the annotations, the
+  same grid and criterion as the per-model GLM (nothing is chosen against published
+  figures). Annotations of length-gamed baseline variants (``gamed=``) join every
+  model's fit with their own constant and sample weight ``gamed_weight`` split between
+  them, which pulls the length slope towards the one they reveal (AlpacaEval's
   regularisation to its gamed baselines).
 
 Each comes with a standard error (the sample standard error of the mean for the first
