@@ -191,8 +191,8 @@ def _fit(x: Any, pref: np.ndarray, weight: np.ndarray, c: float) -> Any:
     model = LogisticRegression(
         C=c, l1_ratio=1.0, solver="liblinear", fit_intercept=False, random_state=123
     )
-    if not np.all(weight > 0):  # a row of weight 0 (not drawn) adds nothing: skip its work
-        keep = weight > 0
+    keep = weight > 0
+    if not keep.all() and keep.any():  # a row of weight 0 (not drawn) adds nothing
         x, pref, weight = x[keep], pref[keep], weight[keep]
     n = x.shape[0]
     # a preference of exactly 0 or 1 everywhere would leave one class without weight,
