@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from scipy.stats import spearmanr
+from scipy.stats import kendalltau, spearmanr
 
 from judge.analysis.controlled import (
     leaderboard,
@@ -48,7 +48,7 @@ def ae_pairs(ae_frame: pd.DataFrame) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def ae_three(ae_pairs: pd.DataFrame) -> pd.DataFrame:
-    table = win_rates_three_ways(ae_pairs, baseline=BASELINE, by=("judge",), n_resamples=0)
+    table = win_rates_three_ways(ae_pairs, baseline=BASELINE, by=("judge",), n_resamples=100)
     return table.set_index("model")
 
 
@@ -60,6 +60,14 @@ def test_discrete_and_weighted_equal_the_leaderboard(ae_three: pd.DataFrame) -> 
         assert ours["discrete"] == pytest.approx(row["discrete_win_rate"], abs=1e-4), model
         assert ours["weighted"] == pytest.approx(row["win_rate"], abs=1e-4), model
         assert ours["weighted_se"] == pytest.approx(row["standard_error"], abs=1e-4), model
+
+
+def _overlap(table: pd.DataFrame, way: str, a: str, b: str) -> bool:
+    """Whether the ``way`` intervals of models ``a`` and ``b`` overlap."""
+    return bool(
+        table.loc[a, f"{way}_low"] <= table.loc[b, f"{way}_high"]
+        and table.loc[b, f"{way}_low"] <= table.loc[a, f"{way}_high"]
+    )
 
 
 def test_lc_beside_published_beats_the_minimal_glm(
@@ -78,33 +86,50 @@ def test_lc_beside_published_beats_the_minimal_glm(
         {
             "raw": ae_three.loc[models, "weighted"],
             "lc": ae_three.loc[models, "lc"],
+            "lc_low": ae_three.loc[models, "lc_low"],
+            "lc_high": ae_three.loc[models, "lc_high"],
+            "length_coef": ae_three.loc[models, "length_coef"],
             "minimal": minimal.loc[models, "lc"],
             "published": published[models],
         }
     )
     print("\n" + table.round(2).to_string())
-    ours = (spearmanr(table["lc"], table["published"])[0], (table.lc - table.published).abs())
-    mini = (
-        spearmanr(table["minimal"], table["published"])[0],
-        (table.minimal - table.published).abs(),
-    )
-    print(f"ours: Spearman {ours[0]:.3f}, median |diff| {ours[1].median():.2f}")
-    print(f"minimal GLM: Spearman {mini[0]:.3f}, median |diff| {mini[1].median():.2f}")
+    diff = (table["lc"] - table["published"]).abs()
+    rho = spearmanr(table["lc"], table["published"])[0]
+    tau = kendalltau(table["lc"], table["published"])[0]
+    mini_rho = spearmanr(table["minimal"], table["published"])[0]
+    mini_diff = (table["minimal"] - table["published"]).abs().median()
+    print(f"ours: Spearman {rho:.3f}, Kendall {tau:.3f}, median |diff| {diff.median():.2f}")
+    print(f"minimal GLM: Spearman {mini_rho:.3f}, median |diff| {mini_diff:.2f}")
     assert ae_three.loc[BASELINE, "lc"] == 50.0
-    # the PROVENANCE's minimal GLM: median |difference| 4.8 points (over 56 models);
-    # on these ten models the same GLM does worse, and ours beats both clearly.
-    assert ours[1].median() < 4.8 / 2
-    assert ours[1].median() < mini[1].median() / 3
-    assert ours[0] > mini[0] + 0.1
-    # without the deliberately length-gamed model (whose LC needs the gamed-baseline
-    # annotations that are not here) the ranking beats the PROVENANCE's 0.93 too
+    # the figures README and docs/analysis.md state (difficulty fitted as AlpacaEval
+    # fits it, penalty by cross-validation: nothing chosen against the published LC)
+    assert rho >= 0.86 and tau >= 0.73 and diff.median() <= 4.9
+    # the minimal GLM (length + constant, the PROVENANCE's) on the same ten models is
+    # clearly worse; the PROVENANCE's 0.93 / 4.8 are over 56 models, mostly strong ones
+    assert rho >= mini_rho + 0.15 and diff.median() <= mini_diff / 2
+    # without the truncated gpt4_gamed the ranking agrees better
     ungamed = table.drop("gpt4_gamed")
-    rho = spearmanr(ungamed["lc"], ungamed["published"])[0]
-    print(f"ours without gpt4_gamed: Spearman {rho:.3f}")
-    assert rho > 0.93
-    # every model but the deliberately length-gamed one within 4 points of published
-    off = ours[1][ours[1] > 4]
-    assert list(off.index) == ["gpt4_gamed"]
+    rho_ungamed = spearmanr(ungamed["lc"], ungamed["published"])[0]
+    print(f"ours without gpt4_gamed: Spearman {rho_ungamed:.3f}")
+    assert rho_ungamed >= 0.9
+    # every other swapped pair is two models whose LC intervals overlap
+    swaps = [
+        (a, b)
+        for i, a in enumerate(models)
+        for b in models[i + 1 :]
+        if (table.lc[a] - table.lc[b]) * (table.published[a] - table.published[b]) < 0
+    ]
+    print("swapped pairs:", swaps)
+    for a, b in swaps:
+        assert "gpt4_gamed" in (a, b) or _overlap(ae_three, "lc", a, b), (a, b)
+    # gpt4_gamed's length slope (outputs truncated to ~10 characters) is unpinned
+    # without AlpacaEval's gamed-baseline rows: far steeper than any other model's
+    slopes = table["length_coef"]
+    assert slopes["gpt4_gamed"] < 2.5 * slopes.drop("gpt4_gamed").min()
+    inside = table[(table.published >= table.lc_low) & (table.published <= table.lc_high)]
+    print("published LC inside our interval:", list(inside.index))
+    assert len(inside) >= 3
 
 
 def test_gamed_baseline_regularisation(ae_pairs: pd.DataFrame, ae_three: pd.DataFrame) -> None:
@@ -121,23 +146,45 @@ def test_gamed_baseline_regularisation(ae_pairs: pd.DataFrame, ae_three: pd.Data
         win_rates_three_ways(ae_pairs, gamed=("gpt4_gamed",), n_resamples=0)
 
 
+def _logit_spread(values: pd.Series) -> float:
+    odds = np.log(values / (100 - values))
+    return float(odds.max() - odds.min())
+
+
 def test_verbose_concise_variants_move(ae_three: pd.DataFrame) -> None:
     published = pd.read_csv(LEADERBOARD, index_col=0)
+    spreads = {}
     for family in ("gpt-3.5-turbo-1106", "alpaca-7b"):
         variants = [f"{family}_concise", family, f"{family}_verbose"]
         raw = ae_three.loc[variants, "weighted"]
         lc = ae_three.loc[variants, "lc"]
         pub = published.loc[variants, "length_controlled_winrate"]
+        spreads[family] = {
+            name: (float(v.max() - v.min()), _logit_spread(v))
+            for name, v in (("raw", raw), ("lc", lc), ("published", pub))
+        }
         print(
-            f"\n{family}: raw {raw.round(1).tolist()} (spread {raw.max() - raw.min():.1f}), "
-            f"LC {lc.round(1).tolist()} (spread {lc.max() - lc.min():.1f}), "
-            f"published LC {pub.round(1).tolist()} (spread {pub.max() - pub.min():.1f})"
+            f"\n{family}: raw {raw.round(1).tolist()}, LC {lc.round(1).tolist()}, "
+            f"published LC {pub.round(1).tolist()}; spreads (points, log-odds): "
+            + ", ".join(f"{k} {p:.1f} / {o:.2f}" for k, (p, o) in spreads[family].items())
         )
-        # the judge rewards verbosity: the raw win rate grows from concise to verbose.
-        # LC does not move less here, in points or relative to its level (nor does the
-        # published LC); the README states the figures.
+        # the judge rewards verbosity: the raw win rate grows from concise to verbose
         assert raw.iloc[0] < raw.iloc[1] < raw.iloc[2]
-        assert lc.notna().all() and pub.notna().all()
+    gpt, alpaca = spreads["gpt-3.5-turbo-1106"], spreads["alpaca-7b"]
+    # gpt-3.5: in points LC moves about as much as raw (it sits higher on the logistic
+    # curve, where a point is less log-odds), and so does the published LC; in log-odds
+    # both LCs move less than raw
+    assert gpt["lc"][0] > 0.8 * gpt["raw"][0] and gpt["published"][0] > gpt["raw"][0]
+    assert gpt["lc"][1] < gpt["raw"][1] and gpt["published"][1] < gpt["raw"][1]
+    gpt_lc = ae_three.loc[["gpt-3.5-turbo-1106_concise", "gpt-3.5-turbo-1106_verbose"], "lc"]
+    assert gpt_lc.iloc[0] < gpt_lc.iloc[1]
+    # alpaca-7b: its variants win 2-3% raw; neither raw nor LC tells them apart (every
+    # pair of intervals overlaps), so a spread there is noise, ours and the published
+    variants = ["alpaca-7b_concise", "alpaca-7b", "alpaca-7b_verbose"]
+    for i, a in enumerate(variants):
+        for b in variants[i + 1 :]:
+            assert _overlap(ae_three, "weighted", a, b) and _overlap(ae_three, "lc", a, b)
+    assert alpaca["raw"][0] < 1.0
 
 
 def _simulated(

@@ -16,11 +16,14 @@
   formula, ``fit_intercept=False`` with the constant as a column; fitted with
   scikit-learn's liblinear). LC = 100 x mean over the model's pairs of the GLM's
   prediction with the length term at 0. The instruction difficulty is read from the
-  user (a per-prompt value) or estimated jointly across the compared models: a
-  per-prompt effect of one L2-penalised logistic regression with a constant and a length
-  slope per model. Annotations of length-gamed baseline variants (``gamed=``) join
-  every model's fit with their own constant and sample weight ``gamed_weight`` split
-  between them, which pulls the length slope towards the one they reveal (AlpacaEval's
+  user (a per-prompt value) or estimated jointly across the compared models as
+  AlpacaEval fits its own (its ``notebooks/instruction_difficulty.ipynb``): the
+  per-prompt effects of one L1 logistic regression with a constant and a length slope
+  per model, the penalty chosen by 5-fold cross-validation over the annotations, the
+  same grid and criterion as the per-model GLM (nothing is chosen against published
+  figures). Annotations of length-gamed baseline variants (``gamed=``) join every
+  model's fit with their own constant and sample weight ``gamed_weight`` split between
+  them, which pulls the length slope towards the one they reveal (AlpacaEval's
   regularisation to its gamed baselines).
 
 Each comes with a standard error (the sample standard error of the mean for the first
@@ -136,13 +139,18 @@ def _tanh_len(rows: pd.DataFrame) -> np.ndarray:
     return np.tanh(delta / sd) if sd > 0 else np.zeros(len(delta))
 
 
-def estimate_difficulty(rows: pd.DataFrame, *, c: float = 0.03) -> pd.Series:
+def estimate_difficulty(rows: pd.DataFrame, *, c: float | None = None) -> pd.Series:
     """Per-prompt difficulty, estimated jointly over the models of ``rows``
-    (:func:`perspective` rows): one L2-penalised logistic regression of the preference on
-    a constant and a ``tanh`` length slope per model and an effect per prompt; the prompt
-    effects, centred, are the difficulty (scikit-learn, lbfgs)."""
+    (:func:`perspective` rows), as AlpacaEval fits its ``instruction_difficulty``: one
+    logistic regression of the preference on a constant and a ``tanh`` length slope per
+    model and an effect per prompt (the prompt effects enter with coefficient 1), L1
+    (scikit-learn, liblinear) with the inverse penalty ``c``, or, by default, the one of
+    :data:`C_GRID` of least held-out log loss in 5-fold cross-validation over the
+    annotations (each fold holds out a fifth of the rows; their prompts and models stay
+    in the training folds through the other rows). The prompt effects, centred, are the
+    difficulty."""
     from scipy import sparse
-    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import KFold
 
     rows = rows[rows["model"] != rows["opponent"]]
     if rows.empty:
@@ -163,55 +171,83 @@ def estimate_difficulty(rows: pd.DataFrame, *, c: float = 0.03) -> pd.Series:
         ]
     ).tocsr()
     pref = rows["preference"].to_numpy(dtype=np.float64)
-    model = LogisticRegression(C=c, fit_intercept=False, max_iter=1000)
-    model.fit(
-        sparse.vstack([design, design]),
-        np.r_[np.ones(n), np.zeros(n)],
-        sample_weight=np.r_[pref, 1 - pref],
-    )
-    effect = model.coef_[0, 2 * m :]
+    weight = np.ones(n)
+    if c is None and n > 1:
+        folds = list(KFold(n_splits=min(5, n), shuffle=True, random_state=123).split(r))
+        c = _choose_c(design, pref, weight, folds)
+    elif c is None:
+        c = float(C_GRID[-1])
+    effect = _fit(design, pref, weight, c).coef_[0, 2 * m :]
     return pd.Series(effect - effect.mean(), index=prompts)
 
 
-def _fit(x: np.ndarray, pref: np.ndarray, weight: np.ndarray, c: float) -> Any:
+def _fit(x: Any, pref: np.ndarray, weight: np.ndarray, c: float) -> Any:
     """The L1-penalised logistic GLM with a probability target (each row twice: as a
-    win weighted by P and as a loss weighted by 1 - P)."""
+    win weighted by P and as a loss weighted by 1 - P); ``x`` dense or sparse."""
+    from scipy import sparse
+    from sklearn import config_context
     from sklearn.linear_model import LogisticRegression
 
     model = LogisticRegression(
         C=c, l1_ratio=1.0, solver="liblinear", fit_intercept=False, random_state=123
     )
-    n = len(x)
+    keep = weight > 0
+    if not keep.all() and keep.any():  # a row of weight 0 (not drawn) adds nothing
+        x, pref, weight = x[keep], pref[keep], weight[keep]
+    n = x.shape[0]
     # a preference of exactly 0 or 1 everywhere would leave one class without weight,
     # which liblinear drops (mislabelling the other): keep both classes present
     pref = np.clip(pref, PREF_FLOOR, 1 - PREF_FLOOR)
-    model.fit(
-        np.vstack([x, x]),
-        np.r_[np.ones(n), np.zeros(n)],
-        sample_weight=np.r_[pref * weight, (1 - pref) * weight],
-    )
+    # the inputs are finite by construction: skip scikit-learn's per-call checks (they
+    # cost as much as the solver on these small designs, fitted ~1500 times per table)
+    with config_context(assume_finite=True, skip_parameter_validation=True):
+        model.fit(
+            sparse.vstack([x, x]).tocsr() if sparse.issparse(x) else np.vstack([x, x]),
+            np.r_[np.ones(n), np.zeros(n)],
+            sample_weight=np.r_[pref * weight, (1 - pref) * weight],
+        )
     return model
+
+
+def _predict(model: Any, x: Any) -> np.ndarray:
+    """P(win) of a fitted :func:`_fit` GLM: the logistic of ``x @ coef`` (no intercept),
+    what ``predict_proba`` returns, without its per-call input checks."""
+    from scipy.special import expit
+
+    return np.asarray(expit(x @ model.coef_[0]))
 
 
 PREF_FLOOR: Final = 1e-6
 """Preferences enter the GLM fits clipped to [PREF_FLOOR, 1 - PREF_FLOOR]."""
 
 
-def _choose_c(x: np.ndarray, pref: np.ndarray, weight: np.ndarray, groups: np.ndarray) -> float:
-    """The penalty of least held-out log loss, 5-fold CV grouped by prompt."""
+def _choose_c(
+    x: Any,
+    pref: np.ndarray,
+    weight: np.ndarray,
+    folds: Sequence[tuple[np.ndarray, np.ndarray]],
+) -> float:
+    """The inverse penalty of :data:`C_GRID` with the least held-out log loss summed over
+    ``folds`` (each fold's weighted mean, as scikit-learn's ``LogisticRegressionCV``
+    sums its folds' scores)."""
+    losses = np.zeros(len(C_GRID))
+    for train, test in folds:
+        p, w = pref[test], weight[test]
+        for k, c in enumerate(C_GRID):
+            model = _fit(x[train], pref[train], weight[train], float(c))
+            q = np.clip(_predict(model, x[test]), 1e-15, 1 - 1e-15)
+            losses[k] -= float(np.mean(w * (p * np.log(q) + (1 - p) * np.log(1 - q))))
+    return float(C_GRID[int(np.argmin(losses))])
+
+
+def _prompt_folds(groups: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """5-fold splits grouped by prompt (fewer when there are fewer prompts)."""
     from sklearn.model_selection import GroupKFold
 
     n_splits = min(5, len(np.unique(groups)))
     if n_splits < 2:
-        return float(C_GRID[-1])
-    losses = np.zeros(len(C_GRID))
-    for train, test in GroupKFold(n_splits=n_splits).split(x, groups=groups):
-        for k, c in enumerate(C_GRID):
-            model = _fit(x[train], pref[train], weight[train], float(c))
-            q = np.clip(model.predict_proba(x[test])[:, 1], 1e-15, 1 - 1e-15)
-            p, w = pref[test], weight[test]
-            losses[k] -= float(np.sum(w * (p * np.log(q) + (1 - p) * np.log(1 - q))))
-    return float(C_GRID[int(np.argmin(losses))])
+        return []
+    return list(GroupKFold(n_splits=n_splits).split(groups, groups=groups))
 
 
 def _lc_design(
@@ -350,9 +386,10 @@ def _three_ways(
         out["lc_se"] = 0.0
         return {**_order(out), **glm}
     x, pref, weight, groups, test, n_model = _lc_design(rows, difficulty, gamed, gamed_weight)
-    c = _choose_c(x, pref, weight, groups)
+    folds = _prompt_folds(groups)
+    c = _choose_c(x, pref, weight, folds) if folds else float(C_GRID[-1])
     model = _fit(x, pref, weight, c)
-    point = 100 * float(model.predict_proba(test)[:, 1].mean())
+    point = 100 * float(_predict(model, test).mean())
     samples = None
     if n_resamples > 0:
         # the gamed baselines' rows are resampled with the same draw of prompts
@@ -362,7 +399,7 @@ def _three_ways(
         for k in range(n_resamples):
             drawn = np.r_[0.0, counts[k]]  # position 0: a prompt outside the draw
             fitted = _fit(x, pref, weight * np.r_[boots[k], drawn[extra + 1]], c)
-            q = fitted.predict_proba(test)[:, 1]
+            q = _predict(fitted, test)
             samples[k] = 100 * float((boots[k] @ q) / boots[k].sum())
     ci_columns(out, "lc", point, samples, confidence)
     out["lc_se"] = float(np.std(samples, ddof=1)) if samples is not None else NAN
