@@ -49,8 +49,15 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import Field, ValidationError
 
-from judge.backends.base import Backend, Completion, CompletionRequest
-from judge.backends.http_common import BatchPoll, BatchResults, ListedBatch, OptionRefused
+from judge.backends.base import (
+    Backend,
+    BatchPoll,
+    BatchResults,
+    Completion,
+    CompletionRequest,
+    ListedBatch,
+    OptionRefused,
+)
 from judge.cache import ResponseCache
 from judge.errors import BackendError, ConfigError, DataError, FatalBackendError
 from judge.judges import CallResult, PromptJudge, Task, request_key

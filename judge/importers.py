@@ -312,14 +312,14 @@ def import_pandalm(
 
 def read_pandalm(kind: str, *, data_root: str | Path | None = None) -> ImportedRun:
     """PandaLM's published verdicts of judge ``kind`` as an :class:`ImportedRun`."""
-    from benchmarks._paths import default_data_root
-    from benchmarks.pandalm import PandaLMBenchmark
+    from judge.data_paths import default_data_root
+    from judge.factory import benchmark_named
 
     if kind not in PANDALM_FILES:
         raise ConfigError(f"unknown PandaLM judge {kind!r}; choose from {', '.join(PANDALM_FILES)}")
     root = Path(data_root) if data_root is not None else default_data_root()
     folder = root / "pandalm"
-    bench = PandaLMBenchmark(path=str(folder))
+    bench = benchmark_named("pandalm", {"path": str(folder)})
     items = [i for i in load_items(bench) if isinstance(i, PairItem)]
     by_idx = {str(i.metadata["idx"]): i for i in items}
     file_name, field, judge_name = PANDALM_FILES[kind]
@@ -419,12 +419,14 @@ def read_judgebench(judge_file: str | Path, *, data_root: str | Path | None = No
     throughout is single-order. Items come from the JudgeBench loader (``data_root``
     holds ``judgebench/``), in the file's order; the file's ``label`` must match.
     """
-    from benchmarks._paths import default_data_root
-    from benchmarks.judgebench import JudgeBenchBenchmark
+    from judge.data_paths import default_data_root
+    from judge.factory import benchmark_named
 
     path = Path(judge_file)
     root = Path(data_root) if data_root is not None else default_data_root()
-    bench = JudgeBenchBenchmark(path=str(root / "judgebench"), response_model="both")
+    bench = benchmark_named(
+        "judgebench", {"path": str(root / "judgebench"), "response_model": "both"}
+    )
     known = {i.id: i for i in load_items(bench) if isinstance(i, PairItem)}
     fields = judgebench_file_fields(path)
     judge_label = "/".join(v for k, v in fields.items() if k in ("judge_name", "judge_model"))

@@ -164,9 +164,9 @@ class Registry(Generic[T]):
         return self._loaded[name]
 
 
-PRESET_JUDGE = "judge.judges:PromptJudge.from_preset"
+PRESET_JUDGE = "judge.factory:preset_judge"
 """What builds a preset's judge: a lazy target like the tables below, so the registry
-never imports the judges that import it."""
+never imports the factory that imports it."""
 
 
 def preset_judge_factory(name: str) -> Callable[..., Any]:
@@ -175,7 +175,7 @@ def preset_judge_factory(name: str) -> Callable[..., Any]:
     def factory(**params: Any) -> Any:
         return load_target(PRESET_JUDGE)(name, **params)
 
-    factory.__qualname__ = f"PromptJudge.from_preset({name!r})"
+    factory.__qualname__ = f"preset_judge({name!r})"
     return factory
 
 
@@ -214,7 +214,7 @@ BACKENDS: dict[str, str] = {
 
 # Presets in prompts/ (smollm2, mt-bench-pair, ...) are judges too: discovered, not listed here.
 JUDGES: dict[str, str] = {
-    "jury": "judge.jury:jury_judge",
+    "jury": "judge.factory:jury_judge",
     "reward": "judge.reward:reward_judge",
 }
 

@@ -33,6 +33,7 @@ from judge.errors import (
     StoreError,
     first_error,
 )
+from judge.factory import build_benchmark, build_judge
 from judge.hashing import sha256_json
 from judge.judges import CallResult, Judge, PromptJudge, Task, request_key
 from judge.prompts import preset_hash
@@ -45,7 +46,6 @@ from judge.records import (
     Totals,
     utcnow,
 )
-from judge.registry import benchmarks, judges
 from judge.store import (
     RunLock,
     RunStore,
@@ -245,26 +245,6 @@ class Caller:
 def _consume(future: asyncio.Future[Any]) -> None:
     if not future.cancelled():
         future.exception()
-
-
-def build_judge(config: RunConfig) -> Judge:
-    """The judge a config names, with its ``-J`` parameters."""
-    factory = judges.get(config.judge)
-    judge = factory(**config.judge_args)
-    if not isinstance(judge, Judge):
-        raise ConfigError(
-            f"judge {config.judge!r} did not build a Judge (got {type(judge).__name__})"
-        )
-    return judge
-
-
-def build_benchmark(config: RunConfig) -> Benchmark:
-    """The benchmark loader a config names, with its ``-B`` options."""
-    cls = benchmarks.get(config.benchmark)
-    bench = cls(**config.benchmark_args)
-    if not isinstance(bench, Benchmark):
-        raise ConfigError(f"benchmark {config.benchmark!r} is not a Benchmark")
-    return bench
 
 
 def package_versions() -> dict[str, str]:

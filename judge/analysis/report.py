@@ -11,7 +11,6 @@ import base64
 import html
 import io
 import math
-import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,13 +25,14 @@ from judge.analysis.frame import POLICIES, load_frame, pair_frames, save_frame
 from judge.analysis.leaderboard import LEADERBOARD_DEFINITIONS, leaderboard
 from judge.analysis.summary import member_counts
 from judge.benchmark import PublishedFigure, match_published
+from judge.data_paths import ENV_VAR as DATA_ENV
+from judge.data_paths import find_data_file
 from judge.view.filters import DEFAULT_VIEWER_URL, list_url
 
 ALPACA_EVAL_REFERENCE: Final = (
     Path("alpaca_eval_evaluators_reference") / "evaluators_leaderboard.csv"
 )
 """The AlpacaEval evaluator leaderboard, relative to the datasets folder."""
-DATA_ENV: Final = "JUDGE_HARNESS_DATA"
 
 PUBLISHED: Final[dict[str, list[tuple[str, str]]]] = {
     "pandalm": [
@@ -543,18 +543,7 @@ def item_set_links(
 def reference_path(datasets_dir: str | Path | None = None) -> Path | None:
     """Where the AlpacaEval evaluator table is: ``datasets_dir``, ``$JUDGE_HARNESS_DATA``,
     or ``../shared/datasets`` from the current folder or the repository; None if absent."""
-    candidates = []
-    if datasets_dir is not None:
-        candidates.append(Path(datasets_dir))
-    if os.environ.get(DATA_ENV):
-        candidates.append(Path(os.environ[DATA_ENV]))
-    candidates.append(Path.cwd().parent / "shared" / "datasets")
-    candidates.append(Path(__file__).resolve().parents[2].parent / "shared" / "datasets")
-    for folder in candidates:
-        path = folder / ALPACA_EVAL_REFERENCE
-        if path.is_file():
-            return path
-    return None
+    return find_data_file(ALPACA_EVAL_REFERENCE, datasets_dir)
 
 
 def alpaca_eval_reference(path: str | Path) -> pd.DataFrame:
@@ -747,7 +736,7 @@ def published_by_run(
     from the dataset's files) and matches them to the runs' judge names.
     """
     from judge.errors import JudgeError
-    from judge.registry import benchmarks
+    from judge.factory import benchmark_class
 
     root = Path(datasets_dir) if datasets_dir is not None else None
     out: dict[str, PublishedFigure] = {}
@@ -755,7 +744,7 @@ def published_by_run(
     figures: dict[str, list[PublishedFigure]] = {}
     for name in runs["benchmark"].astype(str).unique():
         try:
-            plugin = benchmarks.get(name)
+            plugin = benchmark_class(name)
             figures[name] = list(plugin.published_figures(root))
         except (JudgeError, AttributeError):
             figures[name] = []  # an unknown plugin, or no dataset folder here
