@@ -225,11 +225,11 @@ BENCHMARKS: dict[str, str] = {
     "judgebench": "benchmarks.judgebench:JudgeBenchBenchmark",
     "evalbiasbench": "benchmarks.evalbiasbench:EvalBiasBenchBenchmark",
     "topical_chat": "benchmarks.topical_chat:TopicalChatBenchmark",
-    "table": "benchmarks.generic:TableBenchmark",
-    "hf": "benchmarks.generic:HFDatasetBenchmark",
-    "alpaca_eval": "benchmarks.generic:AlpacaEvalBenchmark",
-    "mt_bench": "benchmarks.generic:MTBenchBenchmark",
-    "lm_eval": "benchmarks.generic:LMEvalBenchmark",
+    "table": "benchmarks.table:TableBenchmark",
+    "hf": "benchmarks.hf:HFDatasetBenchmark",
+    "alpaca_eval": "benchmarks.alpaca_eval:AlpacaEvalBenchmark",
+    "mt_bench": "benchmarks.mt_bench:MTBenchBenchmark",
+    "lm_eval": "benchmarks.lm_eval:LMEvalBenchmark",
     "probe": "judge.probes.benchmark:ProbeBenchmark",
 }
 
