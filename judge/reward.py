@@ -27,7 +27,8 @@ from typing import Any, Literal
 
 from pydantic import Field, JsonValue, ValidationError
 
-from judge.errors import ConfigError, MissingDependencyError
+from judge.backends.local import import_transformers
+from judge.errors import ConfigError, validation_text
 from judge.hashing import sha256_json
 from judge.judges import Caller, Judge, Task
 from judge.records import Judgment, PairItem, Record, SingleItem, Verdict
@@ -58,14 +59,6 @@ class RewardOptions(Record):
     """Allow the model's own code (some reward models need it)."""
     local_files_only: bool = False
     """Never reach the hub."""
-
-
-def _transformers() -> Any:
-    try:
-        import transformers
-    except ImportError as exc:
-        raise MissingDependencyError("transformers", "hf") from exc
-    return transformers
 
 
 def pair_fields(reward_a: float, reward_b: float, tie_margin: float = 0.0) -> dict[str, Any]:
@@ -126,7 +119,7 @@ class RewardJudge(Judge):
     def _load(self) -> tuple[Any, Any]:
         if self._model is not None and self._tokenizer is not None and self._device is not None:
             return self._model, self._tokenizer
-        transformers = _transformers()
+        transformers = import_transformers(torch=False)
         import torch
 
         opts = self.options
@@ -274,8 +267,7 @@ def _options(params: dict[str, Any]) -> RewardOptions:
     try:
         return RewardOptions(**params)
     except ValidationError as exc:
-        text = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise ConfigError(f"reward judge: {text}") from exc
+        raise ConfigError(f"reward judge: {validation_text(exc)}") from exc
 
 
 def reward_judge(**params: Any) -> RewardJudge:

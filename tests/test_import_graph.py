@@ -217,6 +217,11 @@ FACTORY = "judge.factory"
 builds plugins by name; ``judge.backends.stored`` is the stand-in backend it builds)."""
 
 
+LOCAL_MODEL_PLUGINS = {"judge.reward"}
+"""Judge plugins that run a model in-process themselves: they may use the local
+backends' shared helpers (:mod:`judge.backends.local`), nothing else."""
+
+
 def backend_imports(graph: Graph) -> list[str]:
     """Imports of a backend implementation module from outside ``judge/backends/`` and
     the factory, at any level."""
@@ -224,6 +229,8 @@ def backend_imports(graph: Graph) -> list[str]:
     for source, targets in sorted(graph.items()):
         if source.startswith("judge.backends") or source == FACTORY:
             continue
+        if source in LOCAL_MODEL_PLUGINS:
+            targets = {t: u for t, u in targets.items() if t != "judge.backends.local"}
         for target, uses in sorted(targets.items()):
             if target.startswith("judge.backends.") and target != BACKEND_INTERFACE:
                 where = ", ".join(f"{lv}-level line {line}" for lv, line in uses)

@@ -11,7 +11,8 @@ import pytest
 pytest.importorskip("llama_cpp")
 
 from judge.backends.base import Completion, CompletionRequest
-from judge.backends.llamacpp import LlamaCppBackend, embedded_model_path
+from judge.backends.llamacpp import LlamaCppBackend
+from judge.backends.local import embedded_model_path
 from judge.errors import BackendError, ConfigError
 from judge.factory import preset_judge
 from judge.judges import CallResult, PromptJudge, Task

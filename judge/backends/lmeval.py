@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-import threading
 import time
 from collections.abc import Sequence
 from typing import Any, ClassVar
@@ -29,7 +28,6 @@ from pydantic import Field, JsonValue, field_validator
 
 from judge.backends.base import (
     RAW,
-    Backend,
     BackendOptions,
     Completion,
     CompletionRequest,
@@ -39,11 +37,11 @@ from judge.backends.base import (
     is_raw,
     plain_prompt,
 )
-from judge.backends.transformers import cut_at_stop
+from judge.backends.local import LocalBackend, cut_at_stop, embedded_model_path
 from judge.errors import BackendError, ConfigError, MissingDependencyError
 
 
-class LmEvalBackend(Backend):
+class LmEvalBackend(LocalBackend):
     """An lm-evaluation-harness ``LM`` used through ``loglikelihood`` and ``generate_until``."""
 
     name: ClassVar[str] = "lmeval"
@@ -80,7 +78,6 @@ class LmEvalBackend(Backend):
         self.batch_size = self.options.batch_size
         self._lm: Any = None
         self._continuation_cache: dict[tuple[str, ...], list[list[str]]] = {}
-        self._lock = threading.RLock()
 
     @classmethod
     def from_lm(cls, lm: Any, **options: Any) -> LmEvalBackend:
@@ -106,8 +103,6 @@ class LmEvalBackend(Backend):
                 if self.options.model:
                     args.setdefault("pretrained", self.options.model)
                 elif self.options.model_type == "hf" and "pretrained" not in args:
-                    from judge.backends.llamacpp import embedded_model_path
-
                     path = embedded_model_path()
                     args.update(pretrained=str(path.parent), gguf_file=path.name)
                 extra: dict[str, Any] = {"batch_size": self.options.batch_size}
