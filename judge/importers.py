@@ -38,7 +38,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import JsonValue, ValidationError
 
 from judge.benchmark import AnyItem, file_sha256, items_hash, load_items
-from judge.errors import ConfigError, DataError, StoreError
+from judge.errors import ConfigError, DataError, StoreError, validation_text
 from judge.formats import Where, int_field, json_records, read_delimited, require
 from judge.hashing import sha256_json
 from judge.records import (
@@ -189,8 +189,9 @@ class Importer(ABC):
         try:
             self.options = self.Options(**options)
         except ValidationError as exc:
-            msgs = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-            raise ConfigError(f"invalid options for importer {self.name!r}: {msgs}") from exc
+            raise ConfigError(
+                f"invalid options for importer {self.name!r}: {validation_text(exc)}"
+            ) from exc
 
     @abstractmethod
     def read(self, request: ImportRequest) -> list[ImportedRun]:

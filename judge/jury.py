@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import asyncio
 import statistics
-from collections import Counter
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -41,7 +40,7 @@ from pydantic import Field, JsonValue
 from judge.errors import ConfigError
 from judge.hashing import sha256_json
 from judge.judges import Caller, Judge, Task
-from judge.records import VERDICTS, Judgment, PairItem, Record, SingleItem, Verdict
+from judge.records import VERDICTS, Judgment, PairItem, Record, SingleItem, Verdict, majority
 
 Vote = Literal["majority", "mean_probability", "mean_score"]
 
@@ -211,17 +210,15 @@ class Jury(Judge):
 
 
 def majority_verdict(verdicts: Sequence[Verdict]) -> Verdict | None:
-    """The most common verdict; equally common leaders make a tie; None without votes.
+    """The jury's majority vote: :func:`judge.records.majority` of the members' verdicts,
+    and ``tie`` when there is none (equally common leaders); None without votes.
 
     >>> majority_verdict(["A", "A", "B"]), majority_verdict(["A", "B"]), majority_verdict([])
     ('A', 'tie', None)
     """
     if not verdicts:
         return None
-    ranked = Counter(verdicts).most_common()
-    if len(ranked) > 1 and ranked[0][1] == ranked[1][1]:
-        return "tie"
-    return ranked[0][0]
+    return majority(verdicts) or "tie"
 
 
 def mean_probabilities(judgments: Sequence[Judgment]) -> dict[Verdict, float] | None:

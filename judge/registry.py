@@ -8,16 +8,17 @@ registers itself as an import side effect: entries are resolved on first use.
 
 from __future__ import annotations
 
-import difflib
 import importlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any, Generic, TypeVar
 
-from judge.errors import ConfigError, UnknownNameError
+from judge.errors import ConfigError, UnknownNameError, did_you_mean
 
 T = TypeVar("T")
+
+__all__ = ["REGISTRIES", "Entry", "Registry", "did_you_mean", "load_target"]
 
 
 @dataclass(frozen=True)
@@ -44,16 +45,6 @@ def load_target(target: str) -> Any:
     for part in attr_path.split("."):
         obj = getattr(obj, part)
     return obj
-
-
-def did_you_mean(name: str, known: Iterable[str]) -> str:
-    """``"; did you mean 'x'?"`` for the known names close to ``name``, else ``""``.
-
-    >>> did_you_mean("n_ctxx", ["n_ctx", "model"]), did_you_mean("zzz", ["model"])
-    ("; did you mean 'n_ctx'?", '')
-    """
-    close = difflib.get_close_matches(name, list(known), n=3, cutoff=0.5)
-    return f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
 
 
 class Registry(Generic[T]):

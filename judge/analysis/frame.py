@@ -160,6 +160,18 @@ def member_columns(frame: pd.DataFrame) -> list[str]:
     return [c for c in frame.columns if str(c).startswith(MEMBER_PREFIX)]
 
 
+def majority_codes(counts: np.ndarray) -> np.ndarray:
+    """:func:`judge.records.majority` over rows of vote counts (one column per verdict
+    code): the unique most common code per row, else :data:`CODE_MISSING`.
+
+    >>> majority_codes(np.array([[1, 0, 1], [0, 0, 2], [0, 0, 0]])).tolist()
+    [-1, 2, -1]
+    """
+    top = counts.max(axis=1) if len(counts) else np.zeros(0)
+    unique = (counts == top[:, None]).sum(axis=1) == 1
+    return np.where(unique & (top > 0), counts.argmax(axis=1), CODE_MISSING)
+
+
 def verdict_codes(values: pd.Series) -> np.ndarray:
     """Ordinal codes of a verdict column: B=0, tie=1, A=2, missing=-1.
 
@@ -213,9 +225,7 @@ def _item_table_of(columns: ItemColumns) -> pd.DataFrame:
     votes = verdict_codes(pd.Series(labels["verdict"].to_numpy(dtype=object)))
     counts = np.zeros((n, 3))
     np.add.at(counts, (rows, votes), 1)
-    top = counts.max(axis=1) if n else np.zeros(0)
-    unique = (counts == top[:, None]).sum(axis=1) == 1
-    label = np.where(unique & (top > 0), counts.argmax(axis=1), CODE_MISSING).astype(np.int8)
+    label = majority_codes(counts).astype(np.int8)
     annotators = np.zeros(n, dtype=np.int64)
     for long in (labels, scores):
         distinct = long.drop_duplicates(["row", "annotator"])["row"].to_numpy(dtype=np.int64)
