@@ -42,7 +42,9 @@ def test_every_implementation_follows_it() -> None:
     counts = np.array([[v.count("B"), v.count("tie"), v.count("A")] for v in cases])
     codes = majority_codes(counts)
     sql = duckdb.sql(
-        "SELECT " + _MAJORITY + " FROM (VALUES "
+        "SELECT "
+        + _MAJORITY
+        + " FROM (VALUES "
         + ", ".join(f"({i}, {c[2]}, {c[0]}, {c[1]})" for i, c in enumerate(counts))
         + ") AS t(i, n_a, n_b, n_tie) ORDER BY i"
     ).fetchall()
