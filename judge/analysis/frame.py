@@ -28,7 +28,7 @@ import pandas as pd
 from judge.columns import CRITERION_PREFIX as CRITERION_PREFIX
 from judge.columns import MARKDOWN_COLUMNS as MARKDOWN_COLUMNS
 from judge.columns import MEMBER_PREFIX as MEMBER_PREFIX
-from judge.columns import ItemColumns, item_columns, judgment_columns
+from judge.columns import USAGE_COLUMNS, ItemColumns, item_columns, judgment_columns
 from judge.columns import markdown_counts as markdown_counts
 from judge.columns import member_statuses as member_statuses
 from judge.errors import ConfigError, DataError
@@ -92,6 +92,17 @@ ITEM_COLUMNS: Final[tuple[str, ...]] = (
 )
 """Item facts copied onto every judgment row (plus the ``human:*`` columns)."""
 
+NUMERIC_COLUMNS: Final[tuple[str, ...]] = (
+    "p_a",
+    "p_b",
+    "p_tie",
+    "score",
+    "score_a",
+    "score_b",
+    *USAGE_COLUMNS,
+)
+"""Judgment columns copied onto the frame as they are read (:mod:`judge.columns`)."""
+
 JUDGMENT_COLUMNS: Final[tuple[str, ...]] = (
     "run",
     "judge",
@@ -103,18 +114,7 @@ JUDGMENT_COLUMNS: Final[tuple[str, ...]] = (
     "status",
     "verdict",
     "verdict_shown",
-    "p_a",
-    "p_b",
-    "p_tie",
-    "score",
-    "score_a",
-    "score_b",
-    "tokens_in",
-    "tokens_out",
-    "cost",
-    "billed",
-    "latency_s",
-    "cache_hit",
+    *NUMERIC_COLUMNS,
     "judge_scale_low",
     "judge_scale_high",
 )
@@ -344,23 +344,7 @@ def _assemble(
         "status": status,
         "verdict": verdict,
         "verdict_shown": shown_verdicts(codes, swapped),
-        **{
-            name: columns[name].to_numpy()
-            for name in (
-                "p_a",
-                "p_b",
-                "p_tie",
-                "score",
-                "score_a",
-                "score_b",
-                "tokens_in",
-                "tokens_out",
-                "cost",
-                "billed",
-                "latency_s",
-                "cache_hit",
-            )
-        },
+        **{name: columns[name].to_numpy() for name in NUMERIC_COLUMNS},
         "judge_scale_low": np.full(n, judge_scale[0] if judge_scale else np.nan),
         "judge_scale_high": np.full(n, judge_scale[1] if judge_scale else np.nan),
     }
