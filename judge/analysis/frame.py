@@ -92,15 +92,9 @@ ITEM_COLUMNS: Final[tuple[str, ...]] = (
 )
 """Item facts copied onto every judgment row (plus the ``human:*`` columns)."""
 
-NUMERIC_COLUMNS: Final[tuple[str, ...]] = (
-    "p_a",
-    "p_b",
-    "p_tie",
-    "score",
-    "score_a",
-    "score_b",
-    *USAGE_COLUMNS,
-)
+SCORE_COLUMNS: Final[tuple[str, ...]] = ("p_a", "p_b", "p_tie", "score", "score_a", "score_b")
+"""A judgment's probabilities and scores (floats, NaN where absent)."""
+NUMERIC_COLUMNS: Final[tuple[str, ...]] = (*SCORE_COLUMNS, *USAGE_COLUMNS)
 """Judgment columns copied onto the frame as they are read (:mod:`judge.columns`)."""
 
 JUDGMENT_COLUMNS: Final[tuple[str, ...]] = (
@@ -425,12 +419,7 @@ def _finish(frame: pd.DataFrame) -> pd.DataFrame:
     if "billed" not in frame:  # frames saved before the column existed; synthetic frames
         frame["billed"] = np.where(frame["cache_hit"].astype(bool), 0.0, frame["cost"])
     for column in (
-        "p_a",
-        "p_b",
-        "p_tie",
-        "score",
-        "score_a",
-        "score_b",
+        *SCORE_COLUMNS,
         "len_a",
         "len_b",
         "human_score",

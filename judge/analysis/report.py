@@ -817,7 +817,8 @@ def _pairs_sections(
     function below, so adding a section means adding one function and one call here."""
     labelled = bool(pairs["label"].notna().any())
     if labelled:
-        _leaderboard_section(doc, frame, pairs, pairs_all, failures, opts, published)
+        _leaderboard_section(doc, frame, pairs, failures, opts)
+        _policies_section(doc, frame, pairs_all, failures, opts, published)
         _agreement_section(doc, pairs, failures, opts, pct)
         _label_breakdown_sections(doc, pairs, failures, opts)
     _position_section(doc, frame, pairs, opts)
@@ -829,12 +830,10 @@ def _leaderboard_section(
     doc: _Doc,
     frame: pd.DataFrame,
     pairs: pd.DataFrame,
-    pairs_all: dict[Any, pd.DataFrame],
     failures: agreement.Failures,
     opts: dict[str, Any],
-    published: dict[str, PublishedFigure],
 ) -> None:
-    """The evaluator leaderboard and the reconcile policies (labelled pairs)."""
+    """The evaluator leaderboard (labelled pairs)."""
     doc.heading("Leaderboard")
     doc.para(
         "In the style of AlpacaEval's evaluator table; each column has one definition "
@@ -845,7 +844,6 @@ def _leaderboard_section(
     board = leaderboard(frame, pairs=pairs, failures=failures, **opts)
     board = board.dropna(axis=1, how="all")
     doc.table(_display(board, ci=["accuracy", "kappa", "human_agreement"]))
-    _policies_section(doc, frame, pairs_all, failures, opts, published)
 
 
 def _agreement_section(
