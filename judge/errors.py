@@ -192,3 +192,21 @@ def did_you_mean(name: str, known: Iterable[str]) -> str:
     """
     close = difflib.get_close_matches(name, list(known), n=3, cutoff=0.5)
     return f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+
+
+def validation_message(exc: ValidationError) -> tuple[str | None, str]:
+    """The first failing field (None for the record as a whole) and its message, for
+    errors that name one field beside a file and line (:func:`validation_text` gives all).
+
+    >>> from pydantic import BaseModel
+    >>> class Item(BaseModel):
+    ...     id: str
+    >>> try:
+    ...     Item(id=1)
+    ... except Exception as exc:
+    ...     print(validation_message(exc))
+    ('id', 'Input should be a valid string')
+    """
+    err = exc.errors()[0]
+    field = ".".join(str(p) for p in err["loc"]) or None
+    return field, str(err["msg"])
