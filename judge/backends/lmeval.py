@@ -89,30 +89,30 @@ class LmEvalBackend(LocalBackend):
     @property
     def lm(self) -> Any:
         """The lm-eval model instance, created on first use."""
-        with self._lock:
-            if self._lm is None:
-                try:
-                    from lm_eval.api import registry
-                except ImportError as exc:
-                    raise MissingDependencyError("lm-eval", "lmeval") from exc
-                try:
-                    model_cls = registry.get_model(self.options.model_type)
-                except ValueError as exc:
-                    raise ConfigError(f"unknown lm-eval model {self.options.model_type!r}") from exc
-                args: dict[str, Any] = dict(self.options.model_args)
-                if self.options.model:
-                    args.setdefault("pretrained", self.options.model)
-                elif self.options.model_type == "hf" and "pretrained" not in args:
-                    path = embedded_model_path()
-                    args.update(pretrained=str(path.parent), gguf_file=path.name)
-                extra: dict[str, Any] = {"batch_size": self.options.batch_size}
-                if self.options.device:
-                    extra["device"] = self.options.device
-                try:
-                    self._lm = model_cls.create_from_arg_obj(args, extra)
-                except ImportError as exc:
-                    raise MissingDependencyError(str(exc.name or "lm-eval"), "lmeval") from exc
-            return self._lm
+        return self._once("_lm", self._create_lm)
+
+    def _create_lm(self) -> Any:
+        try:
+            from lm_eval.api import registry  # the package's (a test blocks lm_eval.api)
+        except ImportError as exc:
+            raise MissingDependencyError("lm-eval", "lmeval") from exc
+        try:
+            model_cls = registry.get_model(self.options.model_type)
+        except ValueError as exc:
+            raise ConfigError(f"unknown lm-eval model {self.options.model_type!r}") from exc
+        args: dict[str, Any] = dict(self.options.model_args)
+        if self.options.model:
+            args.setdefault("pretrained", self.options.model)
+        elif self.options.model_type == "hf" and "pretrained" not in args:
+            path = embedded_model_path()
+            args.update(pretrained=str(path.parent), gguf_file=path.name)
+        extra: dict[str, Any] = {"batch_size": self.options.batch_size}
+        if self.options.device:
+            extra["device"] = self.options.device
+        try:
+            return model_cls.create_from_arg_obj(args, extra)
+        except ImportError as exc:
+            raise MissingDependencyError(str(exc.name or "lm-eval"), "lmeval") from exc
 
     def prepare(self) -> None:
         _ = self.lm

@@ -46,6 +46,15 @@ def embedded_model_path() -> Path:
     return path
 
 
+def import_optional(module: str, package: str, extra: str) -> Any:
+    """``module``, imported; a missing one raises
+    :class:`~judge.errors.MissingDependencyError` naming ``package`` and the ``extra``."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise MissingDependencyError(package, extra) from exc
+
+
 def import_transformers(*, torch: bool = True) -> Any:
     """The ``transformers`` module (and torch first, which its models need); a missing
     one raises :class:`~judge.errors.MissingDependencyError` naming the ``hf`` extra."""
@@ -135,6 +144,14 @@ class LocalBackend(Backend):
         super().__init__(**options)
         self._lock = threading.RLock()
         self._choice_ids: dict[tuple[str, ...], list[list[int]]] = {}
+
+    def _once(self, attr: str, load: Callable[[], Any]) -> Any:
+        """``self.<attr>`` (a model, an engine), set by ``load()`` on first use, under the
+        lock so two threads never load it twice."""
+        with self._lock:
+            if getattr(self, attr) is None:
+                setattr(self, attr, load())
+            return getattr(self, attr)
 
     def _cached_choice_ids(
         self, choices: tuple[str, ...], compute: Callable[[tuple[str, ...]], list[list[int]]]

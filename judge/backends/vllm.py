@@ -35,8 +35,9 @@ from judge.backends.base import (
 from judge.backends.local import (
     HFTokenizerBackend,
     cut_at_stop,
+    import_optional,
 )
-from judge.errors import BackendError, ConfigError, MissingDependencyError
+from judge.errors import BackendError, ConfigError
 
 
 class VllmBackend(HFTokenizerBackend):
@@ -96,32 +97,29 @@ class VllmBackend(HFTokenizerBackend):
     @property
     def llm(self) -> Any:
         """The ``vllm.LLM`` engine, started on first use."""
-        with self._lock:
-            if self._llm is None:
-                try:
-                    import vllm
-                except ImportError as exc:
-                    raise MissingDependencyError("vllm", "vllm") from exc
-                opts = self.options
-                kwargs: dict[str, Any] = {
-                    "model": opts.model,
-                    "tensor_parallel_size": opts.tensor_parallel_size,
-                    "pipeline_parallel_size": opts.pipeline_parallel_size,
-                    "dtype": opts.dtype,
-                    "gpu_memory_utilization": opts.gpu_memory_utilization,
-                    "trust_remote_code": opts.trust_remote_code,
-                    "enforce_eager": opts.enforce_eager,
-                    "seed": opts.seed,
-                    "max_logprobs": max(20, opts.logprobs),
-                }
-                if opts.data_parallel_size > 1:
-                    kwargs["data_parallel_size"] = opts.data_parallel_size
-                for key in ("tokenizer", "max_model_len", "quantization"):
-                    if getattr(opts, key) is not None:
-                        kwargs[key] = getattr(opts, key)
-                kwargs.update(opts.engine_args)
-                self._llm = vllm.LLM(**kwargs)
-            return self._llm
+        return self._once("_llm", self._start_engine)
+
+    def _start_engine(self) -> Any:
+        vllm = import_optional("vllm", "vllm", "vllm")
+        opts = self.options
+        kwargs: dict[str, Any] = {
+            "model": opts.model,
+            "tensor_parallel_size": opts.tensor_parallel_size,
+            "pipeline_parallel_size": opts.pipeline_parallel_size,
+            "dtype": opts.dtype,
+            "gpu_memory_utilization": opts.gpu_memory_utilization,
+            "trust_remote_code": opts.trust_remote_code,
+            "enforce_eager": opts.enforce_eager,
+            "seed": opts.seed,
+            "max_logprobs": max(20, opts.logprobs),
+        }
+        if opts.data_parallel_size > 1:
+            kwargs["data_parallel_size"] = opts.data_parallel_size
+        for key in ("tokenizer", "max_model_len", "quantization"):
+            if getattr(opts, key) is not None:
+                kwargs[key] = getattr(opts, key)
+        kwargs.update(opts.engine_args)
+        return vllm.LLM(**kwargs)
 
     def prepare(self) -> None:
         _ = self.llm
