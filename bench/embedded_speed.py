@@ -17,7 +17,7 @@ import tempfile
 import time
 
 from judge.backends.llamacpp import LlamaCppBackend
-from judge.judges import PromptJudge
+from judge.factory import preset_judge
 from judge.records import RunConfig
 from judge.registry import benchmarks
 from judge.run import plan_tasks, run_judging
@@ -30,7 +30,7 @@ def main() -> None:
 
     config = RunConfig(limit=args.items, use_cache=False, concurrency=1)
     items = list(benchmarks.get("sample")().load())[: args.items]
-    judge = PromptJudge.from_preset("smollm2")
+    judge = preset_judge("smollm2")
     backend = judge.backend
     assert isinstance(backend, LlamaCppBackend)
     tasks = plan_tasks(items, config)

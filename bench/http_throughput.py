@@ -51,6 +51,7 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
 
 from judge.backends.base import CompletionRequest  # noqa: E402
+from judge.factory import preset_judge  # noqa: E402
 from judge.judges import PromptJudge, Task  # noqa: E402
 from judge.records import PairItem  # noqa: E402
 from judge.registry import benchmarks  # noqa: E402
@@ -101,7 +102,7 @@ def sample_requests(n: int) -> tuple[PromptJudge, list[Task]]:
             for swapped in (False, True):
                 tasks.append(Task(item, swapped=swapped, sample=sample))
         sample += 1
-    judge = PromptJudge.from_preset("smollm2", backend="llamacpp")  # only renders prompts
+    judge = preset_judge("smollm2", backend="llamacpp")  # only renders prompts
     return judge, tasks[:n]
 
 
@@ -232,7 +233,7 @@ def run_mode(mode: str, args: argparse.Namespace, server: FaultServerProcess) ->
         samples = max(1, round(n / (2 * len(items))))
         total = samples * 2 * len(items)
 
-        runner_judge = PromptJudge.from_preset(  # built (and its SDK imported) untimed
+        runner_judge = preset_judge(  # built (and its SDK imported) untimed
             "smollm2",
             backend="openai",
             base_url=server.openai_url,

@@ -25,14 +25,14 @@ import os
 import tempfile
 import time
 
-from judge.judges import PromptJudge
+from judge.factory import preset_judge
 from judge.records import RunConfig
 from judge.run import run_judging
 
 
 def in_process(config: RunConfig, threads: int) -> float:
     """Judgments/s of the runner in this process (model load not counted)."""
-    judge = PromptJudge.from_preset("smollm2", n_threads=threads)
+    judge = preset_judge("smollm2", n_threads=threads)
     judge.prepare()
     with tempfile.TemporaryDirectory() as out:
         start = time.perf_counter()
@@ -44,7 +44,7 @@ def on_ray(config: RunConfig, actors: int) -> tuple[float, float]:
     """(actor start-up seconds, judgments/s) with ``actors`` one-thread actors."""
     from judge.ray_executor import RayExecutor, RayOptions
 
-    judge = PromptJudge.from_preset("smollm2", n_threads=1)
+    judge = preset_judge("smollm2", n_threads=1)
     judge.prepare()  # the driver renders prompts with the model's tokenizer
     executor = RayExecutor(RayOptions(actors=actors))
     start = time.perf_counter()

@@ -19,8 +19,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import ClassVar, Literal
 
-from benchmarks._paths import dataset_path
 from judge.benchmark import Benchmark, BenchmarkOptions, PublishedFigure, read_jsonl
+from judge.data_paths import dataset_path
 from judge.formats import Where, build, label_field, read_text, text_field
 from judge.records import HumanLabel, PairItem, Verdict
 

@@ -18,8 +18,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import ClassVar, Literal
 
-from benchmarks._paths import dataset_path
 from judge.benchmark import Benchmark, BenchmarkOptions
+from judge.data_paths import dataset_path
 from judge.formats import Where, build, json_records, label_field, text_field
 from judge.records import HumanLabel, PairItem, Verdict
 

@@ -18,8 +18,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import ClassVar
 
-from benchmarks._paths import dataset_path
 from judge.benchmark import Benchmark, BenchmarkOptions
+from judge.data_paths import dataset_path
 from judge.formats import Where, build, int_field, json_records, label_field, text_field
 from judge.records import HumanLabel, PairItem, Verdict
 

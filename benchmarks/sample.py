@@ -16,8 +16,8 @@ from typing import ClassVar
 
 from pydantic import ValidationError
 
-from judge.benchmark import Benchmark, BenchmarkOptions, read_jsonl, validation_message
-from judge.errors import DataError
+from judge.benchmark import Benchmark, BenchmarkOptions, read_jsonl
+from judge.errors import DataError, validation_message
 from judge.records import VERDICTS, HumanLabel, PairItem
 
 

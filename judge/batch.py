@@ -49,10 +49,17 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 from pydantic import Field, ValidationError
 
-from judge.backends.base import Backend, Completion, CompletionRequest
-from judge.backends.http_common import BatchPoll, BatchResults, ListedBatch, OptionRefused
+from judge.backends.base import (
+    Backend,
+    BatchPoll,
+    BatchResults,
+    Completion,
+    CompletionRequest,
+    ListedBatch,
+    OptionRefused,
+)
 from judge.cache import ResponseCache
-from judge.errors import BackendError, ConfigError, DataError, FatalBackendError
+from judge.errors import BackendError, ConfigError, DataError, FatalBackendError, validation_message
 from judge.judges import CallResult, PromptJudge, Task, request_key
 from judge.records import Judgment, Record, utcnow
 from judge.store import RunStore, atomic_write, judgment_key
@@ -140,9 +147,10 @@ def _load(path: Path) -> BatchState:
     try:
         return BatchState.model_validate_json(path.read_text(encoding="utf-8"))
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "(file)"
-        raise DataError(f"invalid batch state at {where}: {first['msg']}", path=str(path)) from exc
+        field, message = validation_message(exc)
+        raise DataError(
+            f"invalid batch state at {field or '(file)'}: {message}", path=str(path)
+        ) from exc
 
 
 def read_state(path: Path, judge_hash: str) -> BatchState:

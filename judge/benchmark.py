@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 from pydantic import ValidationError
 
 from judge.errors import ConfigError, DataError, validation_text
+from judge.errors import validation_message as validation_message  # for loader plugins
 from judge.records import PairItem, Record, SingleItem
 
 AnyItem = PairItem | SingleItem
@@ -233,10 +234,3 @@ def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
                 f"expected a JSON object, got {type(obj).__name__}", path=str(path), line=number
             )
         yield number, obj
-
-
-def validation_message(exc: ValidationError) -> tuple[str | None, str]:
-    """The first failing field and a short message from a pydantic error."""
-    err = exc.errors()[0]
-    field = ".".join(str(p) for p in err["loc"]) or None
-    return field, err["msg"]

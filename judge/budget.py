@@ -77,12 +77,12 @@ class TokenCounter:
     def __init__(self, backend: Backend, tokenizer: str | None = None) -> None:
         self.counter: Any = None
         if tokenizer is not None:
-            from judge.registry import backends
+            from judge.factory import build_backend
 
             gguf = "" if tokenizer == "embedded" else tokenizer
             if gguf and not Path(gguf).is_file():
                 raise ConfigError(f"--tokenizer {tokenizer}: no such GGUF file")
-            self.counter = backends.get("llamacpp")(model=gguf, n_threads=1)
+            self.counter = build_backend("llamacpp", {"model": gguf, "n_threads": 1})
             self.source = f"llama.cpp tokenizer of {tokenizer}"
         elif callable(getattr(backend, "prompt_token_ids", None)):
             self.counter = backend

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
@@ -89,6 +89,30 @@ BenchParams = Annotated[
     typer.Option("--benchmark-param", "-B", help="benchmark option key=value (repeatable)"),
 ]
 
+# Options shared by run, probe and compare: one spelling, one help text.
+LimitOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--limit", "-n", help="judge the first N items (every row is still read and checked)"
+    ),
+]
+OutputOpt = Annotated[Path, typer.Option("--output", "-o", help="results folder")]
+NameOpt = Annotated[str | None, typer.Option("--name", help="run folder name (default: derived)")]
+ConcurrencyOpt = Annotated[int, typer.Option("--concurrency", "-c", help="requests in flight")]
+SeedOpt = Annotated[int, typer.Option(help="seed for sampling, perturbations and the bootstrap")]
+OrdersOpt = Annotated[str, typer.Option(help="both | original | swapped")]
+ReconcileOpt = Annotated[
+    str,
+    typer.Option(
+        help="inconsistent_tie | average_probabilities | first_order | net_vote | both_orders"
+    ),
+]
+SamplesOpt = Annotated[int, typer.Option(help="samples per request")]
+NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="neither read nor write the cache")]
+MaxRetriesOpt = Annotated[int, typer.Option(help="retries of retryable backend errors")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")]
+ResamplesOpt = Annotated[int, typer.Option(help="bootstrap resamples for the CIs")]
+
 
 @app.command()
 def run(
@@ -96,37 +120,21 @@ def run(
     judge: JudgeOpt = "smollm2",
     judge_param: JudgeParams = None,
     benchmark_param: BenchParams = None,
-    limit: Annotated[
-        int | None,
-        typer.Option(
-            "--limit", "-n", help="judge the first N items (every row is still read and checked)"
-        ),
-    ] = None,
-    output: Annotated[Path, typer.Option("--output", "-o", help="results folder")] = Path(
-        "results"
-    ),
-    name: Annotated[
-        str | None, typer.Option("--name", help="run folder name (default: derived)")
-    ] = None,
-    concurrency: Annotated[int, typer.Option("--concurrency", "-c", help="requests in flight")] = 8,
-    seed: Annotated[int, typer.Option(help="seed for sampling")] = 0,
-    orders: Annotated[str, typer.Option(help="both | original | swapped")] = "both",
-    reconcile: Annotated[
-        str,
-        typer.Option(
-            help="inconsistent_tie | average_probabilities | first_order | net_vote | both_orders"
-        ),
-    ] = "inconsistent_tie",
-    samples: Annotated[int, typer.Option(help="samples per request")] = 1,
-    no_cache: Annotated[
-        bool, typer.Option("--no-cache", help="neither read nor write the cache")
-    ] = False,
-    max_retries: Annotated[int, typer.Option(help="retries of retryable backend errors")] = 8,
+    limit: LimitOpt = None,
+    output: OutputOpt = Path("results"),
+    name: NameOpt = None,
+    concurrency: ConcurrencyOpt = 8,
+    seed: SeedOpt = 0,
+    orders: OrdersOpt = "both",
+    reconcile: ReconcileOpt = "inconsistent_tie",
+    samples: SamplesOpt = 1,
+    no_cache: NoCacheOpt = False,
+    max_retries: MaxRetriesOpt = 8,
     batch: Annotated[
         bool, typer.Option("--batch", help="use the provider's batch API (OpenAI, Anthropic)")
     ] = False,
     poll: Annotated[float, typer.Option(help="seconds between batch status polls")] = 30.0,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
+    quiet: QuietOpt = False,
     wait: Annotated[
         bool, typer.Option("--wait", help="if another process runs this run, wait for it")
     ] = False,
@@ -178,20 +186,7 @@ def run(
     from judge.summary import format_summary, summarize
 
     try:
-        config = _run_config(
-            benchmark=benchmark,
-            benchmark_param=benchmark_param,
-            judge=judge,
-            judge_param=judge_param,
-            limit=limit,
-            concurrency=concurrency,
-            seed=seed,
-            orders=orders,
-            reconcile=reconcile,
-            samples=samples,
-            use_cache=not no_cache,
-            execution="batch" if batch else "live",
-        )
+        config = _run_config(locals(), execution="batch" if batch else "live")
         if dry_run:
             from judge.budget import format_estimate
             from judge.dry_run import estimate_run
@@ -298,21 +293,36 @@ def _executor(
         raise ConfigError(validation_text(exc)) from exc
 
 
-def _run_config(
-    *,
-    benchmark: str,
-    benchmark_param: list[str] | None,
-    judge: str,
-    judge_param: list[str] | None,
-    **fields: Any,
-) -> RunConfig:
+RUN_CONFIG_OPTIONS = (
+    "benchmark",
+    "benchmark_param",
+    "judge",
+    "judge_param",
+    "limit",
+    "concurrency",
+    "seed",
+    "orders",
+    "reconcile",
+    "samples",
+    "no_cache",
+)
+"""The command parameters (of run, probe, compare) that make the run config."""
+
+
+def _run_config(params: Mapping[str, Any], **fields: Any) -> RunConfig:
+    """The run config from a command's parameters (its ``locals()``: those named in
+    :data:`RUN_CONFIG_OPTIONS` that it has) and ``fields`` that override them."""
+    given = {k: params[k] for k in RUN_CONFIG_OPTIONS if k in params}
+    given.update(fields)
+    benchmark_param = given.pop("benchmark_param", None)
+    judge_param = given.pop("judge_param", None)
+    if "no_cache" in given:
+        given["use_cache"] = not given.pop("no_cache")
     try:
         return RunConfig(
-            benchmark=benchmark,
             benchmark_args=parse_pairs(benchmark_param, "-B"),
-            judge=judge,
             judge_args=parse_pairs(judge_param, "-J"),
-            **fields,
+            **given,
         )
     except ValidationError as exc:
         raise ConfigError(validation_text(exc)) from exc
@@ -323,14 +333,12 @@ def compare(
     outputs: Annotated[list[Path], typer.Argument(help="two or more model-output files")],
     judge: JudgeOpt = "smollm2",
     judge_param: JudgeParams = None,
-    limit: Annotated[int | None, typer.Option("--limit", "-n", help="first N pairs")] = None,
-    output: Annotated[Path, typer.Option("--output", "-o", help="results folder")] = Path(
-        "results"
-    ),
-    name: Annotated[str | None, typer.Option("--name", help="run folder name")] = None,
-    concurrency: Annotated[int, typer.Option("--concurrency", "-c")] = 8,
-    seed: Annotated[int, typer.Option(help="seed for sampling and bootstrap")] = 0,
-    reconcile: Annotated[str, typer.Option(help="how two orders combine")] = "inconsistent_tie",
+    limit: LimitOpt = None,
+    output: OutputOpt = Path("results"),
+    name: NameOpt = None,
+    concurrency: ConcurrencyOpt = 8,
+    seed: SeedOpt = 0,
+    reconcile: ReconcileOpt = "inconsistent_tie",
     lenient: Annotated[
         bool, typer.Option("--lenient", help="drop prompts only one file answers")
     ] = False,
@@ -338,8 +346,8 @@ def compare(
         Path | None,
         typer.Option(help="MT-Bench question.jsonl (default: found beside model_answer/)"),
     ] = None,
-    resamples: Annotated[int, typer.Option(help="bootstrap resamples for the CIs")] = 1000,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
+    resamples: ResamplesOpt = 1000,
+    quiet: QuietOpt = False,
     baseline: Annotated[
         str | None,
         typer.Option(help="model to compare every other against (default: a round robin)"),
@@ -360,16 +368,7 @@ def compare(
     from judge.run import RetryPolicy
 
     try:
-        config = _run_config(
-            benchmark="compare",
-            benchmark_param=None,
-            judge=judge,
-            judge_param=judge_param,
-            limit=limit,
-            concurrency=concurrency,
-            seed=seed,
-            reconcile=reconcile,
-        )
+        config = _run_config(locals(), benchmark="compare")
         result = compare_outputs(
             outputs,
             config=config,
@@ -396,9 +395,9 @@ def report(
     out: Annotated[
         Path | None, typer.Option("--out", help="report folder (default: <first run>/report)")
     ] = None,
-    resamples: Annotated[int, typer.Option(help="bootstrap resamples for the CIs")] = 1000,
+    resamples: ResamplesOpt = 1000,
     confidence: Annotated[float, typer.Option(help="confidence level of the intervals")] = 0.95,
-    seed: Annotated[int, typer.Option(help="bootstrap seed")] = 0,
+    seed: SeedOpt = 0,
     failures: Annotated[
         str, typer.Option(help="unparsed/error verdicts: wrong (count as wrong) | exclude")
     ] = "wrong",
@@ -487,10 +486,8 @@ def import_verdicts(
     data_root: Annotated[
         Path | None, typer.Option(help="folder holding the datasets (default: ../shared/datasets)")
     ] = None,
-    output: Annotated[Path, typer.Option("--output", "-o", help="results folder")] = Path(
-        "results"
-    ),
-    name: Annotated[str | None, typer.Option("--name", help="run folder name")] = None,
+    output: OutputOpt = Path("results"),
+    name: NameOpt = None,
     overwrite: Annotated[bool, typer.Option(help="replace an existing run folder")] = False,
 ) -> None:
     """Import verdicts made elsewhere as runs, to analyse like any other (judge list importers)."""
@@ -587,30 +584,22 @@ def probe(
         typer.Option("--probe-param", "-P", help="perturbation option NAME.key=value"),
     ] = None,
     target: Annotated[str, typer.Option(help="worse | better | A | B")] = "worse",
-    limit: Annotated[
-        int | None, typer.Option("--limit", "-n", help="judge the first N items")
-    ] = None,
-    output: Annotated[Path, typer.Option("--output", "-o", help="results folder")] = Path(
-        "results"
-    ),
+    limit: LimitOpt = None,
+    output: OutputOpt = Path("results"),
     report_dir: Annotated[
         Path | None,
         typer.Option("--report", help="report folder (default: <unperturbed run>/probe-report)"),
     ] = None,
-    concurrency: Annotated[int, typer.Option("--concurrency", "-c", help="requests in flight")] = 8,
-    seed: Annotated[int, typer.Option(help="seed for sampling and the perturbations")] = 0,
-    orders: Annotated[str, typer.Option(help="both | original | swapped")] = "both",
-    reconcile: Annotated[
-        str, typer.Option(help="inconsistent_tie | average_probabilities | first_order")
-    ] = "inconsistent_tie",
-    samples: Annotated[int, typer.Option(help="samples per request")] = 1,
-    no_cache: Annotated[
-        bool, typer.Option("--no-cache", help="neither read nor write the cache")
-    ] = False,
-    max_retries: Annotated[int, typer.Option(help="retries of retryable backend errors")] = 8,
-    resamples: Annotated[int, typer.Option(help="bootstrap resamples for the CIs")] = 1000,
+    concurrency: ConcurrencyOpt = 8,
+    seed: SeedOpt = 0,
+    orders: OrdersOpt = "both",
+    reconcile: ReconcileOpt = "inconsistent_tie",
+    samples: SamplesOpt = 1,
+    no_cache: NoCacheOpt = False,
+    max_retries: MaxRetriesOpt = 8,
+    resamples: ResamplesOpt = 1000,
     confidence: Annotated[float, typer.Option(help="confidence level of the intervals")] = 0.95,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Bias probes: perturb one side of each pair, judge again, measure how far verdicts move."""
     from judge.analysis.frame import load_frame
@@ -628,19 +617,7 @@ def probe(
     try:
         if target not in ("worse", "better", "A", "B"):
             raise ConfigError(f"--target must be worse, better, A or B, not {target!r}")
-        config = _run_config(
-            benchmark=benchmark,
-            benchmark_param=benchmark_param,
-            judge=judge,
-            judge_param=judge_param,
-            limit=limit,
-            concurrency=concurrency,
-            seed=seed,
-            orders=orders,
-            reconcile=reconcile,
-            samples=samples,
-            use_cache=not no_cache,
-        )
+        config = _run_config(locals())
         names = probes or perturbations.names()
         options: dict[str, dict[str, Any]] = {name: {} for name in names}
         for key, value in parse_pairs(probe_param, "-P").items():

@@ -317,6 +317,9 @@ def _numpy(table: pa.Table, name: str, default: Any, dtype: Any) -> np.ndarray:
 _VERDICT_ORDER: Final = ("B", "tie", "A")
 """Verdict categories in ordinal order (as :data:`judge.analysis.frame.VERDICT_ORDER`)."""
 
+USAGE_COLUMNS: Final = ("tokens_in", "tokens_out", "cost", "billed", "latency_s", "cache_hit")
+"""A judgment's usage fields, read as they are and copied as they are onto the frame."""
+
 _USED: Final = (
     "criteria",
     "item_id",
@@ -328,12 +331,7 @@ _USED: Final = (
     "score",
     "scores",
     "probabilities",
-    "tokens_in",
-    "tokens_out",
-    "cost",
-    "billed",
-    "latency_s",
-    "cache_hit",
+    *USAGE_COLUMNS,
     "members",
 )
 

@@ -14,6 +14,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Unpack
 
 import pandas as pd
 
@@ -27,7 +28,7 @@ from judge.outputs import (
     unmatched_prompts,
 )
 from judge.records import PairItem, RunConfig
-from judge.run import RetryPolicy, RunResult, run_judging
+from judge.run import RunOptions, RunResult, run_judging
 
 
 @dataclass
@@ -122,17 +123,13 @@ def compare_outputs(
     paths: Sequence[str | Path],
     *,
     config: RunConfig,
-    output: str | Path = "results",
-    run_name: str | None = None,
-    argv: Sequence[str] = (),
-    progress: bool = False,
-    retry: RetryPolicy | None = None,
     strict: bool = True,
     n_resamples: int = 1000,
     questions: str | Path | None = None,
     baseline: str | None = None,
     difficulty: str | Path | None = None,
     gamed: Sequence[str] = (),
+    **options: Unpack[RunOptions],
 ) -> Comparison:
     """Judge every pair of outputs and compute win rates (and a ranking for > 2 models).
 
@@ -142,7 +139,8 @@ def compare_outputs(
     ``difficulty`` is a CSV of instruction difficulty for the LC GLM
     (:func:`judge.analysis.controlled.read_difficulty`); ``gamed`` names compared models
     that are length-gamed variants of the baseline (the LC GLM is regularised towards
-    them, AlpacaEval's way; they get no row of their own)."""
+    them, AlpacaEval's way; they get no row of their own). ``options`` are the runner's
+    (:class:`judge.run.RunOptions`: ``output``, ``run_name``, ``retry``, ...)."""
     from judge.analysis.bias import position_table
     from judge.analysis.controlled import read_difficulty, style_controlled
     from judge.analysis.frame import build_frame, pair_frame
@@ -168,15 +166,7 @@ def compare_outputs(
             },
         }
     )
-    result = run_judging(
-        config,
-        output=output,
-        run_name=run_name,
-        argv=argv,
-        progress=progress,
-        retry=retry,
-        items=items,
-    )
+    result = run_judging(config, items=items, **options)
     frame = build_frame(
         result.store.items(),
         result.store.judgments(),

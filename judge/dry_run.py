@@ -11,9 +11,10 @@ from pathlib import Path
 from judge.benchmark import load_items
 from judge.budget import CostEstimate, estimate
 from judge.errors import ConfigError
+from judge.factory import build_benchmark, build_judge
 from judge.judges import PromptJudge
 from judge.records import RunConfig
-from judge.run import build_benchmark, build_judge, plan_tasks, run_id_for
+from judge.run import plan_tasks, run_id_for
 from judge.store import RunStore, judgment_key
 
 

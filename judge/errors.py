@@ -7,7 +7,9 @@ a one-line message and an exit code at the edge.
 
 from __future__ import annotations
 
+import difflib
 import json
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -139,12 +141,13 @@ def first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
     return (ours or leaves)[0]
 
 
-def validation_text(exc: ValidationError) -> str:
+def validation_text(exc: ValidationError, *, root: str = "") -> str:
     """A pydantic error as one line: ``field: message; field: message``.
 
     pydantic's own text spans several lines per error; this keeps the field path and
     message, drops the ``Value error,`` prefix and an empty path (no stray ``: :``), and
-    says why a text that should have been a JSON object or list did not parse.
+    says why a text that should have been a JSON object or list did not parse. ``root``
+    names an error of the whole record (an empty path), e.g. ``query``.
 
     >>> from pydantic import BaseModel
     >>> class Options(BaseModel):
@@ -157,7 +160,7 @@ def validation_text(exc: ValidationError) -> str:
     """  # noqa: E501
     parts = []
     for err in exc.errors():
-        where = ".".join(str(p) for p in err["loc"])
+        where = ".".join(str(p) for p in err["loc"]) or root
         message = str(err["msg"]).removeprefix("Value error, ")
         value = err.get("input")
         if err["type"] in ("dict_type", "list_type") and isinstance(value, str):
@@ -179,3 +182,31 @@ class BudgetExceeded(JudgeError):
     with everything finished stored; a rerun with a larger budget resumes it."""
 
     exit_code = 9
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """``"; did you mean 'x'?"`` for the known names close to ``name``, else ``""``.
+
+    >>> did_you_mean("n_ctxx", ["n_ctx", "model"]), did_you_mean("zzz", ["model"])
+    ("; did you mean 'n_ctx'?", '')
+    """
+    close = difflib.get_close_matches(name, list(known), n=3, cutoff=0.5)
+    return f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+
+
+def validation_message(exc: ValidationError) -> tuple[str | None, str]:
+    """The first failing field (None for the record as a whole) and its message, for
+    errors that name one field beside a file and line (:func:`validation_text` gives all).
+
+    >>> from pydantic import BaseModel
+    >>> class Item(BaseModel):
+    ...     id: str
+    >>> try:
+    ...     Item(id=1)
+    ... except Exception as exc:
+    ...     print(validation_message(exc))
+    ('id', 'Input should be a valid string')
+    """
+    err = exc.errors()[0]
+    field = ".".join(str(p) for p in err["loc"]) or None
+    return field, str(err["msg"])

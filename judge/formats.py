@@ -30,7 +30,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from judge.errors import DataError
+from judge.errors import DataError, validation_message
 from judge.records import Verdict
 
 M = TypeVar("M", bound=BaseModel)
@@ -468,6 +468,5 @@ def build(record_type: type[M], where: Where, /, **fields: Any) -> M:
     try:
         return record_type(**fields)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        field = ".".join(str(p) for p in err["loc"]) or None
-        raise where.error(err["msg"], field) from exc
+        field, message = validation_message(exc)
+        raise where.error(message, field) from exc

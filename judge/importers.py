@@ -38,7 +38,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import JsonValue, ValidationError
 
 from judge.benchmark import AnyItem, file_sha256, items_hash, load_items
-from judge.errors import ConfigError, DataError, StoreError
+from judge.errors import ConfigError, DataError, StoreError, validation_text
 from judge.formats import Where, int_field, json_records, read_delimited, require
 from judge.hashing import sha256_json
 from judge.records import (
@@ -189,8 +189,9 @@ class Importer(ABC):
         try:
             self.options = self.Options(**options)
         except ValidationError as exc:
-            msgs = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-            raise ConfigError(f"invalid options for importer {self.name!r}: {msgs}") from exc
+            raise ConfigError(
+                f"invalid options for importer {self.name!r}: {validation_text(exc)}"
+            ) from exc
 
     @abstractmethod
     def read(self, request: ImportRequest) -> list[ImportedRun]:
@@ -312,14 +313,14 @@ def import_pandalm(
 
 def read_pandalm(kind: str, *, data_root: str | Path | None = None) -> ImportedRun:
     """PandaLM's published verdicts of judge ``kind`` as an :class:`ImportedRun`."""
-    from benchmarks._paths import default_data_root
-    from benchmarks.pandalm import PandaLMBenchmark
+    from judge.data_paths import default_data_root
+    from judge.factory import benchmark_named
 
     if kind not in PANDALM_FILES:
         raise ConfigError(f"unknown PandaLM judge {kind!r}; choose from {', '.join(PANDALM_FILES)}")
     root = Path(data_root) if data_root is not None else default_data_root()
     folder = root / "pandalm"
-    bench = PandaLMBenchmark(path=str(folder))
+    bench = benchmark_named("pandalm", {"path": str(folder)})
     items = [i for i in load_items(bench) if isinstance(i, PairItem)]
     by_idx = {str(i.metadata["idx"]): i for i in items}
     file_name, field, judge_name = PANDALM_FILES[kind]
@@ -419,12 +420,14 @@ def read_judgebench(judge_file: str | Path, *, data_root: str | Path | None = No
     throughout is single-order. Items come from the JudgeBench loader (``data_root``
     holds ``judgebench/``), in the file's order; the file's ``label`` must match.
     """
-    from benchmarks._paths import default_data_root
-    from benchmarks.judgebench import JudgeBenchBenchmark
+    from judge.data_paths import default_data_root
+    from judge.factory import benchmark_named
 
     path = Path(judge_file)
     root = Path(data_root) if data_root is not None else default_data_root()
-    bench = JudgeBenchBenchmark(path=str(root / "judgebench"), response_model="both")
+    bench = benchmark_named(
+        "judgebench", {"path": str(root / "judgebench"), "response_model": "both"}
+    )
     known = {i.id: i for i in load_items(bench) if isinstance(i, PairItem)}
     fields = judgebench_file_fields(path)
     judge_label = "/".join(v for k, v in fields.items() if k in ("judge_name", "judge_model"))

@@ -21,7 +21,7 @@ from judge.backends.base import RAW, Backend, Completion, CompletionRequest, Pro
 from judge.errors import BackendError, ConfigError, TemplateError
 from judge.hashing import sha256_json
 from judge.parsers import ParsedReply, get_parser, get_upstream_parser, remove_quoted
-from judge.prompts import DEFAULT_CRITERION_SCALE, Layout, Preset, load_preset, preset_hash
+from judge.prompts import DEFAULT_CRITERION_SCALE, Layout, Preset, preset_hash
 from judge.records import (
     VERDICTS,
     Judgment,
@@ -202,46 +202,6 @@ class PromptJudge(Judge):
                 "trained); -J chat_template=<template> would not be used: drop it, or "
                 "pass -J layout=chat (or user-only) to format through a chat template"
             )
-
-    @classmethod
-    def from_preset(cls, preset_name: str, **params: Any) -> PromptJudge:
-        """Build a judge from ``prompts/<preset_name>.toml`` and ``-J`` parameters.
-
-        ``backend=NAME`` picks the backend (default: the preset's); ``var.X=...`` sets a
-        template variable; the judge's own keys are :attr:`JUDGE_KEYS`; every other key
-        is a backend option (validated by the backend's strict ``Options`` model).
-        """
-        from judge.registry import backends, did_you_mean
-
-        preset = load_preset(preset_name)
-        merged: dict[str, Any] = {**preset.params, **params}
-        backend_name = merged.pop("backend", None) or preset.backend or "llamacpp"
-        judge_args = {k: merged.pop(k) for k in list(merged) if k in cls.JUDGE_KEYS}
-        template_vars = {k[4:]: merged.pop(k) for k in list(merged) if k.startswith("var.")}
-        backend_cls = backends.get(str(backend_name))
-        options = getattr(backend_cls, "Options", None)
-        fields = getattr(options, "model_fields", None)
-        if fields is not None and getattr(options, "model_config", {}).get("extra") == "forbid":
-            known = [*fields, *cls.JUDGE_KEYS, "backend"]
-            for key in merged:
-                if key not in fields:
-                    raise ConfigError(
-                        f"unknown parameter -J {key}= for judge {preset_name!r} on backend "
-                        f"{backend_name!r}{did_you_mean(key, known)}"
-                    )
-        backend = backend_cls(**merged)
-        generation: dict[str, Any] = {
-            k: judge_args.pop(k)
-            for k in ("max_tokens", "temperature", "stop", "json_schema")
-            if k in judge_args
-        }
-        return cls(
-            preset,
-            backend,
-            generation=generation,
-            template_vars=template_vars,
-            **judge_args,
-        )
 
     # -- specification -----------------------------------------------------------------
 

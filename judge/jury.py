@@ -32,16 +32,15 @@ from __future__ import annotations
 
 import asyncio
 import statistics
-from collections import Counter
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from pydantic import Field, JsonValue, ValidationError
+from pydantic import Field, JsonValue
 
-from judge.errors import ConfigError, validation_text
+from judge.errors import ConfigError
 from judge.hashing import sha256_json
 from judge.judges import Caller, Judge, Task
-from judge.records import VERDICTS, Judgment, PairItem, Record, SingleItem, Verdict
+from judge.records import VERDICTS, Judgment, PairItem, Record, SingleItem, Verdict, majority
 
 Vote = Literal["majority", "mean_probability", "mean_score"]
 
@@ -76,43 +75,6 @@ class Jury(Judge):
         self.members = list(members)
         self.vote: Vote = vote
         self.name = name
-
-    @classmethod
-    def from_params(
-        cls,
-        members: Sequence[str | dict[str, Any]] | None = None,
-        *,
-        vote: Vote = "majority",
-        name: str = "jury",
-    ) -> Jury:
-        """Build a jury from ``-J`` parameters (``members`` is a JSON list)."""
-        from judge.registry import judges
-
-        if not members or isinstance(members, str | dict):
-            raise ConfigError(
-                "a jury needs -J members='[...]': a JSON list of judge names or "
-                '{"judge": NAME, "params": {...}} objects'
-            )
-        configs: list[JuryMember] = []
-        for entry in members:
-            try:
-                configs.append(
-                    JuryMember(judge=entry) if isinstance(entry, str) else JuryMember(**entry)
-                )
-            except (ValidationError, TypeError) as exc:
-                reason = validation_text(exc) if isinstance(exc, ValidationError) else str(exc)
-                raise ConfigError(f"invalid jury member {entry!r}: {reason}") from exc
-        built: list[tuple[str, Judge]] = []
-        seen: Counter[str] = Counter()
-        for config in configs:
-            base = config.name or config.judge
-            seen[base] += 1
-            member_name = base if seen[base] == 1 else f"{base}#{seen[base]}"
-            judge = judges.get(config.judge)(**config.params)
-            if not isinstance(judge, Judge):
-                raise ConfigError(f"jury member {config.judge!r} is not a judge")
-            built.append((member_name, judge))
-        return cls(built, vote=vote, name=name)
 
     # -- description -----------------------------------------------------------------
 
@@ -248,17 +210,15 @@ class Jury(Judge):
 
 
 def majority_verdict(verdicts: Sequence[Verdict]) -> Verdict | None:
-    """The most common verdict; equally common leaders make a tie; None without votes.
+    """The jury's majority vote: :func:`judge.records.majority` of the members' verdicts,
+    and ``tie`` when there is none (equally common leaders); None without votes.
 
     >>> majority_verdict(["A", "A", "B"]), majority_verdict(["A", "B"]), majority_verdict([])
     ('A', 'tie', None)
     """
     if not verdicts:
         return None
-    ranked = Counter(verdicts).most_common()
-    if len(ranked) > 1 and ranked[0][1] == ranked[1][1]:
-        return "tie"
-    return ranked[0][0]
+    return majority(verdicts) or "tie"
 
 
 def mean_probabilities(judgments: Sequence[Judgment]) -> dict[Verdict, float] | None:
@@ -291,8 +251,3 @@ def most_probable(probabilities: dict[Verdict, float]) -> Verdict:
     best = max(probabilities.values())
     leaders = [v for v, p in probabilities.items() if p == best]
     return leaders[0] if len(leaders) == 1 else "tie"
-
-
-def jury_judge(**params: Any) -> Jury:
-    """The ``jury`` entry of the judges registry: ``Jury.from_params``."""
-    return Jury.from_params(**params)

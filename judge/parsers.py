@@ -730,7 +730,7 @@ def plugin_parsers() -> dict[str, str]:
 
 def get_parser(name: str) -> Parser:
     """The parser called ``name``: a built-in one, or a plugin's (entry point)."""
-    from judge.errors import ConfigError, UnknownNameError
+    from judge.errors import ConfigError, UnknownNameError, did_you_mean
 
     if name in PARSERS:
         return PARSERS[name]
@@ -745,8 +745,4 @@ def get_parser(name: str) -> Parser:
         if not callable(found):
             raise ConfigError(f"parser {name!r} ({plugins[name]}) is not callable")
         return found  # type: ignore[no-any-return]
-    import difflib
-
-    close = difflib.get_close_matches(name, [*PARSERS, *plugins], n=3, cutoff=0.5)
-    hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
-    raise UnknownNameError(f"unknown parser {name!r}{hint}")
+    raise UnknownNameError(f"unknown parser {name!r}{did_you_mean(name, [*PARSERS, *plugins])}")

@@ -45,7 +45,13 @@ import jinja2
 import jinja2.meta
 from pydantic import Field, JsonValue, ValidationError, model_validator
 
-from judge.errors import ConfigError, TemplateError, UnknownNameError, validation_text
+from judge.errors import (
+    ConfigError,
+    TemplateError,
+    UnknownNameError,
+    did_you_mean,
+    validation_text,
+)
 from judge.hashing import sha256_json
 from judge.records import Message, Record, Verdict
 
@@ -235,11 +241,7 @@ def load_preset(name: str) -> Preset:
     else:
         names = list_presets()
         if name not in names:
-            import difflib
-
-            close = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
-            hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
-            raise UnknownNameError(f"unknown preset {name!r}{hint}")
+            raise UnknownNameError(f"unknown preset {name!r}{did_you_mean(name, names)}")
         shown, root, preset_name = f"prompts/{name}.toml", None, name
         text = _read(f"{name}.toml")
     try:

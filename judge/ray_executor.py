@@ -100,9 +100,7 @@ def backends_of(judge: Judge) -> list[Backend]:
 def safe_to_retry(backend: Backend) -> bool:
     """Whether a call lost with its actor may be sent again without asking twice for
     something that may be billed: true for in-process models, false for HTTP backends."""
-    from judge.backends.http_common import HTTPBackend
-
-    return not isinstance(backend, HTTPBackend)
+    return not backend.remote
 
 
 def check_address(address: str, timeout: float) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -187,8 +188,14 @@ class SingleItem(_Item):
 Item = Annotated[PairItem | SingleItem, Field(discriminator="kind")]
 
 
-def majority(votes: list[Verdict]) -> Verdict | None:
-    """The vote held by more than half of ``votes``; else the unique most common; else None.
+def majority(votes: Sequence[Verdict]) -> Verdict | None:
+    """The majority of ``votes``: the unique most common vote; None without votes or when
+    two verdicts share the top count (no majority).
+
+    This is the one majority rule: human labels (an item without a majority is
+    unlabelled), the viewer's SQL and the analysis' array form
+    (:func:`judge.analysis.frame.majority_codes`) follow it, and a jury turns "no
+    majority" into its ``tie`` verdict (:mod:`judge.jury`).
 
     >>> majority(["A", "B", "A"]), majority(["A", "B"]), majority([])
     ('A', None, None)

@@ -8,16 +8,17 @@ registers itself as an import side effect: entries are resolved on first use.
 
 from __future__ import annotations
 
-import difflib
 import importlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any, Generic, TypeVar
 
-from judge.errors import ConfigError, UnknownNameError
+from judge.errors import ConfigError, UnknownNameError, did_you_mean
 
 T = TypeVar("T")
+
+__all__ = ["REGISTRIES", "Entry", "Registry", "did_you_mean", "load_target"]
 
 
 @dataclass(frozen=True)
@@ -44,16 +45,6 @@ def load_target(target: str) -> Any:
     for part in attr_path.split("."):
         obj = getattr(obj, part)
     return obj
-
-
-def did_you_mean(name: str, known: Iterable[str]) -> str:
-    """``"; did you mean 'x'?"`` for the known names close to ``name``, else ``""``.
-
-    >>> did_you_mean("n_ctxx", ["n_ctx", "model"]), did_you_mean("zzz", ["model"])
-    ("; did you mean 'n_ctx'?", '')
-    """
-    close = difflib.get_close_matches(name, list(known), n=3, cutoff=0.5)
-    return f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
 
 
 class Registry(Generic[T]):
@@ -164,9 +155,9 @@ class Registry(Generic[T]):
         return self._loaded[name]
 
 
-PRESET_JUDGE = "judge.judges:PromptJudge.from_preset"
+PRESET_JUDGE = "judge.factory:preset_judge"
 """What builds a preset's judge: a lazy target like the tables below, so the registry
-never imports the judges that import it."""
+never imports the factory that imports it."""
 
 
 def preset_judge_factory(name: str) -> Callable[..., Any]:
@@ -175,7 +166,7 @@ def preset_judge_factory(name: str) -> Callable[..., Any]:
     def factory(**params: Any) -> Any:
         return load_target(PRESET_JUDGE)(name, **params)
 
-    factory.__qualname__ = f"PromptJudge.from_preset({name!r})"
+    factory.__qualname__ = f"preset_judge({name!r})"
     return factory
 
 
@@ -214,7 +205,7 @@ BACKENDS: dict[str, str] = {
 
 # Presets in prompts/ (smollm2, mt-bench-pair, ...) are judges too: discovered, not listed here.
 JUDGES: dict[str, str] = {
-    "jury": "judge.jury:jury_judge",
+    "jury": "judge.factory:jury_judge",
     "reward": "judge.reward:reward_judge",
 }
 
@@ -225,11 +216,11 @@ BENCHMARKS: dict[str, str] = {
     "judgebench": "benchmarks.judgebench:JudgeBenchBenchmark",
     "evalbiasbench": "benchmarks.evalbiasbench:EvalBiasBenchBenchmark",
     "topical_chat": "benchmarks.topical_chat:TopicalChatBenchmark",
-    "table": "benchmarks.generic:TableBenchmark",
-    "hf": "benchmarks.generic:HFDatasetBenchmark",
-    "alpaca_eval": "benchmarks.generic:AlpacaEvalBenchmark",
-    "mt_bench": "benchmarks.generic:MTBenchBenchmark",
-    "lm_eval": "benchmarks.generic:LMEvalBenchmark",
+    "table": "benchmarks.table:TableBenchmark",
+    "hf": "benchmarks.hf:HFDatasetBenchmark",
+    "alpaca_eval": "benchmarks.alpaca_eval:AlpacaEvalBenchmark",
+    "mt_bench": "benchmarks.mt_bench:MTBenchBenchmark",
+    "lm_eval": "benchmarks.lm_eval:LMEvalBenchmark",
     "probe": "judge.probes.benchmark:ProbeBenchmark",
 }
 

@@ -62,8 +62,8 @@ def render_item(
     model) to format the prompt; HTTP backends are never called.
     """
     from judge.benchmark import load_items
+    from judge.factory import build_benchmark, build_judge
     from judge.registry import did_you_mean
-    from judge.run import build_benchmark, build_judge
 
     config = RunConfig(
         benchmark=benchmark,

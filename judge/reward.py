@@ -25,7 +25,8 @@ from typing import Any, Literal
 
 from pydantic import Field, JsonValue, ValidationError
 
-from judge.errors import ConfigError, MissingDependencyError, validation_text
+from judge.backends.local import import_transformers
+from judge.errors import ConfigError, validation_text
 from judge.hashing import sha256_json
 from judge.judges import Caller, Task
 from judge.records import Judgment, PairItem, Record, SingleItem
@@ -58,14 +59,6 @@ class RewardOptions(Record):
     """Allow the model's own code (some reward models need it)."""
     local_files_only: bool = False
     """Never reach the hub."""
-
-
-def _transformers() -> Any:
-    try:
-        import transformers
-    except ImportError as exc:
-        raise MissingDependencyError("transformers", "hf") from exc
-    return transformers
 
 
 class RewardJudge(ScoringJudge):
@@ -108,7 +101,7 @@ class RewardJudge(ScoringJudge):
     def _load(self) -> tuple[Any, Any]:
         if self._model is not None and self._tokenizer is not None and self._device is not None:
             return self._model, self._tokenizer
-        transformers = _transformers()
+        transformers = import_transformers(torch=False)
         import torch
 
         opts = self.options

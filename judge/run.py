@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 from judge.backends.base import Backend, Completion, CompletionRequest
 from judge.benchmark import Benchmark, compare_items, file_sha256, items_hash, load_items
@@ -33,6 +33,7 @@ from judge.errors import (
     StoreError,
     first_error,
 )
+from judge.factory import build_benchmark, build_judge
 from judge.hashing import sha256_json
 from judge.judges import CallResult, Judge, PromptJudge, Task, request_key
 from judge.prompts import preset_hash
@@ -46,7 +47,6 @@ from judge.records import (
     Totals,
     utcnow,
 )
-from judge.registry import benchmarks, judges
 from judge.store import (
     RunLock,
     RunStore,
@@ -251,26 +251,6 @@ def _consume(future: asyncio.Future[Any]) -> None:
         future.exception()
 
 
-def build_judge(config: RunConfig) -> Judge:
-    """The judge a config names, with its ``-J`` parameters."""
-    factory = judges.get(config.judge)
-    judge = factory(**config.judge_args)
-    if not isinstance(judge, Judge):
-        raise ConfigError(
-            f"judge {config.judge!r} did not build a Judge (got {type(judge).__name__})"
-        )
-    return judge
-
-
-def build_benchmark(config: RunConfig) -> Benchmark:
-    """The benchmark loader a config names, with its ``-B`` options."""
-    cls = benchmarks.get(config.benchmark)
-    bench = cls(**config.benchmark_args)
-    if not isinstance(bench, Benchmark):
-        raise ConfigError(f"benchmark {config.benchmark!r} is not a Benchmark")
-    return bench
-
-
 def package_versions() -> dict[str, str]:
     """Versions of the packages that shape a run's output."""
     out = {"python": sys.version.split()[0]}
@@ -384,42 +364,46 @@ async def _lock(lock: RunLock, *, wait: bool, poll_s: float = 0.2) -> None:
         await asyncio.sleep(poll_s)
 
 
+class RunOptions(TypedDict, total=False):
+    """How to run, beside what to run: the keywords :func:`arun_judging` takes after the
+    config, the judge and the items. :func:`run_judging` and
+    :func:`judge.compare.compare_outputs` take them as ``**options`` and pass them on, so
+    the list (and each default) is written once, in :func:`arun_judging`'s signature."""
+
+    output: str | Path
+    """Folder holding run folders (default ``results``)."""
+    run_name: str | None
+    """The run folder's name (default: from the config)."""
+    argv: Sequence[str]
+    """The command line, recorded in the manifest."""
+    progress: bool
+    """Show a progress bar."""
+    retry: RetryPolicy | None
+    """Retries of retryable backend errors."""
+    cache_path: str | Path | None
+    """The response cache (SQLite)."""
+    batch_poll_s: float
+    """Seconds between polls of a provider batch."""
+    wait: bool
+    """Wait for another process running the same run folder instead of failing."""
+    extend: bool
+    """Accept items added to a data file when resuming."""
+    max_cost: float | None
+    """US dollars the whole run may cost."""
+    executor: Executor | None
+    """Where the backend calls run (None: in this process); see :mod:`judge.executor`."""
+
+
 def run_judging(
     config: RunConfig,
     *,
-    output: str | Path = "results",
-    run_name: str | None = None,
-    argv: Sequence[str] = (),
-    progress: bool = False,
-    retry: RetryPolicy | None = None,
     judge: Judge | None = None,
     items: Sequence[AnyItem] | None = None,
-    cache_path: str | Path | None = None,
-    batch_poll_s: float = 30.0,
-    wait: bool = False,
-    extend: bool = False,
-    max_cost: float | None = None,
-    executor: Executor | None = None,
+    **options: Unpack[RunOptions],
 ) -> RunResult:
-    """Judge a benchmark and store the run; resume it if it exists. Synchronous wrapper."""
-    return asyncio.run(
-        arun_judging(
-            config,
-            output=output,
-            run_name=run_name,
-            argv=argv,
-            progress=progress,
-            retry=retry,
-            judge=judge,
-            items=items,
-            cache_path=cache_path,
-            batch_poll_s=batch_poll_s,
-            wait=wait,
-            extend=extend,
-            max_cost=max_cost,
-            executor=executor,
-        )
-    )
+    """Judge a benchmark and store the run; resume it if it exists. Synchronous wrapper
+    of :func:`arun_judging` (same keywords)."""
+    return asyncio.run(arun_judging(config, judge=judge, items=items, **options))
 
 
 async def arun_judging(

@@ -102,14 +102,14 @@ class TableImporter(Importer):
     options: Options  # type: ignore[assignment]  # the base class types it as its own Options
 
     def read(self, request: ImportRequest) -> list[ImportedRun]:
-        from judge.registry import benchmarks
+        from judge.factory import benchmark_named
 
         if not request.benchmark:
             raise ConfigError("table: say which benchmark the verdicts are about (-b NAME)")
         if not request.sources:
             raise ConfigError("table: give the verdict file (and, for lines, the swapped one)")
         try:
-            bench = benchmarks.get(request.benchmark)(**request.benchmark_args)
+            bench = benchmark_named(request.benchmark, request.benchmark_args)
         except TypeError as exc:
             raise ConfigError(f"benchmark {request.benchmark!r}: {exc}") from exc
         items = load_items(bench)

@@ -462,24 +462,8 @@ class FaultServer:
         rejected = self._precheck(request, "openai", "")
         if rejected is not None:
             return rejected
-        newest_first = sorted(
-            self.openai_batches.values(), key=lambda b: b["_created"], reverse=True
-        )
-        after = request.query.get("after")
-        if after is not None:
-            ids = [b["id"] for b in newest_first]
-            newest_first = newest_first[ids.index(after) + 1 :] if after in ids else []
-        limit = int(request.query.get("limit", "20"))
-        page = newest_first[:limit]
-        return web.json_response(
-            {
-                "object": "list",
-                "data": [_public(b) for b in page],
-                "first_id": page[0]["id"] if page else None,
-                "last_id": page[-1]["id"] if page else None,
-                "has_more": len(newest_first) > limit,
-            }
-        )
+        page = _newest_page(self.openai_batches, request.query.get("after"), request.query)
+        return web.json_response({"object": "list", **page})
 
     async def retrieve_openai_batch(self, request: web.Request) -> web.Response:
         batch = self.openai_batches.get(request.match_info["batch_id"])
@@ -696,23 +680,8 @@ class FaultServer:
         rejected = self._precheck(request, "anthropic", "")
         if rejected is not None:
             return rejected
-        newest_first = sorted(
-            self.anthropic_batches.values(), key=lambda b: b["_created"], reverse=True
-        )
-        after = request.query.get("after_id")
-        if after is not None:
-            ids = [b["id"] for b in newest_first]
-            newest_first = newest_first[ids.index(after) + 1 :] if after in ids else []
-        limit = int(request.query.get("limit", "20"))
-        page = newest_first[:limit]
-        return web.json_response(
-            {
-                "data": [_public(b) for b in page],
-                "first_id": page[0]["id"] if page else None,
-                "last_id": page[-1]["id"] if page else None,
-                "has_more": len(newest_first) > limit,
-            }
-        )
+        page = _newest_page(self.anthropic_batches, request.query.get("after_id"), request.query)
+        return web.json_response({**page})
 
     async def retrieve_anthropic_batch(self, request: web.Request) -> web.Response:
         batch = self.anthropic_batches.get(request.match_info["batch_id"])
@@ -803,6 +772,25 @@ class FaultServer:
         if batch is None or batch["processing_status"] != "ended":
             return self._error("anthropic", 404, "not_found_error", "No results for this batch.")
         return web.Response(body=batch["_results"], content_type="application/binary")
+
+
+def _newest_page(
+    batches: dict[str, dict[str, Any]], after: str | None, query: Any
+) -> dict[str, Any]:
+    """One page of a provider's batch list, newest first, after the batch id ``after``
+    (both providers page the same way; only the name of ``after`` differs)."""
+    newest_first = sorted(batches.values(), key=lambda b: b["_created"], reverse=True)
+    if after is not None:
+        ids = [b["id"] for b in newest_first]
+        newest_first = newest_first[ids.index(after) + 1 :] if after in ids else []
+    limit = int(query.get("limit", "20"))
+    page = newest_first[:limit]
+    return {
+        "data": [_public(b) for b in page],
+        "first_id": page[0]["id"] if page else None,
+        "last_id": page[-1]["id"] if page else None,
+        "has_more": len(newest_first) > limit,
+    }
 
 
 def _public(obj: dict[str, Any]) -> dict[str, Any]:

@@ -144,14 +144,13 @@ def assert_finished_not_repeated(
     """After a rerun of a killed run: ``total`` judgments, each stored once, all ``ok``,
     and no request whose judgment was ``finished`` before the kill asked again
     (``before``/``after``: the fault server's attempts and stats)."""
-    from judge.judges import PromptJudge, Task
+    from judge.factory import preset_judge
+    from judge.judges import Task
     from judge.store import RunStore
     from tests.fault_server import fingerprint
 
     store = RunStore(run_dir)
-    judge = PromptJudge.from_preset(
-        "smollm2", backend="openai", base_url=openai_url, model="gpt-4o-mini"
-    )
+    judge = preset_judge("smollm2", backend="openai", base_url=openai_url, model="gpt-4o-mini")
     items = {i.id: i for i in store.items()}
     final = store.all_judgments()
     assert Counter((j.item_id, j.swapped, j.sample) for j in final).most_common(1)[0][1] == 1

@@ -32,13 +32,13 @@ from judge.analysis._stats import (
 from judge.analysis.agreement import (
     FAILED,
     _confusion_figures,
-    _majority_codes,
     agreement_score,
     cohen_kappa,
     krippendorff_alpha,
     point_figures,
 )
 from judge.analysis.bias import logistic_wald
+from judge.analysis.frame import majority_codes
 from judge.analysis.ranking import fit_bradley_terry, fit_bradley_terry_batch
 from judge.analysis.single import correlation
 from judge.records import majority
@@ -178,7 +178,7 @@ def test_majority_codes_match_records_majority(votes: list[list[int]]) -> None:
     names = ["B", "tie", "A"]
     counts = np.array([[v.count(c) for c in range(3)] for v in votes])
     expected = [majority([names[c] for c in v]) for v in votes]  # type: ignore[misc]
-    got = _majority_codes(counts)
+    got = majority_codes(counts)
     assert [names[g] if g >= 0 else None for g in got] == expected
 
 

@@ -11,7 +11,7 @@ import pytest
 from judge.backends.anthropic import AnthropicBackend
 from judge.backends.base import Completion, CompletionRequest
 from judge.errors import BackendError, ConfigError, CredentialsError, FatalBackendError
-from judge.judges import PromptJudge
+from judge.factory import preset_judge
 from judge.prices import load_prices
 from judge.records import Message, PairItem, RunConfig
 from judge.registry import backends, benchmarks
@@ -125,7 +125,7 @@ def test_missing_key_is_an_error_before_any_work(
     with pytest.raises(CredentialsError, match="ANTHROPIC_API_KEY"):
         AnthropicBackend(model=MODEL)
     with pytest.raises(CredentialsError, match="ANTHROPIC_API_KEY"):
-        PromptJudge.from_preset("smollm2", backend="anthropic", model=MODEL)
+        preset_judge("smollm2", backend="anthropic", model=MODEL)
     assert fault_server.stats()["total_attempts"] == 0
     assert backends.get("anthropic") is AnthropicBackend
     with pytest.raises(ConfigError, match="model"):
@@ -143,7 +143,7 @@ def test_key_never_reaches_results_cache_or_logs(
     monkeypatch.setenv("ANTHROPIC_API_KEY", key)
     fault_server.configure(api_key=key, fault_rate=0.3, seed=3, retry_after=0.01)
     items = [i for i in benchmarks.get("sample")().load() if isinstance(i, PairItem)][:10]
-    judge = PromptJudge.from_preset(
+    judge = preset_judge(
         "smollm2", backend="anthropic", base_url=fault_server.url, model=MODEL, timeout=1.0
     )
     fault_server.configure(timeout_sleep=1.5)
@@ -164,7 +164,7 @@ def test_key_never_reaches_results_cache_or_logs(
             i.model_copy(update={"id": i.id + "-2", "response_a": i.response_a + " (2)"})
             for i in items
         ]
-        judge2 = PromptJudge.from_preset(
+        judge2 = preset_judge(
             "smollm2", backend="anthropic", base_url=fault_server.url, model=MODEL
         )
         started = time.monotonic()

@@ -10,7 +10,8 @@ import pytest
 from judge.backends.base import Completion, CompletionRequest
 from judge.backends.openai import OpenAIBackend
 from judge.errors import BackendError, ConfigError, CredentialsError, FatalBackendError
-from judge.judges import PromptJudge, Task
+from judge.factory import preset_judge
+from judge.judges import Task
 from judge.prices import load_prices
 from judge.records import Message, PairItem
 from judge.registry import backends, benchmarks
@@ -53,10 +54,8 @@ def test_llama_server_probabilities_agree_with_in_process_llama_cpp(
     from judge.backends.llamacpp import LlamaCppBackend
     from tests.conftest import smollm2_gguf
 
-    remote = PromptJudge.from_preset(
-        "smollm2", backend="openai", base_url=llama_server, model="smollm2"
-    )
-    local = PromptJudge.from_preset("smollm2", n_threads=1)
+    remote = preset_judge("smollm2", backend="openai", base_url=llama_server, model="smollm2")
+    local = preset_judge("smollm2", n_threads=1)
     assert isinstance(remote.backend, OpenAIBackend)
     assert isinstance(local.backend, LlamaCppBackend)
     tasks = [Task(item, swapped=s) for item in sample_pairs[:3] for s in (False, True)]
@@ -205,7 +204,7 @@ def test_fatal_error_stops_a_run_at_once(
     from judge.run import run_judging
 
     items = [i for i in benchmarks.get("sample")().load() if isinstance(i, PairItem)]
-    judge = PromptJudge.from_preset(
+    judge = preset_judge(
         "smollm2", backend="openai", base_url=fault_server.openai_url, model="fault-400"
     )
     started = time.monotonic()
@@ -325,7 +324,7 @@ def test_missing_key_fails_before_any_request(
     with pytest.raises(CredentialsError, match="JUDGE_NOPE"):
         OpenAIBackend(model="m", base_url="http://10.1.2.3:8000/v1", api_key_env="JUDGE_NOPE")
     with pytest.raises(CredentialsError):
-        PromptJudge.from_preset("smollm2", backend="openai", model="gpt-4o-mini")
+        preset_judge("smollm2", backend="openai", model="gpt-4o-mini")
     assert fault_server.stats()["total_attempts"] == 0
     # A local server needs no key; neither does any server with api_key_env="".
     OpenAIBackend(model="m", base_url=fault_server.openai_url)

@@ -13,6 +13,7 @@ from judge.backends.base import Completion, CompletionRequest
 from judge.batch import BatchState, SubmittedBatch, run_batch, write_state
 from judge.cache import ResponseCache
 from judge.errors import BackendError, ConfigError, FatalBackendError
+from judge.factory import preset_judge
 from judge.judges import PromptJudge, Task
 from judge.prices import load_prices
 from judge.records import Judgment, PairItem, RunConfig
@@ -31,9 +32,7 @@ def items() -> list[PairItem]:
 
 def make_judge(provider: str, server: FaultServerProcess, **params: object) -> PromptJudge:
     url = server.openai_url if provider == "openai" else server.url
-    return PromptJudge.from_preset(
-        "smollm2", backend=provider, base_url=url, model=MODELS[provider], **params
-    )
+    return preset_judge("smollm2", backend=provider, base_url=url, model=MODELS[provider], **params)
 
 
 def batch(judge: PromptJudge, tasks: list[Task], store: RunStore, **kw: object) -> list[Judgment]:
@@ -172,7 +171,7 @@ def test_batch_errors(
         batch(make_judge("openai", fault_server), tasks, RunStore(tmp_path / "a"))
     assert "sk-wrong-batch-key" not in str(failure.value)
 
-    local = PromptJudge.from_preset("smollm2")
+    local = preset_judge("smollm2")
     with pytest.raises(ConfigError, match="no batch API"):
         batch(local, tasks, RunStore(tmp_path / "b"))
 

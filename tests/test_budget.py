@@ -11,6 +11,7 @@ import pytest
 from judge.benchmark import load_items
 from judge.budget import estimate, estimate_tokens, request_cost
 from judge.errors import BudgetExceeded
+from judge.factory import preset_judge
 from judge.judges import PromptJudge
 from judge.records import RunConfig
 from judge.registry import benchmarks
@@ -24,7 +25,7 @@ def test_dry_run_counts_equal_the_llama_server_prompt_tokens(
 ) -> None:
     items = load_items(benchmarks.get("sample")(), limit=2)
     config = RunConfig(benchmark="sample", judge="smollm2", concurrency=1)
-    judge = PromptJudge.from_preset(
+    judge = preset_judge(
         "smollm2", backend="openai", base_url=llama_server, model="smollm2", api_key_env=""
     )
     tasks = plan_tasks(items, config)
@@ -47,7 +48,7 @@ def priced_judge(server: FaultServerProcess, folder: Path) -> Callable[[], Promp
     prices.write_text('[models."gpt-4o-mini"]\ninput = 10000.0\noutput = 10000.0\n')
 
     def judge() -> PromptJudge:
-        return PromptJudge.from_preset(
+        return preset_judge(
             "smollm2",
             backend="openai",
             base_url=server.openai_url,

@@ -14,8 +14,8 @@ from statistics import mean
 import pytest
 from sklearn.metrics import cohen_kappa_score
 
-from benchmarks._paths import ENV_VAR, default_data_root
 from judge.benchmark import AnyItem, load_items
+from judge.data_paths import ENV_VAR, default_data_root
 from judge.errors import ConfigError, DataError
 from judge.records import PairItem, SingleItem
 from judge.registry import benchmarks

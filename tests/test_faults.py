@@ -25,6 +25,7 @@ import pytest
 
 from benchmarks.pandalm import PandaLMBenchmark
 from judge.benchmark import load_items
+from judge.factory import preset_judge
 from judge.judges import PromptJudge, Task
 from judge.records import PairItem, RunConfig
 from judge.run import RetryPolicy, plan_tasks, run_judging
@@ -80,9 +81,7 @@ def test_faults_lose_and_duplicate_nothing(
     if backend == "openai":
         params["transport"] = transport
     model = "gpt-4o-mini" if backend == "openai" else "claude-haiku-4-5"
-    judge = PromptJudge.from_preset(
-        "smollm2", backend=backend, base_url=base_url, model=model, **params
-    )
+    judge = preset_judge("smollm2", backend=backend, base_url=base_url, model=model, **params)
     config = RunConfig(benchmark="pandalm", judge="smollm2", concurrency=64)
     started = time.monotonic()
     result = run_judging(config, output=tmp_path, judge=judge, items=items, retry=FAST_RETRY)
@@ -202,7 +201,7 @@ def test_two_processes_of_one_run_never_pay_twice(tmp_path: Path) -> None:
         lines = store.all_judgments()
         assert len(lines) == 132 and all(j.status == "ok" for j in lines)
         assert Counter((j.item_id, j.swapped, j.sample) for j in lines).most_common(1)[0][1] == 1
-        judge = PromptJudge.from_preset(
+        judge = preset_judge(
             "smollm2", backend="openai", base_url=server.openai_url, model="gpt-4o-mini"
         )
         tasks = plan_tasks(store.items(), RunConfig())

@@ -206,3 +206,87 @@ def test_a_cycle_is_found(tmp_path: Path) -> None:
     assert found["judge.c"] == {"judge.a": [("module", 1)]}
     assert cycles(edges(found, {"module"})) == []
     assert cycles(edges(found, {"module", "function"})) == [["judge.a", "judge.sub.b"]]
+
+
+BACKEND_INTERFACE = "judge.backends.base"
+"""The one backend module core code may import: the interface (Backend, requests,
+completions, batch records)."""
+
+FACTORY = "judge.factory"
+"""The one module outside ``judge/backends/`` that may import a backend module (it
+builds plugins by name; ``judge.backends.stored`` is the stand-in backend it builds)."""
+
+
+MODEL_PLUGINS = {
+    "judge.reward": "judge.backends.local",
+    "judge.reward_http": "judge.backends.http_common",
+}
+"""Judge plugins that call a model themselves: the in-process reward model may use the
+local backends' shared helpers (:mod:`judge.backends.local`), the served one the HTTP
+backends' (:mod:`judge.backends.http_common`: keys, status errors), nothing else."""
+
+
+def backend_imports(graph: Graph) -> list[str]:
+    """Imports of a backend implementation module from outside ``judge/backends/`` and
+    the factory, at any level."""
+    found = []
+    for source, targets in sorted(graph.items()):
+        if source.startswith("judge.backends") or source == FACTORY:
+            continue
+        if source in MODEL_PLUGINS:
+            targets = {t: u for t, u in targets.items() if t != MODEL_PLUGINS[source]}
+        for target, uses in sorted(targets.items()):
+            if target.startswith("judge.backends.") and target != BACKEND_INTERFACE:
+                where = ", ".join(f"{lv}-level line {line}" for lv, line in uses)
+                found.append(f"  {source} -> {target} ({where})")
+    return found
+
+
+def test_core_never_imports_a_backend_module(graph: Graph) -> None:
+    # a backend is reached by name through the registry, built by judge.factory
+    assert {"judge.backends.openai", "judge.backends.llamacpp", FACTORY} <= set(graph)
+    found = backend_imports(graph)
+    assert not found, "backend modules imported outside the factory:\n" + "\n".join(found)
+
+
+def test_backend_import_rule_is_checked(tmp_path: Path) -> None:
+    package = tmp_path / "judge"
+    (package / "backends").mkdir(parents=True)
+    for name in ("__init__.py", "backends/__init__.py", "backends/base.py", "backends/x.py"):
+        (package / name).write_text("")
+    (package / "core.py").write_text(
+        "from judge.backends.base import Backend\ndef f():\n    from judge.backends import x\n"
+    )
+    (package / "factory.py").write_text("from judge.backends.x import X\n")
+    assert backend_imports(import_graph(package)) == [
+        "  judge.core -> judge.backends.x (function-level line 3)"
+    ]
+
+
+REGISTRY_CONSTRUCTION = {"judge.registry"}
+"""Modules that may call ``.get(name)`` on the judges, backends or benchmarks registries
+and build what it returns: the factory only (the registry itself only holds them)."""
+
+
+def _registry_users(root: Path = PACKAGE) -> list[str]:
+    """Modules other than the factory that import the judges, backends or benchmarks
+    registry object from ``judge.registry``."""
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        name = module_name(path, root.parent)
+        if name in (FACTORY, *REGISTRY_CONSTRUCTION):
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node, _ in _imports(tree):
+            if isinstance(node, ast.ImportFrom) and node.module == "judge.registry":
+                names = {a.name for a in node.names} & {"judges", "backends", "benchmarks"}
+                if names:
+                    found.append(f"  {name} line {node.lineno}: {', '.join(sorted(names))}")
+    return found
+
+
+def test_judges_backends_and_benchmarks_are_built_in_one_place() -> None:
+    found = _registry_users()
+    assert not found, "judge/backend/benchmark registries used outside judge.factory:\n" + (
+        "\n".join(found)
+    )

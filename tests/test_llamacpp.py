@@ -11,8 +11,10 @@ import pytest
 pytest.importorskip("llama_cpp")
 
 from judge.backends.base import Completion, CompletionRequest
-from judge.backends.llamacpp import LlamaCppBackend, embedded_model_path
+from judge.backends.llamacpp import LlamaCppBackend
+from judge.backends.local import embedded_model_path
 from judge.errors import BackendError, ConfigError
+from judge.factory import preset_judge
 from judge.judges import CallResult, PromptJudge, Task
 from judge.records import Message, PairItem
 from judge.registry import benchmarks
@@ -20,7 +22,7 @@ from judge.registry import benchmarks
 
 @pytest.fixture(scope="module")
 def judge() -> Iterator[PromptJudge]:
-    j = PromptJudge.from_preset("smollm2")
+    j = preset_judge("smollm2")
     yield j
     asyncio.run(j.aclose())
 
@@ -102,7 +104,7 @@ def test_judgment_is_canonical_and_complete(judge: PromptJudge, items: list[Pair
 
 
 def test_generate_mode_parses_the_reply(items: list[PairItem]) -> None:
-    judge = PromptJudge.from_preset("smollm2", mode="generate", max_tokens=4)
+    judge = preset_judge("smollm2", mode="generate", max_tokens=4)
     request = judge.request(Task(items[0]))
     assert request.choices is None and request.max_tokens == 4
     result = complete(judge.backend, request)  # type: ignore[arg-type]

@@ -75,7 +75,7 @@ def llamacpp() -> Iterator[Backend]:
 def smollm2_f32(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The embedded GGUF with every tensor dequantized to float32 (540 MB, about 8 s)."""
     pytest.importorskip("gguf")
-    from judge.backends.llamacpp import embedded_model_path
+    from judge.backends.local import embedded_model_path
 
     target = tmp_path_factory.mktemp("gguf") / "SmolLM2-135M-Instruct.F32.gguf"
     return dequantize_gguf(embedded_model_path(), target)
@@ -371,7 +371,7 @@ def test_vllm_agrees_with_transformers_on_gpu(sample_items: list[PairItem]) -> N
     The checkpoint is ``JUDGE_VLLM_MODEL`` when set, else the embedded SmolLM2 GGUF.
     """
     pytest.importorskip("vllm")
-    from judge.backends.llamacpp import embedded_model_path
+    from judge.backends.local import embedded_model_path
     from judge.backends.vllm import VllmBackend
 
     model = os.environ.get("JUDGE_VLLM_MODEL") or str(embedded_model_path())

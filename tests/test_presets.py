@@ -180,30 +180,13 @@ def test_reference_guided_presets_refuse_items_without_a_reference(
         judge(name).request(Task(item))
 
 
-def upstream_pandalm_prompt(instruction: str, input_text: str, resp1: str, resp2: str) -> str:
-    """PandaLM's ``build_pandalm_prompt`` (pandalm/utils/pandalm_inference.py), as published."""
-    rsp = f"### Response 1:\n{resp1.strip()}\n\n### Response 2:\n{resp2.strip()}"
-    if input_text:
-        return (
-            "Below are two responses for a given task. The task is defined by the Instruction "
-            "with an Input that provides further context. Evaluate the responses and generate a "
-            f"reference answer for the task.\n\n### Instruction:\n{instruction}\n\n### Input:\n"
-            f"{input_text}\n\n{rsp}\n\n### Evaluation:\n"
-        )
-    return (
-        "Below are two responses for a given task. The task is defined by the Instruction. "
-        "Evaluate the responses and generate a reference answer for the task.\n\n"
-        f"### Instruction:\n{instruction}\n\n{rsp}\n\n### Evaluation:\n"
-    )
-
-
 def test_pandalm_prompt_is_byte_exact_on_all_999_items() -> None:
     j = judge("pandalm")
     items = list(benchmarks.get("pandalm")().load())
     assert len(items) == 999
     for item in items:
         (message,) = j.request(Task(item)).messages
-        expected = upstream_pandalm_prompt(
+        expected = upstream.pandalm_prompt(
             str(item.metadata["instruction"]),
             str(item.metadata["input"]),
             item.response_a,
@@ -216,26 +199,8 @@ def test_judgelm_prompt_matches_upstream_construction(
     pair_items: list[PairItem], pair_with_reference: PairItem
 ) -> None:
     """``system + '\\n' + template.format(...) + appendix``, as gen_model_judgement.py builds it."""
-    system = "You are a helpful and precise assistant for checking the quality of the answer."
-    prompt = (
-        "We would like to request your feedback on the performance of two AI assistants in "
-        "response to the user question displayed above.\nPlease rate the helpfulness, relevance, "
-        "accuracy, level of details of their responses. Each assistant receives an overall score "
-        "on a scale of 1 to 10, where a higher score indicates better overall performance.\n"
-        "Please first output a single line containing only two values indicating the scores for "
-        "Assistant 1 and 2, respectively. The two scores are separated by a space. In the "
-        "subsequent line, please provide a comprehensive explanation of your evaluation, avoiding "
-        "any potential bias and ensuring that the order in which the responses were presented "
-        "does not affect your judgment."
-    )
-    plain = (
-        "[Question]\n{question}\n\n[The Start of Assistant 1's Answer]\n{answer_1}\n\n"
-        "[The End of Assistant 1's Answer]\n\n[The Start of Assistant 2's Answer]\n{answer_2}\n\n"
-        "[The End of Assistant 2's Answer]\n\n[System]\n{prompt}\n\n"
-    )
-    with_reference = plain.replace(
-        "{question}\n\n", "{question}\n\n[Reference Answer]\n{reference}\n\n"
-    )
+    system, prompt = upstream.JUDGELM_SYSTEM, upstream.JUDGELM_PROMPT
+    plain, with_reference = upstream.JUDGELM_TEMPLATE, upstream.JUDGELM_TEMPLATE_W_REFERENCE
     j = judge("judgelm")
     for item, template in ((pair_items[2], plain), (pair_with_reference, with_reference)):
         expected = (

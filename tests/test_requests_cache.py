@@ -20,7 +20,8 @@ from pathlib import Path
 from benchmarks.pandalm import PandaLMBenchmark
 from judge.benchmark import load_items
 from judge.cache import FLUSH_SECONDS, ResponseCache
-from judge.judges import PromptJudge, Task
+from judge.factory import preset_judge
+from judge.judges import Task
 from judge.records import Judgment, PairItem, RunConfig
 from judge.run import RetryPolicy, plan_tasks, run_judging
 from judge.store import RunStore
@@ -50,7 +51,7 @@ def judge_cli(output: Path, url: str, *args: str) -> list[str]:
 
 
 def fingerprints(url: str, tasks: list[Task], preset: str = "smollm2") -> Counter[str]:
-    judge = PromptJudge.from_preset(preset, backend="openai", base_url=url, model="gpt-4o-mini")
+    judge = preset_judge(preset, backend="openai", base_url=url, model="gpt-4o-mini")
     return Counter(fingerprint([m.model_dump() for m in judge.request(t).messages]) for t in tasks)
 
 
@@ -156,7 +157,7 @@ def test_an_empty_reply_after_the_retries_is_an_error_asked_again(
     # Library level: the exit code of a run that ends with errors is another item's.
     fault_server.configure(script=["empty", "empty", "empty"])
     items = [i for i in load_items(PandaLMBenchmark(path=str(DATA / "pandalm")), limit=3)]
-    judge = PromptJudge.from_preset(
+    judge = preset_judge(
         "smollm2", backend="openai", base_url=fault_server.openai_url, model="gpt-4o-mini"
     )
     # Items 0 and 2 are identical and all six requests are in flight at once: the waiting
@@ -175,7 +176,7 @@ def test_an_empty_reply_after_the_retries_is_an_error_asked_again(
     cache.close()
 
     # The next run asks again (the server's fourth answer is a real one).
-    judge = PromptJudge.from_preset(
+    judge = preset_judge(
         "smollm2", backend="openai", base_url=fault_server.openai_url, model="gpt-4o-mini"
     )
     second = run_judging(config, output=tmp_path, judge=judge, items=items, retry=retry)

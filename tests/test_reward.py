@@ -26,7 +26,7 @@ def reward_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 2-layer random LlamaForSequenceClassification with SmolLM2's tokenizer, saved."""
     from transformers import AutoTokenizer, LlamaConfig, LlamaForSequenceClassification
 
-    from judge.backends.llamacpp import embedded_model_path
+    from judge.backends.local import embedded_model_path
 
     gguf = embedded_model_path()
     tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)

@@ -11,7 +11,8 @@ import pytest
 from judge.backends.base import Completion
 from judge.cache import FLUSH_EVERY, ResponseCache
 from judge.errors import ConfigError, FatalBackendError
-from judge.judges import PromptJudge, Task
+from judge.factory import preset_judge
+from judge.judges import Task
 from judge.records import RunConfig
 from judge.registry import backends
 from judge.reparse import reparse_run
@@ -89,7 +90,7 @@ def test_cache_writes_are_grouped_and_held_entries_are_seen(tmp_path: Path) -> N
     other.close()
 
     result = run_judging(config(), output=tmp_path / "run", cache_path=path, retry=FAST)
-    judge = PromptJudge.from_preset("smollm2", backend="scripted")
+    judge = preset_judge("smollm2", backend="scripted")
     stored = {(j.item_id, j.swapped): j.request_key for j in result.store.judgments()}
     for item in result.items:
         for swapped in (False, True):

@@ -187,24 +187,10 @@ An instruction (might include an Input inside it), a response to evaluate, a ref
 
 ###Feedback: """  # noqa: E501
 
-ABSOLUTE_PROMPT_WO_REF_8536C6D = """
-###Task Description:
-An instruction (might include an Input inside it), a response to evaluate, and a score rubric representing a evaluation criteria are given.
-1. Write a detailed feedback that assess the quality of the response strictly based on the given score rubric, not evaluating in general.
-2. After writing a feedback, write a score that is an integer between 1 and 5. You should refer to the score rubric.
-3. The output format should look as follows: "Feedback: (write a feedback for criteria) [RESULT] (an integer number between 1 and 5)"
-4. Please do not generate any other opening, closing, and explanations.
-
-###The instruction to evaluate:
-{instruction}
-
-###Response to evaluate:
-{response}
-
-###Score Rubrics:
-{rubric}
-
-###Feedback: """  # noqa: E501
+ABSOLUTE_PROMPT_WO_REF_8536C6D = ABSOLUTE_PROMPT_8536C6D.replace(
+    "a response to evaluate, a reference answer that gets a score of 5, and",
+    "a response to evaluate, and",
+).replace("###Reference Answer (Score 5):\n{reference_answer}\n\n", "")
 
 # @485d2b4eaeebbebf991d76ab6698bdd94799e213: no "Feedback: " prefix, four-step relative
 ABSOLUTE_PROMPT_485D2B4 = ABSOLUTE_PROMPT_8536C6D[1:].replace(

@@ -54,6 +54,7 @@ from judge.analysis._stats import (
 from judge.analysis.frame import (
     CODE_TIE,
     FAILURE_STATUSES,
+    majority_codes,
     verdict_codes,
 )
 from judge.errors import ConfigError
@@ -407,17 +408,6 @@ def confusion_table(pairs: pd.DataFrame, *, by: Sequence[str] | str = ("run",)) 
 # -- humans vs humans -----------------------------------------------------------------
 
 
-def _majority_codes(counts: np.ndarray) -> np.ndarray:
-    """The unique most common code per row of vote counts, else -1 (as ``records.majority``).
-
-    >>> _majority_codes(np.array([[1, 0, 1], [0, 0, 2], [0, 0, 0]])).tolist()
-    [-1, 2, -1]
-    """
-    top = counts.max(axis=1)
-    unique = (counts == top[:, None]).sum(axis=1) == 1
-    return np.where(unique & (top > 0), counts.argmax(axis=1), -1)
-
-
 def annotator_agreement(
     pairs: pd.DataFrame,
     *,
@@ -529,7 +519,7 @@ def leave_one_out_table(
         n_items = len(items)
         counts = _code_counts(matrix)
         references = [  # per annotator: the others' majority per item
-            _majority_codes(_code_counts(np.delete(matrix, a, axis=1))) for a in range(len(names))
+            majority_codes(_code_counts(np.delete(matrix, a, axis=1))) for a in range(len(names))
         ]
         everyone = np.arange(n_items)
         for a, name in enumerate(names):

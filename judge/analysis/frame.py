@@ -28,7 +28,7 @@ import pandas as pd
 from judge.columns import CRITERION_PREFIX as CRITERION_PREFIX
 from judge.columns import MARKDOWN_COLUMNS as MARKDOWN_COLUMNS
 from judge.columns import MEMBER_PREFIX as MEMBER_PREFIX
-from judge.columns import ItemColumns, item_columns, judgment_columns
+from judge.columns import USAGE_COLUMNS, ItemColumns, item_columns, judgment_columns
 from judge.columns import markdown_counts as markdown_counts
 from judge.columns import member_statuses as member_statuses
 from judge.errors import ConfigError, DataError
@@ -95,6 +95,11 @@ ITEM_COLUMNS: Final[tuple[str, ...]] = (
 )
 """Item facts copied onto every judgment row (plus the ``human:*`` columns)."""
 
+SCORE_COLUMNS: Final[tuple[str, ...]] = ("p_a", "p_b", "p_tie", "score", "score_a", "score_b")
+"""A judgment's probabilities and scores (floats, NaN where absent)."""
+NUMERIC_COLUMNS: Final[tuple[str, ...]] = (*SCORE_COLUMNS, *USAGE_COLUMNS)
+"""Judgment columns copied onto the frame as they are read (:mod:`judge.columns`)."""
+
 JUDGMENT_COLUMNS: Final[tuple[str, ...]] = (
     "run",
     "judge",
@@ -106,18 +111,7 @@ JUDGMENT_COLUMNS: Final[tuple[str, ...]] = (
     "status",
     "verdict",
     "verdict_shown",
-    "p_a",
-    "p_b",
-    "p_tie",
-    "score",
-    "score_a",
-    "score_b",
-    "tokens_in",
-    "tokens_out",
-    "cost",
-    "billed",
-    "latency_s",
-    "cache_hit",
+    *NUMERIC_COLUMNS,
     "judge_scale_low",
     "judge_scale_high",
     "order_free",
@@ -174,6 +168,18 @@ def member_columns(frame: pd.DataFrame) -> list[str]:
     return [c for c in frame.columns if str(c).startswith(MEMBER_PREFIX)]
 
 
+def majority_codes(counts: np.ndarray) -> np.ndarray:
+    """:func:`judge.records.majority` over rows of vote counts (one column per verdict
+    code): the unique most common code per row, else :data:`CODE_MISSING`.
+
+    >>> majority_codes(np.array([[1, 0, 1], [0, 0, 2], [0, 0, 0]])).tolist()
+    [-1, 2, -1]
+    """
+    top = counts.max(axis=1) if len(counts) else np.zeros(0)
+    unique = (counts == top[:, None]).sum(axis=1) == 1
+    return np.where(unique & (top > 0), counts.argmax(axis=1), CODE_MISSING)
+
+
 def verdict_codes(values: pd.Series) -> np.ndarray:
     """Ordinal codes of a verdict column: B=0, tie=1, A=2, missing=-1.
 
@@ -227,9 +233,7 @@ def _item_table_of(columns: ItemColumns) -> pd.DataFrame:
     votes = verdict_codes(pd.Series(labels["verdict"].to_numpy(dtype=object)))
     counts = np.zeros((n, 3))
     np.add.at(counts, (rows, votes), 1)
-    top = counts.max(axis=1) if n else np.zeros(0)
-    unique = (counts == top[:, None]).sum(axis=1) == 1
-    label = np.where(unique & (top > 0), counts.argmax(axis=1), CODE_MISSING).astype(np.int8)
+    label = majority_codes(counts).astype(np.int8)
     annotators = np.zeros(n, dtype=np.int64)
     for long in (labels, scores):
         distinct = long.drop_duplicates(["row", "annotator"])["row"].to_numpy(dtype=np.int64)
@@ -366,23 +370,7 @@ def _assemble(
         "status": status,
         "verdict": verdict,
         "verdict_shown": shown_verdicts(codes, swapped),
-        **{
-            name: columns[name].to_numpy()
-            for name in (
-                "p_a",
-                "p_b",
-                "p_tie",
-                "score",
-                "score_a",
-                "score_b",
-                "tokens_in",
-                "tokens_out",
-                "cost",
-                "billed",
-                "latency_s",
-                "cache_hit",
-            )
-        },
+        **{name: columns[name].to_numpy() for name in NUMERIC_COLUMNS},
         "judge_scale_low": np.full(n, judge_scale[0] if judge_scale else np.nan),
         "judge_scale_high": np.full(n, judge_scale[1] if judge_scale else np.nan),
         "order_free": np.full(n, order_free),
@@ -471,12 +459,7 @@ def _finish(frame: pd.DataFrame) -> pd.DataFrame:
     if "billed" not in frame:  # frames saved before the column existed; synthetic frames
         frame["billed"] = np.where(frame["cache_hit"].astype(bool), 0.0, frame["cost"])
     for column in (
-        "p_a",
-        "p_b",
-        "p_tie",
-        "score",
-        "score_a",
-        "score_b",
+        *SCORE_COLUMNS,
         "len_a",
         "len_b",
         "human_score",

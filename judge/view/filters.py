@@ -33,7 +33,7 @@ from urllib.parse import urlencode
 
 from pydantic import Field, ValidationError
 
-from judge.errors import ConfigError
+from judge.errors import ConfigError, validation_text
 from judge.records import Record
 
 Sort = Literal["item", "gap", "p_a", "category", "verdict", "label", "status"]
@@ -108,11 +108,7 @@ class ItemFilter(Record):
         try:
             return cls.model_validate(values)
         except ValidationError as exc:
-            raise ConfigError(
-                "; ".join(
-                    f"{'.'.join(map(str, e['loc'])) or 'query'}: {e['msg']}" for e in exc.errors()
-                )
-            ) from exc
+            raise ConfigError(validation_text(exc, root="query")) from exc
 
     def __repr__(self) -> str:  # short enough for a doctest
         shown = ", ".join(f"{k}={v!r}" for k, v in list(self.model_dump().items())[:5])

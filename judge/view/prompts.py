@@ -3,7 +3,8 @@
 Judgments store the request's content hash (``request_key``), not the prompt text, so
 the viewer rebuilds each prompt judge from ``manifest.judge_spec`` (preset, template
 variables, generation parameters) on a backend that refuses every request
-(:class:`judge.reparse.StoredReplies`) and renders the item in the judgment's order.
+(:class:`judge.backends.stored.StoredReplies`, built by :mod:`judge.factory`) and
+renders the item in the judgment's order.
 Hashing the rebuilt request the way the runner does tells whether it is byte for byte
 the request that was sent: it differs when the preset's templates changed since the run
 or when the judge trimmed the responses to fit its context window (``truncated``).
@@ -46,26 +47,9 @@ def item_record(fields: Mapping[str, Any]) -> PairItem | SingleItem:
 
 
 def _prompt_judge(spec: Mapping[str, Any]) -> Any:
-    from judge.judges import PromptJudge
-    from judge.prompts import load_preset
-    from judge.reparse import StoredReplies
+    from judge.factory import stored_prompt_judge
 
-    preset = load_preset(str(spec["preset"]))
-    backend_spec = spec.get("backend")
-    generation = {
-        key: spec[key]
-        for key in ("max_tokens", "temperature", "stop", "json_schema")
-        if spec.get(key) is not None
-    }
-    return PromptJudge(
-        preset,
-        StoredReplies(dict(backend_spec) if isinstance(backend_spec, dict) else {}),
-        name=str(spec.get("name") or preset.name),
-        mode=spec.get("mode"),
-        parser=spec.get("parser"),
-        generation=generation,
-        template_vars=dict(spec.get("template_vars") or {}),
-    )
+    return stored_prompt_judge(spec)
 
 
 def _render_one(
