@@ -21,6 +21,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+from judge.aio import run_sync
 from judge.backends.base import Backend, Completion, CompletionRequest
 from judge.benchmark import Benchmark, compare_items, file_sha256, items_hash, load_items
 from judge.cache import ResponseCache
@@ -396,9 +397,10 @@ def run_judging(
     extend: bool = False,
     max_cost: float | None = None,
 ) -> RunResult:
-    """Judge a benchmark and store the run; resume it if it exists. Synchronous wrapper."""
-    return asyncio.run(
-        arun_judging(
+    """Judge a benchmark and store the run; resume it if it exists. Synchronous wrapper
+    (inside a running event loop it runs in a worker thread: :func:`judge.aio.run_sync`)."""
+    return run_sync(
+        lambda: arun_judging(
             config,
             output=output,
             run_name=run_name,

@@ -182,6 +182,37 @@ def rows_of_kind(frame: pd.DataFrame, kind: Literal["pair", "single"]) -> pd.Dat
     return frame[(frame["kind"] == kind).to_numpy()]
 
 
+FrameKind = Literal["judgments", "pairs"]
+
+
+def expect_frame(frame: pd.DataFrame, kind: FrameKind, function: str) -> None:
+    """Raise :class:`~judge.errors.ConfigError` when ``function`` got the other frame.
+
+    The judgment frame (:func:`load_frame`: one row per order, column ``order``) and
+    the pair frame (:func:`pair_frame`: the orders combined, column ``n_orders``) look
+    alike; given the wrong one an analysis would count orders as pairs (or find no
+    orders) and return a plausible wrong figure. A frame with neither column (a hand-made
+    one) is let through.
+
+    >>> expect_frame(pd.DataFrame(columns=["order"]), "pairs", "agreement_table")
+    ... # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    judge.errors.ConfigError: agreement_table takes the pair frame (pair_frame(frame): ...
+    """
+    columns = frame.columns
+    if kind == "pairs" and "order" in columns and "n_orders" not in columns:
+        raise ConfigError(
+            f"{function} takes the pair frame (pair_frame(frame): the two orders "
+            "combined, one row per pair), not the judgment frame (one row per order)"
+        )
+    if kind == "judgments" and "n_orders" in columns and "order" not in columns:
+        raise ConfigError(
+            f"{function} takes the judgment frame (load_frame: one row per judgment, "
+            "the orders apart), not the pair frame (pair_frame: one row per pair)"
+        )
+
+
 _ITEM_CATEGORICAL: Final = (
     "benchmark",
     "category",
