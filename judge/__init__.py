@@ -116,7 +116,10 @@ def __dir__() -> list[str]:
     return sorted({*globals(), *_PUBLIC})
 
 
-if TYPE_CHECKING:  # what type checkers and IDEs see; nothing is imported at run time
+# What type checkers and IDEs see; nothing is imported at run time. The names are
+# re-exported through __all__, which ruff cannot read (it is built from _PUBLIC):
+# ruff: noqa: F401
+if TYPE_CHECKING:
     from judge.analysis.agreement import (
         agreement_score,
         agreement_table,
