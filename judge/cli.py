@@ -394,7 +394,8 @@ def compare(
 def report(
     runs: Annotated[list[Path], typer.Argument(help="run folders to analyse together")],
     out: Annotated[
-        Path | None, typer.Option("--out", help="report folder (default: <first run>/report)")
+        Path | None,
+        typer.Option("--output", "-o", "--out", help="report folder (default: <first run>/report)"),
     ] = None,
     resamples: Annotated[int, typer.Option(help="bootstrap resamples for the CIs")] = 1000,
     confidence: Annotated[float, typer.Option(help="confidence level of the intervals")] = 0.95,
