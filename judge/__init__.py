@@ -30,7 +30,8 @@ _PUBLIC: dict[str, str] = {
     "arun_judging": "judge.run:arun_judging",
     "RunResult": "judge.run:RunResult",
     "compare_outputs": "judge.compare:compare_outputs",
-    "import_verdicts": "judge.importers:run_import",
+    "import_verdicts": "judge.api:import_verdicts",
+    "data_root": "judge.api:data_root",
     # records
     "PairItem": "judge.records:PairItem",
     "SingleItem": "judge.records:SingleItem",
@@ -53,6 +54,7 @@ _PUBLIC: dict[str, str] = {
     "save_frame": "judge.analysis.frame:save_frame",
     "read_frame": "judge.analysis.frame:read_frame",
     "synthetic_frame": "judge.analysis.synthetic:synthetic_frame",
+    "synthetic_probe_frames": "judge.analysis.synthetic:synthetic_probe_frames",
     # agreement with humans and between judges
     "agreement_score": "judge.analysis.agreement:agreement_score",
     "cohen_kappa": "judge.analysis.agreement:cohen_kappa",
@@ -73,6 +75,7 @@ _PUBLIC: dict[str, str] = {
     "length_regression": "judge.analysis.bias:length_regression",
     "bias_type_table": "judge.analysis.bias:bias_type_table",
     "probe_table": "judge.analysis.probes:probe_table",
+    "load_probe_design": "judge.probes.run:load_probe_design",
     # the evaluator leaderboard and trust
     "leaderboard": "judge.analysis.leaderboard:leaderboard",
     "trust_table": "judge.analysis.trust:trust_table",
@@ -167,13 +170,22 @@ if TYPE_CHECKING:
     from judge.analysis.report import build_report, write_report
     from judge.analysis.single import leniency_table, score_correlations
     from judge.analysis.summary import run_summary
-    from judge.analysis.synthetic import synthetic_frame
+    from judge.analysis.synthetic import synthetic_frame, synthetic_probe_frames
     from judge.analysis.trust import trust_table
     from judge.analysis.winrate import head_to_head
-    from judge.api import aevaluate, evaluate, load_benchmark, load_items, load_judge, to_items
+    from judge.api import (
+        aevaluate,
+        data_root,
+        evaluate,
+        import_verdicts,
+        load_benchmark,
+        load_items,
+        load_judge,
+        to_items,
+    )
     from judge.compare import compare_outputs
     from judge.errors import ConfigError, DataError, JudgeError
-    from judge.importers import run_import as import_verdicts
+    from judge.probes.run import load_probe_design
     from judge.records import (
         HumanLabel,
         HumanScore,

@@ -207,6 +207,53 @@ async def aevaluate(
         return load_frame(result.store.path)
 
 
+def import_verdicts(
+    importer: str,
+    *sources: str | Path,
+    output: str | Path = "results",
+    name: str | None = None,
+    benchmark: str | None = None,
+    benchmark_params: Mapping[str, Any] | None = None,
+    options: Mapping[str, Any] | None = None,
+    judge_name: str | None = None,
+    data_root: str | Path | None = None,
+    lenient: bool = False,
+    overwrite: bool = False,
+) -> list[Path]:
+    """``judge import``: verdicts made elsewhere as run folders; their paths.
+
+    ``importer`` is ``table``, ``alpaca_eval``, ``judgebench``, ``pandalm`` or a plugin
+    (``judge describe IMPORTER`` lists its ``options``); ``sources`` its files (for
+    ``pandalm``: ``"gpt-3.5"`` or ``"pandalm-7b"``).
+    """
+    from judge.importers import ImportRequest, run_import
+
+    request = ImportRequest(
+        sources=tuple(str(s) for s in sources),
+        benchmark=benchmark,
+        benchmark_args=dict(benchmark_params or {}),
+        judge=judge_name,
+        data_root=Path(data_root) if data_root is not None else None,
+        lenient=lenient,
+    )
+    written = run_import(
+        importer,
+        request,
+        options=dict(options or {}),
+        output=output,
+        run_name=name,
+        overwrite=overwrite,
+    )
+    return [store.path for store, _ in written]
+
+
+def data_root() -> Path:
+    """The shared datasets folder (``$JUDGE_HARNESS_DATA``, else ``../shared/datasets``)."""
+    from benchmarks._paths import default_data_root
+
+    return default_data_root()
+
+
 def _config(**fields: Any) -> RunConfig:
     try:
         return RunConfig(**fields)
