@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import ParamSpec, TypeVar
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 
 def run_sync(make: Callable[[], Awaitable[T]]) -> T:
@@ -33,3 +35,22 @@ def run_sync(make: Callable[[], Awaitable[T]]) -> T:
         return asyncio.run(main())
     with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="judge-run") as pool:
         return pool.submit(asyncio.run, main()).result()
+
+
+def blocking(function: Callable[P, Awaitable[T]]) -> Callable[P, T]:
+    """The blocking form of an async function, through :func:`run_sync`: the same
+    signature and docs, named without the leading ``a`` (``aevaluate`` -> ``evaluate``).
+
+    >>> async def adouble(x: int) -> int:
+    ...     return 2 * x
+    >>> double = blocking(adouble)
+    >>> double.__name__, double(21)
+    ('double', 42)
+    """
+
+    @functools.wraps(function)
+    def call(*args: P.args, **kwargs: P.kwargs) -> T:
+        return run_sync(lambda: function(*args, **kwargs))
+
+    call.__name__ = call.__qualname__ = function.__name__.removeprefix("a")
+    return call

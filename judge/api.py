@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 from pydantic import ValidationError
 
-from judge.aio import run_sync
+from judge.aio import blocking
 from judge.errors import ConfigError, validation_text
 from judge.records import PairItem, RunConfig, SingleItem
 
@@ -110,7 +110,7 @@ def to_items(
     return list(convert_rows(where_rows, converter, lenient=options.lenient, skipped=[]))
 
 
-def evaluate(
+async def aevaluate(
     data: Data = "sample",
     *,
     judge: str | Path | Judge = "smollm2",
@@ -139,31 +139,12 @@ def evaluate(
     ``output=None`` keeps nothing on disk; ``output=FOLDER`` writes (or resumes) the
     run folder ``FOLDER/name``. ``cache``: ``True`` reads and writes
     ``FOLDER/cache.sqlite`` when there is an output folder (none in memory), a path
-    uses that cache file, ``False`` none. Inside a running event loop this runs in a
-    worker thread; ``await aevaluate(...)`` there instead (see :func:`judge.aio.run_sync`).
+    uses that cache file, ``False`` none.
+
+    ``await aevaluate(...)`` inside a running event loop (a notebook); ``evaluate(...)``
+    is the same call blocking, which inside a running loop runs in a worker thread
+    (:func:`judge.aio.run_sync`).
     """
-    arguments = dict(locals())
-    return run_sync(lambda: aevaluate(**arguments))
-
-
-async def aevaluate(
-    data: Data = "sample",
-    *,
-    judge: str | Path | Judge = "smollm2",
-    judge_params: Mapping[str, Any] | None = None,
-    benchmark_params: Mapping[str, Any] | None = None,
-    output: str | Path | None = None,
-    name: str | None = None,
-    limit: int | None = None,
-    orders: Literal["both", "original", "swapped"] = "both",
-    reconcile: str = "inconsistent_tie",
-    samples: int = 1,
-    seed: int = 0,
-    concurrency: int = 8,
-    cache: str | Path | bool = True,
-    progress: bool = False,
-) -> pd.DataFrame:
-    """:func:`evaluate` for a running event loop: ``frame = await judge.aevaluate(...)``."""
     from judge.analysis.frame import load_frame
     from judge.judges import Judge
     from judge.run import arun_judging
@@ -252,6 +233,9 @@ def data_root() -> Path:
     from benchmarks._paths import default_data_root
 
     return default_data_root()
+
+
+evaluate = blocking(aevaluate)
 
 
 def _config(**fields: Any) -> RunConfig:
