@@ -398,26 +398,25 @@ def judged_by(manifest: RunManifest) -> tuple[str, str]:
 
 def judge_labels(manifests: list[RunManifest]) -> list[str]:
     """How tables name each run's judge: its name, with the backend and model added
-    where another run has the same name but ran on something else (two ``smollm2`` runs
-    on llama.cpp and on a vLLM server read ``smollm2 (llamacpp: ...)`` and ``smollm2
-    (openai: ...)``), and the run id where even that is the same.
+    where runs of that name ran on different ones (two ``smollm2`` runs on llama.cpp and
+    on a vLLM server read ``smollm2 (llamacpp: ...)`` and ``smollm2 (openai: ...)``).
+    Runs of one judge on the same backend and model keep the plain name (the same judge,
+    e.g. on two benchmarks); the run column tells them apart.
 
     >>> def run(i, backend):
     ...     return RunManifest(run_id=f"r{i}", config=RunConfig(), judge_hash="h",
     ...         data_hash="d", judge_spec={"name": "smollm2", "backend": {"backend": backend,
     ...         "model": "m.gguf"}})
     >>> judge_labels([run(1, "llamacpp"), run(2, "openai"), run(3, "openai")])
-    ['smollm2 (llamacpp: m.gguf)', 'smollm2 (openai: m.gguf) [r2]', 'smollm2 (openai: m.gguf) [r3]']
-    >>> judge_labels([run(1, "llamacpp")])
-    ['smollm2']
+    ['smollm2 (llamacpp: m.gguf)', 'smollm2 (openai: m.gguf)', 'smollm2 (openai: m.gguf)']
+    >>> judge_labels([run(1, "llamacpp"), run(2, "llamacpp")])
+    ['smollm2', 'smollm2']
     """
     found = [judged_by(m) for m in manifests]
-    names = Counter(name for name, _ in found)
-    labels = [
-        f"{name} ({detail})" if names[name] > 1 and detail else name for name, detail in found
-    ]
-    again = Counter(labels)
+    details: dict[str, set[str]] = {}
+    for name, detail in found:
+        details.setdefault(name, set()).add(detail)
     return [
-        f"{label} [{m.run_id}]" if again[label] > 1 else label
-        for label, m in zip(labels, manifests, strict=True)
+        f"{name} ({detail})" if len(details[name]) > 1 and detail else name
+        for name, detail in found
     ]

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Final
 from pydantic import Field, JsonValue
 
 from judge.errors import ConfigError, DataError, MissingDependencyError
-from judge.records import Record, RunManifest, judge_labels
+from judge.records import Record, RunManifest, judge_labels, judged_by
 from judge.view.filters import ItemFilter
 
 if TYPE_CHECKING:
@@ -112,8 +112,8 @@ class RunInfo(Record):
     path: str
     """The run folder."""
     judge: str
-    """The judge's name, with backend and model where another open run has the same
-    name (:func:`judge.records.judge_labels`)."""
+    """The judge's name (the manifest's configured judge), with backend and model where
+    another open run of that name ran on another (:func:`judge.records.judge_labels`)."""
     benchmark: str
     """The benchmark's registry name."""
     reconcile: str
@@ -263,7 +263,10 @@ class ViewData:
                         index=index,
                         run_id=manifest.run_id,
                         path=str(run_dir),
-                        judge=labels[index],
+                        # the configured name, unless another run of it ran elsewhere
+                        judge=labels[index]
+                        if labels[index] != judged_by(manifest)[0]
+                        else manifest.config.judge,
                         benchmark=manifest.config.benchmark,
                         reconcile=manifest.config.reconcile,
                         manifest=manifest,
