@@ -73,7 +73,15 @@ class LMEvalBenchmark(Benchmark):
         b = load_outputs(o.path_b, format="lm_eval", lm_eval_filter=o.filter)
         left = {x.prompt_id: x for x in a}
         right = {x.prompt_id: x for x in b}
-        for item in pair_outputs(a, b, by="id", benchmark=self.name):
+        pairs = pair_outputs(
+            a,
+            b,
+            by="id",
+            benchmark=self.name,
+            names=(o.path, o.path_b),
+            drop_hint="both files must hold the same doc_ids: the same task and --limit",
+        )
+        for item in pairs:
             ma, mb = self._metric(left[item.id], o.path), self._metric(right[item.id], o.path_b)
             labels: tuple[HumanLabel, ...] = ()
             if ma and mb:

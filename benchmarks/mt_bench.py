@@ -86,7 +86,14 @@ class MTBenchBenchmark(Benchmark):
                 for x in load_outputs(o.answers_b, format="mt_bench", questions=questions)
                 if self._turn_ok(int(str(x.metadata.get("turn", 1))))
             ]
-            yield from pair_outputs(a, b, by="id", benchmark=self.name)
+            yield from pair_outputs(
+                a,
+                b,
+                by="id",
+                benchmark=self.name,
+                names=(str(o.answers_a), str(o.answers_b)),
+                drop_hint="both answer files must answer the same questions",
+            )
             return
         yield from self._judgments(Path(o.judgments))
 

@@ -232,11 +232,21 @@ def list_plugins(
         str | None,
         typer.Argument(help="backends | judges | benchmarks | perturbations | importers"),
     ] = None,
+    name: Annotated[
+        str | None, typer.Argument(help="a plugin of that kind: print its options")
+    ] = None,
 ) -> None:
-    """List every backend, judge, benchmark, perturbation and importer, and where each is from."""
+    """List every backend, judge, benchmark, perturbation and importer, and where each is from.
+
+    `judge list KIND NAME` prints one plugin's options, as `judge describe NAME` does."""
     from judge.registry import REGISTRIES
 
     try:
+        if name is not None:
+            from judge.describe import describe, format_text
+
+            typer.echo(format_text(describe(name, kind)), nl=False)
+            return
         kinds = [kind] if kind else list(REGISTRIES)
         for k in kinds:
             if k not in REGISTRIES:
@@ -244,6 +254,37 @@ def list_plugins(
             typer.secho(k, bold=True)
             for entry in REGISTRIES[k].entries():
                 typer.echo(f"  {entry.name:<28} {entry.source:<28} {entry.target}")
+    except JudgeError as exc:
+        _fail(exc)
+
+
+@app.command()
+def describe(
+    name: Annotated[
+        str | None, typer.Argument(help="a backend, judge, benchmark, importer or probe name")
+    ] = None,
+    kind: Annotated[
+        str | None,
+        typer.Option(help="only this kind: backends | judges | benchmarks | importers | ..."),
+    ] = None,
+    markdown: Annotated[bool, typer.Option("--markdown", help="print Markdown")] = False,
+    reference: Annotated[
+        bool,
+        typer.Option("--reference", help="the reference page of every built-in (Markdown)"),
+    ] = False,
+) -> None:
+    """Print a plugin's options with their types, defaults and docs (from its Options model)."""
+    from judge.describe import describe as describe_plugin
+    from judge.describe import format_markdown, format_text, reference_markdown
+
+    try:
+        if reference:
+            typer.echo(reference_markdown(), nl=False)
+            return
+        if name is None:
+            raise ConfigError("name a plugin (judge list shows them), or pass --reference")
+        docs = describe_plugin(name, kind)
+        typer.echo(format_markdown(docs) if markdown else format_text(docs), nl=False)
     except JudgeError as exc:
         _fail(exc)
 
@@ -393,7 +434,8 @@ def compare(
 def report(
     runs: Annotated[list[Path], typer.Argument(help="run folders to analyse together")],
     out: Annotated[
-        Path | None, typer.Option("--out", help="report folder (default: <first run>/report)")
+        Path | None,
+        typer.Option("--output", "-o", "--out", help="report folder (default: <first run>/report)"),
     ] = None,
     resamples: ResamplesOpt = 1000,
     confidence: Annotated[float, typer.Option(help="confidence level of the intervals")] = 0.95,

@@ -27,7 +27,7 @@ from judge.outputs import (
     pair_outputs,
     unmatched_prompts,
 )
-from judge.records import PairItem, RunConfig
+from judge.records import PairItem, RunConfig, judged_by
 from judge.run import RunOptions, RunResult, run_judging
 
 
@@ -149,12 +149,16 @@ def compare_outputs(
     files = [Path(p) for p in paths]
     items, models = comparison_items(files, strict=strict, questions=questions)
     if baseline is not None and baseline not in models:
-        raise ConfigError(f"baseline {baseline!r} is none of the compared models: {models}")
+        raise ConfigError(
+            f"--baseline {baseline!r} is none of the compared models: {', '.join(models)}"
+        )
     if gamed and baseline is None:
         raise ConfigError("--gamed needs --baseline (gamed variants of the baseline)")
     unknown = [g for g in gamed if g not in models]
     if unknown:
-        raise ConfigError(f"gamed model {unknown[0]!r} is none of the compared models: {models}")
+        raise ConfigError(
+            f"--gamed {unknown[0]!r} is none of the compared models: {', '.join(models)}"
+        )
     user_difficulty = read_difficulty(difficulty) if difficulty is not None else None
     config = config.model_copy(
         update={
@@ -233,7 +237,9 @@ def format_comparison(c: Comparison) -> str:
     def pct(x: float) -> str:
         return "  n/a" if pd.isna(x) else f"{100 * x:5.1f}"
 
-    lines = [f"run  {c.run.store.path}", ""]
+    name, detail = judged_by(c.run.manifest)
+    judge = f"{name} ({detail})" if detail else name
+    lines = [f"run    {c.run.store.path}", f"judge  {judge}", ""]
     overall = c.win_rates[c.win_rates["opponent"] == "all"] if len(c.win_rates) else c.win_rates
     lines.append(
         f"{'model':<32} {'battles':>7} {'win':>5} {'tie':>5} {'loss':>5}  win rate (95% CI)"

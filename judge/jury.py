@@ -56,6 +56,18 @@ class JuryMember(Record):
     """The member's ``-J`` parameters (backend, model, generation settings ...)."""
 
 
+class JuryOptions(Record):
+    """The ``-J`` parameters of the ``jury`` judge (:meth:`Jury.from_params`)."""
+
+    members: list[str | JuryMember]
+    """A JSON list of judge names or ``{"judge": NAME, "name": ..., "params": {...}}``
+    objects, e.g. ``-J members='["smollm2", {"judge": "pandalm", "params": {...}}]'``."""
+    vote: Vote = "majority"
+    """``majority``, ``mean_probability`` or ``mean_score`` (see the module docstring)."""
+    name: str = "jury"
+    """The jury's name in the run and its tables."""
+
+
 _KEPT = ("status", "verdict", "probabilities", "score", "scores", "raw", "error", "truncated")
 
 

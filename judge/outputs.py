@@ -277,8 +277,10 @@ def _lm_eval(path: Path, wanted_filter: str | None) -> list[ModelOutput]:
     out = []
     chosen = wanted_filter
     seen: set[str] = set()
+    filters: dict[str, None] = {}  # every filter the file holds, in order of appearance
     for where, row in _rows(path):
         row_filter = row.get("filter", "none")
+        filters[str(row_filter)] = None
         chosen = chosen or row_filter
         if row_filter != chosen:
             continue
@@ -314,7 +316,11 @@ def _lm_eval(path: Path, wanted_filter: str | None) -> list[ModelOutput]:
             )
         )
     if wanted_filter is not None and not out:
-        raise DataError(f"no samples with filter {wanted_filter!r}", path=str(path))
+        raise DataError(
+            f"no samples with filter {wanted_filter!r}; the file's filters: "
+            f"{', '.join(filters) or 'none'} (-B filter=NAME)",
+            path=str(path),
+        )
     return out
 
 

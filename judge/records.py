@@ -403,3 +403,48 @@ class RunManifest(Record):
                 "benchmark_args": redact_json(config.benchmark_args),
             }
         )
+
+
+def judged_by(manifest: RunManifest) -> tuple[str, str]:
+    """A run's judge name and what ran it (``backend: model``; ``""`` when unknown).
+
+    >>> m = RunManifest(run_id="r", config=RunConfig(), judge_hash="h", data_hash="d",
+    ...     judge_spec={"name": "smollm2", "backend": {"backend": "openai",
+    ...                                                "model": "/models/Qwen2.5-7B"}})
+    >>> judged_by(m)
+    ('smollm2', 'openai: Qwen2.5-7B')
+    """
+    spec = manifest.judge_spec
+    name = spec.get("name")
+    backend = spec.get("backend")
+    detail = ""
+    if isinstance(backend, dict):
+        model = str(backend.get("model") or "").rstrip("/").rsplit("/", 1)[-1]
+        detail = ": ".join(str(p) for p in (backend.get("backend"), model) if p)
+    return (name if isinstance(name, str) and name else manifest.config.judge), detail
+
+
+def judge_labels(manifests: list[RunManifest]) -> list[str]:
+    """How tables name each run's judge: its name, with the backend and model added
+    where runs of that name ran on different ones (two ``smollm2`` runs on llama.cpp and
+    on a vLLM server read ``smollm2 (llamacpp: ...)`` and ``smollm2 (openai: ...)``).
+    Runs of one judge on the same backend and model keep the plain name (the same judge,
+    e.g. on two benchmarks); the run column tells them apart.
+
+    >>> def run(i, backend):
+    ...     return RunManifest(run_id=f"r{i}", config=RunConfig(), judge_hash="h",
+    ...         data_hash="d", judge_spec={"name": "smollm2", "backend": {"backend": backend,
+    ...         "model": "m.gguf"}})
+    >>> judge_labels([run(1, "llamacpp"), run(2, "openai"), run(3, "openai")])
+    ['smollm2 (llamacpp: m.gguf)', 'smollm2 (openai: m.gguf)', 'smollm2 (openai: m.gguf)']
+    >>> judge_labels([run(1, "llamacpp"), run(2, "llamacpp")])
+    ['smollm2', 'smollm2']
+    """
+    found = [judged_by(m) for m in manifests]
+    details: dict[str, set[str]] = {}
+    for name, detail in found:
+        details.setdefault(name, set()).add(detail)
+    return [
+        f"{name} ({detail})" if len(details[name]) > 1 and detail else name
+        for name, detail in found
+    ]

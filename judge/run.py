@@ -21,6 +21,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
+from judge.aio import run_sync
 from judge.backends.base import Backend, Completion, CompletionRequest
 from judge.benchmark import Benchmark, compare_items, file_sha256, items_hash, load_items
 from judge.cache import ResponseCache
@@ -402,8 +403,9 @@ def run_judging(
     **options: Unpack[RunOptions],
 ) -> RunResult:
     """Judge a benchmark and store the run; resume it if it exists. Synchronous wrapper
-    of :func:`arun_judging` (same keywords)."""
-    return asyncio.run(arun_judging(config, judge=judge, items=items, **options))
+    of :func:`arun_judging` (same keywords; inside a running event loop it runs in a worker
+    thread: :func:`judge.aio.run_sync`)."""
+    return run_sync(lambda: arun_judging(config, judge=judge, items=items, **options))
 
 
 async def arun_judging(

@@ -263,9 +263,10 @@ def test_backend_import_rule_is_checked(tmp_path: Path) -> None:
     ]
 
 
-REGISTRY_CONSTRUCTION = {"judge.registry"}
-"""Modules that may call ``.get(name)`` on the judges, backends or benchmarks registries
-and build what it returns: the factory only (the registry itself only holds them)."""
+REGISTRY_CONSTRUCTION = {"judge.registry", "judge.describe"}
+"""Modules besides the factory that may import the judges, backends or benchmarks
+registries: the registry itself (it only holds them) and ``judge describe``, which reads
+a plugin class's Options model and builds nothing."""
 
 
 def _registry_users(root: Path = PACKAGE) -> list[str]:

@@ -444,6 +444,7 @@ def _check_report(out: Path, probes: Sequence[str]) -> None:
 # -- the embedded judge through the CLI ---------------------------------------------------------
 
 
+@pytest.mark.model  # runs `judge probe` with the embedded judge (122 s of CPU, unmarked before)
 @pytest.mark.parametrize(
     ("bench_name", "options", "probes"),
     [

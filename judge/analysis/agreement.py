@@ -54,6 +54,7 @@ from judge.analysis._stats import (
 from judge.analysis.frame import (
     CODE_TIE,
     FAILURE_STATUSES,
+    expect_frame,
     majority_codes,
     verdict_codes,
 )
@@ -309,6 +310,7 @@ def agreement_table(
     ``alpha=False``), each with ``_low`` / ``_high`` bootstrap bounds over items (NaN
     when ``n_resamples=0``).
     """
+    expect_frame(pairs, "pairs", "agreement_table")
     _check_failures(failures)
     by = _group_keys(by)
     rows = []
@@ -371,6 +373,7 @@ def confusion_table(pairs: pd.DataFrame, *, by: Sequence[str] | str = ("run",)) 
     Columns: group keys, ``label`` (B/tie/A), ``verdict`` (B/tie/A/unparsed/error, and
     inconsistent for pairs under ``both_orders``), ``count``.
     """
+    expect_frame(pairs, "pairs", "confusion_table")
     by = _group_keys(by)
     judged = ["A", "tie", "B", "unparsed", "error"]
     if (pairs["status"] == "inconsistent").any():
@@ -420,6 +423,7 @@ def annotator_agreement(
     One row per (benchmark, annotator pair) over the items both voted on, with the
     figures of :data:`FIGURES` and bootstrap bounds.
     """
+    expect_frame(pairs, "pairs", "annotator_agreement")
     rows = []
     for keys, items in _groups(_unique_items(pairs), ["benchmark"]):
         names, matrix = _human_matrix(items)
@@ -503,6 +507,7 @@ def leave_one_out_table(
     ``n`` is the mean number of items scored per reference. Benchmarks with fewer
     than two annotators have no rows.
     """
+    expect_frame(pairs, "pairs", "leave_one_out_table")
     _check_failures(failures)
     options: dict[str, Any] = {
         "failures": failures,
@@ -566,6 +571,7 @@ def compare_judges(
     ``kappa`` / ``agreement`` between the two judges' verdicts on every common row
     (failures as their own class).
     """
+    expect_frame(pairs, "pairs", "compare_judges")
     from scipy.stats import binomtest
 
     _check_failures(failures)
@@ -628,6 +634,7 @@ def judge_comparisons(
     seed: int = 0,
 ) -> pd.DataFrame:
     """:func:`compare_judges` for every pair of runs on the same benchmark."""
+    expect_frame(pairs, "pairs", "judge_comparisons")
     rows = []
     for keys, group in _groups(pairs, ["benchmark"]):
         runs = list(group["run"].unique())

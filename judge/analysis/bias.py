@@ -45,6 +45,7 @@ from judge.analysis.frame import (
     CODE_A,
     CODE_B,
     POLICIES,
+    expect_frame,
     pair_frame,
     pair_frames,
     rows_of_kind,
@@ -102,6 +103,7 @@ def first_position_table(
     Columns: group keys, ``n_judgments``, ``n_ok``, ``n_unparsed``, ``n_error``,
     ``n_decided`` (ok and not a tie), ``tie_rate`` (of ok), ``p_prefer_first`` and bounds.
     """
+    expect_frame(frame, "judgments", "first_position_table")
     rows = []
     for keys, group in _groups(rows_of_kind(frame, "pair"), list(by)):
         shown = group["verdict_shown"]
@@ -201,6 +203,7 @@ def position_table(
     or error judgments), ``consistency``, ``flip_rate``, ``kappa_orders``,
     ``p_prefer_first`` (over every ok non-tie judgment), each with bounds.
     """
+    expect_frame(frame, "judgments", "position_table")
     if pairs is None:
         pairs = pair_frame(frame)
     return pd.DataFrame(
@@ -275,6 +278,7 @@ def position_by_gap(
 ) -> pd.DataFrame:
     """:func:`position_table` per length-gap or quality-gap bin (column ``length_gap`` or
     ``quality_gap``; ``gap_measure`` says what measured the quality gap)."""
+    expect_frame(frame, "judgments", "position_by_gap")
     if pairs is None:
         pairs = pair_frame(frame)
     rows = []
@@ -310,6 +314,7 @@ def policy_table(
     credits). ``pairs_by_policy`` (:func:`~judge.analysis.frame.pair_frames` of
     ``frame``) saves combining the orders again; its ``None`` key is skipped.
     """
+    expect_frame(frame, "judgments", "policy_table")
     if pairs_by_policy is None:
         pairs_by_policy = pair_frames(frame, POLICIES)
     tables = []
@@ -389,6 +394,7 @@ def prefer_longer_table(
     ``p_judge_longer``, ``p_human_longer`` and ``excess`` (judge - humans); each with
     bounds; ``n_unparsed`` / ``n_error`` of the group's judgments.
     """
+    expect_frame(frame, "judgments", "prefer_longer_table")
     rows = []
     for keys, group in _groups(rows_of_kind(frame, "pair"), list(by)):
         verdict = verdict_codes(group["verdict"])
@@ -434,6 +440,7 @@ def human_prefer_longer(
 ) -> dict[str, Any]:
     """P(the human label is the longer response), over the distinct items of ``pairs``
     whose label is not a tie and whose responses differ in length."""
+    expect_frame(pairs, "pairs", "human_prefer_longer")
     items = _unique_items(pairs)
     label = verdict_codes(items["label"])
     longer_code = verdict_codes(items["longer"])  # CODE_A, CODE_B, -1 equal
@@ -530,6 +537,7 @@ def length_regression(
     one: length bias. Columns: group keys, ``n``, ``disagreement_rate``, ``intercept``,
     ``coef`` (per ``scale`` characters), ``se``, ``z``, ``p_value``, ``scale``.
     """
+    expect_frame(frame, "judgments", "length_regression")
     rows = []
     for keys, group in _groups(rows_of_kind(frame, "pair"), list(by)):
         verdict = verdict_codes(group["verdict"])
@@ -568,6 +576,7 @@ def bias_type_table(
     seed: int = 0,
 ) -> pd.DataFrame:
     """Agreement per category (EvalBiasBench: per bias type), per run (without alpha)."""
+    expect_frame(pairs, "pairs", "bias_type_table")
     return agreement_table(
         pairs,
         by=["run", "category"],

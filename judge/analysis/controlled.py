@@ -50,6 +50,7 @@ import pandas as pd
 
 from judge.analysis._pairs import _groups
 from judge.analysis._stats import ci_columns
+from judge.analysis.frame import expect_frame
 from judge.analysis.winrate import preferences
 from judge.errors import DataError
 
@@ -317,6 +318,7 @@ def win_rates_three_ways(
     ``difficulty_coef``, ``constant`` and ``glm_c`` (the chosen inverse penalty).
     Percentages (0-100). Sorted by LC win rate.
     """
+    expect_frame(pairs, "pairs", "win_rates_three_ways")
     if gamed and baseline is None:
         raise DataError("gamed baselines need a baseline")
     rows_all = perspective(pairs)
@@ -437,6 +439,7 @@ def leaderboard(
 ) -> tuple[pd.DataFrame, str | None]:
     """:func:`win_rates_three_ways` per judge, against the common baseline where every
     pair has one (else a round robin), with ``lc_rank`` (:func:`rank_ranges` of LC)."""
+    expect_frame(pairs, "pairs", "leaderboard")
     baseline = common_baseline(pairs)
     table = win_rates_three_ways(
         pairs,
@@ -500,6 +503,7 @@ def style_controlled(
     ranks and :func:`rank_ranges`, ``never_wins``; ``coefficients`` has ``covariate``,
     ``coef`` with bounds (log-odds per standard deviation of the covariate).
     """
+    expect_frame(pairs, "pairs", "style_controlled")
 
     unknown = sorted(set(covariates) - set(STYLE_COVARIATES))
     if unknown:
@@ -769,6 +773,7 @@ def self_preference(
     same pairs, and the difference with a paired bootstrap interval over prompts.
     Columns: ``model``, ``n``, ``judge_win_rate``, ``reference_win_rate``,
     ``favouritism`` (judge minus reference, percentage points) with bounds."""
+    expect_frame(pairs, "pairs", "self_preference")
     rows = perspective(_with_humans(pairs) if reference == HUMANS else pairs)
     out = []
     for model in models:

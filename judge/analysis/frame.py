@@ -32,7 +32,7 @@ from judge.columns import USAGE_COLUMNS, ItemColumns, item_columns, judgment_col
 from judge.columns import markdown_counts as markdown_counts
 from judge.columns import member_statuses as member_statuses
 from judge.errors import ConfigError, DataError
-from judge.records import Judgment, PairItem, SingleItem
+from judge.records import Judgment, PairItem, SingleItem, judge_labels, judged_by
 
 Policy = Literal[
     "inconsistent_tie", "average_probabilities", "first_order", "net_vote", "both_orders"
@@ -200,6 +200,37 @@ def rows_of_kind(frame: pd.DataFrame, kind: Literal["pair", "single"]) -> pd.Dat
     [0, 2]
     """
     return frame[(frame["kind"] == kind).to_numpy()]
+
+
+FrameKind = Literal["judgments", "pairs"]
+
+
+def expect_frame(frame: pd.DataFrame, kind: FrameKind, function: str) -> None:
+    """Raise :class:`~judge.errors.ConfigError` when ``function`` got the other frame.
+
+    The judgment frame (:func:`load_frame`: one row per order, column ``order``) and
+    the pair frame (:func:`pair_frame`: the orders combined, column ``n_orders``) look
+    alike; given the wrong one an analysis would count orders as pairs (or find no
+    orders) and return a plausible wrong figure. A frame with neither column (a hand-made
+    one) is let through.
+
+    >>> expect_frame(pd.DataFrame(columns=["order"]), "pairs", "agreement_table")
+    ... # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    judge.errors.ConfigError: agreement_table takes the pair frame (pair_frame(frame): ...
+    """
+    columns = frame.columns
+    if kind == "pairs" and "order" in columns and "n_orders" not in columns:
+        raise ConfigError(
+            f"{function} takes the pair frame (pair_frame(frame): the two orders "
+            "combined, one row per pair), not the judgment frame (one row per order)"
+        )
+    if kind == "judgments" and "n_orders" in columns and "order" not in columns:
+        raise ConfigError(
+            f"{function} takes the judgment frame (load_frame: one row per judgment, "
+            "the orders apart), not the pair frame (pair_frame: one row per pair)"
+        )
 
 
 _ITEM_CATEGORICAL: Final = (
@@ -505,7 +536,9 @@ def empty_frame() -> pd.DataFrame:
 def load_frame(run_dirs: str | Path | Iterable[str | Path]) -> pd.DataFrame:
     """Read run folders (``manifest.json``, ``items.jsonl``, ``judgments.jsonl``) into one frame.
 
-    The run column is the manifest's ``run_id``; the current judgment per
+    The run column is the manifest's ``run_id``; the judge column the judge's name,
+    with backend and model added where another run has the same name
+    (:func:`judge.records.judge_labels`). The current judgment per
     ``(item, order, sample)`` is used (superseded error lines are dropped). Every line
     is validated (:meth:`judge.store.RunStore.judgment_columns`: column-wise, with the
     same errors as the per-line reader), and the frame is the one :func:`build_frame`
@@ -515,20 +548,23 @@ def load_frame(run_dirs: str | Path | Iterable[str | Path]) -> pd.DataFrame:
 
     if isinstance(run_dirs, str | Path):
         run_dirs = [run_dirs]
+    stores = [RunStore(run_dir) for run_dir in run_dirs]
+    manifests = [store.read_manifest() for store in stores]
     frames = []
-    for run_dir in run_dirs:
-        store = RunStore(run_dir)
-        manifest = store.read_manifest()
-        frames.append(
-            _assemble(
-                _item_table_of(store.item_columns()),
-                store.judgment_columns(),
-                run=manifest.run_id,
-                reconcile=manifest.config.reconcile,
-                judge_scale=judge_scale(manifest.judge_spec),
-                order_free=order_free_judge(manifest.judge_spec),
-            )
+    for store, manifest, label in zip(stores, manifests, judge_labels(manifests), strict=True):
+        frame = _assemble(
+            _item_table_of(store.item_columns()),
+            store.judgment_columns(),
+            run=manifest.run_id,
+            reconcile=manifest.config.reconcile,
+            judge_scale=judge_scale(manifest.judge_spec),
+            order_free=order_free_judge(manifest.judge_spec),
         )
+        if label != judged_by(manifest)[0]:  # the same judge name as another run's
+            frame["judge"] = pd.Categorical.from_codes(
+                np.zeros(len(frame), dtype=np.int8), categories=[label] if len(frame) else []
+            )
+        frames.append(frame)
     return concat_frames(frames)
 
 

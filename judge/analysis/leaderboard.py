@@ -15,7 +15,14 @@ from judge.analysis._pairs import _human_matrix, _unique_items
 from judge.analysis._stats import safe_ratio
 from judge.analysis.agreement import Failures, agreement_table, leave_one_out_table
 from judge.analysis.bias import first_position_table, prefer_longer_table
-from judge.analysis.frame import CODE_A, CODE_TIE, pair_frame, rows_of_kind, verdict_codes
+from judge.analysis.frame import (
+    CODE_A,
+    CODE_TIE,
+    expect_frame,
+    pair_frame,
+    rows_of_kind,
+    verdict_codes,
+)
 
 LEADERBOARD_COLUMNS: Final[tuple[str, ...]] = (
     "judge",
@@ -78,6 +85,7 @@ def leaderboard(
     1,000 judgments), ``n_judgments`` (humans: votes). Sorted per benchmark by
     ``human_agreement`` where the benchmark has it, else by ``accuracy``.
     """
+    expect_frame(frame, "judgments", "leaderboard")
     if pairs is None:
         pairs = pair_frame(frame, policy)  # type: ignore[arg-type]
     opts: dict[str, Any] = {"n_resamples": n_resamples, "confidence": confidence, "seed": seed}

@@ -31,6 +31,7 @@ import pandas as pd
 from scipy.stats import binomtest
 
 from judge.analysis._stats import ci_columns, item_units, resampled_unit_sums, safe_ratio
+from judge.analysis.frame import expect_frame
 from judge.errors import ConfigError
 
 DESIGN_REQUIRED: Final = ("run", "probe", "perturbation", "baseline_run", "item_id", "target")
@@ -95,6 +96,7 @@ def probe_table(
     >>> bool(row["shift"] > 0.5 and row["shift_low"] > 0)
     True
     """
+    expect_frame(frame, "judgments", "probe_table")
     paired = paired_judgments(frame, design)
     rows: list[dict[str, Any]] = []
     # one row per probe and unperturbed run: the same probe of two judges stays apart

@@ -18,7 +18,7 @@ import pandas as pd
 
 from judge.analysis._pairs import _groups
 from judge.analysis._stats import ci_columns, item_units, resampled_unit_sums, safe_ratio
-from judge.analysis.frame import CODE_A, CODE_B, CODE_TIE, verdict_codes
+from judge.analysis.frame import CODE_A, CODE_B, CODE_TIE, expect_frame, verdict_codes
 
 NAN: Final = float("nan")
 ELO_SCALE: Final = 400 / math.log(10)
@@ -119,6 +119,7 @@ def win_rates(
     ``opponent``, ``battles``, ``wins``, ``ties``, ``losses``, ``win_rate`` with bounds,
     ``n_failed`` (unparsed or error verdicts of the group, not battles).
     """
+    expect_frame(pairs, "pairs", "win_rates")
     rows = []
     for keys, battles, features in _tournaments(pairs, by):
         names, a, b, verdict = battles.names, battles.a, battles.b, battles.verdict
@@ -245,6 +246,7 @@ def bradley_terry(
     :func:`judge.analysis.controlled.rank_ranges`), ``never_wins`` (no win and no tie: its
     strength is set by the ridge alone), ``battles``, ``n_failed``.
     """
+    expect_frame(pairs, "pairs", "bradley_terry")
     from judge.analysis.controlled import rank_ranges
 
     rows = []

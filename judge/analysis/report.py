@@ -1582,16 +1582,16 @@ def _self_preference(
 
     judges = sorted(map(str, named["judge"].unique()))
     tables = []
-    for judge, models in sorted(self_models.items()):
-        if judge not in judges:
-            continue
-        references = [HUMANS] if named["label"].notna().any() else []
-        references += [j for j in judges if j != judge]
-        for reference in references:
-            table = self_preference(
-                named, judge=judge, models=list(models), reference=reference, **opts
-            )
-            tables.append(table.assign(judge=judge, reference=reference))
+    for declared, models in sorted(self_models.items()):
+        # a judge name also names its runs labelled "name (backend: model)" (judge_labels)
+        for judge in [j for j in judges if declared in (j, j.split(" (", 1)[0])]:
+            references = [HUMANS] if named["label"].notna().any() else []
+            references += [j for j in judges if j != judge]
+            for reference in references:
+                table = self_preference(
+                    named, judge=judge, models=list(models), reference=reference, **opts
+                )
+                tables.append(table.assign(judge=judge, reference=reference))
     rows = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
     if rows.empty or not (rows["n"] > 0).any():
         return

@@ -31,7 +31,7 @@ import pandas as pd
 from judge.analysis._pairs import _groups
 from judge.analysis._stats import bootstrap_sums, ci_columns, resample_weights
 from judge.analysis.agreement import cohen_kappa
-from judge.analysis.frame import rows_of_kind
+from judge.analysis.frame import expect_frame, rows_of_kind
 
 NAN: Final = float("nan")
 Level = Literal["item", "prompt", "system"]
@@ -182,6 +182,7 @@ def score_correlations(
     ``pearson`` / ``spearman`` / ``kendall`` with ``_p`` (scipy's p-value; NaN at the
     ``prompt`` level) and ``_low`` / ``_high``.
     """
+    expect_frame(frame, "judgments", "score_correlations")
     graded = graded_items(frame)
     aspects = _aspects(frame)
     rows = []
@@ -309,6 +310,7 @@ def leniency_table(
     linear-weighted kappa of the judge's and the human scores, both rounded to the
     nearest integer of that scale (NaN without scores).
     """
+    expect_frame(frame, "judgments", "leniency_table")
     graded = graded_items(frame)
     rows = []
     for keys, group in _groups(graded, list(by)):

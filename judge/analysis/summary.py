@@ -17,6 +17,7 @@ from judge.analysis.frame import (
     POLICIES,
     Policy,
     build_frame,
+    expect_frame,
     member_columns,
     pair_frames,
 )
@@ -76,6 +77,7 @@ def run_summary(frame: pd.DataFrame, *, reconcile: str | None = None) -> dict[st
     >>> s["n_judgments"], s["reconcile"], 0 < s["accuracy"] < 1
     (400, 'inconsistent_tie', True)
     """
+    expect_frame(frame, "judgments", "run_summary")
     from judge.analysis.agreement import agreement_table
     from judge.analysis.bias import (
         first_position_table,

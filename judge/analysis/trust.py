@@ -32,7 +32,7 @@ import pandas as pd
 from judge.analysis._stats import ci_columns, item_units, resampled_unit_sums, safe_ratio
 from judge.analysis.agreement import Failures, agreement_table, leave_one_out_table
 from judge.analysis.bias import position_table, prefer_longer_table
-from judge.analysis.frame import pair_frame, rows_of_kind
+from judge.analysis.frame import expect_frame, pair_frame, rows_of_kind
 
 Rating = Literal["trust", "caution", "distrust"]
 
@@ -188,6 +188,7 @@ def trust_table(
     and ``n_judgments``; each figure with ``_low`` / ``_high``; then ``rating`` and
     ``sentence`` (:func:`rate`).
     """
+    expect_frame(frame, "judgments", "trust_table")
     judgments = rows_of_kind(frame, "pair")
     if pairs is None:
         pairs = pair_frame(frame)

@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from judge.analysis._pairs import _groups
-from judge.analysis.frame import CODE_A, CODE_B, CODE_TIE, verdict_codes
+from judge.analysis.frame import CODE_A, CODE_B, CODE_TIE, expect_frame, verdict_codes
 
 NAN: Final = float("nan")
 HEAD_TO_HEAD: Final[tuple[str, ...]] = (
@@ -116,6 +116,7 @@ def head_to_head(
     Columns: the group keys, ``judge``, :data:`HEAD_TO_HEAD`, ``n_failed``. By default
     one row per run and (baseline ``model_a``, model ``model_b``); sorted by win rate.
     """
+    expect_frame(pairs, "pairs", "head_to_head")
     rows = []
     prefs = preferences(pairs)
     frame = pairs.assign(_preference=prefs)

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Final
 from pydantic import Field, JsonValue
 
 from judge.errors import ConfigError, DataError, MissingDependencyError
-from judge.records import Record, RunManifest
+from judge.records import Record, RunManifest, judge_labels, judged_by
 from judge.view.filters import ItemFilter
 
 if TYPE_CHECKING:
@@ -123,7 +123,8 @@ class RunInfo(Record):
     path: str
     """The run folder."""
     judge: str
-    """The judge's name (the manifest's configured judge)."""
+    """The judge's name (the manifest's configured judge), with backend and model where
+    another open run of that name ran on another (:func:`judge.records.judge_labels`)."""
     benchmark: str
     """The benchmark's registry name."""
     reconcile: str
@@ -270,9 +271,12 @@ class ViewData:
         try:
             self.runs: list[RunInfo] = []
             seen: dict[str, str] = {}
-            for index, run_dir in enumerate(run_dirs):
-                store = RunStore(run_dir)
-                manifest = store.read_manifest()
+            stores = [RunStore(run_dir) for run_dir in run_dirs]
+            manifests = [store.read_manifest() for store in stores]
+            labels = judge_labels(manifests)
+            for index, (run_dir, store, manifest) in enumerate(
+                zip(run_dirs, stores, manifests, strict=True)
+            ):
                 if manifest.run_id in seen:
                     raise ConfigError(
                         f"the same run {manifest.run_id!r} is given twice "
@@ -285,7 +289,10 @@ class ViewData:
                         index=index,
                         run_id=manifest.run_id,
                         path=str(run_dir),
-                        judge=manifest.config.judge,
+                        # the configured name, unless another run of it ran elsewhere
+                        judge=labels[index]
+                        if labels[index] != judged_by(manifest)[0]
+                        else manifest.config.judge,
                         benchmark=manifest.config.benchmark,
                         reconcile=manifest.config.reconcile,
                         manifest=manifest,

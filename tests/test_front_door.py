@@ -1,0 +1,107 @@
+"""``import judge``: the public API, cheap to import, and its pieces without a model."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import judge
+from judge.aio import run_sync
+from judge.analysis.synthetic import synthetic_frame
+
+ROOT = Path(__file__).parents[1]
+
+
+def test_import_is_cheap_and_lazy() -> None:
+    code = (
+        "import sys, judge; heavy = [m for m in ('pandas', 'pydantic', 'judge.run', "
+        "'judge.analysis.frame', 'llama_cpp') if m in sys.modules]; print(heavy)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert out.stdout.strip() == "[]"
+
+
+def test_every_public_name_resolves() -> None:
+    for name in judge.__all__:
+        assert getattr(judge, name) is not None, name
+    assert set(judge.__all__) <= set(dir(judge))
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        judge.nope  # noqa: B018
+
+
+def test_analysis_functions_are_the_modules_own() -> None:
+    from judge.analysis import agreement, bias, controlled
+
+    assert judge.agreement_table is agreement.agreement_table
+    assert judge.position_table is bias.position_table
+    assert judge.controlled_leaderboard is controlled.leaderboard
+    assert judge.style_controlled is controlled.style_controlled
+
+
+def test_run_sync_inside_a_running_loop() -> None:
+    async def value() -> int:
+        await asyncio.sleep(0)
+        return 7
+
+    async def notebook_cell() -> int:
+        return run_sync(value)  # asyncio.run would refuse here
+
+    assert run_sync(value) == 7
+    assert asyncio.run(notebook_cell()) == 7
+
+
+def test_to_items_from_a_frame_and_dicts() -> None:
+    frame = pd.DataFrame(
+        {
+            "question": ["q1", "q2"],
+            "response_a": ["a", "b"],
+            "response_b": ["c", "d"],
+            "label": ["A", None],
+        }
+    )
+    items = judge.to_items(frame, map={"prompt": "question"})
+    assert [i.id for i in items] == ["1", "2"]
+    assert items[0].label == "A" and items[1].label is None
+    singles = judge.to_items([{"id": "x", "prompt": "p", "response": "r", "score": 3}])
+    assert isinstance(singles[0], judge.SingleItem) and singles[0].human_score() == 3.0
+    assert judge.to_items(items) == items
+
+
+def test_to_items_names_the_bad_row() -> None:
+    rows = [{"prompt": "p", "response_a": "a", "response_b": "b"}, {"prompt": "p"}]
+    with pytest.raises(judge.DataError, match=r"<items>:2: .*response_a"):
+        judge.to_items(rows)
+    with pytest.raises(judge.ConfigError, match="item 1: expected a PairItem"):
+        judge.to_items(["just text"])  # type: ignore[list-item]
+
+
+def test_load_judge_checks_options() -> None:
+    with pytest.raises(judge.ConfigError, match="did you mean 'n_ctx'"):
+        judge.load_judge("smollm2", n_ctxx=10)
+    with pytest.raises(judge.ConfigError, match="unknown judge 'smolm2'"):
+        judge.evaluate([{"prompt": "p", "response": "r"}], judge="smolm2")
+    with pytest.raises(judge.ConfigError, match="nothing to judge"):
+        judge.evaluate(pd.DataFrame())
+
+
+def test_wrong_frame_kind_is_an_error() -> None:
+    frame = synthetic_frame(20, seed=0)
+    pairs = judge.pair_frame(frame)
+    with pytest.raises(judge.ConfigError, match="agreement_table takes the pair frame"):
+        judge.agreement_table(frame, n_resamples=0)
+    with pytest.raises(judge.ConfigError, match="position_table takes the judgment frame"):
+        judge.position_table(pairs, n_resamples=0)
+    with pytest.raises(judge.ConfigError, match="win_rates takes the pair frame"):
+        judge.win_rates(frame, n_resamples=0)
+    with pytest.raises(judge.ConfigError, match="leaderboard takes the judgment frame"):
+        judge.leaderboard(pairs, n_resamples=0)
+    # the right ones give the figures
+    assert 0 < judge.agreement_table(pairs, n_resamples=0)["n"].iloc[0] <= len(pairs) == 20
+    assert judge.position_table(frame, n_resamples=0)["n_pairs"].iloc[0] == 20
