@@ -105,6 +105,17 @@ def sample_requests(n: int) -> tuple[PromptJudge, list[Task]]:
     return judge, tasks[:n]
 
 
+def distinct_items(n: int) -> list[PairItem]:
+    """``n`` pair items: the bundled sample pairs, each copy's prompt numbered, so every
+    request differs (no sample index, render cache or coalescing makes it cheaper)."""
+    items = [i for i in benchmarks.get("sample")().load() if isinstance(i, PairItem)]
+    return [
+        item.model_copy(update={"id": f"{item.id}-{k}", "prompt": f"{item.prompt} (#{k})"})
+        for k in range(n // len(items) + 1)
+        for item in items
+    ][:n]
+
+
 async def drive(n: int, concurrency: int, one: Callable[[int], Awaitable[object]]) -> None:
     """Call ``one(i)`` for i < n with ``concurrency`` workers (as the runner does)."""
     counter = iter(range(n))
@@ -228,9 +239,8 @@ def run_mode(mode: str, args: argparse.Namespace, server: FaultServerProcess) ->
         from judge.records import RunConfig
         from judge.run import RetryPolicy, run_judging
 
-        items = [i for i in benchmarks.get("sample")().load() if isinstance(i, PairItem)]
-        samples = max(1, round(n / (2 * len(items))))
-        total = samples * 2 * len(items)
+        items = distinct_items(max(1, n // 2))
+        total = 2 * len(items)
 
         runner_judge = PromptJudge.from_preset(  # built (and its SDK imported) untimed
             "smollm2",
@@ -244,7 +254,7 @@ def run_mode(mode: str, args: argparse.Namespace, server: FaultServerProcess) ->
         def run() -> str:
             with tempfile.TemporaryDirectory() as tmp:
                 result = run_judging(
-                    RunConfig(judge="smollm2", concurrency=args.concurrency, samples=samples),
+                    RunConfig(judge="smollm2", concurrency=args.concurrency),
                     output=tmp,
                     judge=runner_judge,
                     items=items,
