@@ -152,6 +152,14 @@ def run(
         float | None,
         typer.Option("--max-cost", help="stop before the run would exceed this many USD"),
     ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            min=1,
+            help="processes sending an HTTP judge's requests (each its own event loop)",
+        ),
+    ] = 1,
 ) -> None:
     """Judge a benchmark (default: the bundled sample with the embedded SmolLM2 judge).
 
@@ -177,6 +185,7 @@ def run(
             samples=samples,
             use_cache=not no_cache,
             execution="batch" if batch else "live",
+            workers=workers,
         )
         if dry_run:
             from judge.budget import format_estimate
