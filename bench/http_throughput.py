@@ -38,6 +38,7 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -62,6 +63,7 @@ MODES = (
     "openai-aiohttp",
     "anthropic-sdk",
     "runner",
+    "runner-workers",
     "threadpool",
     "alpaca-eval",
 )
@@ -89,6 +91,12 @@ def server_cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     ticks = os.sysconf("SC_CLK_TCK")
     return (int(fields[11]) + int(fields[12])) / ticks
+
+
+def children_cpu_seconds() -> float:
+    """User + system CPU seconds of this process's ended, waited-for children."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def sample_requests(n: int) -> tuple[PromptJudge, list[Task]]:
@@ -131,14 +139,16 @@ def measure(
     mode: str, n: int, args: argparse.Namespace, server: FaultServerProcess, run: Callable[[], Any]
 ) -> Result:
     limit = args.concurrency / args.latency
-    cpu0, srv0, t0 = (
+    cpu0, kids0, srv0, t0 = (
         time.process_time(),
+        children_cpu_seconds(),
         server_cpu_seconds(server.process.pid),
         time.perf_counter(),
     )
     note = run() or ""
     seconds = time.perf_counter() - t0
-    cpu = time.process_time() - cpu0
+    # user + sys of this process and of the worker processes it waited for (--workers)
+    cpu = time.process_time() - cpu0 + children_cpu_seconds() - kids0
     srv = server_cpu_seconds(server.process.pid) - srv0
     rate = n / seconds
     return Result(
@@ -233,7 +243,7 @@ def run_mode(mode: str, args: argparse.Namespace, server: FaultServerProcess) ->
 
         return measure(mode, n, args, server, run)
 
-    if mode == "runner":
+    if mode in ("runner", "runner-workers"):
         import tempfile
 
         from judge.records import RunConfig
@@ -251,17 +261,22 @@ def run_mode(mode: str, args: argparse.Namespace, server: FaultServerProcess) ->
             transport=args.runner_transport,
         )
 
+        workers = args.workers if mode == "runner-workers" else 1
+
         def run() -> str:
             with tempfile.TemporaryDirectory() as tmp:
                 result = run_judging(
-                    RunConfig(judge="smollm2", concurrency=args.concurrency),
+                    RunConfig(judge="smollm2", concurrency=args.concurrency, workers=workers),
                     output=tmp,
                     judge=runner_judge,
                     items=items,
                     retry=RetryPolicy(),
                 )
                 ok = result.manifest.counts.ok
-            return f"transport={args.runner_transport}; {ok} ok; cache + flushed store"
+            return (
+                f"workers={workers}; transport={args.runner_transport}; {ok} ok; "
+                "cache + flushed store"
+            )
 
         return measure(mode, total, args, server, run)
 
@@ -326,6 +341,48 @@ def run_mode(mode: str, args: argparse.Namespace, server: FaultServerProcess) ->
     raise SystemExit(f"unknown mode {mode!r}; choose from {', '.join(MODES)}")
 
 
+def summary(results: list[Result], latencies: list[float], workers: int, cores: int) -> None:
+    """The figures the runner is held to: client CPU per judgment against the bare loop
+    (medians of the repeats, in this run), and throughput with 1 worker against N."""
+
+    def median(mode: str, latency: float, field: str) -> float | None:
+        values = sorted(
+            getattr(r, field) for r in results if r.mode == mode and r.latency_s == latency
+        )
+        return values[len(values) // 2] if values else None
+
+    for latency in latencies:
+        where = f"{latency * 1000:.0f} ms"
+        runner, bare = (
+            median("runner", latency, "client_cpu_ms"),
+            median("raw-aiohttp", latency, "client_cpu_ms"),
+        )
+        if runner is not None and bare is not None:
+            print(
+                f"\n{where}: runner client CPU {runner:.3f} ms/judgment, bare aiohttp loop "
+                f"{bare:.3f} ms/judgment (user+sys, same run): ratio {runner / bare:.2f} "
+                "(target <= 2.0)"
+            )
+        one, many = (
+            median("runner", latency, "per_second"),
+            median("runner-workers", latency, "per_second"),
+        )
+        if one is not None and many is not None:
+            print(
+                f"{where}: runner throughput --workers 1 {one:,.0f}/s, --workers {workers} "
+                f"{many:,.0f}/s ({many / one:.2f}x; CPU ms/judgment "
+                f"{median('runner', latency, 'client_cpu_ms'):.3f} vs "
+                f"{median('runner-workers', latency, 'client_cpu_ms'):.3f}, parent + workers)"
+            )
+            if cores <= 2:
+                print(
+                    f"  note: {cores} cores hold the server, the parent and {workers} workers; "
+                    "a second worker can only help while one core is idle, so here the "
+                    "figure shows the cost of the pipe and the extra process, not the gain a "
+                    "many-core machine driving vLLM gets"
+                )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--concurrency", type=int, default=256)
@@ -335,6 +392,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--requests", type=int, default=0, help="default: 20 x concurrency")
     parser.add_argument("--modes", default=",".join(MODES), help="comma-separated")
     parser.add_argument("--runner-transport", default="aiohttp", choices=("sdk", "aiohttp"))
+    parser.add_argument("--workers", type=int, default=2, help="processes of runner-workers")
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each mode (medians)")
     parser.add_argument(
         "--pin", action="store_true", help="server on the last core, client on the first"
     )
@@ -351,9 +410,9 @@ def main(argv: list[str] | None = None) -> None:
         for latency in latencies:
             args.latency = latency
             server.configure(latency=latency)
-            for mode in args.modes.split(","):
+            for mode in [m.strip() for _ in range(args.repeat) for m in args.modes.split(",")]:
                 server.reset()
-                result = run_mode(mode.strip(), args, server)
+                result = run_mode(mode, args, server)
                 if result is not None:
                     results.append(result)
                     print(
@@ -379,6 +438,7 @@ def main(argv: list[str] | None = None) -> None:
             f"| {r.ratio:.2f} | {r.client_cpu_ms:.2f} | {r.cpu_bound:,.0f} "
             f"| {r.server_cpu_ms:.2f} |"
         )
+    summary(results, latencies, args.workers, len(cores))
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         payload = {
