@@ -83,6 +83,8 @@ class Result:
     latency_s: float = 0.0
     cpu_bound: float = 0.0
     """Judgments per second one core allows at ``client_cpu_ms``."""
+    workers_cpu_ms: float = 0.0
+    """Of ``client_cpu_ms``, what the ``--workers`` processes spent (startup included)."""
     note: str = ""
 
 
@@ -148,7 +150,8 @@ def measure(
     note = run() or ""
     seconds = time.perf_counter() - t0
     # user + sys of this process and of the worker processes it waited for (--workers)
-    cpu = time.process_time() - cpu0 + children_cpu_seconds() - kids0
+    kids = children_cpu_seconds() - kids0
+    cpu = time.process_time() - cpu0 + kids
     srv = server_cpu_seconds(server.process.pid) - srv0
     rate = n / seconds
     return Result(
@@ -162,6 +165,7 @@ def measure(
         server_cpu_ms=round(srv / n * 1000, 3),
         latency_s=args.latency,
         cpu_bound=round(n / cpu, 1) if cpu > 0 else 0.0,
+        workers_cpu_ms=round(kids / n * 1000, 3),
         note=str(note),
     )
 
@@ -372,7 +376,9 @@ def summary(results: list[Result], latencies: list[float], workers: int, cores: 
                 f"{where}: runner throughput --workers 1 {one:,.0f}/s, --workers {workers} "
                 f"{many:,.0f}/s ({many / one:.2f}x; CPU ms/judgment "
                 f"{median('runner', latency, 'client_cpu_ms'):.3f} vs "
-                f"{median('runner-workers', latency, 'client_cpu_ms'):.3f}, parent + workers)"
+                f"{median('runner-workers', latency, 'client_cpu_ms'):.3f}, parent + workers, "
+                f"of which workers {median('runner-workers', latency, 'workers_cpu_ms'):.3f} "
+                "with their ~1.2 s each of start-up imports)"
             )
             if cores <= 2:
                 print(
