@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import random
+import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -203,3 +204,17 @@ def collector_paused() -> Iterator[None]:
     finally:
         gc.set_threshold(*thresholds)
         gc.unfreeze()
+
+
+def progress_bar(total: int, desc: str, *, show: bool) -> Any:
+    """The run's tqdm bar on stderr (hidden unless ``show``)."""
+    from tqdm import tqdm
+
+    return tqdm(
+        total=total,
+        desc=desc,
+        unit="judgment",
+        disable=not show,
+        dynamic_ncols=True,
+        file=sys.stderr,
+    )

@@ -24,7 +24,7 @@ from judge.benchmark import Benchmark, compare_items, file_sha256, items_hash, l
 from judge.cache import ResponseCache
 from judge.caller import Caller as Caller  # re-exported: judge.run was their home
 from judge.caller import RetryPolicy as RetryPolicy
-from judge.caller import collector_paused
+from judge.caller import collector_paused, progress_bar
 from judge.errors import (
     ConfigError,
     DataError,
@@ -529,7 +529,6 @@ async def _execute(
     config: RunConfig,
     progress: bool,
 ) -> list[Judgment]:
-    from tqdm import tqdm
 
     batch = max(1, judge.batch_size)
     chunks = [pending[i : i + batch] for i in range(0, len(pending), batch)]
@@ -540,14 +539,7 @@ async def _execute(
     for chunk in chunks:
         queue.put_nowait(chunk)
     made: list[Judgment] = []
-    bar = tqdm(
-        total=len(pending),
-        desc=f"judging ({judge.name})",
-        unit="judgment",
-        disable=not progress,
-        dynamic_ncols=True,
-        file=sys.stderr,
-    )
+    bar = progress_bar(len(pending), f"judging ({judge.name})", show=progress)
 
     async def worker() -> None:
         while True:

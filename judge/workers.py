@@ -128,7 +128,7 @@ async def execute_in_workers(
     progress: bool,
 ) -> list[Judgment]:
     """Judge ``pending`` in ``workers`` processes; store every judgment here, as it comes."""
-    from tqdm import tqdm
+    from judge.caller import progress_bar
 
     # Rendering every request here (its key) costs the parent ~0.05 ms a task, once; it
     # is what makes coalescing exact across processes.
@@ -137,14 +137,7 @@ async def execute_in_workers(
         return []
     per_worker = max(1, -(-concurrency // len(parts)))
     made: list[Judgment] = []
-    bar = tqdm(
-        total=len(pending),
-        desc=f"judging ({judge.name}, {len(parts)} workers)",
-        unit="judgment",
-        disable=not progress,
-        dynamic_ncols=True,
-        file=sys.stderr,
-    )
+    bar = progress_bar(len(pending), f"judging ({judge.name}, {len(parts)} workers)", show=progress)
     procs: list[asyncio.subprocess.Process] = []
     try:
         for number, part in enumerate(parts):

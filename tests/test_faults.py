@@ -130,21 +130,51 @@ def _judge_cli(output: Path, url: str) -> list[str]:
     ]
 
 
+def start_run(
+    command: list[str], env: dict[str, str], store: RunStore, *, lines: int, timeout: float = 60
+) -> subprocess.Popen[str]:
+    """Start ``judge run``; return once ``lines`` judgments are stored (or it ended)."""
+    run = subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and run.poll() is None:
+        path = store.judgments_path
+        if path.exists() and path.read_bytes().count(b"\n") >= lines:
+            break
+        time.sleep(0.02)
+    return run
+
+
+def check_rerun_repeated_nothing(
+    store: RunStore,
+    server: FaultServerProcess,
+    finished: set[tuple[str, bool, int]],
+    before: dict[str, int],
+) -> None:
+    """After a killed run's rerun: every judgment once, and no stored one asked again."""
+    after = server.stats()
+    judge = PromptJudge.from_preset(
+        "smollm2", backend="openai", base_url=server.openai_url, model="gpt-4o-mini"
+    )
+    items = {i.id: i for i in store.items()}
+    final = store.all_judgments()
+    assert Counter((j.item_id, j.swapped, j.sample) for j in final).most_common(1)[0][1] == 1
+    assert len(final) == 132 and all(j.status == "ok" for j in final)
+    for item_id, swapped, sample in finished:
+        task = Task(items[item_id], swapped=swapped, sample=sample)
+        fp = fingerprint([m.model_dump() for m in judge.request(task).messages])
+        assert after["attempts"][fp] == before[fp], f"finished request repeated: {item_id}"
+        assert after["ok"][fp] == 1
+
+
 def test_sigkill_then_rerun_repeats_no_finished_request(tmp_path: Path) -> None:
     server = spawn("--latency", "0.1", "--fault-rate", "0.1", "--retry-after", "0.05")
     try:
         env = {**os.environ, "OPENAI_API_KEY": "sk-test-sigkill"}
         command = _judge_cli(tmp_path, server.openai_url)
-        run = subprocess.Popen(
-            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
-        )
         store = RunStore(tmp_path / "killed")
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and run.poll() is None:
-            path = store.judgments_path
-            if path.exists() and path.read_bytes().count(b"\n") >= 40:
-                break
-            time.sleep(0.02)
+        run = start_run(command, env, store, lines=40)
         assert run.poll() is None, f"the run ended before it could be killed: {run.stderr}"
         run.send_signal(signal.SIGKILL)
         run.wait()
@@ -157,19 +187,7 @@ def test_sigkill_then_rerun_repeats_no_finished_request(tmp_path: Path) -> None:
         rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
         assert rerun.returncode == 0, rerun.stderr[-2000:]
 
-        after = server.stats()
-        judge = PromptJudge.from_preset(
-            "smollm2", backend="openai", base_url=server.openai_url, model="gpt-4o-mini"
-        )
-        items = {i.id: i for i in store.items()}
-        final = store.all_judgments()
-        assert Counter((j.item_id, j.swapped, j.sample) for j in final).most_common(1)[0][1] == 1
-        assert len(final) == 132 and all(j.status == "ok" for j in final)
-        for item_id, swapped, sample in finished:
-            task = Task(items[item_id], swapped=swapped, sample=sample)
-            fp = fingerprint([m.model_dump() for m in judge.request(task).messages])
-            assert after["attempts"][fp] == before[fp], f"finished request repeated: {item_id}"
-            assert after["ok"][fp] == 1
+        check_rerun_repeated_nothing(store, server, finished, before)
         manifest = json.loads((store.path / "manifest.json").read_text())
         assert manifest["complete"] is True
     finally:
@@ -181,16 +199,8 @@ def test_two_processes_of_one_run_never_pay_twice(tmp_path: Path) -> None:
     try:
         env = {**os.environ, "OPENAI_API_KEY": "sk-test-two"}
         command = _judge_cli(tmp_path, server.openai_url)
-        first = subprocess.Popen(
-            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
-        )
         store = RunStore(tmp_path / "killed")
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and first.poll() is None:
-            path = store.judgments_path
-            if path.exists() and path.read_bytes().count(b"\n") >= 4:
-                break
-            time.sleep(0.02)
+        first = start_run(command, env, store, lines=4)
         assert first.poll() is None, "the first run ended before the second started"
 
         started = time.monotonic()

@@ -17,23 +17,24 @@ import os
 import signal
 import subprocess
 import time
-from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from judge.errors import ConfigError
-from judge.judges import PromptJudge, Task
+from judge.judges import PromptJudge
 from judge.records import RunConfig
 from judge.run import plan_tasks, run_judging
 from judge.store import RunStore
-from tests.fault_server import FaultServerProcess, fingerprint, spawn
+from tests.fault_server import FaultServerProcess, spawn
 from tests.test_faults import (
     FAST_RETRY,
     _judge_cli,
     check_no_loss_no_duplicates,
+    check_rerun_repeated_nothing,
     fingerprints,
     pandalm_pairs,
+    start_run,
 )
 
 
@@ -120,16 +121,8 @@ def test_sigkill_of_the_parent_loses_and_repeats_nothing(tmp_path: Path) -> None
     try:
         env = {**os.environ, "OPENAI_API_KEY": "sk-test-workers"}
         command = [*_judge_cli(tmp_path, server.openai_url), "--workers", "2"]
-        run = subprocess.Popen(
-            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
-        )
         store = RunStore(tmp_path / "killed")
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and run.poll() is None:
-            path = store.judgments_path
-            if path.exists() and path.read_bytes().count(b"\n") >= 40:
-                break
-            time.sleep(0.02)
+        run = start_run(command, env, store, lines=40, timeout=90)
         assert run.poll() is None, "the run ended before it could be killed"
         workers = _children(run.pid)
         assert len(workers) == 2, workers
@@ -146,18 +139,7 @@ def test_sigkill_of_the_parent_loses_and_repeats_nothing(tmp_path: Path) -> None
         rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=180)
         assert rerun.returncode == 0, rerun.stderr[-2000:]
 
-        after = server.stats()
-        judge = PromptJudge.from_preset(
-            "smollm2", backend="openai", base_url=server.openai_url, model="gpt-4o-mini"
-        )
-        items = {i.id: i for i in store.items()}
-        final = store.all_judgments()
-        assert Counter((j.item_id, j.swapped, j.sample) for j in final).most_common(1)[0][1] == 1
-        assert len(final) == 132 and all(j.status == "ok" for j in final)
-        for item_id, swapped, sample in finished:
-            task = Task(items[item_id], swapped=swapped, sample=sample)
-            fp = fingerprint([m.model_dump() for m in judge.request(task).messages])
-            assert after["attempts"][fp] == before[fp], f"finished request repeated: {item_id}"
+        check_rerun_repeated_nothing(store, server, finished, before)
         manifest = json.loads((store.path / "manifest.json").read_text())
         assert manifest["complete"] is True and manifest["config"]["workers"] == 2
     finally:
