@@ -185,25 +185,37 @@ def _consume(future: asyncio.Future[Any]) -> None:
         future.exception()
 
 
+class _Paused:
+    """How many :func:`collector_paused` blocks are open, and the settings to restore."""
+
+    depth = 0
+    thresholds: tuple[int, int, int] = (700, 10, 10)
+
+
 @contextmanager
 def collector_paused() -> Iterator[None]:
-    """Run a judging loop with fewer garbage collections; restore the settings after.
+    """Run a judging session with fewer garbage collections; restore the settings after.
 
     The objects alive when it starts (items, tasks, the judge, the loaded store) are
     frozen out of the collector's reach, and young objects are collected every 20,000
     allocations instead of 700: a judgment makes a few hundred short-lived objects, and
     the collections that kept walking the rest cost ~0.09 ms of an HTTP judgment's
     client CPU (measured with ``gc.callbacks``: 0.007 ms after). Reference counting
-    still frees everything that is not in a cycle at once.
+    still frees everything that is not in a cycle at once. Blocks nest (an inner one
+    freezes what was made since); the outermost to close restores the settings.
     """
-    thresholds = gc.get_threshold()
     gc.freeze()
-    gc.set_threshold(20_000, *thresholds[1:])
+    if _Paused.depth == 0:
+        _Paused.thresholds = gc.get_threshold()
+        gc.set_threshold(20_000, *_Paused.thresholds[1:])
+    _Paused.depth += 1
     try:
         yield
     finally:
-        gc.set_threshold(*thresholds)
-        gc.unfreeze()
+        _Paused.depth -= 1
+        if _Paused.depth == 0:
+            gc.set_threshold(*_Paused.thresholds)
+            gc.unfreeze()
 
 
 def progress_bar(total: int, desc: str, *, show: bool) -> Any:

@@ -336,22 +336,23 @@ async def arun_judging(
             cache = ResponseCache(cache_path or Path(output) / "cache.sqlite")
         lock = RunLock(store.path)
         await _lock(lock, wait=wait)
-        return await _run_locked(
-            config,
-            judge,
-            store,
-            cache,
-            loaded,
-            data_files=data_files,
-            everything=everything,
-            extend=extend,
-            argv=argv,
-            progress=progress,
-            retry=retry,
-            batch_poll_s=batch_poll_s,
-            started=started,
-            max_cost=max_cost,
-        )
+        with collector_paused():  # the bookkeeping after the run makes objects too
+            return await _run_locked(
+                config,
+                judge,
+                store,
+                cache,
+                loaded,
+                data_files=data_files,
+                everything=everything,
+                extend=extend,
+                argv=argv,
+                progress=progress,
+                retry=retry,
+                batch_poll_s=batch_poll_s,
+                started=started,
+                max_cost=max_cost,
+            )
     finally:
         await _close_quietly(judge.aclose())
         if cache is not None:
