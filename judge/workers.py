@@ -195,7 +195,13 @@ async def _collect(number: int, proc: asyncio.subprocess.Process, take: Any) -> 
             raise _error_from(line)
         if not line.endswith(b"\n"):
             break  # cut off by the worker's death: not a finished judgment
-        take(line)
+        try:
+            take(line)
+        except ValueError as exc:  # not JSON, or not a judgment (pydantic's error is one)
+            raise StoreError(
+                f"worker process {number + 1} (pid {proc.pid}) sent a line that is not a "
+                f"judgment ({str(exc).splitlines()[0]}): {line[:120]!r}"
+            ) from None
     code = await proc.wait()
     if code != 0:
         raise StoreError(
@@ -318,7 +324,10 @@ def main() -> None:
     """Entry of a worker process: a pickled :class:`WorkerJob` on stdin, lines on stdout."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     job: WorkerJob = pickle.loads(sys.stdin.buffer.read())
-    out = sys.stdout.buffer
+    # The judgment lines get the pipe to themselves: whatever else writes to stdout (a
+    # library's print) goes to stderr instead of into the parent's records.
+    out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
     try:
         asyncio.run(_work(job, out))
     except* JudgeError as group:
