@@ -357,9 +357,11 @@ def summary(results: list[Result], latencies: list[float], workers: int, cores: 
 
     for latency in latencies:
         where = f"{latency * 1000:.0f} ms"
-        runner, bare = (
+        runner, bare, one, many = (
             median("runner", latency, "client_cpu_ms"),
             median("raw-aiohttp", latency, "client_cpu_ms"),
+            median("runner", latency, "per_second"),
+            median("runner-workers", latency, "per_second"),
         )
         if runner is not None and bare is not None:
             print(
@@ -367,10 +369,6 @@ def summary(results: list[Result], latencies: list[float], workers: int, cores: 
                 f"{bare:.3f} ms/judgment (user+sys, same run): ratio {runner / bare:.2f} "
                 "(target <= 2.0)"
             )
-        one, many = (
-            median("runner", latency, "per_second"),
-            median("runner-workers", latency, "per_second"),
-        )
         if one is not None and many is not None:
             print(
                 f"{where}: runner throughput --workers 1 {one:,.0f}/s, --workers {workers} "
