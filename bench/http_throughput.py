@@ -9,7 +9,10 @@ as a ratio of that limit and the client's CPU milliseconds per judgment
 
 - ``raw-aiohttp``: a minimal aiohttp loop, the ceiling of this machine;
 - ``openai-sdk`` / ``openai-aiohttp`` / ``anthropic-sdk``: our backends' ``complete``;
-- ``runner``: the whole pipeline (``run_judging``: prompt rendering, cache, store);
+- ``runner``: the whole pipeline (``run_judging``: prompt rendering, cache, store), over
+  distinct items (each copy's prompt numbered, so nothing is coalesced or cached);
+- ``runner-workers``: the same with ``--workers`` processes (default 2); its CPU is this
+  process's plus the workers' (``RUSAGE_CHILDREN``), start-up included;
 - ``threadpool``: FastChat ``gen_judgment.py``-style ``ThreadPoolExecutor`` of sync
   ``openai`` clients (FastChat 0.2.36 itself calls ``openai.ChatCompletion``, removed
   in openai 1.0, so it cannot run against a current SDK);
@@ -22,6 +25,11 @@ Usage::
     python bench/http_throughput.py --latency 0.1,0.25,1 --modes raw-aiohttp,runner
     python bench/http_throughput.py --concurrency 64 --latency 0.05 --modes openai-aiohttp
     python bench/http_throughput.py --pin --json bench/results/http_throughput.json
+    python bench/http_throughput.py --modes raw-aiohttp,runner,runner-workers --repeat 5
+
+It ends with the runner's client CPU per judgment against the bare aiohttp loop's, from
+the same run (medians of ``--repeat``; user + system CPU, which a shared machine blurs
+less than wall time), their ratio (target <= 2.0), and ``--workers 1`` against N.
 
 Client and server share the machine's cores, so on a small machine the ratio measures
 how little CPU a client path needs as much as how well it overlaps waiting. A Python
