@@ -9,7 +9,10 @@ as a ratio of that limit and the client's CPU milliseconds per judgment
 
 - ``raw-aiohttp``: a minimal aiohttp loop, the ceiling of this machine;
 - ``openai-sdk`` / ``openai-aiohttp`` / ``anthropic-sdk``: our backends' ``complete``;
-- ``runner``: the whole pipeline (``run_judging``: prompt rendering, cache, store);
+- ``runner``: the whole pipeline (``run_judging``: prompt rendering, cache, store), over
+  distinct items (each copy's prompt numbered, so nothing is coalesced or cached);
+- ``runner-workers``: the same with ``--workers`` processes (default 2); its CPU is this
+  process's plus the workers' (``RUSAGE_CHILDREN``), start-up included;
 - ``threadpool``: FastChat ``gen_judgment.py``-style ``ThreadPoolExecutor`` of sync
   ``openai`` clients (FastChat 0.2.36 itself calls ``openai.ChatCompletion``, removed
   in openai 1.0, so it cannot run against a current SDK);
@@ -22,6 +25,11 @@ Usage::
     python bench/http_throughput.py --latency 0.1,0.25,1 --modes raw-aiohttp,runner
     python bench/http_throughput.py --concurrency 64 --latency 0.05 --modes openai-aiohttp
     python bench/http_throughput.py --pin --json bench/results/http_throughput.json
+    python bench/http_throughput.py --modes raw-aiohttp,runner,runner-workers --repeat 5
+
+It ends with the runner's client CPU per judgment against the bare aiohttp loop's, from
+the same run (medians of ``--repeat``; user + system CPU, which a shared machine blurs
+less than wall time), their ratio (target <= 2.0), and ``--workers 1`` against N.
 
 Client and server share the machine's cores, so on a small machine the ratio measures
 how little CPU a client path needs as much as how well it overlaps waiting. A Python
@@ -38,6 +46,7 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -63,6 +72,7 @@ MODES = (
     "openai-aiohttp",
     "anthropic-sdk",
     "runner",
+    "runner-workers",
     "threadpool",
     "alpaca-eval",
 )
@@ -82,6 +92,8 @@ class Result:
     latency_s: float = 0.0
     cpu_bound: float = 0.0
     """Judgments per second one core allows at ``client_cpu_ms``."""
+    workers_cpu_ms: float = 0.0
+    """Of ``client_cpu_ms``, what the ``--workers`` processes spent (startup included)."""
     note: str = ""
 
 
@@ -90,6 +102,12 @@ def server_cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     ticks = os.sysconf("SC_CLK_TCK")
     return (int(fields[11]) + int(fields[12])) / ticks
+
+
+def children_cpu_seconds() -> float:
+    """User + system CPU seconds of this process's ended, waited-for children."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def sample_requests(n: int) -> tuple[PromptJudge, list[Task]]:
@@ -104,6 +122,17 @@ def sample_requests(n: int) -> tuple[PromptJudge, list[Task]]:
         sample += 1
     judge = preset_judge("smollm2", backend="llamacpp")  # only renders prompts
     return judge, tasks[:n]
+
+
+def distinct_items(n: int) -> list[PairItem]:
+    """``n`` pair items: the bundled sample pairs, each copy's prompt numbered, so every
+    request differs (no sample index, render cache or coalescing makes it cheaper)."""
+    items = [i for i in benchmarks.get("sample")().load() if isinstance(i, PairItem)]
+    return [
+        item.model_copy(update={"id": f"{item.id}-{k}", "prompt": f"{item.prompt} (#{k})"})
+        for k in range(n // len(items) + 1)
+        for item in items
+    ][:n]
 
 
 async def drive(n: int, concurrency: int, one: Callable[[int], Awaitable[object]]) -> None:
@@ -121,14 +150,17 @@ def measure(
     mode: str, n: int, args: argparse.Namespace, server: FaultServerProcess, run: Callable[[], Any]
 ) -> Result:
     limit = args.concurrency / args.latency
-    cpu0, srv0, t0 = (
+    cpu0, kids0, srv0, t0 = (
         time.process_time(),
+        children_cpu_seconds(),
         server_cpu_seconds(server.process.pid),
         time.perf_counter(),
     )
     note = run() or ""
     seconds = time.perf_counter() - t0
-    cpu = time.process_time() - cpu0
+    # user + sys of this process and of the worker processes it waited for (--workers)
+    kids = children_cpu_seconds() - kids0
+    cpu = time.process_time() - cpu0 + kids
     srv = server_cpu_seconds(server.process.pid) - srv0
     rate = n / seconds
     return Result(
@@ -142,6 +174,7 @@ def measure(
         server_cpu_ms=round(srv / n * 1000, 3),
         latency_s=args.latency,
         cpu_bound=round(n / cpu, 1) if cpu > 0 else 0.0,
+        workers_cpu_ms=round(kids / n * 1000, 3),
         note=str(note),
     )
 
@@ -223,15 +256,14 @@ def run_mode(mode: str, args: argparse.Namespace, server: FaultServerProcess) ->
 
         return measure(mode, n, args, server, run)
 
-    if mode == "runner":
+    if mode in ("runner", "runner-workers"):
         import tempfile
 
         from judge.records import RunConfig
         from judge.run import RetryPolicy, run_judging
 
-        items = [i for i in benchmarks.get("sample")().load() if isinstance(i, PairItem)]
-        samples = max(1, round(n / (2 * len(items))))
-        total = samples * 2 * len(items)
+        items = distinct_items(max(1, n // 2))
+        total = 2 * len(items)
 
         runner_judge = preset_judge(  # built (and its SDK imported) untimed
             "smollm2",
@@ -242,17 +274,22 @@ def run_mode(mode: str, args: argparse.Namespace, server: FaultServerProcess) ->
             transport=args.runner_transport,
         )
 
+        workers = args.workers if mode == "runner-workers" else 1
+
         def run() -> str:
             with tempfile.TemporaryDirectory() as tmp:
                 result = run_judging(
-                    RunConfig(judge="smollm2", concurrency=args.concurrency, samples=samples),
+                    RunConfig(judge="smollm2", concurrency=args.concurrency, workers=workers),
                     output=tmp,
                     judge=runner_judge,
                     items=items,
                     retry=RetryPolicy(),
                 )
                 ok = result.manifest.counts.ok
-            return f"transport={args.runner_transport}; {ok} ok; cache + flushed store"
+            return (
+                f"workers={workers}; transport={args.runner_transport}; {ok} ok; "
+                "cache + flushed store"
+            )
 
         return measure(mode, total, args, server, run)
 
@@ -317,6 +354,48 @@ def run_mode(mode: str, args: argparse.Namespace, server: FaultServerProcess) ->
     raise SystemExit(f"unknown mode {mode!r}; choose from {', '.join(MODES)}")
 
 
+def summary(results: list[Result], latencies: list[float], workers: int, cores: int) -> None:
+    """The figures the runner is held to: client CPU per judgment against the bare loop
+    (medians of the repeats, in this run), and throughput with 1 worker against N."""
+
+    def median(mode: str, latency: float, field: str) -> float | None:
+        values = sorted(
+            getattr(r, field) for r in results if r.mode == mode and r.latency_s == latency
+        )
+        return values[len(values) // 2] if values else None
+
+    for latency in latencies:
+        where = f"{latency * 1000:.0f} ms"
+        runner, bare, one, many = (
+            median("runner", latency, "client_cpu_ms"),
+            median("raw-aiohttp", latency, "client_cpu_ms"),
+            median("runner", latency, "per_second"),
+            median("runner-workers", latency, "per_second"),
+        )
+        if runner is not None and bare is not None:
+            print(
+                f"\n{where}: runner client CPU {runner:.3f} ms/judgment, bare aiohttp loop "
+                f"{bare:.3f} ms/judgment (user+sys, same run): ratio {runner / bare:.2f} "
+                "(target <= 2.0)"
+            )
+        if one is not None and many is not None:
+            print(
+                f"{where}: runner throughput --workers 1 {one:,.0f}/s, --workers {workers} "
+                f"{many:,.0f}/s ({many / one:.2f}x; CPU ms/judgment "
+                f"{median('runner', latency, 'client_cpu_ms'):.3f} vs "
+                f"{median('runner-workers', latency, 'client_cpu_ms'):.3f}, parent + workers, "
+                f"of which workers {median('runner-workers', latency, 'workers_cpu_ms'):.3f} "
+                "with their ~1.2 s each of start-up imports)"
+            )
+            if cores <= 2:
+                print(
+                    f"  note: {cores} cores hold the server, the parent and {workers} workers; "
+                    "a second worker can only help while one core is idle, so here the "
+                    "figure shows the cost of the pipe and the extra process, not the gain a "
+                    "many-core machine driving vLLM gets"
+                )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--concurrency", type=int, default=256)
@@ -326,6 +405,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--requests", type=int, default=0, help="default: 20 x concurrency")
     parser.add_argument("--modes", default=",".join(MODES), help="comma-separated")
     parser.add_argument("--runner-transport", default="aiohttp", choices=("sdk", "aiohttp"))
+    parser.add_argument("--workers", type=int, default=2, help="processes of runner-workers")
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each mode (medians)")
     parser.add_argument(
         "--pin", action="store_true", help="server on the last core, client on the first"
     )
@@ -342,9 +423,9 @@ def main(argv: list[str] | None = None) -> None:
         for latency in latencies:
             args.latency = latency
             server.configure(latency=latency)
-            for mode in args.modes.split(","):
+            for mode in [m.strip() for _ in range(args.repeat) for m in args.modes.split(",")]:
                 server.reset()
-                result = run_mode(mode.strip(), args, server)
+                result = run_mode(mode, args, server)
                 if result is not None:
                     results.append(result)
                     print(
@@ -370,6 +451,7 @@ def main(argv: list[str] | None = None) -> None:
             f"| {r.ratio:.2f} | {r.client_cpu_ms:.2f} | {r.cpu_bound:,.0f} "
             f"| {r.server_cpu_ms:.2f} |"
         )
+    summary(results, latencies, args.workers, len(cores))
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         payload = {

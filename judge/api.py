@@ -82,8 +82,8 @@ def to_items(
     numbers in errors count from 1. Items without an ``id`` are numbered.
     """
     import pandas as pd
-    from benchmarks.mapping import MappingOptions, RowConverter, convert_rows
 
+    from benchmarks.mapping import MappingOptions, RowConverter, convert_rows
     from judge.formats import Where
 
     if isinstance(data, pd.DataFrame):

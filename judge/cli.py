@@ -174,6 +174,14 @@ def run(
         int | None, typer.Option(help="--executor ray: actors (model replicas) per backend")
     ] = None,
     actor_gpus: Annotated[float | None, typer.Option(help="--executor ray: GPUs per actor")] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            min=1,
+            help="processes sending an HTTP judge's requests (each its own event loop)",
+        ),
+    ] = 1,
 ) -> None:
     """Judge a benchmark (default: the bundled sample with the embedded SmolLM2 judge).
 
@@ -186,7 +194,7 @@ def run(
     from judge.summary import format_summary, summarize
 
     try:
-        config = _run_config(locals(), execution="batch" if batch else "live")
+        config = _run_config(locals(), execution="batch" if batch else "live", workers=workers)
         if dry_run:
             from judge.budget import format_estimate
             from judge.dry_run import estimate_run

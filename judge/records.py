@@ -336,6 +336,9 @@ class RunConfig(Record):
     execution: Literal["live", "batch"] = "live"
     """``live`` requests, or the provider's batch API (OpenAI Batch, Anthropic Message
     Batches: half price, results within hours; resumable by batch id)."""
+    workers: int = Field(default=1, ge=1)
+    """Processes that send a live run's requests (each its own event loop, sharing
+    ``concurrency``); the calling process alone writes the store and the cache."""
 
 
 class ExecutorInfo(Record):

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import random
 import subprocess
 import sys
 import time
@@ -22,21 +21,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 from judge.aio import run_sync
-from judge.backends.base import Backend, Completion, CompletionRequest
 from judge.benchmark import Benchmark, compare_items, file_sha256, items_hash, load_items
 from judge.cache import ResponseCache
+from judge.caller import Caller as Caller  # re-exported: judge.run was their home
+from judge.caller import RetryPolicy as RetryPolicy
+from judge.caller import collector_paused, progress_bar
 from judge.errors import (
-    BackendError,
     ConfigError,
     DataError,
-    FatalBackendError,
     JudgeError,
     StoreError,
     first_error,
 )
 from judge.factory import build_benchmark, build_judge
 from judge.hashing import sha256_json
-from judge.judges import CallResult, Judge, PromptJudge, Task, request_key
+from judge.judges import Judge, PromptJudge, Task
 from judge.prompts import preset_hash
 from judge.records import (
     ExecutorInfo,
@@ -62,25 +61,6 @@ if TYPE_CHECKING:
 
 AnyItem = PairItem | SingleItem
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Retries of retryable backend errors: exponential backoff with full jitter."""
-
-    max_retries: int = 8
-    base_delay: float = 0.5
-    max_delay: float = 60.0
-    empty_retries: int = 2
-    """Retries of an empty reply (no text, no probabilities); then it is an error
-    judgment, which a rerun asks again. Few: a model that answers nothing to a prompt
-    at temperature 0 will do it again."""
-
-    def delay(self, attempt: int, retry_after: float | None, rng: random.Random) -> float:
-        """Seconds to wait before retry ``attempt`` (1-based); honours ``Retry-After``."""
-        backoff = min(self.max_delay, self.base_delay * 2.0 ** (attempt - 1))
-        jittered = backoff * (0.5 + rng.random() / 2)
-        return max(jittered, float(retry_after)) if retry_after is not None else jittered
 
 
 @dataclass(repr=False)
@@ -127,129 +107,6 @@ def run_id_for(config: RunConfig, judge: Judge) -> str:
     }
     safe_judge = config.judge.replace("/", "_")
     return f"{config.benchmark}-{safe_judge}-{sha256_json(identity)[:8]}"
-
-
-class Caller:
-    """Reaches a backend through the cache, with bounded retries of retryable errors.
-
-    Identical requests (same :func:`request_key`) in flight at once are sent once: the
-    first caller sends it and every later one waits for its reply, or its failure
-    (:attr:`coalesced` counts the waits). An empty reply is a retryable failure
-    (:attr:`RetryPolicy.empty_retries`), never cached; after the retries it is an error.
-    """
-
-    def __init__(self, cache: ResponseCache | None, retry: RetryPolicy, seed: int) -> None:
-        self.cache = cache
-        self.retry = retry
-        self.rng = random.Random(seed)
-        self.requests_sent = 0
-        self.retries = 0
-        self.coalesced = 0
-        self.empty_replies = 0
-        self._in_flight: dict[str, asyncio.Future[Completion | BackendError]] = {}
-
-    async def __call__(
-        self, backend: Backend, requests: Sequence[CompletionRequest], samples: Sequence[int]
-    ) -> list[CallResult]:
-        keys = [request_key(backend, r, s) for r, s in zip(requests, samples, strict=True)]
-        results: list[CallResult | None] = [None] * len(requests)
-        pending: list[int] = []
-        followers: list[tuple[int, asyncio.Future[Completion | BackendError]]] = []
-        leading: dict[str, asyncio.Future[Completion | BackendError]] = {}
-        for i, key in enumerate(keys):
-            cached = self.cache.get(key) if self.cache is not None else None
-            if cached is not None:
-                results[i] = CallResult(cached, cache_hit=True, key=key)
-            elif (flight := self._in_flight.get(key)) is not None:
-                followers.append((i, flight))
-            else:
-                flight = asyncio.get_running_loop().create_future()
-                # A failure nobody waits for must not be logged as "never retrieved".
-                flight.add_done_callback(_consume)
-                self._in_flight[key] = leading[key] = flight
-                pending.append(i)
-        try:
-            await self._send(backend, requests, keys, pending, results)
-        except BaseException as exc:
-            for flight in leading.values():
-                if not flight.done():
-                    if isinstance(exc, Exception):
-                        flight.set_exception(exc)
-                    else:
-                        flight.cancel()
-            raise
-        finally:
-            for i in pending:
-                flight = leading[keys[i]]
-                del self._in_flight[keys[i]]
-                result = results[i]
-                if not flight.done() and result is not None:
-                    flight.set_result(result.result)
-        for i, flight in followers:
-            answer = await flight
-            self.coalesced += 1
-            results[i] = CallResult(answer, key=keys[i], coalesced=isinstance(answer, Completion))
-        return [r for r in results if r is not None]
-
-    async def _send(
-        self,
-        backend: Backend,
-        requests: Sequence[CompletionRequest],
-        keys: Sequence[str],
-        pending: list[int],
-        results: list[CallResult | None],
-    ) -> None:
-        """Send ``pending`` (indices into ``requests``), retrying, into ``results``."""
-        attempt = 0
-        empties: dict[int, int] = {}
-        while pending:
-            self.requests_sent += len(pending)
-            try:
-                answers = await backend.complete([requests[i] for i in pending])
-            except FatalBackendError:
-                raise
-            except BackendError as exc:  # a whole-batch failure
-                answers = [exc] * len(pending)
-            if len(answers) != len(pending):
-                raise StoreError(
-                    f"backend {backend.name!r} returned {len(answers)} results "
-                    f"for {len(pending)} requests"
-                )
-            retry_now: list[int] = []
-            wait = 0.0
-            for i, answer in zip(pending, answers, strict=True):
-                if isinstance(answer, Completion) and answer.empty:
-                    self.empty_replies += 1
-                    empties[i] = empties.get(i, 0) + 1
-                    if empties[i] <= self.retry.empty_retries:
-                        retry_now.append(i)
-                        wait = max(wait, self.retry.delay(empties[i], None, self.rng))
-                        continue
-                    answer = BackendError(
-                        f"empty reply from {backend.name!r} ({empties[i]} attempts): "
-                        "no text and no probabilities"
-                    )
-                if isinstance(answer, Completion):
-                    if self.cache is not None:
-                        self.cache.put(keys[i], answer)
-                    results[i] = CallResult(answer, key=keys[i])
-                elif isinstance(answer, FatalBackendError):
-                    raise answer
-                elif answer.retryable and attempt < self.retry.max_retries:
-                    retry_now.append(i)
-                    wait = max(wait, self.retry.delay(attempt + 1, answer.retry_after, self.rng))
-                else:
-                    results[i] = CallResult(answer, key=keys[i])
-            pending = retry_now
-            if pending:
-                attempt += 1
-                self.retries += len(pending)
-                await asyncio.sleep(wait)
-
-
-def _consume(future: asyncio.Future[Any]) -> None:
-    if not future.cancelled():
-        future.exception()
 
 
 def package_versions() -> dict[str, str]:
@@ -347,11 +204,17 @@ def _no_items(config: RunConfig, bench: Benchmark | None) -> ConfigError | DataE
     return ConfigError(f"benchmark {config.benchmark!r} yielded no items")
 
 
-def _preflight(judge: Judge, items: Sequence[AnyItem], config: RunConfig) -> None:
+def _preflight(
+    judge: Judge, items: Sequence[AnyItem], config: RunConfig, max_cost: float | None
+) -> None:
     """What can fail before a run starts fails here, before any folder is made."""
     judge.check_items(items)
     if config.execution == "batch" and not isinstance(judge, PromptJudge):
         raise ConfigError(f"batch execution needs a prompt judge; {judge.name!r} is not one")
+    if config.workers > 1:
+        from judge.workers import check_workers
+
+        check_workers(judge, max_cost=max_cost, execution=config.execution)
 
 
 async def _lock(lock: RunLock, *, wait: bool, poll_s: float = 0.2) -> None:
@@ -461,7 +324,7 @@ async def arun_judging(
     cache: ResponseCache | None = None
     lock: RunLock | None = None
     try:
-        _preflight(judge, loaded, config)
+        _preflight(judge, loaded, config, max_cost)
         store = RunStore(Path(output) / (run_name or run_id_for(config, judge)))
         if not store.path.exists():
             _prepare(judge, executor)  # a new run has work to do: build its backends first
@@ -469,23 +332,24 @@ async def arun_judging(
             cache = ResponseCache(cache_path or Path(output) / "cache.sqlite")
         lock = RunLock(store.path)
         await _lock(lock, wait=wait)
-        return await _run_locked(
-            config,
-            judge,
-            store,
-            cache,
-            loaded,
-            data_files=data_files,
-            everything=everything,
-            extend=extend,
-            argv=argv,
-            progress=progress,
-            retry=retry,
-            batch_poll_s=batch_poll_s,
-            started=started,
-            max_cost=max_cost,
-            executor=executor,
-        )
+        with collector_paused():  # the bookkeeping after the run makes objects too
+            return await _run_locked(
+                config,
+                judge,
+                store,
+                cache,
+                loaded,
+                data_files=data_files,
+                everything=everything,
+                extend=extend,
+                argv=argv,
+                progress=progress,
+                retry=retry,
+                batch_poll_s=batch_poll_s,
+                started=started,
+                max_cost=max_cost,
+                executor=executor,
+            )
     finally:
         await _close_quietly(judge.aclose())
         if executor is not None:
@@ -584,6 +448,20 @@ async def _run_locked(
             )
         elif executor is not None:
             new = await executor.execute(judge, pending, caller, store, config, progress)
+        elif config.workers > 1:
+            from judge.workers import execute_in_workers
+
+            new = await execute_in_workers(
+                judge,
+                pending,
+                store,
+                cache,
+                workers=config.workers,
+                concurrency=config.concurrency,
+                retry=retry or RetryPolicy(),
+                seed=config.seed,
+                progress=progress,
+            )
         else:
             new = await execute_tasks(judge, pending, caller, store, config, progress)
     except BaseException as exc:
@@ -673,13 +551,6 @@ async def execute_tasks(
     *,
     max_concurrency: int | None = None,
 ) -> list[Judgment]:
-    """Judge ``pending`` in this event loop, appending each judgment as it arrives.
-
-    At most ``min(config.concurrency, max_concurrency)`` chunks are in flight;
-    ``max_concurrency`` defaults to the judge's own bound (an executor whose backends
-    run elsewhere raises it).
-    """
-    from tqdm import tqdm
 
     batch = max(1, judge.batch_size)
     chunks = [pending[i : i + batch] for i in range(0, len(pending), batch)]
@@ -689,14 +560,7 @@ async def execute_tasks(
     for chunk in chunks:
         queue.put_nowait(chunk)
     made: list[Judgment] = []
-    bar = tqdm(
-        total=len(pending),
-        desc=f"judging ({judge.name})",
-        unit="judgment",
-        disable=not progress,
-        dynamic_ncols=True,
-        file=sys.stderr,
-    )
+    bar = progress_bar(len(pending), f"judging ({judge.name})", show=progress)
 
     async def worker() -> None:
         while True:
@@ -710,9 +574,10 @@ async def execute_tasks(
                 bar.update(1)
 
     try:
-        async with asyncio.TaskGroup() as group:
-            for _ in range(workers):
-                group.create_task(worker())
+        with collector_paused():
+            async with asyncio.TaskGroup() as group:
+                for _ in range(workers):
+                    group.create_task(worker())
     except* JudgeError as group:  # ours: raise it as itself, not as a group
         raise first_error(group) from None
     finally:

@@ -129,6 +129,34 @@ def _judge_cli(output: Path, url: str) -> list[str]:
     ]
 
 
+def start_run(
+    command: list[str], env: dict[str, str], store: RunStore, *, lines: int, timeout: float = 60
+) -> subprocess.Popen[str]:
+    """Start ``judge run``; return once ``lines`` judgments are stored (or it ended)."""
+    run = subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and run.poll() is None:
+        path = store.judgments_path
+        if path.exists() and path.read_bytes().count(b"\n") >= lines:
+            break
+        time.sleep(0.02)
+    return run
+
+
+def check_rerun_repeated_nothing(
+    store: RunStore,
+    server: FaultServerProcess,
+    finished: set[tuple[str, bool, int]],
+    before: dict[str, int],
+) -> None:
+    """After a killed run's rerun: every judgment once, and no stored one asked again."""
+    assert_finished_not_repeated(
+        store.path, finished, before, server.stats(), server.openai_url, 132
+    )
+
+
 def test_sigkill_then_rerun_repeats_no_finished_request(tmp_path: Path) -> None:
     server = spawn("--latency", "0.1", "--fault-rate", "0.1", "--retry-after", "0.05")
     try:
@@ -157,16 +185,8 @@ def test_two_processes_of_one_run_never_pay_twice(tmp_path: Path) -> None:
     try:
         env = {**os.environ, "OPENAI_API_KEY": "sk-test-two"}
         command = _judge_cli(tmp_path, server.openai_url)
-        first = subprocess.Popen(
-            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
-        )
         store = RunStore(tmp_path / "killed")
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and first.poll() is None:
-            path = store.judgments_path
-            if path.exists() and path.read_bytes().count(b"\n") >= 4:
-                break
-            time.sleep(0.02)
+        first = start_run(command, env, store, lines=4)
         assert first.poll() is None, "the first run ended before the second started"
 
         started = time.monotonic()

@@ -501,6 +501,15 @@ class HTTPBackend(Backend, Generic[ClientT]):
     def _secrets(self) -> tuple[str, ...]:
         return (self._api_key,)
 
+    def __getstate__(self) -> dict[str, Any]:
+        """The backend without its live clients, for a ``--workers`` process (which
+        makes its own in its own event loop)."""
+        state = dict(self.__dict__)
+        for name in ("_client", "_session", "_loop"):
+            if name in state:
+                state[name] = None
+        return state
+
     def _bind_loop(self) -> None:
         """Forget the clients made in another event loop (a client is bound to its loop)."""
         loop = asyncio.get_running_loop()
