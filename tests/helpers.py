@@ -64,6 +64,35 @@ class ScriptedBackend(Backend):
         return out
 
 
+def tiny_reward_model(folder: Path) -> Path:
+    """Save a 2-layer random ``LlamaForSequenceClassification`` (one output) with
+    SmolLM2's tokenizer (read from the embedded GGUF) to ``folder``: a real reward model
+    in seconds, offline."""
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForSequenceClassification
+
+    from judge.backends.llamacpp import embedded_model_path
+
+    gguf = embedded_model_path()
+    tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=2048,
+        num_labels=1,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
+    LlamaForSequenceClassification(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
 def dequantize_gguf(source: Path, target: Path) -> Path:
     """Write ``source`` GGUF to ``target`` with every tensor dequantized to float32.
 
