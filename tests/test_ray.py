@@ -147,19 +147,14 @@ def test_a_reward_model_on_ray_gives_the_in_process_scores(
     """Each actor loads the reward model once and scores batches of texts the driver
     formats; the driver stores the judgments as in-process."""
     pytest.importorskip("transformers")
+    from judge.ray_executor import RayExecutor, RayOptions
+
     model = tiny_reward_model(tmp_path / "tiny-rm")
     args = {"model": str(model), "device": "cpu", "batch_size": 2}  # 4 batches of 2 pairs
     config = RunConfig(judge="reward", judge_args=args, limit=4, use_cache=False)
     local = run_judging(config, output=tmp_path, run_name="local")
-    command = _cli(
-        *("-b", "sample", "-j", "reward", "-n", "4", "--no-cache", "--quiet"),
-        *(arg for key, value in args.items() for arg in ("-J", f"{key}={value}")),
-        *("-o", str(tmp_path), "--name", "ray"),
-        *("--executor", "ray", "--ray-address", ray_cluster, "--actors", "2"),
-    )
-    out = subprocess.run(command, env=_env(), capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr[-2000:]
-    on_ray = RunStore(tmp_path / "ray")
+    executor = RayExecutor(RayOptions(actors=2))
+    on_ray = run_judging(config, output=tmp_path, run_name="ray", executor=executor).store
     _assert_same_judgments(on_ray, local.store)
     theirs = {(j.item_id, j.swapped): j.scores for j in local.store.judgments()}
     for j in on_ray.judgments():
