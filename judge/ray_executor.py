@@ -25,8 +25,9 @@ Failures: an actor that dies is restarted by Ray (``max_restarts``), its model l
 again. Its calls in flight are retried by Ray where that is safe, i.e. for in-process
 models (a repeat costs compute only); an HTTP call (a backend's, or a served reward
 model's) is not retried, as the provider may have answered (and billed) it: that task
-becomes an ``error`` judgment with the actor's message, which a rerun asks again. A pool with no live actor left
-answers every call with that error, so a run never waits on a dead cluster.
+becomes an ``error`` judgment with the actor's message, which a rerun asks again. A
+pool with no live actor left answers every call with that error, so a run never waits
+on a dead cluster.
 
 ``ray`` is imported only here, and this module only by ``--executor ray``.
 """
