@@ -1,16 +1,18 @@
 """Judging a run on a Ray cluster: ``judge run ... --executor ray``.
 
 What leaves the driver (the ``judge run`` process) is only the expensive part of a
-judgment: a backend's ``complete(requests)``. Each backend of the judge gets a pool of
-Ray actors; each actor holds one replica of the backend, built once from the backend's
-class and options, its model loaded once (llama.cpp, transformers, vLLM, or an HTTP
-client), and completes batches of requests. Everything else stays in the driver,
-unchanged from a local run: rendering the prompts, the response cache (looked up
-before anything is dispatched, so cached and already-stored tasks never reach an
-actor), coalescing, retries, the budget, parsing, and the run folder, of which the
-driver stays the only writer, appending each judgment as its reply arrives. So a
-killed driver loses nothing stored and a rerun resumes as any run does; the same
-requests give the same judgments as in-process (the request keys are the backend's).
+judgment: a backend's ``complete(requests)``, or a scoring judge's (the ``reward``
+judge's) ``score(units)``. Each backend of the judge, and each scorer, gets a pool of
+Ray actors; each actor holds one replica of it, built once from its class and options,
+its model loaded once (llama.cpp, transformers, vLLM, a reward model, or an HTTP
+client), and completes (scores) batches. Everything else stays in the driver,
+unchanged from a local run: rendering the prompts (a reward judge's texts), the
+response cache (looked up before anything is dispatched, so cached and already-stored
+tasks never reach an actor), coalescing, retries, the budget, parsing, and the run
+folder, of which the driver stays the only writer, appending each judgment as its
+reply arrives. So a killed driver loses nothing stored and a rerun resumes as any run
+does; the same requests give the same judgments as in-process (the request keys are
+the backend's, a scoring judge's the judge's own).
 
 Why plain Ray actors rather than Ray Data's actor pools (``map_batches`` with a
 callable class): a Ray Data pipeline is a static dataset flowing through the pool,
@@ -21,10 +23,11 @@ by that loop keeps those semantics as they are and costs one remote call per bat
 
 Failures: an actor that dies is restarted by Ray (``max_restarts``), its model loaded
 again. Its calls in flight are retried by Ray where that is safe, i.e. for in-process
-models (a repeat costs compute only); an HTTP backend's call is not retried, as the
-provider may have answered (and billed) it: that task becomes an ``error`` judgment
-with the actor's message, which a rerun asks again. A pool with no live actor left
-answers every call with that error, so a run never waits on a dead cluster.
+models (a repeat costs compute only); an HTTP call (a backend's, or a served reward
+model's) is not retried, as the provider may have answered (and billed) it: that task
+becomes an ``error`` judgment with the actor's message, which a rerun asks again. A
+pool with no live actor left answers every call with that error, so a run never waits
+on a dead cluster.
 
 ``ray`` is imported only here, and this module only by ``--executor ray``.
 """
@@ -50,6 +53,7 @@ from judge.errors import (
 from judge.executor import Executor
 from judge.judges import Judge, PromptJudge, Task
 from judge.records import ExecutorInfo, Judgment, Record, RunConfig, redact_url_credentials
+from judge.scoring import Scorer, ScoringJudge
 from judge.store import RunStore
 
 Reply = tuple[str, Any]
@@ -97,6 +101,17 @@ def backends_of(judge: Judge) -> list[Backend]:
     return []
 
 
+def scoring_judges_of(judge: Judge) -> list[ScoringJudge]:
+    """The judges that score responses through their own scorer (a jury: its members')."""
+    from judge.jury import Jury
+
+    if isinstance(judge, ScoringJudge):
+        return [judge]
+    if isinstance(judge, Jury):
+        return [s for _, member in judge.members for s in scoring_judges_of(member)]
+    return []
+
+
 def safe_to_retry(backend: Backend) -> bool:
     """Whether a call lost with its actor may be sent again without asking twice for
     something that may be billed: true for in-process models, false for HTTP backends."""
@@ -136,30 +151,40 @@ def check_address(address: str, timeout: float) -> None:
 # -- the actor ---------------------------------------------------------------------------
 
 
-class BackendReplica:
-    """A Ray actor's state: one replica of a backend, built once, its model loaded once."""
+class _Replica:
+    """A Ray actor's state: one replica of a backend or scorer, its model loaded once."""
 
-    def __init__(self, backend_class: type[Backend], options: dict[str, Any]) -> None:
-        self.backend = backend_class(**options)
+    def _prepare(self, spec: dict[str, JsonValue] | None) -> None:
+        raise NotImplementedError
 
-    def start(self, spec: dict[str, JsonValue]) -> dict[str, Any]:
-        """Load the model and check the replica is the driver's backend; where it runs."""
+    def start(self, spec: dict[str, JsonValue] | None = None) -> dict[str, Any]:
+        """Load the model (checking the replica is the driver's); where it runs."""
         import ray
 
         try:
-            if self.backend.spec() != spec:
-                raise ConfigError(
-                    f"the replica of backend {self.backend.name!r} differs from the driver's "
-                    f"({self.backend.spec()} != {spec}); is the same judge-harness installed "
-                    "on every node?"
-                )
-            self.backend.prepare()
+            self._prepare(spec)
         except JudgeError as exc:
             return {"error": _error_details(exc)}
         return {"pid": os.getpid(), "node": ray.get_runtime_context().get_node_id()}
 
     def pid(self) -> int:
         return os.getpid()
+
+
+class BackendReplica(_Replica):
+    """One replica of a backend, built once from its class and options."""
+
+    def __init__(self, backend_class: type[Backend], options: dict[str, Any]) -> None:
+        self.backend = backend_class(**options)
+
+    def _prepare(self, spec: dict[str, JsonValue] | None) -> None:
+        if self.backend.spec() != spec:
+            raise ConfigError(
+                f"the replica of backend {self.backend.name!r} differs from the driver's "
+                f"({self.backend.spec()} != {spec}); is the same judge-harness installed "
+                "on every node?"
+            )
+        self.backend.prepare()
 
     async def complete(self, requests: list[CompletionRequest]) -> list[Reply]:
         try:
@@ -170,6 +195,22 @@ class BackendReplica:
             ("ok", r) if isinstance(r, Completion) else ("error", _error_details(r))
             for r in results
         ]
+
+
+class ScorerReplica(_Replica):
+    """One replica of a scoring judge's scorer (a reward model: loaded once per actor)."""
+
+    def __init__(self, scorer_class: type[Scorer], options: dict[str, Any]) -> None:
+        self.scorer = scorer_class(**options)
+
+    def _prepare(self, spec: dict[str, JsonValue] | None) -> None:
+        self.scorer.prepare()
+
+    async def score(self, units: list[JsonValue]) -> Reply:
+        try:
+            return ("ok", await self.scorer.score(units))
+        except JudgeError as exc:  # a refusal that stops the run
+            return ("error", _error_details(exc))
 
 
 def _error_details(exc: JudgeError) -> dict[str, Any]:
@@ -204,45 +245,61 @@ def _start_error(details: dict[str, Any], where: str) -> JudgeError:
 
 
 class _Pool:
-    """The actors holding replicas of one backend; a call goes to the least busy one."""
+    """The actors holding replicas of one backend or scorer; a call goes to the least
+    busy one."""
 
-    def __init__(self, backend: Backend, handles: list[Any], pids: list[int], *, ray: Any) -> None:
-        self.backend = backend
+    def __init__(self, what: str, handles: list[Any], pids: list[int], *, ray: Any) -> None:
+        self.what = what
+        """What the actors hold, for messages: ``backend 'NAME'``, ``scorer 'NAME'``."""
         self.handles = handles
         self.pids = pids
         self.busy = [0] * len(handles)
         self.dead: set[int] = set()
         self.ray = ray
 
-    async def complete(
-        self, requests: Sequence[CompletionRequest]
-    ) -> list[Completion | BackendError]:
+    async def call(self, method: str, batch: list[Any]) -> Any:
+        """``method(batch)`` on the least busy live actor; a lost actor or a crash is a
+        :class:`BackendError` (the batch's error)."""
         live = [i for i in range(len(self.handles)) if i not in self.dead]
         if not live:
-            error = BackendError(
-                f"no live Ray actor is left for backend {self.backend.name!r} "
+            raise BackendError(
+                f"no live Ray actor is left for {self.what} "
                 "(they died and used up their restarts); run the same command again"
             )
-            return [error] * len(requests)
         index = min(live, key=lambda i: self.busy[i])
         self.busy[index] += 1
         try:
-            replies: list[Reply] = await self.handles[index].complete.remote(list(requests))
+            return await getattr(self.handles[index], method).remote(batch)
         except self.ray.exceptions.RayActorError as exc:
             # ActorUnavailableError: Ray is restarting it; ActorDiedError: gone for good.
             if isinstance(exc, self.ray.exceptions.ActorDiedError):
                 self.dead.add(index)
-            error = BackendError(
-                f"the Ray actor of backend {self.backend.name!r} was lost during the call "
+            raise BackendError(
+                f"the Ray actor of {self.what} was lost during the call "
                 f"({_first_line(exc)}); run the same command again to ask again"
-            )
-            return [error] * len(requests)
+            ) from None
         except self.ray.exceptions.RayTaskError as exc:  # a bug in the backend, not ours
-            error = BackendError(f"backend {self.backend.name!r} failed: {_first_line(exc)}")
-            return [error] * len(requests)
+            raise BackendError(f"{self.what} failed: {_first_line(exc)}") from None
         finally:
             self.busy[index] -= 1
+
+    async def complete(
+        self, requests: Sequence[CompletionRequest]
+    ) -> list[Completion | BackendError]:
+        try:
+            replies: list[Reply] = await self.call("complete", list(requests))
+        except BackendError as error:
+            return [error] * len(requests)
         return [value if kind == "ok" else _backend_error(value) for kind, value in replies]
+
+    async def score(self, units: Sequence[JsonValue]) -> list[float | str]:
+        try:
+            kind, value = await self.call("score", list(units))
+        except BackendError as error:
+            return [str(error)] * len(units)
+        if kind != "ok":
+            raise _backend_error(value)
+        return list(value)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -265,6 +322,21 @@ class _RemoteBackend:
         self, requests: Sequence[CompletionRequest]
     ) -> list[Completion | BackendError]:
         return await self._pool.complete(requests)
+
+
+class _RemoteScorer(Scorer):
+    """A scorer whose ``score`` runs on the pool (the judge formats its units here)."""
+
+    def __init__(self, scorer: Scorer, pool: _Pool) -> None:
+        self.name = scorer.name
+        self._scorer = scorer
+        self._pool = pool
+
+    def replica(self) -> tuple[type[Scorer], dict[str, Any]]:
+        return self._scorer.replica()
+
+    async def score(self, units: Sequence[JsonValue]) -> list[float | str]:
+        return await self._pool.score(units)
 
 
 class _RemoteCaller:
@@ -335,35 +407,44 @@ class RayExecutor(Executor):
         return ray
 
     def prepare(self, judge: Judge) -> None:
-        """Connect to (or start) Ray and start each backend's actors, loading their models."""
+        """Connect to (or start) Ray and start the actors of each backend and scorer,
+        loading their models."""
         backends = [b for b in backends_of(judge) if id(b) not in self._pools]
-        if not backends and not self._pools:
+        scorers = [j.scorer for j in scoring_judges_of(judge) if id(j.scorer) not in self._pools]
+        if not backends and not scorers and not self._pools:
             raise ConfigError(
-                f"judge {judge.name!r} computes its verdicts itself, not through a backend; "
-                "--executor ray runs backends on actors: run this judge without it"
+                f"judge {judge.name!r} calls neither a backend nor a scorer; "
+                "--executor ray runs those on actors: run this judge without it"
             )
-        if not backends:
+        if not backends and not scorers:
             return
+        replicas = [scorer.replica() for scorer in scorers]  # an in-memory model: refused
         ray = self._connect()
-        self._check_room(ray, len(backends))
-        started: list[tuple[Backend, list[Any], list[Any]]] = []
+        self._check_room(ray, len(backends) + len(scorers))
+        started: list[tuple[int, str, list[Any], list[Any]]] = []
         for backend in backends:
-            actor_class = ray.remote(BackendReplica).options(
-                num_cpus=self.options.actor_cpus,
-                num_gpus=self.options.actor_gpus,
-                max_restarts=self.options.max_restarts,
-                max_task_retries=self.options.max_restarts if safe_to_retry(backend) else 0,
-                max_concurrency=backend.max_concurrency or 1000,
+            handles = self._actors(
+                ray,
+                BackendReplica,
+                (type(backend), backend.options.model_dump()),
+                retry=safe_to_retry(backend),
+                concurrency=backend.max_concurrency or 1000,
             )
-            options = backend.options.model_dump()
-            handles = [
-                actor_class.remote(type(backend), options) for _ in range(self.options.actors)
-            ]
             starts = [h.start.remote(backend.spec()) for h in handles]
-            started.append((backend, handles, starts))
+            started.append((id(backend), f"backend {backend.name!r}", handles, starts))
+        for scorer, replica in zip(scorers, replicas, strict=True):
+            handles = self._actors(
+                ray,
+                ScorerReplica,
+                replica,
+                retry=scorer.retry_safe,
+                concurrency=scorer.max_concurrency,
+            )
+            starts = [h.start.remote() for h in handles]
+            started.append((id(scorer), f"scorer {scorer.name!r}", handles, starts))
         try:
-            for backend, handles, starts in started:
-                where = f"a Ray actor of backend {backend.name!r}"
+            for key, what, handles, starts in started:
+                where = f"a Ray actor of {what}"
                 try:
                     infos = ray.get(starts, timeout=self.options.start_timeout_s)
                 except ray.exceptions.RayError as exc:
@@ -372,28 +453,41 @@ class RayExecutor(Executor):
                     if "error" in info:
                         raise _start_error(info["error"], where)
                 pids = [int(info["pid"]) for info in infos]
-                self._pools[id(backend)] = _Pool(backend, handles, pids, ray=ray)
+                self._pools[key] = _Pool(what, handles, pids, ray=ray)
         except JudgeError:
-            for backend, handles, _ in started:  # none of them is of use now
-                self._pools.pop(id(backend), None)
+            for key, _, handles, _ in started:  # none of them is of use now
+                self._pools.pop(key, None)
                 for handle in handles:
                     ray.kill(handle, no_restart=True)
             raise
 
-    def _check_room(self, ray: Any, n_backends: int) -> None:
+    def _actors(
+        self, ray: Any, replica: type, args: tuple[Any, ...], *, retry: bool, concurrency: int
+    ) -> list[Any]:
+        """``--actors`` actors holding a replica each (``replica(*args)``)."""
+        actor_class = ray.remote(replica).options(
+            num_cpus=self.options.actor_cpus,
+            num_gpus=self.options.actor_gpus,
+            max_restarts=self.options.max_restarts,
+            max_task_retries=self.options.max_restarts if retry else 0,
+            max_concurrency=concurrency,
+        )
+        return [actor_class.remote(*args) for _ in range(self.options.actors)]
+
+    def _check_room(self, ray: Any, n_pools: int) -> None:
         """Refuse actors the cluster can never place (Ray would wait for them forever)."""
         resources = ray.cluster_resources()
         wanted = {
-            "CPU": self.options.actor_cpus * self.options.actors * n_backends,
-            "GPU": self.options.actor_gpus * self.options.actors * n_backends,
+            "CPU": self.options.actor_cpus * self.options.actors * n_pools,
+            "GPU": self.options.actor_gpus * self.options.actors * n_pools,
         }
         for kind, need in wanted.items():
             have = float(resources.get(kind, 0.0))
             if need > have + 1e-9:
                 raise ConfigError(
-                    f"{self.options.actors} actor(s) x {n_backends} backend(s) need {need:g} "
-                    f"{kind}s; the Ray cluster has {have:g}: lower --actors, --actor-gpus "
-                    "or the actors' CPUs"
+                    f"{self.options.actors} actor(s) x {n_pools} backend(s) or scorer(s) need "
+                    f"{need:g} {kind}s; the Ray cluster has {have:g}: lower --actors, "
+                    "--actor-gpus or the actors' CPUs"
                 )
 
     def info(self) -> ExecutorInfo:
@@ -424,16 +518,24 @@ class RayExecutor(Executor):
             for b in backends_of(judge)
             if id(b) in self._pools
         }
+        # A scoring judge formats its units here and scores them on its pool, for this run.
+        scoring = [(j, j.scorer) for j in scoring_judges_of(judge) if id(j.scorer) in self._pools]
+        for scoring_judge, scorer in scoring:
+            scoring_judge.scorer = _RemoteScorer(scorer, self._pools[id(scorer)])
         per_actor = judge.max_concurrency or config.concurrency
-        return await execute_tasks(
-            judge,
-            pending,
-            _RemoteCaller(caller, remotes),  # type: ignore[arg-type]  # a Caller in all but name
-            store,
-            config,
-            progress,
-            max_concurrency=per_actor * self.options.actors,
-        )
+        try:
+            return await execute_tasks(
+                judge,
+                pending,
+                _RemoteCaller(caller, remotes),  # type: ignore[arg-type]  # a Caller in all but name
+                store,
+                config,
+                progress,
+                max_concurrency=per_actor * self.options.actors,
+            )
+        finally:
+            for scoring_judge, scorer in scoring:
+                scoring_judge.scorer = scorer
 
     async def aclose(self) -> None:
         ray, self._ray = self._ray, None

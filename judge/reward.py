@@ -27,10 +27,8 @@ from pydantic import Field, JsonValue, ValidationError
 
 from judge.backends.local import import_transformers
 from judge.errors import ConfigError, validation_text
-from judge.hashing import sha256_json
-from judge.judges import Caller, Task
-from judge.records import Judgment, PairItem, Record, SingleItem
-from judge.scoring import ScoringJudge, conversation, responses_of
+from judge.records import PairItem, Record, SingleItem
+from judge.scoring import Scorer, ScoringJudge, conversation
 from judge.scoring import pair_fields as pair_fields
 
 
@@ -61,49 +59,52 @@ class RewardOptions(Record):
     """Never reach the hub."""
 
 
-class RewardJudge(ScoringJudge):
-    """A sequence-classification reward model scoring each response once."""
+class RewardModel(Scorer):
+    """The reward judge's compute: a sequence classifier scoring texts in batches (loaded
+    once per process; on a Ray actor, once per actor)."""
 
     def __init__(self, options: RewardOptions, *, model: Any = None, tokenizer: Any = None):
         self.options = options
         self.name = options.name
-        self.tie_margin = options.tie_margin
         self._model = model
         self._tokenizer = tokenizer
-        self._in_memory = model is not None
+        self.in_memory = model is not None
         self._device: Any = None
-        self._scores: dict[str, float] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
 
-    @classmethod
-    def from_model(cls, model: Any, tokenizer: Any, **options: Any) -> RewardJudge:
-        """Wrap a loaded model and tokenizer (tests, notebooks)."""
-        return cls(_options(options), model=model, tokenizer=tokenizer)
+    def replica(self) -> tuple[type[Scorer], dict[str, Any]]:
+        if self.in_memory:
+            raise ConfigError(
+                f"reward judge {self.name!r} wraps an in-memory model, which cannot be built "
+                "on another process: give it -J model=FOLDER_OR_HUB_ID"
+            )
+        return RewardModel, {"options": self.options}
 
-    def spec(self) -> dict[str, JsonValue]:
-        opts = self.options.model_dump(
-            mode="json", exclude={"batch_size", "device", "local_files_only", "name"}
-        )
-        if self._in_memory:
-            opts["model"] = f"<in memory {type(self._model).__name__}>"
-        return {"type": "reward", "name": self.name, **opts}
+    def prepare(self) -> None:
+        self._load()
 
-    @property
-    def batch_size(self) -> int:
-        return self.options.batch_size
+    def tokenizer(self) -> Any:
+        """The tokenizer alone (what formatting the texts needs; the model is not loaded)."""
+        with self._lock:
+            if self._tokenizer is None:
+                opts = self.options
+                if not opts.model and not opts.tokenizer:
+                    raise ConfigError("the reward judge needs a model: -J model=FOLDER_OR_HUB_ID")
+                try:
+                    self._tokenizer = import_transformers(
+                        torch=False
+                    ).AutoTokenizer.from_pretrained(
+                        opts.tokenizer or opts.model, **self._hub_kwargs()
+                    )
+                except OSError as exc:
+                    raise ConfigError(
+                        f"cannot load the tokenizer of {opts.model!r}: {exc}"
+                    ) from exc
+            if self._tokenizer.pad_token is None:
+                self._tokenizer.pad_token = self._tokenizer.eos_token
+            return self._tokenizer
 
-    @property
-    def max_concurrency(self) -> int | None:
-        return 1
-
-    # -- loading ---------------------------------------------------------------------
-
-    def _load(self) -> tuple[Any, Any]:
-        if self._model is not None and self._tokenizer is not None and self._device is not None:
-            return self._model, self._tokenizer
-        transformers = import_transformers(torch=False)
-        import torch
-
+    def _hub_kwargs(self) -> dict[str, Any]:
         opts = self.options
         kwargs: dict[str, Any] = {
             "trust_remote_code": opts.trust_remote_code,
@@ -111,15 +112,20 @@ class RewardJudge(ScoringJudge):
         }
         if opts.revision:
             kwargs["revision"] = opts.revision
-        if self._tokenizer is None:
-            if not opts.model and not opts.tokenizer:
-                raise ConfigError("the reward judge needs a model: -J model=FOLDER_OR_HUB_ID")
-            try:
-                self._tokenizer = transformers.AutoTokenizer.from_pretrained(
-                    opts.tokenizer or opts.model, **kwargs
-                )
-            except OSError as exc:
-                raise ConfigError(f"cannot load the tokenizer of {opts.model!r}: {exc}") from exc
+        return kwargs
+
+    def _load(self) -> tuple[Any, Any]:
+        with self._lock:
+            return self._load_locked()
+
+    def _load_locked(self) -> tuple[Any, Any]:
+        tok = self.tokenizer()
+        if self._model is not None and self._device is not None:
+            return self._model, tok
+        transformers = import_transformers(torch=False)
+        import torch
+
+        opts = self.options
         device = opts.device
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -132,7 +138,7 @@ class RewardJudge(ScoringJudge):
             )
             try:
                 self._model = transformers.AutoModelForSequenceClassification.from_pretrained(
-                    opts.model, dtype=dtype, **kwargs
+                    opts.model, dtype=dtype, **self._hub_kwargs()
                 )
             except OSError as exc:
                 raise ConfigError(f"cannot load reward model {opts.model!r}: {exc}") from exc
@@ -141,35 +147,23 @@ class RewardJudge(ScoringJudge):
             raise ConfigError(
                 f"reward model {opts.model!r} has {labels} outputs; a reward model has one"
             )
-        tok = self._tokenizer
-        if tok.pad_token is None:
-            tok.pad_token = tok.eos_token
         if getattr(self._model.config, "pad_token_id", None) is None:
             self._model.config.pad_token_id = tok.pad_token_id
         self._model = self._model.to(self._device).eval()
         return self._model, tok
 
-    # -- scoring ---------------------------------------------------------------------
-
-    def text(self, item: PairItem | SingleItem, response: str) -> str:
-        """The exact string scored for ``response``: the tokenizer's chat template over
-        the prompt's turns and the response as the assistant turn (plain text joined by a
-        blank line when the tokenizer defines no template)."""
-        _, tok = self._load()
-        chat = conversation(item, response)
-        if getattr(tok, "chat_template", None):
-            return str(tok.apply_chat_template(chat, tokenize=False))
-        return "\n\n".join(t["content"] for t in chat)
+    async def score(self, units: Sequence[JsonValue]) -> list[float | str]:
+        return list(await asyncio.to_thread(self.score_texts, [str(u) for u in units]))
 
     def score_texts(self, texts: Sequence[str]) -> list[float]:
         """Rewards of ``texts`` (batched; right padding, so each score equals the
         unpadded forward pass)."""
         import torch
 
-        model, tok = self._load()
-        chat = bool(getattr(tok, "chat_template", None))
         out: list[float] = []
         with self._lock, torch.inference_mode():
+            model, tok = self._load_locked()
+            chat = bool(getattr(tok, "chat_template", None))
             for start in range(0, len(texts), self.options.batch_size):
                 chunk = list(texts[start : start + self.options.batch_size])
                 tok.padding_side = "right"
@@ -185,22 +179,49 @@ class RewardJudge(ScoringJudge):
                 out.extend(float(x) for x in logits[:, 0].float().cpu())
         return out
 
-    def _score(self, pairs: Sequence[tuple[PairItem | SingleItem, str]]) -> list[float]:
-        texts = [self.text(item, response) for item, response in pairs]
-        keys = [sha256_json(t) for t in texts]
-        todo = sorted({k: t for k, t in zip(keys, texts, strict=True) if k not in self._scores})
-        by_key = dict(zip(keys, texts, strict=True))
-        if todo:
-            scores = self.score_texts([by_key[k] for k in todo])
-            self._scores.update(zip(todo, scores, strict=True))
-        return [self._scores[k] for k in keys]
 
-    async def evaluate(self, tasks: Sequence[Task], call: Caller) -> list[Judgment]:
-        return await asyncio.to_thread(self._evaluate, tasks)
+class RewardJudge(ScoringJudge):
+    """A sequence-classification reward model scoring each response once."""
 
-    def _evaluate(self, tasks: Sequence[Task]) -> list[Judgment]:
-        wanted = [(task.item, r) for task in tasks for r in responses_of(task.item)]
-        return self.judgments(tasks, self._score(wanted))
+    def __init__(self, options: RewardOptions, *, model: Any = None, tokenizer: Any = None):
+        self.options = options
+        self.model = RewardModel(options, model=model, tokenizer=tokenizer)
+        """The local model (its tokenizer formats the texts wherever they are scored)."""
+        super().__init__(options.name, options.tie_margin, self.model)
+
+    @classmethod
+    def from_model(cls, model: Any, tokenizer: Any, **options: Any) -> RewardJudge:
+        """Wrap a loaded model and tokenizer (tests, notebooks)."""
+        return cls(_options(options), model=model, tokenizer=tokenizer)
+
+    def spec(self) -> dict[str, JsonValue]:
+        opts = self.options.model_dump(
+            mode="json", exclude={"batch_size", "device", "local_files_only", "name"}
+        )
+        if self.model.in_memory:
+            opts["model"] = f"<in memory {type(self.model._model).__name__}>"
+        return {"type": "reward", "name": self.name, **opts}
+
+    @property
+    def batch_size(self) -> int:
+        return self.options.batch_size
+
+    @property
+    def max_concurrency(self) -> int | None:
+        return 1
+
+    def text(self, item: PairItem | SingleItem, response: str) -> str:
+        """The exact string scored for ``response``: the tokenizer's chat template over
+        the prompt's turns and the response as the assistant turn (plain text joined by a
+        blank line when the tokenizer defines no template)."""
+        tok = self.model.tokenizer()
+        chat = conversation(item, response)
+        if getattr(tok, "chat_template", None):
+            return str(tok.apply_chat_template(chat, tokenize=False))
+        return "\n\n".join(t["content"] for t in chat)
+
+    def unit(self, item: PairItem | SingleItem, response: str) -> JsonValue:
+        return self.text(item, response)
 
 
 def _options(params: dict[str, Any]) -> RewardOptions:

@@ -31,10 +31,8 @@ from typing import Any
 from pydantic import Field, JsonValue, ValidationError
 
 from judge.errors import BackendError, ConfigError, FatalBackendError, validation_text
-from judge.hashing import sha256_json
-from judge.judges import Caller, Task
-from judge.records import Judgment, PairItem, Record, SingleItem
-from judge.scoring import ScoringJudge, conversation, responses_of
+from judge.records import PairItem, Record, SingleItem
+from judge.scoring import Scorer, ScoringJudge, conversation
 
 
 class RewardHTTPOptions(Record):
@@ -67,12 +65,7 @@ class RewardHTTPJudge(ScoringJudge):
 
     def __init__(self, options: RewardHTTPOptions) -> None:
         self.options = options
-        self.name = options.name
-        self.tie_margin = options.tie_margin
-        self.url = options.base_url.rstrip("/") + "/" + options.endpoint.lstrip("/")
-        self._scores: dict[str, float] = {}
-        self._session: Any = None
-        self._token: str | None = None
+        super().__init__(options.name, options.tie_margin, RewardClient(options))
 
     def spec(self) -> dict[str, JsonValue]:
         opts = self.options.model_dump(
@@ -90,14 +83,6 @@ class RewardHTTPJudge(ScoringJudge):
     def max_concurrency(self) -> int | None:
         return 1  # one evaluate at a time; it runs ``concurrency`` requests itself
 
-    def prepare(self) -> None:
-        if self.options.api_key_env:
-            from judge.backends.http_common import resolve_api_key
-
-            self._token = resolve_api_key(
-                self.options.api_key_env, base_url=self.options.base_url, backend="reward"
-            )
-
     def body(self, item: PairItem | SingleItem, response: str) -> dict[str, Any]:
         """The request body that scores ``response`` to ``item``."""
         body: dict[str, Any] = {"messages": conversation(item, response)}
@@ -107,27 +92,49 @@ class RewardHTTPJudge(ScoringJudge):
             body["use_activation"] = False
         return body
 
-    async def evaluate(self, tasks: Sequence[Task], call: Caller) -> list[Judgment]:
-        bodies = [self.body(t.item, r) for t in tasks for r in responses_of(t.item)]
-        keys = [sha256_json(b) for b in bodies]
-        todo = {k: b for k, b in zip(keys, bodies, strict=True) if k not in self._scores}
-        limit = asyncio.Semaphore(self.options.concurrency)
-        errors: dict[str, str] = {}
+    def unit(self, item: PairItem | SingleItem, response: str) -> JsonValue:
+        return self.body(item, response)
 
-        async def one(key: str, body: dict[str, Any]) -> None:
+
+class RewardClient(Scorer):
+    """The served reward judge's compute: posts request bodies, ``concurrency`` at a
+    time (on a Ray actor, each actor its own client; a lost call is never sent again)."""
+
+    retry_safe = False  # the server may have answered (and billed) it
+
+    def __init__(self, options: RewardHTTPOptions) -> None:
+        self.options = options
+        self.name = options.name
+        self.url = options.base_url.rstrip("/") + "/" + options.endpoint.lstrip("/")
+        self._session: Any = None
+        self._token: str | None = None
+
+    def replica(self) -> tuple[type[Scorer], dict[str, Any]]:
+        return RewardClient, {"options": self.options}
+
+    def prepare(self) -> None:
+        if self.options.api_key_env:
+            from judge.backends.http_common import resolve_api_key
+
+            self._token = resolve_api_key(
+                self.options.api_key_env, base_url=self.options.base_url, backend="reward"
+            )
+
+    async def score(self, units: Sequence[JsonValue]) -> list[float | str]:
+        limit = asyncio.Semaphore(self.options.concurrency)
+
+        async def one(body: JsonValue) -> float | str:
             async with limit:
                 try:
-                    self._scores[key] = await self._post(body)
+                    return await self._post(body)
                 except FatalBackendError:
                     raise
                 except BackendError as exc:
-                    errors[key] = str(exc)
+                    return str(exc)
 
-        await asyncio.gather(*(one(k, b) for k, b in todo.items()))
-        scores: list[float | str] = [self._scores.get(k, errors.get(k, "")) for k in keys]
-        return self.judgments(tasks, scores)
+        return list(await asyncio.gather(*(one(u) for u in units)))
 
-    async def _post(self, body: dict[str, Any]) -> float:
+    async def _post(self, body: JsonValue) -> float:
         import aiohttp
 
         from judge.backends.http_common import status_error, transient_error

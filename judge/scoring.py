@@ -4,17 +4,26 @@ A pair's verdict comes from its two scores (:func:`pair_fields`): the sign of
 ``d = r_A - r_B`` (``tie`` within ``tie_margin``) and the Bradley-Terry probability
 ``P(A) = sigmoid(d)``. A response's score does not depend on the other response, so
 both presentation orders give the same judgment: position bias is 0 by construction.
+
+A scoring judge keeps what a judgment is (the units it scores, the cache of scores per
+unit, the verdicts) and hands the compute to its :class:`Scorer` (a reward model, a
+served model's client): the unit an executor may run elsewhere, as it runs backends
+(:mod:`judge.ray_executor` builds one scorer per Ray actor from :meth:`Scorer.replica`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
+from pydantic import JsonValue
+
 from judge.hashing import sha256_json
-from judge.judges import Judge, Task
+from judge.judges import Caller, Judge, Task
 from judge.records import Judgment, PairItem, SingleItem, Verdict
 
 
@@ -53,12 +62,78 @@ def responses_of(item: PairItem | SingleItem) -> list[str]:
     return [item.response_a, item.response_b] if isinstance(item, PairItem) else [item.response]
 
 
+class Scorer(ABC):
+    """The compute of a scoring judge: scores units (a reward model's texts, a served
+    model's request bodies), each alone. Built from :meth:`replica` in another process
+    (a Ray actor), prepared once there, it scores what the driver's judge sends it."""
+
+    name: str
+    """The judge's name (for messages)."""
+    retry_safe: bool = True
+    """Whether a call lost with its process may be sent again (false where a provider
+    may have answered, and billed, it)."""
+    max_concurrency: int = 1
+    """Calls one scorer serves at once."""
+
+    @abstractmethod
+    def replica(self) -> tuple[type[Scorer], dict[str, Any]]:
+        """The class and keyword arguments that build an equal scorer elsewhere (a
+        :class:`~judge.errors.ConfigError` when it cannot be rebuilt, e.g. an in-memory
+        model)."""
+
+    def prepare(self) -> None:  # noqa: B027 - optional hook
+        """Load what scoring needs (the model), once."""
+
+    @abstractmethod
+    async def score(self, units: Sequence[JsonValue]) -> list[float | str]:
+        """A score per unit, or the error message that kept it unscored; a
+        :class:`~judge.errors.FatalBackendError` stops the run."""
+
+    async def aclose(self) -> None:  # noqa: B027 - optional hook
+        """Release clients."""
+
+
 class ScoringJudge(Judge):
     """A judge that scores each response once, alone (reward models, local or served):
     the pair verdict comes from the two scores (:func:`pair_fields`), so both
-    presentation orders give the same judgment."""
+    presentation orders give the same judgment. Each distinct unit is scored once per
+    session (the two orders of a pair share their scores)."""
 
-    tie_margin: float = 0.0
+    def __init__(self, name: str, tie_margin: float, scorer: Scorer) -> None:
+        self.name = name
+        self.tie_margin = tie_margin
+        self.scorer = scorer
+        """Where the units are scored (an executor may point it elsewhere for a run)."""
+        self._scores: dict[str, float] = {}
+
+    @abstractmethod
+    def unit(self, item: PairItem | SingleItem, response: str) -> JsonValue:
+        """What the scorer scores for ``response`` to ``item``."""
+
+    def prepare(self) -> None:
+        self.scorer.prepare()
+
+    async def evaluate(self, tasks: Sequence[Task], call: Caller) -> list[Judgment]:
+        def units() -> list[JsonValue]:  # a tokenizer's chat template may load it: a thread
+            return [self.unit(t.item, r) for t in tasks for r in responses_of(t.item)]
+
+        wanted = await asyncio.to_thread(units)
+        keys = [sha256_json(u) for u in wanted]
+        todo = dict(sorted({k: u for k, u in zip(keys, wanted, strict=True)}.items()))
+        for key in self._scores.keys() & todo.keys():
+            del todo[key]
+        errors: dict[str, str] = {}
+        if todo:
+            scores = await self.scorer.score(list(todo.values()))
+            for key, score in zip(todo, scores, strict=True):
+                if isinstance(score, str):
+                    errors[key] = score
+                else:
+                    self._scores[key] = score
+        return self.judgments(tasks, [self._scores.get(k, errors.get(k, "")) for k in keys])
+
+    async def aclose(self) -> None:
+        await self.scorer.aclose()
 
     def request_key(self, task: Task) -> str:
         item = task.item

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from judge.backends.base import Backend, BackendOptions, Completion, CompletionRequest
 from judge.errors import BackendError, FatalBackendError
@@ -62,6 +62,42 @@ class ScriptedBackend(Backend):
                 )
             )
         return out
+
+
+def tiny_reward_model(folder: Path) -> Path:
+    """Save a 2-layer random ``LlamaForSequenceClassification`` (one output) with
+    SmolLM2's tokenizer (read from the embedded GGUF) to ``folder``: a real reward model
+    in seconds, offline."""
+    import torch
+    from transformers import AutoTokenizer, LlamaForSequenceClassification
+
+    from judge.backends.llamacpp import embedded_model_path
+
+    gguf = embedded_model_path()
+    tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    torch.manual_seed(0)
+    model = LlamaForSequenceClassification(tiny_llama_config(tokenizer, num_labels=1))
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def tiny_llama_config(tokenizer: Any, **extra: Any) -> Any:
+    """A 2-layer Llama config sized for ``tokenizer`` (tiny random models, offline)."""
+    from transformers import LlamaConfig
+
+    return LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=2048,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        **extra,
+    )
 
 
 def dequantize_gguf(source: Path, target: Path) -> Path:

@@ -33,7 +33,7 @@ from judge.prompts import load_preset
 from judge.records import Judgment, Message, PairItem, SingleItem
 from judge.registry import benchmarks
 from judge.truncation import MARKER, count_prompt_tokens
-from tests.helpers import dequantize_gguf
+from tests.helpers import dequantize_gguf, tiny_llama_config
 
 
 async def direct(
@@ -107,21 +107,11 @@ def lmeval_hf(hf_gguf: TransformersBackend) -> LmEvalBackend:
 def tiny(hf_gguf: TransformersBackend) -> TransformersBackend:
     """A 2-layer random Llama with SmolLM2's tokenizer (and chat template), no download."""
     import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from transformers import LlamaForCausalLM
 
     torch.manual_seed(0)
     tokenizer = hf_gguf.tokenizer
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=2048,
-        pad_token_id=tokenizer.pad_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-    )
+    config = tiny_llama_config(tokenizer)
     return TransformersBackend.from_model(LlamaForCausalLM(config), tokenizer, batch_size=4)
 
 

@@ -6,6 +6,8 @@ teardown shuts it down, and a check at the end finds no Ray process left.
 
 - The embedded llama.cpp judge on 2 actors gives the in-process run's judgments
   (verdicts equal, probabilities within 1e-6); a cached run dispatches nothing.
+- A reward model (the ``reward`` judge, a tiny random sequence classifier) on 2 actors,
+  through ``judge run --executor ray``, gives the in-process scores and verdicts.
 - A driver killed with SIGKILL mid-run, then rerun: nothing lost, nothing stored twice,
   no finished request asked again (counted on the fault server).
 - An actor killed mid-run: the run ends (never hangs), each lost call an error judgment
@@ -36,7 +38,7 @@ from judge.records import RunConfig
 from judge.run import RetryPolicy, run_judging
 from judge.store import RunStore
 from tests.fault_server import FaultServerProcess, spawn
-from tests.helpers import assert_finished_not_repeated, run_and_kill
+from tests.helpers import assert_finished_not_repeated, run_and_kill, tiny_reward_model
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST_RETRY = RetryPolicy(max_retries=3, base_delay=0.02, max_delay=0.2)
@@ -104,15 +106,7 @@ def test_ray_gives_the_in_process_judgments(ray_cluster: str, tmp_path: Path) ->
         config, output=tmp_path / "ray", executor=RayExecutor(RayOptions(actors=2))
     )
     assert ray_run.requested == local.requested == 8
-    mine = {(j.item_id, j.swapped): j for j in ray_run.store.judgments()}
-    theirs = {(j.item_id, j.swapped): j for j in local.store.judgments()}
-    assert mine.keys() == theirs.keys()
-    for key, j in mine.items():
-        assert j.status == theirs[key].status == "ok"
-        assert j.verdict == theirs[key].verdict and j.request_key == theirs[key].request_key
-        assert j.probabilities is not None and theirs[key].probabilities is not None
-        for choice, p in j.probabilities.items():
-            assert abs(p - theirs[key].probabilities[choice]) < 1e-6
+    _assert_same_judgments(ray_run.store, local.store)
     manifest = ray_run.manifest
     assert manifest.complete and manifest.executor.name == "ray"
     assert (manifest.executor.actors, manifest.executor.cpus) == (2, 2.0)
@@ -131,6 +125,45 @@ def test_ray_gives_the_in_process_judgments(ray_cluster: str, tmp_path: Path) ->
     # Stored tasks are not even planned: a rerun asks for nothing.
     rerun = run_judging(config, output=tmp_path / "ray", executor=RayExecutor())
     assert rerun.requested == 0 and rerun.manifest.complete
+
+
+def _assert_same_judgments(mine_store: RunStore, their_store: RunStore) -> None:
+    """Equal keys, statuses, verdicts and request keys; probabilities within 1e-6."""
+    mine = {(j.item_id, j.swapped): j for j in mine_store.judgments()}
+    theirs = {(j.item_id, j.swapped): j for j in their_store.judgments()}
+    assert mine.keys() == theirs.keys()
+    for key, j in mine.items():
+        assert j.status == theirs[key].status == "ok"
+        assert j.verdict == theirs[key].verdict and j.request_key == theirs[key].request_key
+        assert j.probabilities is not None and theirs[key].probabilities is not None
+        for choice, p in j.probabilities.items():
+            assert abs(p - theirs[key].probabilities[choice]) < 1e-6
+
+
+@pytest.mark.model  # a real (tiny, random) transformers model
+def test_a_reward_model_on_ray_gives_the_in_process_scores(
+    ray_cluster: str, tmp_path: Path
+) -> None:
+    """Each actor loads the reward model once and scores batches of texts the driver
+    formats; the driver stores the judgments as in-process."""
+    pytest.importorskip("transformers")
+    from judge.ray_executor import RayExecutor, RayOptions
+
+    model = tiny_reward_model(tmp_path / "tiny-rm")
+    args = {"model": str(model), "device": "cpu", "batch_size": 2}  # 4 batches of 2 pairs
+    config = RunConfig(judge="reward", judge_args=args, limit=4, use_cache=False)
+    local = run_judging(config, output=tmp_path, run_name="local")
+    executor = RayExecutor(RayOptions(actors=2))
+    on_ray = run_judging(config, output=tmp_path, run_name="ray", executor=executor).store
+    _assert_same_judgments(on_ray, local.store)
+    theirs = {(j.item_id, j.swapped): j.scores for j in local.store.judgments()}
+    for j in on_ray.judgments():
+        want = theirs[(j.item_id, j.swapped)]
+        assert j.scores is not None and want is not None
+        assert max(abs(a - b) for a, b in zip(j.scores, want, strict=True)) < 1e-5
+    manifest = on_ray.read_manifest()
+    assert manifest.complete and (manifest.executor.name, manifest.executor.actors) == ("ray", 2)
+    assert manifest.judge_hash == local.manifest.judge_hash
 
 
 # -- a killed driver -----------------------------------------------------------------------

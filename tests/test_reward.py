@@ -15,6 +15,7 @@ from judge.analysis.frame import load_frame
 from judge.cli import app
 from judge.records import PairItem
 from judge.reward import pair_fields, reward_judge
+from tests.helpers import tiny_reward_model
 from tests.reward_server import RewardServer
 
 pytest.importorskip("transformers")
@@ -24,29 +25,7 @@ torch = pytest.importorskip("torch")
 @pytest.fixture(scope="module")
 def reward_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 2-layer random LlamaForSequenceClassification with SmolLM2's tokenizer, saved."""
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForSequenceClassification
-
-    from judge.backends.local import embedded_model_path
-
-    gguf = embedded_model_path()
-    tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=2048,
-        num_labels=1,
-        pad_token_id=tokenizer.pad_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-    )
-    folder = tmp_path_factory.mktemp("reward") / "tiny-rm"
-    LlamaForSequenceClassification(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
+    return tiny_reward_model(tmp_path_factory.mktemp("reward") / "tiny-rm")
 
 
 def _manual(folder: Path, text: str) -> float:
