@@ -9,8 +9,9 @@ from typer.testing import CliRunner
 
 from judge.cli import app
 from judge.describe import JUDGE_OPTIONS, PromptJudgeOptions, describe, reference_markdown
+from judge.factory import jury_judge
 from judge.judges import PromptJudge
-from judge.jury import Jury, JuryOptions
+from judge.jury import JuryOptions
 from judge.registry import REGISTRIES
 
 REFERENCE = Path(__file__).parents[1] / "docs" / "reference.md"
@@ -77,7 +78,7 @@ def test_unknown_name_is_a_one_line_error() -> None:
 
 def test_option_models_match_what_the_judges_take() -> None:
     assert set(PromptJudgeOptions.model_fields) == {*PromptJudge.JUDGE_KEYS, "backend"}
-    taken = set(inspect.signature(Jury.from_params).parameters) - {"cls"}
+    taken = set(inspect.signature(jury_judge).parameters)
     assert set(JuryOptions.model_fields) == taken
     assert set(JUDGE_OPTIONS) == {
         e.name for e in REGISTRIES["judges"].entries() if e.source == "built-in"
