@@ -9,14 +9,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
-from benchmarks.mapping import (
+from judge.benchmark import AnyItem, Benchmark
+from judge.errors import ConfigError, DataError, MissingDependencyError
+from judge.formats import Where
+from judge_benchmarks.mapping import (
     MappingOptions,
     RowConverter,
     convert_rows,
 )
-from judge.benchmark import AnyItem, Benchmark
-from judge.errors import ConfigError, DataError, MissingDependencyError
-from judge.formats import Where
 
 
 class HFDatasetBenchmark(Benchmark):

@@ -13,14 +13,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from benchmarks.mapping import (
+from judge.benchmark import AnyItem, Benchmark
+from judge.errors import DataError
+from judge.formats import Where, table_rows
+from judge_benchmarks.mapping import (
     MappingOptions,
     RowConverter,
     convert_rows,
 )
-from judge.benchmark import AnyItem, Benchmark
-from judge.errors import DataError
-from judge.formats import Where, table_rows
 
 
 class TableBenchmark(Benchmark):

@@ -83,8 +83,8 @@ def to_items(
     """
     import pandas as pd
 
-    from benchmarks.mapping import MappingOptions, RowConverter, convert_rows
     from judge.formats import Where
+    from judge_benchmarks.mapping import MappingOptions, RowConverter, convert_rows
 
     if isinstance(data, pd.DataFrame):
         frame = data.astype(object).where(data.notna(), None)

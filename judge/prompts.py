@@ -143,7 +143,7 @@ class Preset(Record):
 
 def prompts_root() -> Traversable:
     """The installed ``prompts/`` folder."""
-    return files("prompts")
+    return files("judge_prompts")
 
 
 PRESET_GROUP = "judge_harness.presets"

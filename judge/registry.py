@@ -210,17 +210,17 @@ JUDGES: dict[str, str] = {
 }
 
 BENCHMARKS: dict[str, str] = {
-    "sample": "benchmarks.sample:SampleBenchmark",
-    "pandalm": "benchmarks.pandalm:PandaLMBenchmark",
-    "llmbar": "benchmarks.llmbar:LLMBarBenchmark",
-    "judgebench": "benchmarks.judgebench:JudgeBenchBenchmark",
-    "evalbiasbench": "benchmarks.evalbiasbench:EvalBiasBenchBenchmark",
-    "topical_chat": "benchmarks.topical_chat:TopicalChatBenchmark",
-    "table": "benchmarks.table:TableBenchmark",
-    "hf": "benchmarks.hf:HFDatasetBenchmark",
-    "alpaca_eval": "benchmarks.alpaca_eval:AlpacaEvalBenchmark",
-    "mt_bench": "benchmarks.mt_bench:MTBenchBenchmark",
-    "lm_eval": "benchmarks.lm_eval:LMEvalBenchmark",
+    "sample": "judge_benchmarks.sample:SampleBenchmark",
+    "pandalm": "judge_benchmarks.pandalm:PandaLMBenchmark",
+    "llmbar": "judge_benchmarks.llmbar:LLMBarBenchmark",
+    "judgebench": "judge_benchmarks.judgebench:JudgeBenchBenchmark",
+    "evalbiasbench": "judge_benchmarks.evalbiasbench:EvalBiasBenchBenchmark",
+    "topical_chat": "judge_benchmarks.topical_chat:TopicalChatBenchmark",
+    "table": "judge_benchmarks.table:TableBenchmark",
+    "hf": "judge_benchmarks.hf:HFDatasetBenchmark",
+    "alpaca_eval": "judge_benchmarks.alpaca_eval:AlpacaEvalBenchmark",
+    "mt_bench": "judge_benchmarks.mt_bench:MTBenchBenchmark",
+    "lm_eval": "judge_benchmarks.lm_eval:LMEvalBenchmark",
     "probe": "judge.probes.benchmark:ProbeBenchmark",
 }
 

@@ -188,3 +188,20 @@ def ask(backend: Backend, requests: Sequence[CompletionRequest]) -> list[Complet
             await backend.aclose()
 
     return asyncio.run(go())
+
+
+ALPACA_EVAL = Path(__file__).parents[1].parent / "shared" / "datasets" / "alpaca_eval_annotations"
+"""The shared AlpacaEval 2.0 item-level annotations (see its PROVENANCE.md)."""
+
+
+@pytest.fixture(scope="session")
+def alpaca_eval_runs(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """The eleven models' AlpacaEval annotations imported once, as run stores."""
+    from judge.importers import ImportRequest, run_import
+
+    files = sorted(ALPACA_EVAL.glob("results/*/weighted_alpaca_eval_gpt4_turbo/annotations.json"))
+    if not files:
+        pytest.skip("shared AlpacaEval annotations not found")
+    out = tmp_path_factory.mktemp("alpaca_eval_runs")
+    written = run_import("alpaca_eval", ImportRequest(sources=tuple(map(str, files))), output=out)
+    return [store.path for store, _ in written]

@@ -12,7 +12,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmarks.evalbiasbench import EvalBiasBenchBenchmark
 from judge.analysis import agreement, bias, ranking
 from judge.analysis.frame import POLICIES, build_frame, pair_frame
 from judge.analysis.leaderboard import leaderboard
@@ -27,6 +26,7 @@ from judge.records import (
     flip,
 )
 from judge.store import RunStore
+from judge_benchmarks.evalbiasbench import EvalBiasBenchBenchmark
 from tests.analysis_helpers import make_judgment
 
 DATA = Path(__file__).parents[1].parent / "shared" / "datasets"

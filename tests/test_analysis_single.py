@@ -11,11 +11,11 @@ import pytest
 from scipy import stats
 from sklearn.metrics import cohen_kappa_score
 
-from benchmarks.topical_chat import TopicalChatBenchmark
 from judge.analysis import single
 from judge.analysis.frame import build_frame
 from judge.analysis.summary import run_summary
 from judge.records import SingleItem
+from judge_benchmarks.topical_chat import TopicalChatBenchmark
 from tests.analysis_helpers import make_judgment
 
 DATA = Path(__file__).parents[1].parent / "shared" / "datasets"

@@ -24,7 +24,6 @@ from judge.analysis.controlled import (
 )
 from judge.analysis.frame import load_frame, pair_frame
 from judge.errors import DataError
-from judge.importers import ImportRequest, run_import
 
 DATA = Path(__file__).parents[1].parent / "shared" / "datasets" / "alpaca_eval_annotations"
 FILES = sorted(DATA.glob("results/*/weighted_alpaca_eval_gpt4_turbo/annotations.json"))
@@ -33,12 +32,10 @@ BASELINE = "gpt4_1106_preview"
 
 
 @pytest.fixture(scope="module")
-def ae_frame(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
+def ae_frame(alpaca_eval_runs: list[Path]) -> pd.DataFrame:
     if len(FILES) != 11:
         pytest.skip("shared AlpacaEval annotations not found")
-    out = tmp_path_factory.mktemp("ae")
-    written = run_import("alpaca_eval", ImportRequest(sources=tuple(map(str, FILES))), output=out)
-    return load_frame([store.path for store, _ in written])
+    return load_frame(alpaca_eval_runs)
 
 
 @pytest.fixture(scope="module")

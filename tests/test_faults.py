@@ -23,13 +23,13 @@ from typing import Any
 
 import pytest
 
-from benchmarks.pandalm import PandaLMBenchmark
 from judge.benchmark import load_items
 from judge.factory import preset_judge
 from judge.judges import PromptJudge, Task
 from judge.records import PairItem, RunConfig
 from judge.run import RetryPolicy, plan_tasks, run_judging
 from judge.store import RunLock, RunStore
+from judge_benchmarks.pandalm import PandaLMBenchmark
 from tests.fault_server import FAULT_KINDS, FaultServerProcess, fingerprint, spawn
 from tests.helpers import assert_finished_not_repeated, run_and_kill
 

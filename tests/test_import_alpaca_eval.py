@@ -16,7 +16,7 @@ from judge.alpaca_eval_import import AlpacaEvalImporter
 from judge.analysis.frame import load_frame, pair_frame
 from judge.analysis.winrate import HEAD_TO_HEAD, head_to_head
 from judge.errors import DataError
-from judge.importers import ImportRequest, run_import
+from judge.importers import ImportRequest
 
 DATA = Path(__file__).parents[1].parent / "shared" / "datasets" / "alpaca_eval_annotations"
 FILES = sorted(DATA.glob("results/*/weighted_alpaca_eval_gpt4_turbo/annotations.json"))
@@ -24,10 +24,8 @@ LEADERBOARD = DATA / "weighted_alpaca_eval_gpt4_turbo_leaderboard.csv"
 
 
 @pytest.fixture(scope="module")
-def imported(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
-    out = tmp_path_factory.mktemp("ae")
-    written = run_import("alpaca_eval", ImportRequest(sources=tuple(map(str, FILES))), output=out)
-    pairs = pair_frame(load_frame([store.path for store, _ in written]))
+def imported(alpaca_eval_runs: list[Path]) -> pd.DataFrame:
+    pairs = pair_frame(load_frame(alpaca_eval_runs))
     return head_to_head(pairs, by=("model_b",)).set_index("model_b")
 
 

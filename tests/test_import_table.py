@@ -25,7 +25,7 @@ DATA = Path(__file__).parents[1].parent / "shared" / "datasets"
 
 @pytest.fixture(scope="module")
 def sample_items() -> list[PairItem]:
-    from benchmarks.sample import SampleBenchmark
+    from judge_benchmarks.sample import SampleBenchmark
 
     return [i for i in load_items(SampleBenchmark()) if isinstance(i, PairItem)]
 
@@ -134,7 +134,7 @@ def test_lines_must_cover_every_item(tmp_path: Path, sample_items: list[PairItem
 
 
 def test_single_answer_scores_on_topical_chat(tmp_path: Path) -> None:
-    from benchmarks.topical_chat import TopicalChatBenchmark
+    from judge_benchmarks.topical_chat import TopicalChatBenchmark
 
     items = load_items(TopicalChatBenchmark(path=str(DATA / "topical_chat_usr")))
     path = tmp_path / "scores.csv"

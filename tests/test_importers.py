@@ -151,12 +151,12 @@ def test_imported_run_analyses_like_any_run(tmp_path: Path) -> None:
 def test_judgebench_published_accuracies_come_out_of_the_report(tmp_path: Path) -> None:
     """All seven judges: `judge import judgebench` + the report's net_vote column equal the
     figures in judgebench/PROVENANCE.md (read from the file, never copied here)."""
-    from benchmarks.judgebench import JudgeBenchBenchmark, provenance_accuracies
     from judge.analysis import bias
     from judge.analysis.frame import load_frame
     from judge.analysis.report import build_report, published_by_run
     from judge.benchmark import match_published
     from judge.importers import ImportRequest, run_import
+    from judge_benchmarks.judgebench import JudgeBenchBenchmark, provenance_accuracies
 
     published = provenance_accuracies((DATA / "judgebench" / "PROVENANCE.md").read_text())
     assert len(published) == 7

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.sample import SampleBenchmark
 from judge.benchmark import load_items
 from judge.errors import DataError
 from judge.formats import delimited_rows, jsonl_rows, table_rows
+from judge_benchmarks.sample import SampleBenchmark
 
 
 def test_limit_still_checks_every_row(tmp_path: Path) -> None:

@@ -20,7 +20,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from benchmarks.pandalm import PandaLMBenchmark
 from judge.errors import ConfigError
 from judge.judges import PromptJudge
 from judge.parsers import (
@@ -34,6 +33,7 @@ from judge.parsers import (
 from judge.prompts import load_preset
 from judge.records import PairItem, Verdict, flip
 from judge.registry import backends
+from judge_benchmarks.pandalm import PandaLMBenchmark
 
 DATA = Path(__file__).parents[1].parent / "shared" / "datasets"
 PANDALM = DATA / "pandalm"

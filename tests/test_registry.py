@@ -9,8 +9,8 @@ from judge.registry import Registry, backends, benchmarks, judges
 
 
 def test_builtins_resolve_lazily() -> None:
-    from benchmarks.sample import SampleBenchmark
     from judge.backends.llamacpp import LlamaCppBackend
+    from judge_benchmarks.sample import SampleBenchmark
 
     assert backends.get("llamacpp") is LlamaCppBackend
     assert benchmarks.get("sample") is SampleBenchmark

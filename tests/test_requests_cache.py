@@ -17,7 +17,6 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from benchmarks.pandalm import PandaLMBenchmark
 from judge.benchmark import load_items
 from judge.cache import FLUSH_SECONDS, ResponseCache
 from judge.factory import preset_judge
@@ -25,6 +24,7 @@ from judge.judges import Task
 from judge.records import Judgment, PairItem, RunConfig
 from judge.run import RetryPolicy, plan_tasks, run_judging
 from judge.store import RunStore
+from judge_benchmarks.pandalm import PandaLMBenchmark
 from tests.fault_server import FaultServerProcess, fingerprint, spawn
 
 DATA = Path(__file__).parents[1].parent / "shared" / "datasets"

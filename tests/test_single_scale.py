@@ -11,13 +11,13 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from benchmarks.topical_chat import SCALES, TopicalChatBenchmark
 from judge.analysis.frame import load_frame
 from judge.analysis.single import graded_items, leniency_table, score_correlations
 from judge.benchmark import load_items
 from judge.importers import ImportRequest, run_import
 from judge.records import SingleItem
 from judge.summary import format_summary, summarize
+from judge_benchmarks.topical_chat import SCALES, TopicalChatBenchmark
 
 FOLDER = Path(__file__).parents[1].parent / "shared" / "datasets" / "topical_chat_usr"
 
