@@ -12,7 +12,8 @@ from typing import Any, ClassVar
 from judge.benchmark import AnyItem, Benchmark
 from judge.errors import ConfigError, DataError, MissingDependencyError
 from judge.formats import Where
-from judge_benchmarks.mapping import (
+
+from .mapping import (
     MappingOptions,
     RowConverter,
     convert_rows,

@@ -36,7 +36,7 @@ class SampleBenchmark(Benchmark):
     def _path(self) -> Path:
         if self.options.path:
             return Path(self.options.path)
-        with as_file(files("judge_benchmarks") / "data" / "sample.jsonl") as path:
+        with as_file(files(__package__ or "judge_benchmarks") / "data" / "sample.jsonl") as path:
             return Path(path)
 
     def files(self) -> list[Path]:

@@ -16,7 +16,8 @@ from typing import Any, ClassVar, Literal
 from judge.benchmark import AnyItem, Benchmark
 from judge.errors import DataError
 from judge.formats import Where, table_rows
-from judge_benchmarks.mapping import (
+
+from .mapping import (
     MappingOptions,
     RowConverter,
     convert_rows,
