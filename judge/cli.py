@@ -193,45 +193,42 @@ def run(
     from judge.run import RetryPolicy, run_judging
     from judge.summary import format_summary, summarize
 
-    try:
-        config = _run_config(locals(), execution="batch" if batch else "live", workers=workers)
-        if dry_run:
-            from judge.budget import format_estimate
-            from judge.dry_run import estimate_run
+    config = _run_config(locals(), execution="batch" if batch else "live", workers=workers)
+    if dry_run:
+        from judge.budget import format_estimate
+        from judge.dry_run import estimate_run
 
-            est = estimate_run(config, output=output, run_name=name, tokenizer=tokenizer)
-            typer.echo(format_estimate(est))
-            return
-        if fresh_cache and not no_cache:
-            moved = move_aside(output / "cache.sqlite")
-            if moved is not None:
-                typer.echo(f"moved the response cache aside to {moved}", err=True)
-        result = run_judging(
-            config,
-            output=output,
-            run_name=name,
-            argv=tuple(sys.argv),
-            progress=not quiet,
-            retry=RetryPolicy(max_retries=max_retries),
-            batch_poll_s=poll,
-            wait=wait,
-            extend=extend,
-            max_cost=max_cost,
-            executor=_executor(
-                executor, batch=batch, address=ray_address, actors=actors, actor_gpus=actor_gpus
-            ),
+        est = estimate_run(config, output=output, run_name=name, tokenizer=tokenizer)
+        typer.echo(format_estimate(est))
+        return
+    if fresh_cache and not no_cache:
+        moved = move_aside(output / "cache.sqlite")
+        if moved is not None:
+            typer.echo(f"moved the response cache aside to {moved}", err=True)
+    result = run_judging(
+        config,
+        output=output,
+        run_name=name,
+        argv=tuple(sys.argv),
+        progress=not quiet,
+        retry=RetryPolicy(max_retries=max_retries),
+        batch_poll_s=poll,
+        wait=wait,
+        extend=extend,
+        max_cost=max_cost,
+        executor=_executor(
+            executor, batch=batch, address=ray_address, actors=actors, actor_gpus=actor_gpus
+        ),
+    )
+    typer.echo(format_summary(summarize(result.store, reconcile=config.reconcile)))
+    errors = [j for j in result.new_judgments if j.status == "error"]
+    if errors and not allow_errors:
+        raise IncompleteRunError(
+            f"{len(errors)} judgment(s) ended in an error (first: item "
+            f"{errors[0].item_id!r}: {' '.join(str(errors[0].error).split())[:300]}); "
+            "run the same command again to retry them, or pass --allow-errors to accept "
+            "the run as it is"
         )
-        typer.echo(format_summary(summarize(result.store, reconcile=config.reconcile)))
-        errors = [j for j in result.new_judgments if j.status == "error"]
-        if errors and not allow_errors:
-            raise IncompleteRunError(
-                f"{len(errors)} judgment(s) ended in an error (first: item "
-                f"{errors[0].item_id!r}: {' '.join(str(errors[0].error).split())[:300]}); "
-                "run the same command again to retry them, or pass --allow-errors to accept "
-                "the run as it is"
-            )
-    except JudgeError as exc:
-        _fail(exc)
 
 
 @app.command("list")
@@ -249,21 +246,18 @@ def list_plugins(
     `judge list KIND NAME` prints one plugin's options, as `judge describe NAME` does."""
     from judge.registry import REGISTRIES
 
-    try:
-        if name is not None:
-            from judge.describe import describe, format_text
+    if name is not None:
+        from judge.describe import describe, format_text
 
-            typer.echo(format_text(describe(name, kind)), nl=False)
-            return
-        kinds = [kind] if kind else list(REGISTRIES)
-        for k in kinds:
-            if k not in REGISTRIES:
-                raise ConfigError(f"unknown kind {k!r}; choose from {', '.join(REGISTRIES)}")
-            typer.secho(k, bold=True)
-            for entry in REGISTRIES[k].entries():
-                typer.echo(f"  {entry.name:<28} {entry.source:<28} {entry.target}")
-    except JudgeError as exc:
-        _fail(exc)
+        typer.echo(format_text(describe(name, kind)), nl=False)
+        return
+    kinds = [kind] if kind else list(REGISTRIES)
+    for k in kinds:
+        if k not in REGISTRIES:
+            raise ConfigError(f"unknown kind {k!r}; choose from {', '.join(REGISTRIES)}")
+        typer.secho(k, bold=True)
+        for entry in REGISTRIES[k].entries():
+            typer.echo(f"  {entry.name:<28} {entry.source:<28} {entry.target}")
 
 
 @app.command()
@@ -285,16 +279,13 @@ def describe(
     from judge.describe import describe as describe_plugin
     from judge.describe import format_markdown, format_text, reference_markdown
 
-    try:
-        if reference:
-            typer.echo(reference_markdown(), nl=False)
-            return
-        if name is None:
-            raise ConfigError("name a plugin (judge list shows them), or pass --reference")
-        docs = describe_plugin(name, kind)
-        typer.echo(format_markdown(docs) if markdown else format_text(docs), nl=False)
-    except JudgeError as exc:
-        _fail(exc)
+    if reference:
+        typer.echo(reference_markdown(), nl=False)
+        return
+    if name is None:
+        raise ConfigError("name a plugin (judge list shows them), or pass --reference")
+    docs = describe_plugin(name, kind)
+    typer.echo(format_markdown(docs) if markdown else format_text(docs), nl=False)
 
 
 @app.command()
@@ -306,16 +297,11 @@ def reparse(
     """Re-parse a run's stored replies (e.g. with a changed parser); no new request."""
     from judge.reparse import reparse_run
 
-    try:
-        changed, counts = reparse_run(
-            run_dir, parser=parser, overrides=parse_pairs(judge_param, "-J")
-        )
-        typer.echo(
-            f"reparsed {counts.total} judgments: {changed} changed; "
-            f"ok {counts.ok}, unparsed {counts.unparsed}, error {counts.error}"
-        )
-    except JudgeError as exc:
-        _fail(exc)
+    changed, counts = reparse_run(run_dir, parser=parser, overrides=parse_pairs(judge_param, "-J"))
+    typer.echo(
+        f"reparsed {counts.total} judgments: {changed} changed; "
+        f"ok {counts.ok}, unparsed {counts.unparsed}, error {counts.error}"
+    )
 
 
 def _executor(
@@ -416,26 +402,23 @@ def compare(
     from judge.compare import compare_outputs, format_comparison
     from judge.run import RetryPolicy
 
-    try:
-        config = _run_config(locals(), benchmark="compare")
-        result = compare_outputs(
-            outputs,
-            config=config,
-            output=output,
-            run_name=name,
-            argv=tuple(sys.argv),
-            progress=not quiet,
-            retry=RetryPolicy(),
-            strict=not lenient,
-            n_resamples=resamples,
-            questions=questions,
-            baseline=baseline,
-            difficulty=difficulty,
-            gamed=tuple(gamed or ()),
-        )
-        typer.echo(format_comparison(result))
-    except JudgeError as exc:
-        _fail(exc)
+    config = _run_config(locals(), benchmark="compare")
+    result = compare_outputs(
+        outputs,
+        config=config,
+        output=output,
+        run_name=name,
+        argv=tuple(sys.argv),
+        progress=not quiet,
+        retry=RetryPolicy(),
+        strict=not lenient,
+        n_resamples=resamples,
+        questions=questions,
+        baseline=baseline,
+        difficulty=difficulty,
+        gamed=tuple(gamed or ()),
+    )
+    typer.echo(format_comparison(result))
 
 
 @app.command()
@@ -472,31 +455,28 @@ def report(
     """Write a Markdown and HTML report: agreement, kappa, position and length bias, vs humans."""
     from judge.analysis.report import write_report
 
-    try:
-        if failures not in ("wrong", "exclude"):
-            raise ConfigError(f"--failures must be wrong or exclude, not {failures!r}")
-        own: dict[str, list[str]] = {}
-        for spec in self_model or []:
-            judge_name, sep, models = spec.partition("=")
-            if not sep or not judge_name or not models:
-                raise ConfigError(f"--self-model {spec!r}: expected JUDGE=MODEL[,MODEL]")
-            own.setdefault(judge_name, []).extend(m for m in models.split(",") if m)
-        target = out or runs[0] / "report"
-        paths = write_report(
-            runs,
-            target,
-            n_resamples=resamples,
-            confidence=confidence,
-            seed=seed,
-            failures=failures,  # type: ignore[arg-type]
-            datasets_dir=data_root,
-            viewer_url=viewer_url or None,
-            self_models=own,
-        )
-        for kind, path in paths.items():
-            typer.echo(f"{kind:<10} {path}")
-    except JudgeError as exc:
-        _fail(exc)
+    if failures not in ("wrong", "exclude"):
+        raise ConfigError(f"--failures must be wrong or exclude, not {failures!r}")
+    own: dict[str, list[str]] = {}
+    for spec in self_model or []:
+        judge_name, sep, models = spec.partition("=")
+        if not sep or not judge_name or not models:
+            raise ConfigError(f"--self-model {spec!r}: expected JUDGE=MODEL[,MODEL]")
+        own.setdefault(judge_name, []).extend(m for m in models.split(",") if m)
+    target = out or runs[0] / "report"
+    paths = write_report(
+        runs,
+        target,
+        n_resamples=resamples,
+        confidence=confidence,
+        seed=seed,
+        failures=failures,  # type: ignore[arg-type]
+        datasets_dir=data_root,
+        viewer_url=viewer_url or None,
+        self_models=own,
+    )
+    for kind, path in paths.items():
+        typer.echo(f"{kind:<10} {path}")
 
 
 ImportParams = Annotated[
@@ -543,43 +523,40 @@ def import_verdicts(
     """Import verdicts made elsewhere as runs, to analyse like any other (judge list importers)."""
     from judge.importers import ImportRequest, run_import
 
-    try:
-        options = parse_pairs(import_param, "-I")
-        if value_map:
-            mapping = {}
-            for pair in value_map:
-                value, sep, target = pair.rpartition("=")
-                if not sep:
-                    raise ConfigError(f"--map expects VALUE=A|B|tie|failed, got {pair!r}")
-                mapping[value] = target
-            options["map"] = {**options.get("map", {}), **mapping}
-        request = ImportRequest(
-            sources=tuple(sources or ()),
-            benchmark=benchmark,
-            benchmark_args=parse_pairs(benchmark_param, "-B"),
-            judge=judge_name,
-            data_root=data_root,
-            lenient=lenient,
+    options = parse_pairs(import_param, "-I")
+    if value_map:
+        mapping = {}
+        for pair in value_map:
+            value, sep, target = pair.rpartition("=")
+            if not sep:
+                raise ConfigError(f"--map expects VALUE=A|B|tie|failed, got {pair!r}")
+            mapping[value] = target
+        options["map"] = {**options.get("map", {}), **mapping}
+    request = ImportRequest(
+        sources=tuple(sources or ()),
+        benchmark=benchmark,
+        benchmark_args=parse_pairs(benchmark_param, "-B"),
+        judge=judge_name,
+        data_root=data_root,
+        lenient=lenient,
+    )
+    written = run_import(
+        importer,
+        request,
+        options=options,
+        output=output,
+        run_name=name,
+        overwrite=overwrite,
+        argv=tuple(sys.argv),
+    )
+    for store, run in written:
+        counts = store.read_manifest().counts
+        typer.echo(
+            f"imported {counts.total} judgments into {store.path} "
+            f"({counts.ok} ok, {counts.unparsed} unparsed, {counts.error} error)"
         )
-        written = run_import(
-            importer,
-            request,
-            options=options,
-            output=output,
-            run_name=name,
-            overwrite=overwrite,
-            argv=tuple(sys.argv),
-        )
-        for store, run in written:
-            counts = store.read_manifest().counts
-            typer.echo(
-                f"imported {counts.total} judgments into {store.path} "
-                f"({counts.ok} ok, {counts.unparsed} unparsed, {counts.error} error)"
-            )
-            for message in run.messages:
-                typer.echo(f"  {message}")
-    except JudgeError as exc:
-        _fail(exc)
+        for message in run.messages:
+            typer.echo(f"  {message}")
 
 
 # -- judge render: a self-contained block ------------------------------------------------
@@ -600,20 +577,17 @@ def render_prompt(
     """Print the exact prompt (and token ids) a judge's backend sends for an item, both orders."""
     from judge.render import format_rendered, render_item
 
-    try:
-        if not item:
-            raise ConfigError("--item is required (an item id of the benchmark)")
-        rendered = render_item(
-            judge,
-            benchmark,
-            item,
-            judge_args=parse_pairs(judge_param, "-J"),
-            benchmark_args=parse_pairs(benchmark_param, "-B"),
-            tokens=tokens,
-        )
-        typer.echo(format_rendered(rendered, as_json=as_json))
-    except JudgeError as exc:
-        _fail(exc)
+    if not item:
+        raise ConfigError("--item is required (an item id of the benchmark)")
+    rendered = render_item(
+        judge,
+        benchmark,
+        item,
+        judge_args=parse_pairs(judge_param, "-J"),
+        benchmark_args=parse_pairs(benchmark_param, "-B"),
+        tokens=tokens,
+    )
+    typer.echo(format_rendered(rendered, as_json=as_json))
 
 
 # -- judge probe (bias probes; docs/probes.md) ------------------------------------------
@@ -664,49 +638,46 @@ def probe(
     from judge.registry import perturbations
     from judge.run import RetryPolicy
 
-    try:
-        if target not in ("worse", "better", "A", "B"):
-            raise ConfigError(f"--target must be worse, better, A or B, not {target!r}")
-        config = _run_config(locals())
-        names = probes or perturbations.names()
-        options: dict[str, dict[str, Any]] = {name: {} for name in names}
-        for key, value in parse_pairs(probe_param, "-P").items():
-            name, dot, option = key.partition(".")
-            if not dot or name not in options:
-                raise ConfigError(
-                    f"-P expects NAME.key=value with NAME one of the probes run, got {key!r}"
-                )
-            options[name][option] = value
-        specs = [ProbeSpec(perturbation=name, args=options[name]) for name in names]
-        runs = run_probes(
-            config,
-            specs,
-            target=target,  # type: ignore[arg-type]  # checked above
-            output=output,
-            argv=tuple(sys.argv),
-            progress=not quiet,
-            retry=RetryPolicy(max_retries=max_retries),
-        )
-        frame = load_frame(runs.run_dirs)
-        table = probe_table(
-            frame,
-            load_probe_design(runs.run_dirs),
-            n_resamples=resamples,
-            confidence=confidence,
-            seed=seed,
-        )
-        typer.echo(f"unperturbed run  {runs.baseline}")
-        typer.echo(format_probe_table(table, confidence))
-        paths = write_report(
-            runs.run_dirs,
-            report_dir or runs.baseline / "probe-report",
-            n_resamples=resamples,
-            confidence=confidence,
-            seed=seed,
-        )
-        typer.echo(f"report           {paths['html']}")
-    except JudgeError as exc:
-        _fail(exc)
+    if target not in ("worse", "better", "A", "B"):
+        raise ConfigError(f"--target must be worse, better, A or B, not {target!r}")
+    config = _run_config(locals())
+    names = probes or perturbations.names()
+    options: dict[str, dict[str, Any]] = {name: {} for name in names}
+    for key, value in parse_pairs(probe_param, "-P").items():
+        name, dot, option = key.partition(".")
+        if not dot or name not in options:
+            raise ConfigError(
+                f"-P expects NAME.key=value with NAME one of the probes run, got {key!r}"
+            )
+        options[name][option] = value
+    specs = [ProbeSpec(perturbation=name, args=options[name]) for name in names]
+    runs = run_probes(
+        config,
+        specs,
+        target=target,  # type: ignore[arg-type]  # checked above
+        output=output,
+        argv=tuple(sys.argv),
+        progress=not quiet,
+        retry=RetryPolicy(max_retries=max_retries),
+    )
+    frame = load_frame(runs.run_dirs)
+    table = probe_table(
+        frame,
+        load_probe_design(runs.run_dirs),
+        n_resamples=resamples,
+        confidence=confidence,
+        seed=seed,
+    )
+    typer.echo(f"unperturbed run  {runs.baseline}")
+    typer.echo(format_probe_table(table, confidence))
+    paths = write_report(
+        runs.run_dirs,
+        report_dir or runs.baseline / "probe-report",
+        n_resamples=resamples,
+        confidence=confidence,
+        seed=seed,
+    )
+    typer.echo(f"report           {paths['html']}")
 
 
 # -- judge new-judge: a self-contained block ---------------------------------------------
@@ -722,13 +693,10 @@ def new_judge(
     """Write a commented starter preset (NAME.toml + templates) to use as -j ./NAME.toml."""
     from judge.starter import write_starter
 
-    try:
-        paths = write_starter(name, folder, kind=kind, force=force)  # type: ignore[arg-type]
-        for path in paths:
-            typer.echo(f"wrote {path}")
-        typer.echo(f"edit them, then try: judge render -j {paths[0]} -b BENCHMARK --item ID")
-    except JudgeError as exc:
-        _fail(exc)
+    paths = write_starter(name, folder, kind=kind, force=force)  # type: ignore[arg-type]
+    for path in paths:
+        typer.echo(f"wrote {path}")
+    typer.echo(f"edit them, then try: judge render -j {paths[0]} -b BENCHMARK --item ID")
 
 
 @app.command()
