@@ -10,16 +10,66 @@ formulas against the libraries on the same input.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import Any, Final
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, Final, TypedDict
 
 import numpy as np
 import pandas as pd
+
+from judge.errors import ConfigError, did_you_mean
 
 FloatArray = np.ndarray
 NAN: Final = float("nan")
 _CHUNK_ELEMENTS: Final = 1 << 23
 """Resample weights materialised at once (rows x items), to bound memory."""
+
+
+class Bootstrap(TypedDict, total=False):
+    """The bootstrap options of every analysis function that gives confidence intervals.
+
+    Passed as keywords (``agreement_table(pairs, n_resamples=200, seed=1)``); the names,
+    defaults and checks live here, in :func:`resampling`, for all of them.
+
+    - ``n_resamples``: resamples of the units (items, or prompts for the controlled win
+      rates); ``0`` gives no intervals (the ``_low`` / ``_high`` columns are NaN).
+      Default 1000, 200 for the GLM-based controlled win rates.
+    - ``confidence``: the two-sided level of the percentile intervals, in (0, 1); 0.95.
+    - ``seed``: the seed of the resampling, so a table is reproducible; 0.
+    """
+
+    n_resamples: int
+    confidence: float
+    seed: int
+
+
+def resampling(options: Mapping[str, Any], *, n_resamples: int = 1000) -> tuple[int, float, int]:
+    """``(n_resamples, confidence, seed)`` from a function's ``**bootstrap`` keywords.
+
+    Unknown keywords and values out of range are a :class:`ConfigError`, not a silent default.
+
+    >>> resampling({"seed": 3})
+    (1000, 0.95, 3)
+    >>> resampling({"n_resample": 5})
+    Traceback (most recent call last):
+    ...
+    judge.errors.ConfigError: unknown bootstrap option 'n_resample'; did you mean 'n_resamples'?
+    """
+    known = Bootstrap.__annotations__
+    for key in options:
+        if key not in known:
+            raise ConfigError(f"unknown bootstrap option {key!r}{did_you_mean(key, known)}")
+    n = options.get("n_resamples", n_resamples)
+    confidence = options.get("confidence", 0.95)
+    seed = options.get("seed", 0)
+    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 0:
+        raise ConfigError(f"n_resamples must be a whole number >= 0, not {n!r}")
+    if isinstance(confidence, bool) or not isinstance(confidence, float | int | np.floating):
+        raise ConfigError(f"confidence must be a number between 0 and 1, not {confidence!r}")
+    if not 0 < confidence < 1:
+        raise ConfigError(f"confidence must be between 0 and 1 (exclusive), not {confidence!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
+        raise ConfigError(f"seed must be a whole number, not {seed!r}")
+    return int(n), float(confidence), int(seed)
 
 
 def cluster_counts(unit: np.ndarray, code: np.ndarray, n_units: int, n_codes: int) -> np.ndarray:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import itertools
 import warnings
 from collections.abc import Sequence
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, Unpack
 
 import numpy as np
 import pandas as pd
@@ -40,6 +40,7 @@ from judge.analysis._pairs import (
     _vote_counts,
 )
 from judge.analysis._stats import (
+    Bootstrap,
     alpha_from_coincidences,
     bootstrap_sums,
     ci_columns,
@@ -48,6 +49,7 @@ from judge.analysis._stats import (
     kappa_from_confusion,
     kappa_weights,
     resampled_unit_sums,
+    resampling,
     safe_ratio,
     sum_by_unit,
 )
@@ -295,10 +297,8 @@ def agreement_table(
     *,
     by: Sequence[str] | str = ("run",),
     failures: Failures = "wrong",
-    n_resamples: int = 1000,
-    confidence: float = 0.95,
-    seed: int = 0,
     alpha: bool = True,
+    **bootstrap: Unpack[Bootstrap],
 ) -> pd.DataFrame:
     """Judge vs the human majority (or gold) label, one row per group of ``by``.
 
@@ -310,6 +310,7 @@ def agreement_table(
     ``alpha=False``), each with ``_low`` / ``_high`` bootstrap bounds over items (NaN
     when ``n_resamples=0``).
     """
+    n_resamples, confidence, seed = resampling(bootstrap)
     expect_frame(pairs, "pairs", "agreement_table")
     _check_failures(failures)
     by = _group_keys(by)
@@ -413,16 +414,14 @@ def confusion_table(pairs: pd.DataFrame, *, by: Sequence[str] | str = ("run",)) 
 
 def annotator_agreement(
     pairs: pd.DataFrame,
-    *,
-    n_resamples: int = 1000,
-    confidence: float = 0.95,
-    seed: int = 0,
+    **bootstrap: Unpack[Bootstrap],
 ) -> pd.DataFrame:
     """Pairwise agreement and Cohen's kappa between annotators, per benchmark.
 
     One row per (benchmark, annotator pair) over the items both voted on, with the
     figures of :data:`FIGURES` and bootstrap bounds.
     """
+    n_resamples, confidence, seed = resampling(bootstrap)
     expect_frame(pairs, "pairs", "annotator_agreement")
     rows = []
     for keys, items in _groups(_unique_items(pairs), ["benchmark"]):
@@ -487,9 +486,7 @@ def leave_one_out_table(
     pairs: pd.DataFrame,
     *,
     failures: Failures = "wrong",
-    n_resamples: int = 1000,
-    confidence: float = 0.95,
-    seed: int = 0,
+    **bootstrap: Unpack[Bootstrap],
 ) -> pd.DataFrame:
     """The human baseline beside each judge, computed the same way.
 
@@ -507,6 +504,7 @@ def leave_one_out_table(
     ``n`` is the mean number of items scored per reference. Benchmarks with fewer
     than two annotators have no rows.
     """
+    n_resamples, confidence, seed = resampling(bootstrap)
     expect_frame(pairs, "pairs", "leave_one_out_table")
     _check_failures(failures)
     options: dict[str, Any] = {
@@ -557,9 +555,7 @@ def compare_judges(
     run_b: str,
     *,
     failures: Failures = "wrong",
-    n_resamples: int = 1000,
-    confidence: float = 0.95,
-    seed: int = 0,
+    **bootstrap: Unpack[Bootstrap],
 ) -> dict[str, Any]:
     """Two runs on the same labelled pairs: paired bootstrap, exact McNemar, kappa.
 
@@ -571,6 +567,7 @@ def compare_judges(
     ``kappa`` / ``agreement`` between the two judges' verdicts on every common row
     (failures as their own class).
     """
+    n_resamples, confidence, seed = resampling(bootstrap)
     expect_frame(pairs, "pairs", "compare_judges")
     from scipy.stats import binomtest
 
@@ -629,11 +626,10 @@ def judge_comparisons(
     pairs: pd.DataFrame,
     *,
     failures: Failures = "wrong",
-    n_resamples: int = 1000,
-    confidence: float = 0.95,
-    seed: int = 0,
+    **bootstrap: Unpack[Bootstrap],
 ) -> pd.DataFrame:
     """:func:`compare_judges` for every pair of runs on the same benchmark."""
+    n_resamples, confidence, seed = resampling(bootstrap)
     expect_frame(pairs, "pairs", "judge_comparisons")
     rows = []
     for keys, group in _groups(pairs, ["benchmark"]):

@@ -19,7 +19,7 @@ from __future__ import annotations
 import itertools
 import warnings
 from collections.abc import Mapping, Sequence
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, Unpack
 
 import numpy as np
 import pandas as pd
@@ -32,12 +32,14 @@ from judge.analysis._pairs import (
     _vote_counts,
 )
 from judge.analysis._stats import (
+    Bootstrap,
     bootstrap_sums,
     ci_columns,
     item_units,
     kappa_from_confusion,
     kappa_weights,
     resampled_unit_sums,
+    resampling,
     safe_ratio,
 )
 from judge.analysis.agreement import Failures, agreement_table, cohen_kappa
@@ -94,15 +96,14 @@ def first_position_table(
     frame: pd.DataFrame,
     *,
     by: Sequence[str] = ("run",),
-    n_resamples: int = 1000,
-    confidence: float = 0.95,
-    seed: int = 0,
+    **bootstrap: Unpack[Bootstrap],
 ) -> pd.DataFrame:
     """P(judge picks the response shown first) over ok, non-tie judgments, per group.
 
     Columns: group keys, ``n_judgments``, ``n_ok``, ``n_unparsed``, ``n_error``,
     ``n_decided`` (ok and not a tie), ``tie_rate`` (of ok), ``p_prefer_first`` and bounds.
     """
+    n_resamples, confidence, seed = resampling(bootstrap)
     expect_frame(frame, "judgments", "first_position_table")
     rows = []
     for keys, group in _groups(rows_of_kind(frame, "pair"), list(by)):
@@ -191,10 +192,8 @@ def position_table(
     frame: pd.DataFrame,
     *,
     by: Sequence[str] = ("run",),
-    n_resamples: int = 1000,
-    confidence: float = 0.95,
-    seed: int = 0,
     pairs: pd.DataFrame | None = None,
+    **bootstrap: Unpack[Bootstrap],
 ) -> pd.DataFrame:
     """Consistency across orders, flip rate, kappa between orders and first-position rate.
 
@@ -203,6 +202,7 @@ def position_table(
     or error judgments), ``consistency``, ``flip_rate``, ``kappa_orders``,
     ``p_prefer_first`` (over every ok non-tie judgment), each with bounds.
     """
+    n_resamples, confidence, seed = resampling(bootstrap)
     expect_frame(frame, "judgments", "position_table")
     if pairs is None:
         pairs = pair_frame(frame)
@@ -271,13 +271,12 @@ def position_by_gap(
     *,
     gap: Literal["length", "quality"] = "length",
     by: Sequence[str] = ("run",),
-    n_resamples: int = 1000,
-    confidence: float = 0.95,
-    seed: int = 0,
     pairs: pd.DataFrame | None = None,
+    **bootstrap: Unpack[Bootstrap],
 ) -> pd.DataFrame:
     """:func:`position_table` per length-gap or quality-gap bin (column ``length_gap`` or
     ``quality_gap``; ``gap_measure`` says what measured the quality gap)."""
+    n_resamples, confidence, seed = resampling(bootstrap)
     expect_frame(frame, "judgments", "position_by_gap")
     if pairs is None:
         pairs = pair_frame(frame)
@@ -301,10 +300,8 @@ def policy_table(
     *,
     by: Sequence[str] = ("run",),
     failures: Failures = "wrong",
-    n_resamples: int = 1000,
-    confidence: float = 0.95,
-    seed: int = 0,
     pairs_by_policy: Mapping[Any, pd.DataFrame] | None = None,
+    **bootstrap: Unpack[Bootstrap],
 ) -> pd.DataFrame:
     """Agreement under each reconcile policy, with the share of tie verdicts it produces.
 
@@ -314,6 +311,7 @@ def policy_table(
     credits). ``pairs_by_policy`` (:func:`~judge.analysis.frame.pair_frames` of
     ``frame``) saves combining the orders again; its ``None`` key is skipped.
     """
+    n_resamples, confidence, seed = resampling(bootstrap)
     expect_frame(frame, "judgments", "policy_table")
     if pairs_by_policy is None:
         pairs_by_policy = pair_frames(frame, POLICIES)
@@ -382,9 +380,7 @@ def prefer_longer_table(
     frame: pd.DataFrame,
     *,
     by: Sequence[str] = ("run",),
-    n_resamples: int = 1000,
-    confidence: float = 0.95,
-    seed: int = 0,
+    **bootstrap: Unpack[Bootstrap],
 ) -> pd.DataFrame:
     """P(judge prefers the longer response) beside P(humans prefer it) on the same pairs.
 
@@ -394,6 +390,7 @@ def prefer_longer_table(
     ``p_judge_longer``, ``p_human_longer`` and ``excess`` (judge - humans); each with
     bounds; ``n_unparsed`` / ``n_error`` of the group's judgments.
     """
+    n_resamples, confidence, seed = resampling(bootstrap)
     expect_frame(frame, "judgments", "prefer_longer_table")
     rows = []
     for keys, group in _groups(rows_of_kind(frame, "pair"), list(by)):
@@ -433,13 +430,11 @@ def prefer_longer_table(
 
 def human_prefer_longer(
     pairs: pd.DataFrame,
-    *,
-    n_resamples: int = 1000,
-    confidence: float = 0.95,
-    seed: int = 0,
+    **bootstrap: Unpack[Bootstrap],
 ) -> dict[str, Any]:
     """P(the human label is the longer response), over the distinct items of ``pairs``
     whose label is not a tie and whose responses differ in length."""
+    n_resamples, confidence, seed = resampling(bootstrap)
     expect_frame(pairs, "pairs", "human_prefer_longer")
     items = _unique_items(pairs)
     label = verdict_codes(items["label"])
@@ -571,11 +566,10 @@ def bias_type_table(
     pairs: pd.DataFrame,
     *,
     failures: Failures = "wrong",
-    n_resamples: int = 1000,
-    confidence: float = 0.95,
-    seed: int = 0,
+    **bootstrap: Unpack[Bootstrap],
 ) -> pd.DataFrame:
     """Agreement per category (EvalBiasBench: per bias type), per run (without alpha)."""
+    n_resamples, confidence, seed = resampling(bootstrap)
     expect_frame(pairs, "pairs", "bias_type_table")
     return agreement_table(
         pairs,

@@ -23,12 +23,19 @@ row. Bootstrap CIs resample items.
 
 from __future__ import annotations
 
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, Unpack
 
 import numpy as np
 import pandas as pd
 
-from judge.analysis._stats import ci_columns, item_units, resampled_unit_sums, safe_ratio
+from judge.analysis._stats import (
+    Bootstrap,
+    ci_columns,
+    item_units,
+    resampled_unit_sums,
+    resampling,
+    safe_ratio,
+)
 from judge.analysis.frame import pair_frame, rows_of_kind
 from judge.errors import ConfigError
 
@@ -117,9 +124,7 @@ def calibration_table(
     *,
     n_bins: int = 10,
     levels: tuple[Level, ...] = LEVELS,
-    n_resamples: int = 1000,
-    confidence: float = 0.95,
-    seed: int = 0,
+    **bootstrap: Unpack[Bootstrap],
 ) -> pd.DataFrame:
     """ECE, Brier score, mean confidence and accuracy per run and level (module docstring).
 
@@ -130,6 +135,7 @@ def calibration_table(
     >>> table[["level", "n"]].values.tolist()[0]
     ['judgment', 373]
     """
+    n_resamples, confidence, seed = resampling(bootstrap)
     rows: list[dict[str, Any]] = []
     for level in levels:
         cast = forecasts(frame, level)

@@ -17,13 +17,20 @@ have no row. Bootstrap CIs resample items.
 
 from __future__ import annotations
 
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, Unpack
 
 import numpy as np
 import pandas as pd
 from scipy.stats import entropy
 
-from judge.analysis._stats import ci_columns, item_units, resampled_unit_sums, safe_ratio
+from judge.analysis._stats import (
+    Bootstrap,
+    ci_columns,
+    item_units,
+    resampled_unit_sums,
+    resampling,
+    safe_ratio,
+)
 from judge.analysis.frame import pair_frame, rows_of_kind
 from judge.errors import ConfigError
 
@@ -74,9 +81,7 @@ def consistency_table(
     frame: pd.DataFrame,
     *,
     levels: tuple[Level, ...] = LEVELS,
-    n_resamples: int = 1000,
-    confidence: float = 0.95,
-    seed: int = 0,
+    **bootstrap: Unpack[Bootstrap],
 ) -> pd.DataFrame:
     """Self-consistency and verdict entropy per run and level (module docstring).
 
@@ -85,6 +90,7 @@ def consistency_table(
     >>> table[["level", "samples"]].values.tolist()
     [['judgment', 3], ['pair', 3]]
     """
+    n_resamples, confidence, seed = resampling(bootstrap)
     rows: list[dict[str, Any]] = []
     for level in levels:
         units = sample_units(frame, level)

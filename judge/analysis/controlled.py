@@ -43,13 +43,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Unpack
 
 import numpy as np
 import pandas as pd
 
 from judge.analysis._pairs import _groups
-from judge.analysis._stats import ci_columns
+from judge.analysis._stats import Bootstrap, ci_columns, resampling
 from judge.analysis.frame import expect_frame
 from judge.analysis.winrate import preferences
 from judge.errors import DataError
@@ -300,9 +300,7 @@ def win_rates_three_ways(
     difficulty: pd.Series | None = None,
     gamed: Sequence[str] = (),
     gamed_weight: float = 0.2,
-    n_resamples: int = 200,
-    confidence: float = 0.95,
-    seed: int = 0,
+    **bootstrap: Unpack[Bootstrap],
 ) -> pd.DataFrame:
     """Discrete, probability-weighted and length-controlled win rates per model (module doc).
 
@@ -318,6 +316,7 @@ def win_rates_three_ways(
     ``difficulty_coef``, ``constant`` and ``glm_c`` (the chosen inverse penalty).
     Percentages (0-100). Sorted by LC win rate.
     """
+    n_resamples, confidence, seed = resampling(bootstrap, n_resamples=200)
     expect_frame(pairs, "pairs", "win_rates_three_ways")
     if gamed and baseline is None:
         raise DataError("gamed baselines need a baseline")
@@ -432,13 +431,11 @@ def common_baseline(pairs: pd.DataFrame) -> str | None:
 
 def leaderboard(
     pairs: pd.DataFrame,
-    *,
-    n_resamples: int = 200,
-    confidence: float = 0.95,
-    seed: int = 0,
+    **bootstrap: Unpack[Bootstrap],
 ) -> tuple[pd.DataFrame, str | None]:
     """:func:`win_rates_three_ways` per judge, against the common baseline where every
     pair has one (else a round robin), with ``lc_rank`` (:func:`rank_ranges` of LC)."""
+    n_resamples, confidence, seed = resampling(bootstrap, n_resamples=200)
     expect_frame(pairs, "pairs", "leaderboard")
     baseline = common_baseline(pairs)
     table = win_rates_three_ways(
@@ -490,9 +487,7 @@ def style_controlled(
     by: Sequence[str] = ("run",),
     covariates: Sequence[str] = STYLE_COVARIATES,
     l2: float = 1e-4,
-    n_resamples: int = 200,
-    confidence: float = 0.95,
-    seed: int = 0,
+    **bootstrap: Unpack[Bootstrap],
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Bradley-Terry with and without style covariates, per group.
 
@@ -503,6 +498,7 @@ def style_controlled(
     ranks and :func:`rank_ranges`, ``never_wins``; ``coefficients`` has ``covariate``,
     ``coef`` with bounds (log-odds per standard deviation of the covariate).
     """
+    n_resamples, confidence, seed = resampling(bootstrap, n_resamples=200)
     expect_frame(pairs, "pairs", "style_controlled")
 
     unknown = sorted(set(covariates) - set(STYLE_COVARIATES))
@@ -688,9 +684,7 @@ def system_level(
     pairs: pd.DataFrame,
     *,
     reference: str = HUMANS,
-    n_resamples: int = 200,
-    confidence: float = 0.95,
-    seed: int = 0,
+    **bootstrap: Unpack[Bootstrap],
 ) -> pd.DataFrame:
     """System-level agreement: per judge, the Spearman and Kendall correlation between its
     per-model win rates (mean preference over every pair the model is in) and those of
@@ -698,6 +692,7 @@ def system_level(
     with a percentile bootstrap interval over prompts (AlpacaEval's Spearman column;
     JuStRank's system-level view). Columns: ``judge``, ``reference``, ``n_models``,
     ``n_pairs``, ``spearman`` and ``kendall`` with bounds."""
+    n_resamples, confidence, seed = resampling(bootstrap, n_resamples=200)
     from scipy.stats import kendalltau, spearmanr
 
     rows = perspective(_with_humans(pairs) if reference == HUMANS else pairs)
@@ -764,15 +759,14 @@ def self_preference(
     judge: str,
     models: Sequence[str],
     reference: str = HUMANS,
-    n_resamples: int = 1000,
-    confidence: float = 0.95,
-    seed: int = 0,
+    **bootstrap: Unpack[Bootstrap],
 ) -> pd.DataFrame:
     """How much ``judge`` favours its own model (or family: ``models``): per model, its win
     rate under the judge and under ``reference`` (the human label or another judge) on the
     same pairs, and the difference with a paired bootstrap interval over prompts.
     Columns: ``model``, ``n``, ``judge_win_rate``, ``reference_win_rate``,
     ``favouritism`` (judge minus reference, percentage points) with bounds."""
+    n_resamples, confidence, seed = resampling(bootstrap)
     expect_frame(pairs, "pairs", "self_preference")
     rows = perspective(_with_humans(pairs) if reference == HUMANS else pairs)
     out = []

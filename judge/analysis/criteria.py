@@ -19,12 +19,12 @@ every figure.
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any, Final, Unpack
 
 import numpy as np
 import pandas as pd
 
-from judge.analysis._stats import bootstrap_ci
+from judge.analysis._stats import Bootstrap, bootstrap_ci, resampling
 from judge.analysis.frame import (
     CRITERION_PREFIX,
     HUMAN_CRITERION_PREFIX,
@@ -78,10 +78,7 @@ def criterion_items(frame: pd.DataFrame, criterion: str) -> pd.DataFrame:
 
 def criteria_table(
     frame: pd.DataFrame,
-    *,
-    n_resamples: int = 1000,
-    confidence: float = 0.95,
-    seed: int = 0,
+    **bootstrap: Unpack[Bootstrap],
 ) -> pd.DataFrame:
     """One row per ``(run, criterion)``.
 
@@ -100,6 +97,7 @@ def criteria_table(
     >>> table[["criterion", "n", "n_failed", "mean", "leniency", "exact_agreement"]].values.tolist()
     [['fluency', 2, 1, 3.0, -0.5, 0.5]]
     """
+    n_resamples, confidence, seed = resampling(bootstrap)
     rows: list[dict[str, Any]] = []
     for criterion in criteria_names(frame):
         items = criterion_items(frame, criterion)

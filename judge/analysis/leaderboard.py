@@ -6,13 +6,13 @@ above both (neither imports the other's tables).
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any, Final, Unpack
 
 import numpy as np
 import pandas as pd
 
 from judge.analysis._pairs import _human_matrix, _unique_items
-from judge.analysis._stats import safe_ratio
+from judge.analysis._stats import Bootstrap, resampling, safe_ratio
 from judge.analysis.agreement import Failures, agreement_table, leave_one_out_table
 from judge.analysis.bias import first_position_table, prefer_longer_table
 from judge.analysis.frame import (
@@ -69,10 +69,8 @@ def leaderboard(
     *,
     policy: str | None = None,
     failures: Failures = "wrong",
-    n_resamples: int = 1000,
-    confidence: float = 0.95,
-    seed: int = 0,
     pairs: pd.DataFrame | None = None,
+    **bootstrap: Unpack[Bootstrap],
 ) -> pd.DataFrame:
     """Judges ranked AlpacaEval-evaluator-table style, one row per run (plus ``humans``).
 
@@ -85,6 +83,7 @@ def leaderboard(
     1,000 judgments), ``n_judgments`` (humans: votes). Sorted per benchmark by
     ``human_agreement`` where the benchmark has it, else by ``accuracy``.
     """
+    n_resamples, confidence, seed = resampling(bootstrap)
     expect_frame(frame, "judgments", "leaderboard")
     if pairs is None:
         pairs = pair_frame(frame, policy)  # type: ignore[arg-type]
@@ -171,12 +170,11 @@ def human_reference_rows(
     pairs: pd.DataFrame,
     *,
     loo: pd.DataFrame | None = None,
-    n_resamples: int = 1000,
-    confidence: float = 0.95,
-    seed: int = 0,
+    **bootstrap: Unpack[Bootstrap],
 ) -> pd.DataFrame:
     """Leaderboard rows for the humans of each multi-annotator benchmark (leave-one-out
     agreement and kappa; per-vote P(prefer longer) and P(prefer first))."""
+    n_resamples, confidence, seed = resampling(bootstrap)
     if loo is None:
         loo = leave_one_out_table(pairs, n_resamples=n_resamples, confidence=confidence, seed=seed)
     if loo.empty:

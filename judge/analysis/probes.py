@@ -24,13 +24,20 @@ Per probe:
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any, Final, Unpack
 
 import numpy as np
 import pandas as pd
 from scipy.stats import binomtest
 
-from judge.analysis._stats import ci_columns, item_units, resampled_unit_sums, safe_ratio
+from judge.analysis._stats import (
+    Bootstrap,
+    ci_columns,
+    item_units,
+    resampled_unit_sums,
+    resampling,
+    safe_ratio,
+)
 from judge.analysis.frame import expect_frame
 from judge.errors import ConfigError
 
@@ -83,10 +90,7 @@ def paired_judgments(frame: pd.DataFrame, design: pd.DataFrame) -> pd.DataFrame:
 def probe_table(
     frame: pd.DataFrame,
     design: pd.DataFrame,
-    *,
-    n_resamples: int = 1000,
-    confidence: float = 0.95,
-    seed: int = 0,
+    **bootstrap: Unpack[Bootstrap],
 ) -> pd.DataFrame:
     """One row per probe and unperturbed run: the figures of the module docstring.
 
@@ -96,6 +100,7 @@ def probe_table(
     >>> bool(row["shift"] > 0.5 and row["shift_low"] > 0)
     True
     """
+    n_resamples, confidence, seed = resampling(bootstrap)
     expect_frame(frame, "judgments", "probe_table")
     paired = paired_judgments(frame, design)
     rows: list[dict[str, Any]] = []

@@ -11,13 +11,20 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
-from typing import Any, Final, NamedTuple
+from typing import Any, Final, NamedTuple, Unpack
 
 import numpy as np
 import pandas as pd
 
 from judge.analysis._pairs import _groups
-from judge.analysis._stats import ci_columns, item_units, resampled_unit_sums, safe_ratio
+from judge.analysis._stats import (
+    Bootstrap,
+    ci_columns,
+    item_units,
+    resampled_unit_sums,
+    resampling,
+    safe_ratio,
+)
 from judge.analysis.frame import CODE_A, CODE_B, CODE_TIE, expect_frame, verdict_codes
 
 NAN: Final = float("nan")
@@ -109,9 +116,7 @@ def win_rates(
     pairs: pd.DataFrame,
     *,
     by: Sequence[str] = ("run",),
-    n_resamples: int = 1000,
-    confidence: float = 0.95,
-    seed: int = 0,
+    **bootstrap: Unpack[Bootstrap],
 ) -> pd.DataFrame:
     """Wins, ties and losses of each model against each opponent (and ``all`` of them).
 
@@ -119,6 +124,7 @@ def win_rates(
     ``opponent``, ``battles``, ``wins``, ``ties``, ``losses``, ``win_rate`` with bounds,
     ``n_failed`` (unparsed or error verdicts of the group, not battles).
     """
+    n_resamples, confidence, seed = resampling(bootstrap)
     expect_frame(pairs, "pairs", "win_rates")
     rows = []
     for keys, battles, features in _tournaments(pairs, by):
@@ -234,9 +240,7 @@ def bradley_terry(
     *,
     by: Sequence[str] = ("run",),
     l2: float = 1e-4,
-    n_resamples: int = 1000,
-    confidence: float = 0.95,
-    seed: int = 0,
+    **bootstrap: Unpack[Bootstrap],
 ) -> pd.DataFrame:
     """Bradley-Terry strengths of the models per group, with bootstrap bounds over items.
 
@@ -246,6 +250,7 @@ def bradley_terry(
     :func:`judge.analysis.controlled.rank_ranges`), ``never_wins`` (no win and no tie: its
     strength is set by the ridge alone), ``battles``, ``n_failed``.
     """
+    n_resamples, confidence, seed = resampling(bootstrap)
     expect_frame(pairs, "pairs", "bradley_terry")
     from judge.analysis.controlled import rank_ranges
 

@@ -15,12 +15,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Unpack
 
 import numpy as np
 import pandas as pd
 
 from judge.analysis import agreement, bias, ranking, single, winrate
+from judge.analysis._stats import Bootstrap, resampling
 from judge.analysis.frame import (
     POLICIES,
     criterion_columns,
@@ -582,19 +583,18 @@ def write_report(
     run_dirs: str | Path | Sequence[str | Path],
     out_dir: str | Path,
     *,
-    n_resamples: int = 1000,
-    confidence: float = 0.95,
-    seed: int = 0,
     failures: agreement.Failures = "wrong",
     datasets_dir: str | Path | None = None,
     title: str = "judge-harness report",
     viewer_url: str | None = DEFAULT_VIEWER_URL,
     self_models: Mapping[str, Sequence[str]] | None = None,
+    **bootstrap: Unpack[Bootstrap],
 ) -> dict[str, Path]:
     """Analyse run folders and write ``report.md``, ``report.html``, ``figures/*.png`` and
     ``frame.parquet`` (the tidy frame) into ``out_dir``. Returns the written paths.
 
     Counts of item sets link to ``judge view`` at ``viewer_url`` (None: no links)."""
+    n_resamples, confidence, seed = resampling(bootstrap)
     from judge.probes.run import load_probe_design
 
     frame = load_frame(run_dirs)
@@ -638,20 +638,19 @@ def write_report(
 def build_report(
     frame: pd.DataFrame,
     *,
-    n_resamples: int = 1000,
-    confidence: float = 0.95,
-    seed: int = 0,
     failures: agreement.Failures = "wrong",
     datasets_dir: str | Path | None = None,
     title: str = "judge-harness report",
     probes: pd.DataFrame | None = None,
     viewer_url: str | None = DEFAULT_VIEWER_URL,
     self_models: Mapping[str, Sequence[str]] | None = None,
+    **bootstrap: Unpack[Bootstrap],
 ) -> _Doc:
     """The report of a frame, in memory (see :func:`write_report`); ``probes`` is the
     probe design (:func:`judge.probes.run.load_probe_design`) where runs are probes;
     ``self_models`` maps a judge to its own model(s) among the compared ones
     (self-preference)."""
+    n_resamples, confidence, seed = resampling(bootstrap)
     doc = _Doc(title, viewer_url=viewer_url)
     opts: dict[str, Any] = {"n_resamples": n_resamples, "confidence": confidence, "seed": seed}
     pct = f"{confidence:.0%}"

@@ -23,13 +23,19 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Sequence
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, Unpack
 
 import numpy as np
 import pandas as pd
 
 from judge.analysis._pairs import _groups
-from judge.analysis._stats import bootstrap_sums, ci_columns, resample_weights
+from judge.analysis._stats import (
+    Bootstrap,
+    bootstrap_sums,
+    ci_columns,
+    resample_weights,
+    resampling,
+)
 from judge.analysis.agreement import cohen_kappa
 from judge.analysis.frame import expect_frame, rows_of_kind
 
@@ -170,9 +176,7 @@ def score_correlations(
     *,
     level: Level = "item",
     by: Sequence[str] = ("run",),
-    n_resamples: int = 1000,
-    confidence: float = 0.95,
-    seed: int = 0,
+    **bootstrap: Unpack[Bootstrap],
 ) -> pd.DataFrame:
     """Correlation of judge and human scores per group, with bootstrap bounds over items.
 
@@ -182,6 +186,7 @@ def score_correlations(
     ``pearson`` / ``spearman`` / ``kendall`` with ``_p`` (scipy's p-value; NaN at the
     ``prompt`` level) and ``_low`` / ``_high``.
     """
+    n_resamples, confidence, seed = resampling(bootstrap)
     expect_frame(frame, "judgments", "score_correlations")
     graded = graded_items(frame)
     aspects = _aspects(frame)
@@ -299,9 +304,7 @@ def leniency_table(
     frame: pd.DataFrame,
     *,
     by: Sequence[str] = ("run",),
-    n_resamples: int = 1000,
-    confidence: float = 0.95,
-    seed: int = 0,
+    **bootstrap: Unpack[Bootstrap],
 ) -> pd.DataFrame:
     """Mean judge score minus mean human score on the same items, on one scale, with bounds.
 
@@ -310,6 +313,7 @@ def leniency_table(
     linear-weighted kappa of the judge's and the human scores, both rounded to the
     nearest integer of that scale (NaN without scores).
     """
+    n_resamples, confidence, seed = resampling(bootstrap)
     expect_frame(frame, "judgments", "leniency_table")
     graded = graded_items(frame)
     rows = []

@@ -24,12 +24,19 @@ calls, not statistics, so the figures always stand beside the verdict):
 from __future__ import annotations
 
 import math
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, Unpack
 
 import numpy as np
 import pandas as pd
 
-from judge.analysis._stats import ci_columns, item_units, resampled_unit_sums, safe_ratio
+from judge.analysis._stats import (
+    Bootstrap,
+    ci_columns,
+    item_units,
+    resampled_unit_sums,
+    resampling,
+    safe_ratio,
+)
 from judge.analysis.agreement import Failures, agreement_table, leave_one_out_table
 from judge.analysis.bias import position_table, prefer_longer_table
 from judge.analysis.frame import expect_frame, pair_frame, rows_of_kind
@@ -172,9 +179,7 @@ def trust_table(
     *,
     pairs: pd.DataFrame | None = None,
     failures: Failures = "wrong",
-    n_resamples: int = 1000,
-    confidence: float = 0.95,
-    seed: int = 0,
+    **bootstrap: Unpack[Bootstrap],
 ) -> pd.DataFrame:
     """One row per run of pair judgments: the deciding figures with bounds, and the rating.
 
@@ -188,6 +193,7 @@ def trust_table(
     and ``n_judgments``; each figure with ``_low`` / ``_high``; then ``rating`` and
     ``sentence`` (:func:`rate`).
     """
+    n_resamples, confidence, seed = resampling(bootstrap)
     expect_frame(frame, "judgments", "trust_table")
     judgments = rows_of_kind(frame, "pair")
     if pairs is None:
