@@ -139,9 +139,14 @@ def _scan_array(
     pos = _skip(text, pos + 1)
     if text[pos] == "]":
         return out, pos + 1
+    # lines counted incrementally: counting from the start for every element was quadratic
+    # (9 of the 15 s of importing AlpacaEval's eleven annotation files)
+    line, counted = _line(text, pos), pos
     while True:
         value, end = decoder.raw_decode(text, pos)
-        out.append((_line(text, pos), value))
+        line += text.count("\n", counted, pos)
+        counted = pos
+        out.append((line, value))
         pos = _skip(text, end)
         if text[pos] == "]":
             return out, pos + 1
