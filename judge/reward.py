@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 from pydantic import Field, JsonValue, ValidationError
 
-from judge.backends.local import import_transformers
+from judge.backends.local import import_transformers, torch_device
 from judge.errors import ConfigError, validation_text
 from judge.records import PairItem, Record, SingleItem
 from judge.scoring import Scorer, ScoringJudge, conversation
@@ -126,13 +126,10 @@ class RewardModel(Scorer):
         import torch
 
         opts = self.options
-        device = opts.device
-        if device == "auto":
-            device = "cuda" if torch.cuda.is_available() else "cpu"
-        self._device = torch.device(device)
+        self._device = torch_device(opts.device)
         if self._model is None:
             dtype: Any = (
-                (torch.float32 if device == "cpu" else "auto")
+                (torch.float32 if self._device.type == "cpu" else "auto")
                 if opts.dtype == "auto"
                 else getattr(torch, opts.dtype)
             )

@@ -158,3 +158,34 @@ def test_served_reward_failures(reward_server: RewardServer, tmp_path: Path) -> 
     result = runner.invoke(app, bad)
     assert result.exit_code == 5, result.output
     assert "HTTP 404" in result.output and "nope" in result.output
+
+
+def test_a_gpu_torch_cannot_use_is_one_line_and_no_run_folder(
+    reward_folder: Path, tmp_path: Path
+) -> None:
+    """``device=cuda`` where torch sees no GPU: exit 2, what torch sees, no traceback."""
+    from judge.backends.local import torch_device
+    from judge.errors import ConfigError
+
+    assert str(torch_device("cpu")) == "cpu"
+    with pytest.raises(ConfigError, match="is not a torch device"):
+        torch_device("gpu")
+    if torch.cuda.is_available():
+        count = torch.cuda.device_count()
+        with pytest.raises(ConfigError, match=f"torch sees {count} GPU"):
+            torch_device(f"cuda:{count}")
+        return
+    out = tmp_path / "results"
+    for judge_args in (
+        ["-j", "reward", "-J", f"model={reward_folder}", "-J", "device=cuda"],
+        ["-j", "smollm2", "-J", "backend=transformers", "-J", f"model={reward_folder}",
+         "-J", "device=cuda:1"],
+    ):  # fmt: skip
+        result = CliRunner().invoke(
+            app, ["run", "-b", "sample", "-n", "1", "-o", str(out), "-q", *judge_args]
+        )
+        assert result.exit_code == 2, result.output
+        assert "Traceback" not in result.output
+        (line,) = result.output.strip().splitlines()
+        assert "device=" in line and "use device=cpu or device=auto" in line
+    assert not out.exists() or not any(out.iterdir())

@@ -67,6 +67,46 @@ def import_transformers(*, torch: bool = True) -> Any:
     return transformers
 
 
+def torch_device(name: str) -> Any:
+    """The ``torch.device`` a ``device`` option names (``auto``: the first CUDA GPU if
+    torch sees one, else the CPU), checked before any model is moved there.
+
+    A GPU torch cannot use is a :class:`ConfigError` saying what torch sees, not the
+    ``AssertionError`` or ``RuntimeError`` torch raises at the first tensor move.
+
+    >>> str(torch_device("cpu")), str(torch_device("auto")) in ("cpu", "cuda")
+    ('cpu', True)
+    """
+    import torch
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError) as exc:
+        raise ConfigError(
+            f"device={name!r} is not a torch device: use auto, cpu, cuda or cuda:N"
+        ) from exc
+    if device.type == "cuda":
+        build = torch.version.cuda
+        if not torch.cuda.is_available():
+            raise ConfigError(
+                f"device={name!r}, but torch {torch.__version__} "
+                + ("is a CPU-only build" if build is None else f"(CUDA {build}) sees no GPU")
+                + ": use device=cpu or device=auto"
+            )
+        count = torch.cuda.device_count()
+        if device.index is not None and device.index >= count:
+            raise ConfigError(
+                f"device={name!r}, but torch sees {count} GPU(s): cuda:0 to cuda:{count - 1}"
+            )
+    elif device.type != "cpu":
+        backend = getattr(torch.backends, device.type, None)
+        if backend is not None and hasattr(backend, "is_available") and not backend.is_available():
+            raise ConfigError(f"device={name!r}, but torch cannot use {device.type} here")
+    return device
+
+
 def uses_chat_template(
     tokenizer: Any, chat_template: str | None, layout: PromptLayout | None = None
 ) -> bool:

@@ -39,6 +39,7 @@ from judge.backends.local import (
     cut_at_stop,
     embedded_model_path,
     import_transformers,
+    torch_device,
 )
 from judge.errors import BackendError, ConfigError
 
@@ -140,12 +141,10 @@ class TransformersBackend(HFTokenizerBackend):
                 import torch
 
                 source, _ = self._source()
-                device = self.options.device
-                if device == "auto":
-                    device = "cuda" if torch.cuda.is_available() else "cpu"
+                device = torch_device(self.options.device)
                 dtype: Any = self.options.dtype
                 if dtype == "auto":
-                    dtype = torch.float32 if device == "cpu" else "auto"
+                    dtype = torch.float32 if device.type == "cpu" else "auto"
                 else:
                     dtype = getattr(torch, dtype)
                 try:
@@ -154,7 +153,7 @@ class TransformersBackend(HFTokenizerBackend):
                     )
                 except OSError as exc:
                     raise ConfigError(f"cannot load model {source!r}: {exc}") from exc
-                self._device = torch.device(device)
+                self._device = device
                 self._model = model.to(self._device).eval()
             return self._model
 
