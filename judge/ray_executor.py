@@ -362,6 +362,26 @@ class _RemoteCaller:
         return await self._caller(remote, requests, samples)
 
 
+def actor_resources(options: RayOptions) -> dict[str, Any]:
+    """What each actor reserves, and the GPUs it may see.
+
+    Ray sets ``CUDA_VISIBLE_DEVICES`` for an actor that reserves GPUs, but leaves it alone
+    for one that reserves none, which then sees every GPU of its node: seen on an H200,
+    an actor with ``--actor-gpus 0`` and ``device=cuda`` ran on the GPU that Ray had not
+    given it. Without ``--actor-gpus``, actors see no GPU (``device=auto`` is the CPU,
+    ``device=cuda`` a clear error), so GPU use is always what the cluster accounts for.
+
+    >>> actor_resources(RayOptions(actor_gpus=0))["runtime_env"]
+    {'env_vars': {'CUDA_VISIBLE_DEVICES': ''}}
+    >>> "runtime_env" in actor_resources(RayOptions(actor_gpus=1))
+    False
+    """
+    out: dict[str, Any] = {"num_cpus": options.actor_cpus, "num_gpus": options.actor_gpus}
+    if options.actor_gpus == 0:
+        out["runtime_env"] = {"env_vars": {"CUDA_VISIBLE_DEVICES": ""}}
+    return out
+
+
 class RayExecutor(Executor):
     """Judge a run's pending tasks with pools of Ray actors (see the module docstring)."""
 
@@ -466,8 +486,7 @@ class RayExecutor(Executor):
     ) -> list[Any]:
         """``--actors`` actors holding a replica each (``replica(*args)``)."""
         actor_class = ray.remote(replica).options(
-            num_cpus=self.options.actor_cpus,
-            num_gpus=self.options.actor_gpus,
+            **actor_resources(self.options),
             max_restarts=self.options.max_restarts,
             max_task_retries=self.options.max_restarts if retry else 0,
             max_concurrency=concurrency,

@@ -29,6 +29,9 @@ from judge.backends.base import Backend, Completion, CompletionRequest
 from judge.errors import BackendError
 from tests.fault_server import FaultServerProcess, spawn
 
+collect_ignore = ["device"]
+"""Scripts run by hand on a lent GPU machine (tests/device/README.md), never collected."""
+
 MODEL_FIXTURES: frozenset[str] = frozenset(
     {
         "llama_server",  # llama_cpp.server with the SmolLM2 GGUF (below)
