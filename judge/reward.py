@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 from pydantic import Field, JsonValue, ValidationError
 
-from judge.backends.local import import_transformers, torch_device
+from judge.backends.local import import_transformers, torch_device, torch_dtype
 from judge.errors import ConfigError, validation_text
 from judge.records import PairItem, Record, SingleItem
 from judge.scoring import Scorer, ScoringJudge, conversation
@@ -123,19 +123,12 @@ class RewardModel(Scorer):
         if self._model is not None and self._device is not None:
             return self._model, tok
         transformers = import_transformers(torch=False)
-        import torch
-
         opts = self.options
         self._device = torch_device(opts.device)
         if self._model is None:
-            dtype: Any = (
-                (torch.float32 if self._device.type == "cpu" else "auto")
-                if opts.dtype == "auto"
-                else getattr(torch, opts.dtype)
-            )
             try:
                 self._model = transformers.AutoModelForSequenceClassification.from_pretrained(
-                    opts.model, dtype=dtype, **self._hub_kwargs()
+                    opts.model, dtype=torch_dtype(opts.dtype, self._device), **self._hub_kwargs()
                 )
             except OSError as exc:
                 raise ConfigError(f"cannot load reward model {opts.model!r}: {exc}") from exc

@@ -107,6 +107,21 @@ def torch_device(name: str) -> Any:
     return device
 
 
+def torch_dtype(name: str, device: Any) -> Any:
+    """The ``dtype`` to load a model with: ``auto`` is float32 on the CPU (half-precision
+    CPU kernels are slow or missing) and the checkpoint's own dtype on a GPU.
+
+    >>> import torch
+    >>> torch_dtype("auto", torch.device("cpu")), torch_dtype("bfloat16", torch.device("cpu"))
+    (torch.float32, torch.bfloat16)
+    """
+    import torch
+
+    if name == "auto":
+        return torch.float32 if device.type == "cpu" else "auto"
+    return getattr(torch, name)
+
+
 def uses_chat_template(
     tokenizer: Any, chat_template: str | None, layout: PromptLayout | None = None
 ) -> bool:

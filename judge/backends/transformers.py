@@ -40,6 +40,7 @@ from judge.backends.local import (
     embedded_model_path,
     import_transformers,
     torch_device,
+    torch_dtype,
 )
 from judge.errors import BackendError, ConfigError
 
@@ -138,15 +139,9 @@ class TransformersBackend(HFTokenizerBackend):
         with self._lock:
             if self._model is None:
                 transformers = import_transformers()
-                import torch
-
                 source, _ = self._source()
                 device = torch_device(self.options.device)
-                dtype: Any = self.options.dtype
-                if dtype == "auto":
-                    dtype = torch.float32 if device.type == "cpu" else "auto"
-                else:
-                    dtype = getattr(torch, dtype)
+                dtype = torch_dtype(self.options.dtype, device)
                 try:
                     model = transformers.AutoModelForCausalLM.from_pretrained(
                         source, dtype=dtype, **self._load_kwargs()
