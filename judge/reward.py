@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 from pydantic import Field, JsonValue, ValidationError
 
-from judge.backends.local import import_transformers, torch_device, torch_dtype
+from judge.backends.local import hf_loading, import_transformers, torch_device, torch_dtype
 from judge.errors import ConfigError, validation_text
 from judge.records import PairItem, Record, SingleItem
 from judge.scoring import Scorer, ScoringJudge, conversation
@@ -90,16 +90,12 @@ class RewardModel(Scorer):
                 opts = self.options
                 if not opts.model and not opts.tokenizer:
                     raise ConfigError("the reward judge needs a model: -J model=FOLDER_OR_HUB_ID")
-                try:
+                with hf_loading(f"the tokenizer of {opts.model!r}"):
                     self._tokenizer = import_transformers(
                         torch=False
                     ).AutoTokenizer.from_pretrained(
                         opts.tokenizer or opts.model, **self._hub_kwargs()
                     )
-                except OSError as exc:
-                    raise ConfigError(
-                        f"cannot load the tokenizer of {opts.model!r}: {exc}"
-                    ) from exc
             if self._tokenizer.pad_token is None:
                 self._tokenizer.pad_token = self._tokenizer.eos_token
             return self._tokenizer
@@ -119,19 +115,18 @@ class RewardModel(Scorer):
             return self._load_locked()
 
     def _load_locked(self) -> tuple[Any, Any]:
+        device = self._device or torch_device(self.options.device)  # before any loading
         tok = self.tokenizer()
         if self._model is not None and self._device is not None:
             return self._model, tok
         transformers = import_transformers(torch=False)
         opts = self.options
-        self._device = torch_device(opts.device)
+        self._device = device
         if self._model is None:
-            try:
+            with hf_loading(f"reward model {opts.model!r}"):
                 self._model = transformers.AutoModelForSequenceClassification.from_pretrained(
                     opts.model, dtype=torch_dtype(opts.dtype, self._device), **self._hub_kwargs()
                 )
-            except OSError as exc:
-                raise ConfigError(f"cannot load reward model {opts.model!r}: {exc}") from exc
         labels = int(getattr(self._model.config, "num_labels", 1))
         if labels != 1:
             raise ConfigError(

@@ -21,9 +21,6 @@ from typing import Any
 
 import pytest
 
-pytest.importorskip("torch")
-pytest.importorskip("transformers")
-
 from judge.backends.base import Backend, Completion, CompletionRequest
 from judge.backends.lmeval import LmEvalBackend
 from judge.backends.transformers import TransformersBackend
@@ -45,6 +42,15 @@ async def direct(
 
 def judge_all(judge: PromptJudge, tasks: list[Task]) -> list[Judgment]:
     return asyncio.run(judge.evaluate(tasks, direct))
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _torch_and_transformers() -> None:
+    """Every test here needs both; imported when a test runs, not when the module is
+    collected (torch and transformers take about 3 s to import, which every pytest-xdist
+    worker would pay for the fast lane, where these tests are deselected)."""
+    pytest.importorskip("torch")
+    pytest.importorskip("transformers")
 
 
 @pytest.fixture(scope="module")
@@ -354,12 +360,13 @@ def _cuda() -> bool:
 
 
 @pytest.mark.gpu
-@pytest.mark.skipif(not _cuda(), reason="needs a CUDA GPU")
 def test_vllm_agrees_with_transformers_on_gpu(sample_items: list[PairItem]) -> None:
     """vLLM (offline ``LLM``) and transformers on the same checkpoint and prompts.
 
     The checkpoint is ``JUDGE_VLLM_MODEL`` when set, else the embedded SmolLM2 GGUF.
     """
+    if not _cuda():
+        pytest.skip("needs a CUDA GPU")
     pytest.importorskip("vllm")
     from judge.backends.local import embedded_model_path
     from judge.backends.vllm import VllmBackend

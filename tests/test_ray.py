@@ -335,12 +335,13 @@ def _gpus() -> int:
 
 @pytest.mark.gpu
 @pytest.mark.model
-@pytest.mark.skipif(_gpus() == 0, reason="needs a CUDA GPU")
 def test_vllm_data_parallel_on_ray(ray_cluster: str, tmp_path: Path) -> None:
     """One vLLM engine per GPU on Ray actors gives one in-process engine's verdicts.
 
     The checkpoint is ``JUDGE_VLLM_MODEL`` when set, else the embedded SmolLM2 GGUF.
     """
+    if _gpus() == 0:
+        pytest.skip("needs a CUDA GPU")
     pytest.importorskip("vllm")
     import ray
 

@@ -18,8 +18,13 @@ from judge.reward import pair_fields, reward_judge
 from tests.helpers import tiny_reward_model
 from tests.reward_server import RewardServer
 
-pytest.importorskip("transformers")
-torch = pytest.importorskip("torch")
+
+@pytest.fixture(autouse=True, scope="module")
+def _torch_and_transformers() -> None:
+    """Every test here needs both; imported when a test runs, not at collection (about
+    3 s, which each pytest-xdist worker of the fast lane would pay)."""
+    pytest.importorskip("transformers")
+    pytest.importorskip("torch")
 
 
 @pytest.fixture(scope="module")
@@ -29,6 +34,7 @@ def reward_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _manual(folder: Path, text: str) -> float:
+    import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(folder)
@@ -160,10 +166,14 @@ def test_served_reward_failures(reward_server: RewardServer, tmp_path: Path) -> 
     assert "HTTP 404" in result.output and "nope" in result.output
 
 
-def test_a_gpu_torch_cannot_use_is_one_line_and_no_run_folder(
-    reward_folder: Path, tmp_path: Path
-) -> None:
-    """``device=cuda`` where torch sees no GPU: exit 2, what torch sees, no traceback."""
+def test_a_gpu_torch_cannot_use_is_one_line_and_no_run_folder(tmp_path: Path) -> None:
+    """``device=cuda`` where torch sees no GPU: exit 2, what torch sees, no traceback.
+
+    The device is checked before anything is loaded, so the model folder here is empty;
+    run on the CPU, that empty folder is itself one line naming it (transformers raises
+    ``ValueError`` there, which used to be a traceback)."""
+    import torch
+
     from judge.backends.local import torch_device
     from judge.errors import ConfigError
 
@@ -176,16 +186,29 @@ def test_a_gpu_torch_cannot_use_is_one_line_and_no_run_folder(
             torch_device(f"cuda:{count}")
         return
     out = tmp_path / "results"
-    for judge_args in (
-        ["-j", "reward", "-J", f"model={reward_folder}", "-J", "device=cuda"],
-        ["-j", "smollm2", "-J", "backend=transformers", "-J", f"model={reward_folder}",
-         "-J", "device=cuda:1"],
-    ):  # fmt: skip
+    folder = tmp_path / "empty-model"
+    folder.mkdir()
+
+    def run(*judge_args: str) -> str:
         result = CliRunner().invoke(
             app, ["run", "-b", "sample", "-n", "1", "-o", str(out), "-q", *judge_args]
         )
         assert result.exit_code == 2, result.output
         assert "Traceback" not in result.output
         (line,) = result.output.strip().splitlines()
+        return line
+
+    for judge_args in (
+        ["-j", "reward", "-J", f"model={folder}", "-J", "device=cuda"],
+        ["-j", "smollm2", "-J", "backend=transformers", "-J", f"model={folder}",
+         "-J", "device=cuda:1"],
+    ):  # fmt: skip
+        line = run(*judge_args)
         assert "device=" in line and "use device=cpu or device=auto" in line
+    for judge_args in (
+        ["-j", "reward", "-J", f"model={folder}"],
+        ["-j", "smollm2", "-J", "backend=transformers", "-J", f"model={folder}"],
+    ):
+        line = run(*judge_args, "-J", "device=cpu")
+        assert line.startswith(f"error: cannot load the tokenizer of '{folder}': "), line
     assert not out.exists() or not any(out.iterdir())

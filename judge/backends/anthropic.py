@@ -16,12 +16,9 @@ The SDK's own retries are off: the runner's caller retries, guided by the
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from types import ModuleType
-from typing import Any, ClassVar, Literal, cast
-
-import anthropic
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast
 
 from judge.backends.base import BatchPoll, BatchResults, Completion, CompletionRequest, ListedBatch
 from judge.backends.http_common import (
@@ -34,6 +31,9 @@ from judge.backends.http_common import (
 )
 from judge.errors import BackendError, FatalBackendError
 
+if TYPE_CHECKING:  # the SDK is imported on first use (HTTPBackend.sdk_module)
+    from anthropic import AsyncAnthropic  # noqa: F401 - named in the base class below
+
 log = logging.getLogger(__name__)
 
 ANTHROPIC_URL = "https://api.anthropic.com"
@@ -41,14 +41,14 @@ ANTHROPIC_URL = "https://api.anthropic.com"
 _TOOL_NAME = "record_judgment"
 
 
-class AnthropicBackend(HTTPBackend[anthropic.AsyncAnthropic]):
+class AnthropicBackend(HTTPBackend["AsyncAnthropic"]):
     """Messages from Anthropic's API (or a server speaking its format)."""
 
     name: ClassVar[str] = "anthropic"
     default_url: ClassVar[str] = ANTHROPIC_URL
     default_context_window: ClassVar[int | None] = 200_000
-    sdk_module: ClassVar[ModuleType] = anthropic
-    sdk_client: ClassVar[Callable[..., Any]] = anthropic.AsyncAnthropic
+    sdk_name: ClassVar[str] = "anthropic"
+    sdk_client_name: ClassVar[str] = "AsyncAnthropic"
     spec_fields: ClassVar[tuple[str, ...]] = ("structured_output", "send_temperature")
 
     class Options(HTTPBackendOptions):
@@ -199,7 +199,7 @@ class AnthropicBackend(HTTPBackend[anthropic.AsyncAnthropic]):
         with self._batch_errors():
             try:
                 batch = await client.messages.batches.retrieve(batch_id)
-            except anthropic.NotFoundError as exc:
+            except self.sdk_module.NotFoundError as exc:
                 return BatchPoll("lost", {}, str(self.sdk_status_error(exc)))
         counts = batch.request_counts.model_dump()
         state: Literal["running", "ended"] = (
@@ -233,7 +233,7 @@ class AnthropicBackend(HTTPBackend[anthropic.AsyncAnthropic]):
                     return None
                 decoder = await client.messages.batches.results(batch_id)
                 return frozenset([line.custom_id async for line in decoder])
-        except anthropic.AnthropicError as exc:
+        except self.sdk_module.AnthropicError as exc:
             raise transient_error(
                 "batch results unavailable", str(exc), where=self.where, secrets=self._secrets()
             ) from None
@@ -252,7 +252,7 @@ class AnthropicBackend(HTTPBackend[anthropic.AsyncAnthropic]):
                         out.unknown.append(line.custom_id)
                         continue
                     out.add(line.custom_id, self._batch_result(line.result))
-        except anthropic.AnthropicError as exc:  # e.g. no results_url yet
+        except self.sdk_module.AnthropicError as exc:  # e.g. no results_url yet
             raise transient_error(
                 "batch results unavailable", str(exc), where=self.where, secrets=self._secrets()
             ) from None

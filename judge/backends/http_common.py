@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import importlib
 import logging
 import math
 import os
@@ -432,14 +433,23 @@ class HTTPBackend(Backend, Generic[ClientT]):
     remote: ClassVar[bool] = True
     default_url: ClassVar[str]
     """The provider's API, used when ``base_url`` is not set."""
-    sdk_module: ClassVar[ModuleType]
-    """The provider's SDK (``openai``, ``anthropic``): its transports and exceptions."""
-    sdk_client: ClassVar[Callable[..., Any]]
-    """The SDK's async client class."""
+    sdk_name: ClassVar[str]
+    """The provider's SDK (``openai``, ``anthropic``): its transports and exceptions.
+
+    Imported on first use (:attr:`sdk_module`), not with the backend's module: each SDK
+    takes about a second to import, which every ``judge`` command and notebook would pay.
+    """
+    sdk_client_name: ClassVar[str]
+    """The SDK's async client class, by name (``AsyncOpenAI``)."""
     spec_fields: ClassVar[tuple[str, ...]] = ()
     """Options that change the output, listed in :meth:`spec` between base_url and extra_body."""
     default_context_window: ClassVar[int | None] = None
     """The provider's usual context window, for the warning about prompts that cannot fit."""
+
+    @property
+    def sdk_module(self) -> ModuleType:
+        """The provider's SDK, imported on first use."""
+        return importlib.import_module(self.sdk_name)
 
     @property
     def opts(self) -> HTTPBackendOptions:
@@ -541,7 +551,7 @@ class HTTPBackend(Backend, Generic[ClientT]):
             http_client = sdk.DefaultAioHttpClient(limits=limits, timeout=timeout)
         except RuntimeError:  # the SDK's aiohttp extra is missing: its default transport
             http_client = sdk.DefaultAsyncHttpxClient(limits=limits, timeout=timeout)
-        client = self.sdk_client(
+        client = getattr(sdk, self.sdk_client_name)(
             api_key=self._api_key,
             base_url=self.base_url,
             max_retries=0,

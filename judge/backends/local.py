@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import importlib.util
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,26 @@ def import_transformers(*, torch: bool = True) -> Any:
     except ImportError as exc:
         raise MissingDependencyError("transformers", "hf") from exc
     return transformers
+
+
+@contextmanager
+def hf_loading(what: str) -> Iterator[None]:
+    """Raise a failed ``from_pretrained`` as one :class:`ConfigError` line naming ``what``.
+
+    transformers raises ``OSError`` for a path or hub id it cannot find and ``ValueError``
+    for a folder that holds no usable model or tokenizer (an empty folder, a config of an
+    unknown architecture); either would otherwise reach the user as a traceback.
+
+    >>> with hf_loading("model '/x'"):
+    ...     raise ValueError("Unrecognized model.\\n  It needs `model_type`")
+    Traceback (most recent call last):
+    judge.errors.ConfigError: cannot load model '/x': Unrecognized model. It needs `model_type`
+    """
+    try:
+        yield
+    except (OSError, ValueError) as exc:
+        detail = " ".join(str(exc).split())
+        raise ConfigError(f"cannot load {what}: {detail}") from exc
 
 
 def torch_device(name: str) -> Any:

@@ -19,12 +19,10 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from types import ModuleType
-from typing import Any, ClassVar, Literal, cast
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast
 
-import openai
 from pydantic import Field
 
 from judge.backends.base import BatchPoll, BatchResults, Completion, CompletionRequest, ListedBatch
@@ -41,19 +39,22 @@ from judge.backends.http_common import (
 )
 from judge.errors import BackendError, FatalBackendError
 
+if TYPE_CHECKING:  # the SDK is imported on first use (HTTPBackend.sdk_module)
+    from openai import AsyncOpenAI  # noqa: F401 - named in the base class below
+
 log = logging.getLogger(__name__)
 
 OPENAI_URL = "https://api.openai.com/v1"
 
 
-class OpenAIBackend(HTTPBackend[openai.AsyncOpenAI]):
+class OpenAIBackend(HTTPBackend["AsyncOpenAI"]):
     """Chat completions from OpenAI or any OpenAI-compatible server."""
 
     name: ClassVar[str] = "openai"
     default_url: ClassVar[str] = OPENAI_URL
     default_context_window: ClassVar[int | None] = 128_000
-    sdk_module: ClassVar[ModuleType] = openai
-    sdk_client: ClassVar[Callable[..., Any]] = openai.AsyncOpenAI
+    sdk_name: ClassVar[str] = "openai"
+    sdk_client_name: ClassVar[str] = "AsyncOpenAI"
     spec_fields: ClassVar[tuple[str, ...]] = (
         "logprobs",
         "top_logprobs",
@@ -320,7 +321,7 @@ class OpenAIBackend(HTTPBackend[openai.AsyncOpenAI]):
         with self._batch_errors():
             try:
                 batch = await client.batches.retrieve(batch_id)
-            except openai.NotFoundError as exc:
+            except self.sdk_module.NotFoundError as exc:
                 return BatchPoll("lost", {}, str(self.sdk_status_error(exc)))
         counts = batch.request_counts.model_dump() if batch.request_counts is not None else {}
         if batch.status == "failed":

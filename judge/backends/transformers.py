@@ -38,11 +38,12 @@ from judge.backends.local import (
     HFTokenizerBackend,
     cut_at_stop,
     embedded_model_path,
+    hf_loading,
     import_transformers,
     torch_device,
     torch_dtype,
 )
-from judge.errors import BackendError, ConfigError
+from judge.errors import BackendError
 
 
 class TransformersBackend(HFTokenizerBackend):
@@ -121,12 +122,10 @@ class TransformersBackend(HFTokenizerBackend):
                 kwargs = self._load_kwargs()
                 if self.options.tokenizer:
                     kwargs.pop("gguf_file", None)
-                try:
+                with hf_loading(f"the tokenizer of {source!r}"):
                     tok = transformers.AutoTokenizer.from_pretrained(
                         self.options.tokenizer or source, **kwargs
                     )
-                except OSError as exc:
-                    raise ConfigError(f"cannot load the tokenizer of {source!r}: {exc}") from exc
                 tok.padding_side = "left"
                 if tok.pad_token is None:
                     tok.pad_token = tok.eos_token
@@ -142,17 +141,16 @@ class TransformersBackend(HFTokenizerBackend):
                 source, _ = self._source()
                 device = torch_device(self.options.device)
                 dtype = torch_dtype(self.options.dtype, device)
-                try:
+                with hf_loading(f"model {source!r}"):
                     model = transformers.AutoModelForCausalLM.from_pretrained(
                         source, dtype=dtype, **self._load_kwargs()
                     )
-                except OSError as exc:
-                    raise ConfigError(f"cannot load model {source!r}: {exc}") from exc
                 self._device = device
                 self._model = model.to(self._device).eval()
             return self._model
 
     def prepare(self) -> None:
+        torch_device(self.options.device)  # a device torch cannot use, before any loading
         _ = self.tokenizer, self.hf_model
 
     @classmethod
