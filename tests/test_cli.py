@@ -110,6 +110,7 @@ def test_sigkill_mid_run_then_rerun_loses_and_repeats_nothing(tmp_path: Path) ->
     assert manifest["complete"] and manifest["counts"]["total"] == 60
 
 
+@pytest.mark.model  # tokenizes with the embedded llama.cpp model
 def test_render_prints_the_exact_prompt_and_tokens_in_both_orders() -> None:
     """`judge render`: PandaLM's raw prompt (upstream's string, byte for byte) on the
     embedded llama.cpp model, both orders, with one BOS token first; errors are one line."""

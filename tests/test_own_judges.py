@@ -229,6 +229,7 @@ backend = "llamacpp"
 """
 
 
+@pytest.mark.model  # the embedded llama.cpp judge
 def test_geval_expected_score_keeps_the_distribution(tmp_path: Path) -> None:
     import asyncio
 

@@ -588,7 +588,9 @@ def test_parse_upstream_is_refused_where_no_upstream_rule_is_reproduced() -> Non
 
 
 def test_parse_mode_enters_the_judge_hash_only_when_set() -> None:
-    backend = backends.get("llamacpp")()
+    from tests.helpers import ScriptedBackend
+
+    backend = ScriptedBackend()  # any backend: the parse mode is the judge's, not its
     strict = PromptJudge(load_preset("mt-bench-pair"), backend)
     upstream = PromptJudge(load_preset("mt-bench-pair"), backend, parse="upstream")
     assert "parse" not in strict.spec() and upstream.spec()["parse"] == "upstream"

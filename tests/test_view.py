@@ -20,6 +20,7 @@ import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -141,9 +142,10 @@ def model_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return Path(result.store.path)
 
 
-@pytest.fixture(scope="module")
-def viewer(runs: dict[str, Path], model_run: Path) -> Iterator[str]:
-    data = ViewData([runs["gpt"], runs["pandalm"], runs["judgebench"], model_run])
+@contextmanager
+def serving(run_dirs: list[Path]) -> Iterator[str]:
+    """The viewer on ``run_dirs``, served from a thread; its base URL."""
+    data = ViewData(run_dirs)
     server = ViewServer(data, 0)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -153,6 +155,18 @@ def viewer(runs: dict[str, Path], model_run: Path) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         data.close()
+
+
+@pytest.fixture(scope="module")
+def viewer(runs: dict[str, Path]) -> Iterator[str]:
+    with serving([runs["gpt"], runs["pandalm"], runs["judgebench"]]) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def model_viewer(model_run: Path) -> Iterator[str]:
+    with serving([model_run]) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -430,9 +444,9 @@ def test_compare_two_judges(page: Any, viewer: str, runs: dict[str, Path]) -> No
     )
 
 
-def test_rendered_prompt_of_a_real_model_run(page: Any, viewer: str, model_run: Path) -> None:
+def test_rendered_prompt_of_a_real_model_run(page: Any, model_viewer: str, model_run: Path) -> None:
     run_id = RunStore(model_run).read_manifest().run_id
-    page.goto(f"{viewer}/?run={run_id}")
+    page.goto(f"{model_viewer}/?run={run_id}")
     assert shown_total(page) == 3
     page.locator("tr[data-item] td.item a").first.click()
     page.wait_for_load_state()
