@@ -396,11 +396,18 @@ class PromptJudge(Judge):
                 out["score_probabilities"] = dist
                 out["score"] = sum(float(c) * p for c, p in dist.items())
                 return {"status": status, **out}
-        if self.parse == "upstream":
-            # upstream neither removes quoted candidates nor skips empty replies
-            parsed = self.parser(text)
-        else:
-            parsed = parse_reply(self.parser, remove_quoted(text, responses) if responses else text)
+        try:
+            if self.parse == "upstream":
+                # upstream neither removes quoted candidates nor skips empty replies
+                parsed = self.parser(text)
+            else:
+                shown = remove_quoted(text, responses) if responses else text
+                parsed = parse_reply(self.parser, shown)
+            if parsed is not None and not isinstance(parsed, ParsedReply):
+                raise TypeError(f"returned a {type(parsed).__name__}, not a ParsedReply or None")
+        except Exception as exc:  # a parser's (a plugin's) bug on this reply: unparsed, said
+            error = f"parser {self.parser_name!r} failed on this reply: {type(exc).__name__}: "
+            return {"status": "unparsed", "error": error + " ".join(str(exc).split()), **out}
         if parsed is None:
             return {"status": "unparsed", "error": "no verdict found in the reply", **out}
         if parsed.verdict is not None:

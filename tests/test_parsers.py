@@ -595,3 +595,38 @@ def test_parse_mode_enters_the_judge_hash_only_when_set() -> None:
     upstream = PromptJudge(load_preset("mt-bench-pair"), backend, parse="upstream")
     assert "parse" not in strict.spec() and upstream.spec()["parse"] == "upstream"
     assert strict.judge_hash != upstream.judge_hash
+
+
+def test_a_parser_that_raises_or_returns_junk_gives_an_unparsed_judgment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A parser's (a plugin's) bug on one reply is that reply's recorded outcome
+    (``unparsed``, with the exception), not a crashed run."""
+
+    from judge.records import RunConfig
+    from judge.run import run_judging
+    from tests.helpers import ScriptedBackend
+
+    def buggy(text: str) -> ParsedReply | None:
+        if "[[A]]" in text:
+            return ParsedReply(verdict="A")
+        return cast(ParsedReply, "B")  # junk: a string, not a ParsedReply
+
+    def raising(text: str) -> ParsedReply | None:
+        return ParsedReply(verdict="A") if "[[A]]" in text else ParsedReply(scores=(int(text), 1))
+
+    for name, parser, error in (
+        ("buggy", buggy, "parser 'buggy' failed on this reply: TypeError: returned a str"),
+        ("raising", raising, "parser 'raising' failed on this reply: ValueError: invalid literal"),
+    ):
+        monkeypatch.setitem(PARSERS, name, parser)
+        for answer, status in (("[[A]]", "ok"), ("no verdict", "unparsed")):
+            judge = PromptJudge(
+                load_preset("mt-bench-pair"), ScriptedBackend(answer=answer), parser=name
+            )
+            config = RunConfig(judge="mt-bench-pair", limit=2, concurrency=1, use_cache=False)
+            result = run_judging(config, output=tmp_path, run_name=f"{name}-{status}", judge=judge)
+            stored = list(result.store.judgments())
+            assert len(stored) == 4 and {j.status for j in stored} == {status}
+            if status == "unparsed":
+                assert all(j.error is not None and j.error.startswith(error) for j in stored)
