@@ -10,9 +10,7 @@ entry point in the ``judge_harness.benchmarks`` group (see ``docs/plugins.md``).
 from __future__ import annotations
 
 import hashlib
-import inspect
 import json
-import traceback
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -21,7 +19,7 @@ from typing import Any, ClassVar
 
 from pydantic import ValidationError
 
-from judge.errors import ConfigError, DataError, JudgeError, validation_text
+from judge.errors import ConfigError, DataError, JudgeError, plugin_failure, validation_text
 from judge.errors import validation_message as validation_message  # for loader plugins
 from judge.records import PairItem, Record, SingleItem
 
@@ -130,31 +128,9 @@ def load_items(benchmark: Benchmark, *, limit: int | None = None) -> list[AnyIte
             items.append(item)
     except JudgeError:
         raise
-    except ValidationError as exc:  # a loader (a plugin's) built an invalid record
-        raise DataError(
-            f"benchmark {benchmark.name!r} built an invalid item at {_where(exc, benchmark)}: "
-            f"{validation_text(exc)}"
-        ) from exc
-    except Exception as exc:  # a loader's own bug: say where, not a traceback
-        raise DataError(
-            f"benchmark {benchmark.name!r} failed while loading, at {_where(exc, benchmark)}: "
-            f"{type(exc).__name__}: {exc}; a loader raises judge.errors.DataError naming the "
-            "file, line and field (docs/plugins.md)"
-        ) from exc
+    except Exception as exc:  # a loader's (a plugin's) own bug: where, not a traceback
+        raise plugin_failure(f"benchmark {benchmark.name!r} failed while loading", exc) from exc
     return items if limit is None else items[:limit]
-
-
-def _where(exc: BaseException, benchmark: Benchmark) -> str:
-    """``file:line`` of the loader's code that raised ``exc``: the innermost frame in the
-    benchmark's own module, else the innermost frame."""
-    frames = traceback.extract_tb(exc.__traceback__)
-    try:
-        source = inspect.getsourcefile(type(benchmark))
-    except TypeError:
-        source = None
-    own = [f for f in frames if source is not None and f.filename == source]
-    frame = (own or frames)[-1] if frames else None
-    return f"{frame.filename}:{frame.lineno}" if frame is not None else "an unknown place"
 
 
 def items_hash(items: Iterable[AnyItem]) -> str:

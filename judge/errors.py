@@ -210,3 +210,44 @@ def validation_message(exc: ValidationError) -> tuple[str | None, str]:
     err = exc.errors()[0]
     field = ".".join(str(p) for p in err["loc"]) or None
     return field, str(err["msg"])
+
+
+def plugin_failure(what: str, exc: Exception) -> DataError:
+    """A plugin's own bug (an exception that is not a :class:`JudgeError`) as one line:
+    ``what`` failed, where in the plugin's code, and the exception, never a traceback.
+
+    A pydantic ``ValidationError`` (the plugin built an invalid record) gives its fields.
+    The place is the innermost frame outside judge-harness, pydantic and the standard
+    library: the plugin's line, not ours.
+
+    >>> try:
+    ...     {}["question"]
+    ... except KeyError as exc:
+    ...     print(plugin_failure("benchmark 'mine' failed while loading", exc))
+    benchmark 'mine' failed while loading, at <doctest ...>:2: KeyError: 'question'
+    """
+    from pydantic import ValidationError
+
+    if isinstance(exc, ValidationError):
+        detail = f"invalid record: {validation_text(exc)}"
+    else:
+        detail = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+    return DataError(f"{what}, at {_plugin_frame(exc)}: {detail}")
+
+
+def _plugin_frame(exc: BaseException) -> str:
+    import sysconfig
+    import traceback
+    from pathlib import Path
+
+    import pydantic
+
+    ours = (
+        str(Path(__file__).parent),
+        str(Path(pydantic.__file__).parent),
+        sysconfig.get_paths()["stdlib"],
+    )
+    frames = traceback.extract_tb(exc.__traceback__)
+    theirs = [f for f in frames if not f.filename.startswith(ours)]
+    frame = (theirs or frames)[-1] if frames else None
+    return f"{frame.filename}:{frame.lineno}" if frame is not None else "an unknown place"

@@ -38,7 +38,14 @@ from typing import Any, ClassVar, Literal
 from pydantic import JsonValue, ValidationError
 
 from judge.benchmark import AnyItem, file_sha256, items_hash, load_items
-from judge.errors import ConfigError, DataError, StoreError, validation_text
+from judge.errors import (
+    ConfigError,
+    DataError,
+    JudgeError,
+    StoreError,
+    plugin_failure,
+    validation_text,
+)
 from judge.formats import Where, int_field, json_records, read_delimited, require
 from judge.hashing import sha256_json
 from judge.records import (
@@ -226,7 +233,12 @@ def run_import(
     (``<run_name>-<default name>``). Every run is read before any is written.
     """
     importer = build_importer(name, options)
-    runs = importer.read(request)
+    try:
+        runs = importer.read(request)
+    except JudgeError:
+        raise
+    except Exception as exc:  # an importer's (a plugin's) own bug: where, not a traceback
+        raise plugin_failure(f"importer {name!r} failed while reading", exc) from exc
     if not runs:
         raise DataError(f"importer {name!r} found nothing to import in {list(request.sources)}")
     out = []

@@ -15,6 +15,8 @@ from typer.testing import CliRunner
 from judge.benchmark import Benchmark, BenchmarkOptions, load_items
 from judge.cli import app
 from judge.errors import DataError
+from judge.importers import ImportedRun, Importer, ImportRequest
+from judge.probes.base import Perturbation, PerturbContext
 from judge.records import HumanLabel, PairItem
 
 ROWS = [
@@ -72,16 +74,15 @@ def test_each_loader_bug_names_the_benchmark_and_the_loader_line() -> None:
         load_items(Broken(bug="key"))
     assert str(key.value) == (
         f"benchmark 'broken' failed while loading, at {here}:{_line_of('KeyError')}: "
-        "KeyError: 'question'; a loader raises judge.errors.DataError naming the file, "
-        "line and field (docs/plugins.md)"
+        "KeyError: 'question'"
     )
     with pytest.raises(DataError) as invalid:
         load_items(Broken(bug="label"))
     message = str(invalid.value)
-    assert message.startswith(
-        f"benchmark 'broken' built an invalid item at {here}:{_line_of('HumanLabel(')}: "
+    assert message == (
+        f"benchmark 'broken' failed while loading, at {here}:{_line_of('HumanLabel(')}: "
+        "invalid record: verdict: Input should be 'A', 'B' or 'tie'"
     )
-    assert message.endswith("verdict: Input should be 'A', 'B' or 'tie'")
     with pytest.raises(DataError, match="yielded a dict, not a PairItem or SingleItem"):
         load_items(Broken(bug="dict"))
 
@@ -95,3 +96,60 @@ def test_the_cli_prints_one_line_and_exits_4(broken: None, tmp_path: Path) -> No
     (line,) = result.output.strip().splitlines()
     assert line.startswith("error: benchmark 'broken' failed while loading, at ")
     assert not any(tmp_path.iterdir())
+
+
+class BrokenImporter(Importer):
+    """An importer plugin that indexes a row by a column the file does not have."""
+
+    name: ClassVar[str] = "broken_importer"
+
+    def read(self, request: ImportRequest) -> list[ImportedRun]:
+        row: dict[str, str] = {"id": "1"}
+        raise_here = row["verdict"]  # KeyError
+        return [raise_here]  # type: ignore[list-item]
+
+
+class BrokenPerturbation(Perturbation):
+    """A perturbation plugin that fails on short responses."""
+
+    name: ClassVar[str] = "broken_perturbation"
+
+    def perturb(self, text: str, context: PerturbContext) -> str:
+        return text + " " + text.split()[40]  # IndexError on a short response
+
+
+def test_importer_and_perturbation_bugs_are_one_line_naming_the_plugin_line(
+    tmp_path: Path,
+) -> None:
+    from judge.registry import importers, perturbations
+
+    here = inspect.getsourcefile(BrokenImporter)
+    source = tmp_path / "verdicts.csv"
+    source.write_text("id,verdict\n1,A\n")
+    importers.register("broken_importer", BrokenImporter, replace=True)
+    perturbations.register("broken_perturbation", BrokenPerturbation, replace=True)
+    try:
+        result = CliRunner().invoke(
+            app, ["import", "broken_importer", str(source), "-o", str(tmp_path / "out")]
+        )
+        assert result.exit_code == 4, result.output
+        line = inspect.getsourcelines(BrokenImporter.read)
+        at = line[1] + next(i for i, t in enumerate(line[0]) if "KeyError" in t)
+        assert result.output.strip() == (
+            f"error: importer 'broken_importer' failed while reading, at {here}:{at}: "
+            "KeyError: 'verdict'"
+        )
+        probe = ["probe", "-b", "sample", "-p", "broken_perturbation", "-j", "smollm2"]
+        result = CliRunner().invoke(app, [*probe, "-o", str(tmp_path / "probe"), "-q"])
+        assert result.exit_code == 4, result.output
+        line = inspect.getsourcelines(BrokenPerturbation.perturb)
+        at = line[1] + next(i for i, t in enumerate(line[0]) if "IndexError" in t)
+        assert result.output.strip() == (
+            f"error: benchmark 'probe' failed while loading, at {here}:{at}: "
+            "IndexError: list index out of range"
+        )
+        assert not (tmp_path / "probe").exists()  # found before the unperturbed run
+    finally:
+        importers.unregister("broken_importer")
+        perturbations.unregister("broken_perturbation")
+    assert not (tmp_path / "out").exists()

@@ -112,12 +112,18 @@ def run_probes(
 
     ``run_options`` go to :func:`judge.run.run_judging` (``retry``, ``cache_path`` ...).
     """
+    from judge.benchmark import load_items
+    from judge.factory import benchmark_named
     from judge.run import run_judging
 
     names = [s.name for s in specs]
     if len(set(names)) != len(names):
         raise ConfigError(f"probe names must be distinct, got {names}; give each a label")
     planned = {spec.name: probe_configs(config, spec, target=target) for spec in specs}
+    for configs in planned.values():  # every probe's items before any judging is paid for
+        for probe_config in configs:
+            bench = benchmark_named(probe_config.benchmark, probe_config.benchmark_args)
+            load_items(bench)
     baseline = run_judging(config, output=output, argv=argv, progress=progress, **run_options)
     result = ProbeRuns(baseline=baseline.store.path)
     for name, configs in planned.items():
