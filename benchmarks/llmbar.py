@@ -18,6 +18,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import ClassVar, Literal
 
+from pydantic import field_validator
+
 from judge.benchmark import Benchmark, BenchmarkOptions
 from judge.data_paths import dataset_path
 from judge.formats import Where, build, json_records, label_field, text_field
@@ -99,7 +101,13 @@ class LLMBarBenchmark(Benchmark):
         path: str | None = None
         """The ``llmbar`` folder (default: the shared datasets)."""
         subset: Subset = "llmbar"
-        """Which subset(s) to load; ``llmbar`` is Natural + the four Adversarial sets (419)."""
+        """Which subset(s) to load; ``llmbar`` is Natural + the four Adversarial sets (419).
+        Any case: ``Natural`` as the dataset's folders spell it is ``natural``."""
+
+        @field_validator("subset", mode="before")
+        @classmethod
+        def _lower(cls, value: object) -> object:
+            return value.lower() if isinstance(value, str) else value
 
     options: Options  # type: ignore[assignment]  # the base class types it as its own Options
 

@@ -148,6 +148,12 @@ def test_llmbar_unknown_subset_is_a_config_error() -> None:
         benchmarks.get("llmbar")(subset="adversarial_gpt")
 
 
+def test_llmbar_subset_in_the_datasets_own_spelling() -> None:
+    """``Natural`` (the folder's name, and docs/library.md's example) is ``natural``."""
+    assert load("llmbar", subset="Natural") == load("llmbar", subset="natural")
+    assert len(load("llmbar", subset="Adversarial_Neighbor")) == 134
+
+
 # -- JudgeBench ------------------------------------------------------------------------
 
 
