@@ -11,10 +11,11 @@ import re
 import shlex
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-import click
 import pytest
 import typer
+from typer.core import TyperGroup
 
 from judge.cli import app
 from judge.errors import UnknownNameError
@@ -26,9 +27,10 @@ FENCE = re.compile(r"```[a-z]*\n(.*?)```", re.S)
 INLINE = re.compile(r"`(judge [^`]+)`")
 
 
-def shown_commands() -> Iterator[tuple[str, list[str]]]:
-    """``(where, argv)`` of each ``judge`` command line in a fenced block, and of each
-    inline code span that starts with ``judge``."""
+def shown_commands() -> Iterator[tuple[str, list[str], bool]]:
+    """``(where, argv, whole)`` of each ``judge`` command line in a fenced block
+    (``whole``: a command to copy and run) and of each inline code span that starts with
+    ``judge`` (a mention such as ``judge report --out``: its options must exist)."""
     for page in PAGES:
         text = page.read_text(encoding="utf-8")
         for block in FENCE.finditer(text):
@@ -48,11 +50,11 @@ def shown_commands() -> Iterator[tuple[str, list[str]]]:
                     except ValueError:
                         line += "\n" + lines[index]
                         index += 1
-                yield where, argv[1:]
+                yield where, argv[1:], True
         prose = FENCE.sub(lambda m: "\n" * m.group(0).count("\n"), text)
         for span in INLINE.finditer(prose):
             where = f"{page.name}:{text[: span.start()].count(chr(10)) + 1}"
-            yield where, shlex.split(span.group(1))[1:]
+            yield where, shlex.split(span.group(1))[1:], False
 
 
 COMMANDS = list(shown_commands())
@@ -71,15 +73,16 @@ NAMED = {
 
 
 @functools.cache
-def _cli() -> click.Command:
+def _cli() -> Any:
     return typer.main.get_command(app)
 
 
-def _parse(argv: list[str]) -> click.Context:
-    """The innermost command's context, after parsing ``argv`` as the CLI would."""
+def _parse(argv: list[str]) -> Any:
+    """The innermost command's context, after parsing ``argv`` as the CLI would (typer's
+    own vendored click: its classes and exceptions are not the ``click`` package's)."""
     ctx = _cli().make_context("judge", list(argv))
     rest = list(getattr(ctx, "_protected_args", [])) + list(ctx.args)
-    while isinstance(ctx.command, click.Group) and rest:
+    while isinstance(ctx.command, TyperGroup) and rest:
         name, command, args = ctx.command.resolve_command(ctx, rest)
         assert name is not None and command is not None
         ctx = command.make_context(name, args, parent=ctx)
@@ -87,31 +90,64 @@ def _parse(argv: list[str]) -> click.Context:
     return ctx
 
 
-def test_the_docs_show_commands() -> None:
+def test_the_docs_show_commands_and_a_bad_option_is_caught() -> None:
     assert len(COMMANDS) >= 150  # the check below has something to check
+    assert _parse(["report", "results/x", "-o", "out"]).info_name == "report"
+    with pytest.raises(Exception, match="No such option: --nope"):
+        _parse(["run", "--nope"])
+    with pytest.raises(AssertionError, match="no option --out-dir in `judge report`"):
+        _options(["report", "--out-dir", "x"])
 
 
-@pytest.mark.parametrize(("where", "argv"), COMMANDS, ids=[w for w, _ in COMMANDS])
+PLACEHOLDERS = {"mybench", "pipe_votes", "yes_no", "my-judge"}
+"""Names the docs use for the reader's own plugins, which are not installed here."""
+
+
+def _options(argv: list[str]) -> None:
+    """Each ``-x`` / ``--xx`` of a mention is an option of the command it names."""
+    command = _cli()
+    words = [a for a in argv if not a.startswith("-")]
+    while isinstance(command, TyperGroup) and words and words[0] in command.commands:
+        command = command.commands[words.pop(0)]
+    known = {o for p in command.params for o in (*p.opts, *p.secondary_opts)} | {"--help"}
+    for arg in argv:
+        name = arg.split("=", 1)[0]
+        if name.startswith("-") and name != "-" and name not in known:
+            raise AssertionError(f"no option {name} in `judge {command.name}`")
+
+
+@pytest.mark.parametrize(("where", "argv", "whole"), COMMANDS, ids=[w for w, _, _ in COMMANDS])
 def test_each_shown_command_parses_and_names_registered_plugins(
-    where: str, argv: list[str]
+    where: str, argv: list[str], whole: bool
 ) -> None:
+    synopsis = any(a.startswith("[") or a.endswith("...") for a in argv)
+    if argv and argv[0] not in _cli().commands:
+        return  # prose that starts with the word "judge" (`judge 1-10 -> item 1-5`)
+    if not whole or synopsis:  # a mention, or a usage line: its options must exist
+        argv = [a.strip("[]") for a in argv]
+        try:
+            _options(argv)
+        except AssertionError as exc:
+            pytest.fail(f"{where}: judge {shlex.join(argv)}: {exc}")
+        return
     try:
         ctx = _parse(argv)
-    except click.exceptions.Exit:
+    except typer.Exit:
         return  # --help, --version
-    except click.ClickException as exc:
+    except Exception as exc:  # typer's vendored click.UsageError and its kind
+        if not hasattr(exc, "format_message"):
+            raise
         pytest.fail(f"{where}: judge {shlex.join(argv)}: {exc.format_message()}")
     command = ctx.info_name
-    for option, value in itertools.pairwise(argv):
-        registry = NAMED.get((str(command), option))
-        if registry is None or "<" in value or "/" in value or value.endswith(".toml"):
-            continue  # a placeholder or a file
+    names = [(v, NAMED.get((str(command), o))) for o, v in itertools.pairwise(argv)]
+    if command == "import" and len(argv) > 1:
+        names.append((argv[1], importers))
+    for value, registry in names:
+        if registry is None or value in PLACEHOLDERS or value.isupper():
+            continue  # a placeholder (BENCH), or the reader's own plugin
+        if "/" in value or value.endswith(".toml"):
+            continue  # a file
         try:
             registry.get(value)
-        except UnknownNameError as exc:
-            pytest.fail(f"{where}: judge {shlex.join(argv)}: {exc}")
-    if command == "import" and argv[1:] and "<" not in argv[1]:
-        try:
-            importers.get(argv[1])
         except UnknownNameError as exc:
             pytest.fail(f"{where}: judge {shlex.join(argv)}: {exc}")
