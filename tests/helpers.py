@@ -155,7 +155,9 @@ def run_and_kill(
         command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
     )
     store = RunStore(run_dir)
-    deadline = time.monotonic() + 60
+    # generous: on a loaded 2-core machine (the fast lane's 4 xdist workers) a Ray driver
+    # and its actors took over 60 s to store their first judgments
+    deadline = time.monotonic() + 180
     while time.monotonic() < deadline and run.poll() is None:
         path = store.judgments_path
         if path.exists() and path.read_bytes().count(b"\n") >= lines:
