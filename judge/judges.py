@@ -16,10 +16,10 @@ from functools import cached_property
 from typing import Any, Literal, cast
 from weakref import WeakKeyDictionary
 
-from pydantic import JsonValue
+from pydantic import Field, JsonValue, ValidationError
 
 from judge.backends.base import RAW, Backend, Completion, CompletionRequest, PromptLayout, normalise
-from judge.errors import BackendError, ConfigError, TemplateError
+from judge.errors import BackendError, ConfigError, TemplateError, validation_text
 from judge.hashing import canonical_json, sha256_json, sha256_text
 from judge.parsers import ParsedReply, get_parser, get_upstream_parser, remove_quoted
 from judge.prompts import DEFAULT_CRITERION_SCALE, Layout, Preset, preset_hash
@@ -27,6 +27,7 @@ from judge.records import (
     VERDICTS,
     Judgment,
     PairItem,
+    Record,
     SingleItem,
     Status,
     Verdict,
@@ -117,6 +118,21 @@ ParseMode = Literal["strict", "upstream"]
 LAYOUTS: tuple[Layout, ...] = ("chat", "user-only", "raw")
 
 
+class Generation(Record):
+    """A prompt judge's generation parameters (``-J max_tokens=32 -J temperature=0.7``),
+    checked before anything runs: ``temperature=hot`` is a one-line error, not a
+    traceback at the first request."""
+
+    max_tokens: int = Field(16, ge=1)
+    """Most tokens a reply may have."""
+    temperature: float = Field(0.0, ge=0.0)
+    """Sampling temperature (0: greedy)."""
+    stop: str | tuple[str, ...] = ()
+    """Text(s) that end a reply."""
+    json_schema: dict[str, JsonValue] | None = None
+    """A JSON schema the reply must follow (backends with structured output)."""
+
+
 class PromptJudge(Judge):
     """A preset (template + parser + defaults) on a backend."""
 
@@ -155,16 +171,18 @@ class PromptJudge(Judge):
             raise ConfigError(f"layout must be one of {', '.join(LAYOUTS)}, not {layout!r}")
         self.layout_override: Layout | None = layout
         self._check_layout()
-        gen = dict(generation or {})
-        self.max_tokens = int(gen.pop("max_tokens", 16))
-        self.temperature = float(gen.pop("temperature", 0.0))
-        stop = gen.pop("stop", ())
-        self.stop: tuple[str, ...] = (stop,) if isinstance(stop, str) else tuple(stop)
-        self.json_schema = gen.pop("json_schema", None)
+        try:
+            gen = Generation.model_validate(generation or {})
+        except ValidationError as exc:
+            raise ConfigError(
+                f"invalid generation parameters of judge {self.name!r}: {validation_text(exc)}"
+            ) from exc
+        self.max_tokens = gen.max_tokens
+        self.temperature = gen.temperature
+        self.stop: tuple[str, ...] = (gen.stop,) if isinstance(gen.stop, str) else gen.stop
+        self.json_schema = gen.json_schema
         if self.json_schema is None and preset.criteria:
             self.json_schema = criteria_schema(preset)
-        if gen:
-            raise ConfigError(f"unknown generation parameters {sorted(gen)}")
         self.template_vars = dict(template_vars or {})
 
     # Parameters the judge itself takes; every other -J key goes to the backend's Options.

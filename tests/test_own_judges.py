@@ -401,3 +401,25 @@ def test_criteria_section_against_topical_chat_human_sub_scores(
     for name in ("naturalness", "coherence", "engagingness"):
         assert name in section
     assert "How often each score was given" in section
+
+
+def test_bad_generation_parameters_are_one_line_before_anything_runs(tmp_path: Path) -> None:
+    """``-J temperature=hot`` was a traceback (``float('hot')``) from the judge's constructor."""
+    base = ["run", "-b", "sample", "-n", "1", "-o", str(tmp_path), "-q", "-J", "backend=openai"]
+    base += ["-J", "base_url=http://127.0.0.1:9/v1", "-J", "model=gpt-4o-mini"]
+    env = {"OPENAI_API_KEY": "sk-test-generation"}
+    for params, message in (
+        (
+            ["temperature=hot"],
+            "temperature: Input should be a valid number, unable to parse string as a number",
+        ),
+        (["max_tokens=0"], "max_tokens: Input should be greater than or equal to 1"),
+        (["temperature=-1"], "temperature: Input should be greater than or equal to 0"),
+    ):
+        args = [*base, *(a for p in params for a in ("-J", p))]
+        result = CliRunner().invoke(app, args, env=env)
+        assert result.exit_code == 2, result.output
+        assert result.output.strip() == (
+            f"error: invalid generation parameters of judge 'smollm2': {message}"
+        )
+    assert not any(tmp_path.iterdir())
