@@ -17,7 +17,7 @@ re-exported by ``import judge`` (``judge.evaluate``, ``judge.load_judge``, ...).
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
@@ -34,8 +34,10 @@ if TYPE_CHECKING:
     from judge.judges import Judge
 
 AnyItem = PairItem | SingleItem
-Data: TypeAlias = "str | Sequence[AnyItem | Mapping[str, Any]] | pd.DataFrame"
-"""What :func:`evaluate` judges: a benchmark name, items (records or dicts), or a frame."""
+Data: TypeAlias = "str | Path | Sequence[AnyItem | Mapping[str, Any]] | pd.DataFrame"
+"""What :func:`evaluate` judges: a benchmark name, a data file (a ``Path``, read by the
+``table`` benchmark with ``benchmark_params`` as its options), items (records or dicts),
+or a frame."""
 
 
 def load_judge(judge: str | Path = "smollm2", **params: Any) -> Judge:
@@ -145,11 +147,21 @@ async def aevaluate(
     is the same call blocking, which inside a running loop runs in a worker thread
     (:func:`judge.aio.run_sync`).
     """
+    import pandas as pd
+
     from judge.analysis.frame import load_frame
     from judge.judges import Judge
     from judge.run import arun_judging
 
     built = judge if isinstance(judge, Judge) else None
+    if isinstance(data, Path):  # a data file: the ``table`` benchmark reads it
+        benchmark_params = {"path": str(data), **dict(benchmark_params or {})}
+        data = "table"
+    elif not isinstance(data, str | pd.DataFrame | Iterable):
+        raise ConfigError(
+            "data is a benchmark name, a data file (a pathlib.Path), a list of items or "
+            f"dicts, or a DataFrame; got {type(data).__name__}"
+        )
     items: list[AnyItem] | None = None
     benchmark = data if isinstance(data, str) else "items"
     if not isinstance(data, str):

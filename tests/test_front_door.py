@@ -105,3 +105,28 @@ def test_wrong_frame_kind_is_an_error() -> None:
     # the right ones give the figures
     assert 0 < judge.agreement_table(pairs, n_resamples=0)["n"].iloc[0] <= len(pairs) == 20
     assert judge.position_table(frame, n_resamples=0)["n_pairs"].iloc[0] == 20
+
+
+def test_evaluate_a_data_file_and_clear_errors_for_what_is_not_data(tmp_path: Path) -> None:
+    """A ``Path`` is read by the ``table`` benchmark; an int or ``None`` where a frame
+    belongs is one ConfigError, not ``TypeError`` / ``AttributeError``."""
+    from judge.judges import PromptJudge
+    from judge.prompts import load_preset
+    from tests.helpers import ScriptedBackend
+
+    data = tmp_path / "pairs.csv"
+    data.write_text("question,ans1,ans2,winner\nWhat is 2+2?,4,5,A\nCapital?,Paris,Lyon,B\n")
+    scripted = PromptJudge(load_preset("mt-bench-pair"), ScriptedBackend(answer="[[A]]"))
+    columns = {"prompt": "question", "response_a": "ans1", "response_b": "ans2"}
+    frame = judge.evaluate(
+        data,
+        judge=scripted,
+        benchmark_params={"map": {**columns, "label": "winner"}},
+        orders="original",
+    )
+    assert list(frame["verdict"]) == ["A", "A"] and list(frame["label"]) == ["A", "B"]
+    assert set(frame["benchmark"]) == {"table"}
+    with pytest.raises(judge.ConfigError, match="got int"):
+        judge.evaluate(123)  # type: ignore[arg-type]
+    with pytest.raises(judge.ConfigError, match=r"takes the pair frame .* not NoneType"):
+        judge.agreement_table(None)  # type: ignore[arg-type]

@@ -219,7 +219,15 @@ def expect_frame(frame: pd.DataFrame, kind: FrameKind, function: str) -> None:
     Traceback (most recent call last):
     ...
     judge.errors.ConfigError: agreement_table takes the pair frame (pair_frame(frame): ...
+    >>> expect_frame(None, "pairs", "kappa")  # type: ignore[arg-type]
+    Traceback (most recent call last):
+    judge.errors.ConfigError: kappa takes the pair frame (a pandas DataFrame), not NoneType
     """
+    if not isinstance(frame, pd.DataFrame):
+        what = "the pair frame" if kind == "pairs" else "the judgment frame"
+        raise ConfigError(
+            f"{function} takes {what} (a pandas DataFrame), not {type(frame).__name__}"
+        )
     columns = frame.columns
     if kind == "pairs" and "order" in columns and "n_orders" not in columns:
         raise ConfigError(
