@@ -14,6 +14,7 @@ with ``-B labels.<value>=A|B|tie``. An empty label cell means "unlabelled".
 from __future__ import annotations
 
 import logging
+import random
 from collections.abc import Iterable, Iterator
 from typing import Any, Literal
 
@@ -39,8 +40,15 @@ FIELDS = (
     "model",
     "category",
     "reference",
+    "chosen",
+    "rejected",
+    "chosen_model",
+    "rejected_model",
 )
-ALIASES: dict[str, tuple[str, ...]] = {"prompt": ("prompt", "instruction", "question")}
+ALIASES: dict[str, tuple[str, ...]] = {
+    "prompt": ("prompt", "instruction", "question"),
+    "category": ("category", "subset"),
+}
 
 STANDARD_LABELS: dict[str, Verdict] = {
     "a": "A",
@@ -118,8 +126,12 @@ class MappingOptions(BenchmarkOptions):
     """Extra label values -> verdict (``-B labels.win=A``)."""
     label_columns: list[str] = Field(default_factory=list)
     """Columns that each hold one annotator's vote (kept as separate labels)."""
-    kind: Literal["auto", "pair", "single"] = "auto"
-    """Pairs or single answers; ``auto`` decides from the columns."""
+    kind: Literal["auto", "pair", "preference", "single"] = "auto"
+    """Pairs, preference pairs (``chosen`` / ``rejected`` columns, as RewardBench and most
+    reward-model data) or single answers; ``auto`` decides from the columns."""
+    seed: int = 0
+    """Preference pairs: the seed of the coin that puts ``chosen`` at A or B per item (a
+    fixed side would credit a judge that always picks one position)."""
     scale: tuple[float, float] | None = None
     """The score scale of single items (lowest, highest)."""
     allow_empty: bool = False
@@ -163,16 +175,21 @@ class RowConverter:
         if kind == "auto":
             if "response_a" in columns and columns["response_a"] in row:
                 kind = "pair"
+            elif "chosen" in columns and columns["chosen"] in row:
+                kind = "preference"
             elif "response" in columns and columns["response"] in row:
                 kind = "single"
             else:
                 raise where.error(
-                    "cannot tell pairs from single answers: no response_a/response_b or "
-                    "response column (map them with -B map.response_a=<column> ...)"
+                    "cannot tell pairs from single answers: no response_a/response_b, "
+                    "chosen/rejected or response column (map them with "
+                    "-B map.response_a=<column> ...)"
                 )
-        needed = (
-            ("prompt", "response_a", "response_b") if kind == "pair" else ("prompt", "response")
-        )
+        needed = {
+            "pair": ("prompt", "response_a", "response_b"),
+            "preference": ("prompt", "chosen", "rejected"),
+            "single": ("prompt", "response"),
+        }[kind]
         for f in needed:
             columns.setdefault(f, f)
         self.columns, self.kind = columns, kind
@@ -233,6 +250,8 @@ class RowConverter:
             "reference": self._text(row, "reference", where, required=False),
             "metadata": metadata,
         }
+        if self.kind == "preference":
+            return self._preference(row, where, common)
         if self.kind == "pair":
             labels: list[HumanLabel] = []
             if "label" in columns and columns["label"] in row:
@@ -278,6 +297,29 @@ class RowConverter:
             scores=scores,
             scale=self.options.scale,
             **common,
+        )
+
+    def _preference(self, row: dict[str, Any], where: Where, common: dict[str, Any]) -> AnyItem:
+        """A ``chosen`` / ``rejected`` row as a pair whose gold label is the chosen side,
+        the side drawn by a coin seeded with ``seed`` and the item id."""
+        chosen = self._response(row, "chosen", where)
+        rejected = self._response(row, "rejected", where)
+        models = (
+            self._text(row, "chosen_model", where, required=False),
+            self._text(row, "rejected_model", where, required=False),
+        )
+        coin = random.Random(f"chosen:{self.options.seed}:{common['id']}").random() < 0.5
+        side: Verdict = "A" if coin else "B"
+        texts, names = ((chosen, rejected), models) if coin else ((rejected, chosen), models[::-1])
+        return build(
+            PairItem,
+            where,
+            response_a=texts[0],
+            response_b=texts[1],
+            model_a=names[0],
+            model_b=names[1],
+            labels=(HumanLabel(annotator="gold", verdict=side),),
+            **{**common, "metadata": {**common["metadata"], "chosen": side}},
         )
 
 

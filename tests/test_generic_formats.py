@@ -480,3 +480,48 @@ def test_pair_outputs_by_id_checks_the_prompt_text() -> None:
     with pytest.raises(DataError, match="different prompt text"):
         pair_outputs(a, b)
     assert pair_outputs(a, b, by="prompt", strict=False) == []
+
+
+# -- preference data: chosen / rejected (RewardBench, HH-RLHF, UltraFeedback-binarized) --------
+
+
+def test_chosen_rejected_rows_are_pairs_with_the_chosen_side_drawn_per_item(
+    tmp_path: Path,
+) -> None:
+    """RewardBench's columns as they are: the chosen response lands at A or B by a seeded
+    coin per item (a fixed side would credit an always-first judge with 100%), the gold
+    label names that side, the models follow their responses, ``subset`` is the category."""
+    rows = [
+        {
+            "id": n,
+            "prompt": f"question {n}?",
+            "chosen": f"good answer {n}",
+            "rejected": f"bad answer {n}",
+            "chosen_model": "gpt-4",
+            "rejected_model": "llama-7b",
+            "subset": "alpacaeval-easy" if n % 2 else "refusals-dangerous",
+        }
+        for n in range(40)
+    ]
+    path = tmp_path / "reward-bench.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    items = load_items(benchmarks.get("table")(path=str(path)))
+    assert len(items) == 40 and all(isinstance(i, PairItem) for i in items)
+    sides = {i.label for i in items if isinstance(i, PairItem)}
+    assert sides == {"A", "B"}
+    for item in items:
+        assert isinstance(item, PairItem)
+        chosen = item.response_a if item.label == "A" else item.response_b
+        chosen_model = item.model_a if item.label == "A" else item.model_b
+        assert chosen.startswith("good") and chosen_model == "gpt-4"
+        assert item.metadata["chosen"] == item.label
+        assert item.category in ("alpacaeval-easy", "refusals-dangerous")
+    first = [i.label for i in items if isinstance(i, PairItem)]
+    assert 10 <= first.count("A") <= 30  # a fair coin over 40 items
+    again = load_items(benchmarks.get("table")(path=str(path)))
+    assert [i.label for i in again if isinstance(i, PairItem)] == first  # seeded
+    other = load_items(benchmarks.get("table")(path=str(path), seed=1))
+    assert [i.label for i in other if isinstance(i, PairItem)] != first
+    path.write_text(json.dumps({"prompt": "q", "chosen": "a"}) + "\n")
+    with pytest.raises(DataError, match=r"reward-bench.jsonl:1: field 'rejected': missing"):
+        load_items(benchmarks.get("table")(path=str(path)))
