@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from typer.core import TyperGroup
 
 from judge.errors import ConfigError, IncompleteRunError, JudgeError, first_error, validation_text
-from judge.records import RunConfig
+from judge.records import Judgment, RunConfig
 
 if TYPE_CHECKING:
     from judge.executor import Executor
@@ -75,6 +75,9 @@ def _fail(exc: JudgeError) -> NoReturn:
     raise typer.Exit(exc.exit_code)
 
 
+AllowErrorsOpt = Annotated[
+    bool, typer.Option("--allow-errors", help="exit 0 even when judgments ended in errors")
+]
 BenchmarkOpt = Annotated[str, typer.Option("--benchmark", "-b", help="benchmark name (judge list)")]
 JudgeOpt = Annotated[
     str,
@@ -142,9 +145,7 @@ def run(
         bool,
         typer.Option("--extend", help="judge items added to the data file since the run began"),
     ] = False,
-    allow_errors: Annotated[
-        bool, typer.Option("--allow-errors", help="exit 0 even when judgments ended in errors")
-    ] = False,
+    allow_errors: AllowErrorsOpt = False,
     fresh_cache: Annotated[
         bool,
         typer.Option(
@@ -221,7 +222,12 @@ def run(
         ),
     )
     typer.echo(format_summary(summarize(result.store, reconcile=config.reconcile)))
-    errors = [j for j in result.new_judgments if j.status == "error"]
+    _errors_left(result.new_judgments, allow_errors)
+
+
+def _errors_left(judgments: Sequence[Judgment], allow_errors: bool) -> None:
+    """Exit 8 when judgments ended in errors (retried by running again), unless allowed."""
+    errors = [j for j in judgments if j.status == "error"]
     if errors and not allow_errors:
         raise IncompleteRunError(
             f"{len(errors)} judgment(s) ended in an error (first: item "
@@ -395,6 +401,7 @@ def compare(
         list[str] | None,
         typer.Option(help="a compared model that is a length-gamed variant of the baseline"),
     ] = None,
+    allow_errors: AllowErrorsOpt = False,
 ) -> None:
     """Judge models' outputs on the same prompts (both orders): win/tie/loss, CIs, ranking,
     and discrete / probability-weighted / length-controlled win rates and a style-controlled
@@ -419,6 +426,7 @@ def compare(
         gamed=tuple(gamed or ()),
     )
     typer.echo(format_comparison(result))
+    _errors_left(result.run.new_judgments, allow_errors)
 
 
 @app.command()

@@ -184,6 +184,23 @@ def test_a_run_with_errors_left_exits_8_unless_allowed(tmp_path: Path) -> None:
     assert judge_run(out, data, *failing, "--allow-errors").exit_code == 0
 
 
+def test_a_comparison_with_errors_left_exits_8_unless_allowed(tmp_path: Path) -> None:
+    """``judge compare`` printed its tables and exited 0 with every judgment an error."""
+    files = []
+    for model in ("model-x", "model-y"):
+        rows = [{"instruction": f"{n} + {n}", "output": f"{model} {n}", "generator": model}
+                for n in range(3)]  # fmt: skip
+        files.append(tmp_path / f"{model}.json")
+        files[-1].write_text(json.dumps(rows))
+    args = ["compare", *map(str, files), "-J", "backend=scripted", "-o", str(tmp_path / "out")]
+    args += ["-J", "fail_marker=2 + 2", "-J", "fail_times=-1", "-q", "--resamples", "10"]
+    result = runner.invoke(app, args)
+    line = one_line_error(result, 8)
+    assert "2 judgment(s) ended in an error" in line and "--allow-errors" in line
+    assert "judgments             6 (4 ok, 0 unparsed, 2 error)" in result.stdout
+    assert runner.invoke(app, [*args, "--allow-errors"]).exit_code == 0
+
+
 # -- 6: a failed rerun leaves a finished run as it was ------------------------------------
 
 
