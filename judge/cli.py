@@ -632,6 +632,7 @@ def probe(
     resamples: ResamplesOpt = 1000,
     confidence: Annotated[float, typer.Option(help="confidence level of the intervals")] = 0.95,
     quiet: QuietOpt = False,
+    allow_errors: AllowErrorsOpt = False,
 ) -> None:
     """Bias probes: perturb one side of each pair, judge again, measure how far verdicts move."""
     from judge.analysis.frame import load_frame
@@ -645,6 +646,7 @@ def probe(
     )
     from judge.registry import perturbations
     from judge.run import RetryPolicy
+    from judge.store import RunStore
 
     if target not in ("worse", "better", "A", "B"):
         raise ConfigError(f"--target must be worse, better, A or B, not {target!r}")
@@ -686,6 +688,7 @@ def probe(
         seed=seed,
     )
     typer.echo(f"report           {paths['html']}")
+    _errors_left([j for d in runs.run_dirs for j in RunStore(d).judgments()], allow_errors)
 
 
 # -- judge new-judge: a self-contained block ---------------------------------------------

@@ -504,3 +504,16 @@ def test_a_read_only_judgments_file_is_one_line_and_untouched(
         assert snapshot(out) == before
     finally:
         subprocess.run(["umount", str(judgments)], check=False)
+
+
+def test_a_probe_with_errors_left_exits_8_unless_allowed(tmp_path: Path) -> None:
+    from judge.factory import benchmark_named
+
+    first = benchmark_named("sample").load().__next__()
+    marker = first.prompt_text[:30]
+    args = ["probe", "-b", "sample", "-n", "3", "-p", "verdict_injection", "-j", "smollm2"]
+    args += ["-J", "backend=scripted", "-J", f"fail_marker={marker}", "-J", "fail_times=-1"]
+    args += ["-o", str(tmp_path), "-q", "--resamples", "10"]
+    line = one_line_error(runner.invoke(app, args), 8)
+    assert "judgment(s) ended in an error" in line and "--allow-errors" in line
+    assert runner.invoke(app, [*args, "--allow-errors"]).exit_code == 0
