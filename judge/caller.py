@@ -18,7 +18,7 @@ from typing import Any
 
 from judge.backends.base import Backend, Completion, CompletionRequest
 from judge.cache import ResponseCache
-from judge.errors import BackendError, FatalBackendError, StoreError
+from judge.errors import BackendError, FatalBackendError, StoreError, plugin_failure
 from judge.judges import CallResult, request_key
 
 
@@ -115,10 +115,19 @@ class Caller:
                 raise
             except BackendError as exc:  # a whole-batch failure
                 answers = [exc] * len(pending)
+            except Exception as exc:  # a backend's (a plugin's) own bug: stop, say where
+                failure = plugin_failure(f"backend {backend.name!r} failed", exc)
+                raise FatalBackendError(str(failure)) from exc
             if len(answers) != len(pending):
                 raise StoreError(
                     f"backend {backend.name!r} returned {len(answers)} results "
                     f"for {len(pending)} requests"
+                )
+            junk = [a for a in answers if not isinstance(a, Completion | BackendError)]
+            if junk:
+                raise FatalBackendError(
+                    f"backend {backend.name!r} returned a {type(junk[0]).__name__}, not a "
+                    "Completion or a BackendError (judge.backends.base)"
                 )
             retry_now: list[int] = []
             wait = 0.0

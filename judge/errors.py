@@ -214,7 +214,9 @@ def validation_message(exc: ValidationError) -> tuple[str | None, str]:
 
 def plugin_failure(what: str, exc: Exception) -> DataError:
     """A plugin's own bug (an exception that is not a :class:`JudgeError`) as one line:
-    ``what`` failed, where in the plugin's code, and the exception, never a traceback.
+    ``what`` failed, where in the plugin's code, and the exception, never a traceback
+    (benchmark loaders, importers, perturbations; the caller wraps a backend's in a
+    :class:`FatalBackendError`).
 
     A pydantic ``ValidationError`` (the plugin built an invalid record) gives its fields.
     The place is the innermost frame outside judge-harness, pydantic and the standard

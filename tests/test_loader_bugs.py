@@ -1,17 +1,19 @@
-"""A benchmark loader's own bug (a plugin's ``KeyError``, an invalid record, a dict for an
-item) is one line naming the benchmark and the loader's file and line, exit 4: never a
-traceback through judge-harness's code."""
+"""A plugin's own bug is one line naming the plugin and its file and line, never a
+traceback through judge-harness's code: a benchmark loader's (a ``KeyError``, an invalid
+record, a dict for an item), an importer's and a perturbation's exit 4; a backend's stops the
+run, exit 5."""
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
 from typer.testing import CliRunner
 
+from judge.backends.base import Backend, BackendOptions, Completion, CompletionRequest
 from judge.benchmark import Benchmark, BenchmarkOptions, load_items
 from judge.cli import app
 from judge.errors import DataError
@@ -153,3 +155,45 @@ def test_importer_and_perturbation_bugs_are_one_line_naming_the_plugin_line(
         importers.unregister("broken_importer")
         perturbations.unregister("broken_perturbation")
     assert not (tmp_path / "out").exists()
+
+
+class BrokenBackend(Backend):
+    """A backend plugin that reads a reply field its server does not send, or (``junk``)
+    returns plain strings."""
+
+    name: ClassVar[str] = "broken_backend"
+
+    class Options(BackendOptions):
+        junk: bool = False
+
+    async def complete(self, requests: Sequence[CompletionRequest]) -> list[Any]:
+        if self.options.junk:
+            return ["A" for _ in requests]
+        reply: dict[str, str] = {"text": "A"}
+        return [Completion(text=reply["content"]) for _ in requests]  # KeyError
+
+
+def test_a_backend_plugins_bug_stops_the_run_in_one_line(tmp_path: Path) -> None:
+    from judge.registry import backends
+
+    here = inspect.getsourcefile(BrokenBackend)
+    source, start = inspect.getsourcelines(BrokenBackend.complete)
+    at = start + next(i for i, line in enumerate(source) if "KeyError" in line)
+    backends.register("broken_backend", BrokenBackend, replace=True)
+    try:
+        for junk, message in (
+            (False, f"backend 'broken_backend' failed, at {here}:{at}: KeyError: 'content'"),
+            (
+                True,
+                "backend 'broken_backend' returned a str, not a Completion or a BackendError "
+                "(judge.backends.base)",
+            ),
+        ):
+            args = ["run", "-b", "sample", "-n", "2", "-j", "smollm2", "-q", "-o", str(tmp_path)]
+            args += ["-J", "backend=broken_backend", "-J", f"junk={str(junk).lower()}"]
+            result = CliRunner().invoke(app, [*args, "--name", f"junk-{junk}"])
+            assert result.exit_code == 5, result.output
+            assert "Traceback" not in result.output
+            assert result.output.strip() == f"error: {message}"
+    finally:
+        backends.unregister("broken_backend")
