@@ -147,8 +147,6 @@ async def aevaluate(
     is the same call blocking, which inside a running loop runs in a worker thread
     (:func:`judge.aio.run_sync`).
     """
-    import pandas as pd
-
     from judge.analysis.frame import load_frame
     from judge.judges import Judge
     from judge.run import arun_judging
@@ -157,7 +155,7 @@ async def aevaluate(
     if isinstance(data, Path):  # a data file: the ``table`` benchmark reads it
         benchmark_params = {"path": str(data), **dict(benchmark_params or {})}
         data = "table"
-    elif not isinstance(data, str | pd.DataFrame | Iterable):
+    elif not isinstance(data, Iterable):  # a name, items and a DataFrame all are
         raise ConfigError(
             "data is a benchmark name, a data file (a pathlib.Path), a list of items or "
             f"dicts, or a DataFrame; got {type(data).__name__}"

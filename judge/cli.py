@@ -646,7 +646,6 @@ def probe(
     )
     from judge.registry import perturbations
     from judge.run import RetryPolicy
-    from judge.store import RunStore
 
     if target not in ("worse", "better", "A", "B"):
         raise ConfigError(f"--target must be worse, better, A or B, not {target!r}")
@@ -688,7 +687,7 @@ def probe(
         seed=seed,
     )
     typer.echo(f"report           {paths['html']}")
-    _errors_left([j for d in runs.run_dirs for j in RunStore(d).judgments()], allow_errors)
+    _errors_left(runs.new_judgments, allow_errors)
 
 
 # -- judge new-judge: a self-contained block ---------------------------------------------

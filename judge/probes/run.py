@@ -20,7 +20,7 @@ from pydantic import Field, JsonValue
 from judge.errors import ConfigError
 from judge.probes.base import TargetRule
 from judge.probes.benchmark import ProbeBenchmark, build_perturbation
-from judge.records import PairItem, Record, RunConfig, RunManifest
+from judge.records import Judgment, PairItem, Record, RunConfig, RunManifest
 
 DESIGN_COLUMNS = (
     "run",
@@ -91,6 +91,8 @@ class ProbeRuns:
 
     baseline: Path
     probes: dict[str, list[Path]] = field(default_factory=dict)
+    new_judgments: list[Judgment] = field(default_factory=list)
+    """The judgments this call made, over every run (for the CLI's errors-left check)."""
 
     @property
     def run_dirs(self) -> list[Path]:
@@ -125,13 +127,14 @@ def run_probes(
             bench = benchmark_named(probe_config.benchmark, probe_config.benchmark_args)
             load_items(bench)
     baseline = run_judging(config, output=output, argv=argv, progress=progress, **run_options)
-    result = ProbeRuns(baseline=baseline.store.path)
+    result = ProbeRuns(baseline=baseline.store.path, new_judgments=list(baseline.new_judgments))
     for name, configs in planned.items():
         for probe_config in configs:
             done = run_judging(
                 probe_config, output=output, argv=argv, progress=progress, **run_options
             )
             result.probes.setdefault(name, []).append(done.store.path)
+            result.new_judgments.extend(done.new_judgments)
     return result
 
 
