@@ -65,8 +65,9 @@ def broken() -> Iterator[None]:
     benchmarks.unregister("broken")
 
 
-def _line_of(text: str) -> int:
-    source, start = inspect.getsourcelines(Broken.load)
+def _line_of(text: str, function: Any = Broken.load) -> int:
+    """The line of ``function``'s source that holds ``text`` (where the plugin's bug is)."""
+    source, start = inspect.getsourcelines(function)
     return start + next(i for i, line in enumerate(source) if text in line)
 
 
@@ -135,8 +136,7 @@ def test_importer_and_perturbation_bugs_are_one_line_naming_the_plugin_line(
             app, ["import", "broken_importer", str(source), "-o", str(tmp_path / "out")]
         )
         assert result.exit_code == 4, result.output
-        line = inspect.getsourcelines(BrokenImporter.read)
-        at = line[1] + next(i for i, t in enumerate(line[0]) if "KeyError" in t)
+        at = _line_of("KeyError", BrokenImporter.read)
         assert result.output.strip() == (
             f"error: importer 'broken_importer' failed while reading, at {here}:{at}: "
             "KeyError: 'verdict'"
@@ -144,8 +144,7 @@ def test_importer_and_perturbation_bugs_are_one_line_naming_the_plugin_line(
         probe = ["probe", "-b", "sample", "-p", "broken_perturbation", "-j", "smollm2"]
         result = CliRunner().invoke(app, [*probe, "-o", str(tmp_path / "probe"), "-q"])
         assert result.exit_code == 4, result.output
-        line = inspect.getsourcelines(BrokenPerturbation.perturb)
-        at = line[1] + next(i for i, t in enumerate(line[0]) if "IndexError" in t)
+        at = _line_of("IndexError", BrokenPerturbation.perturb)
         assert result.output.strip() == (
             f"error: benchmark 'probe' failed while loading, at {here}:{at}: "
             "IndexError: list index out of range"
@@ -177,8 +176,7 @@ def test_a_backend_plugins_bug_stops_the_run_in_one_line(tmp_path: Path) -> None
     from judge.registry import backends
 
     here = inspect.getsourcefile(BrokenBackend)
-    source, start = inspect.getsourcelines(BrokenBackend.complete)
-    at = start + next(i for i, line in enumerate(source) if "KeyError" in line)
+    at = _line_of("KeyError", BrokenBackend.complete)
     backends.register("broken_backend", BrokenBackend, replace=True)
     try:
         for junk, message in (
