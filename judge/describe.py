@@ -20,10 +20,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel, Field, JsonValue
+from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
 from judge.errors import ConfigError, UnknownNameError
+from judge.judges import Generation
 from judge.records import Record
 
 KINDS: dict[str, str] = {
@@ -42,8 +43,10 @@ JUDGE_OPTIONS: dict[str, str] = {
 }
 
 
-class PromptJudgeOptions(Record):
-    """The ``-J`` keys a preset judge takes itself; every other key goes to its backend."""
+class PromptJudgeOptions(Generation):
+    """The ``-J`` keys a preset judge takes itself; every other key goes to its backend
+    (the generation parameters are :class:`~judge.judges.Generation`'s, which the judge
+    validates)."""
 
     backend: str | None = None
     """The backend (``judge describe BACKEND`` lists its options; default: the preset's)."""
@@ -56,14 +59,6 @@ class PromptJudgeOptions(Record):
     """``upstream`` reproduces the format's own parsing rule, ties included."""
     layout: typing.Literal["chat", "user-only", "raw"] | None = None
     """How messages reach a local model (default: the preset's)."""
-    max_tokens: int = 16
-    """Reply length limit in tokens (presets usually set it)."""
-    temperature: float = 0.0
-    """Sampling temperature."""
-    stop: list[str] = Field(default_factory=list)
-    """Stop strings."""
-    json_schema: dict[str, JsonValue] | None = None
-    """A JSON schema the reply must follow, where the backend takes one."""
     name: str | None = None
     """The judge's name in the run and its tables (default: the preset's)."""
 
@@ -153,7 +148,7 @@ def options_of(
     """Every option of a strict options model (``defaults`` override the model's).
 
     >>> [o.name for o in options_of(PromptJudgeOptions)][:3]
-    ['backend', 'mode', 'parser']
+    ['max_tokens', 'temperature', 'stop']
     """
     docs = _attribute_docs(model)
     out = []

@@ -124,13 +124,13 @@ class Generation(Record):
     traceback at the first request."""
 
     max_tokens: int = Field(16, ge=1)
-    """Most tokens a reply may have."""
+    """Reply length limit in tokens (presets usually set it)."""
     temperature: float = Field(0.0, ge=0.0)
     """Sampling temperature (0: greedy)."""
     stop: str | tuple[str, ...] = ()
-    """Text(s) that end a reply."""
+    """Stop strings."""
     json_schema: dict[str, JsonValue] | None = None
-    """A JSON schema the reply must follow (backends with structured output)."""
+    """A JSON schema the reply must follow, where the backend takes one."""
 
 
 class PromptJudge(Judge):
