@@ -92,6 +92,31 @@ def test_kappa_wrapper_equals_sklearn(
     assert same(float(kappa_from_confusion(conf, kappa_weights(4, weights))), expected)
 
 
+@SETTINGS
+@given(
+    st.lists(
+        st.tuples(st.sampled_from("abcd"), st.sampled_from("abcd"), st.integers(1, 5)),
+        min_size=1,
+        max_size=30,
+    ),
+    st.sampled_from([None, ["a", "b", "c"], ["d", "c", "b", "a"]]),
+    st.sampled_from([None, "linear", "quadratic"]),
+)
+def test_kappa_of_any_labels_and_weights_equals_sklearn(
+    rows: list[tuple[str, str, int]], labels: list[str] | None, weights: str | None
+) -> None:
+    # string classes, classes found or given (values outside ``labels`` left out), and
+    # sample weights: our confusion-matrix kappa against scikit-learn's
+    first = np.array([r[0] for r in rows])
+    second = np.array([r[1] for r in rows])
+    counts = np.array([r[2] for r in rows], dtype=float)
+    kept = np.isin(first, labels) & np.isin(second, labels) if labels else first == first
+    assume(kept.any())
+    expected = sk_kappa(first, second, labels=labels, weights=weights, sample_weight=counts)
+    got = cohen_kappa(first, second, labels=labels, weights=weights, sample_weight=counts)  # type: ignore[arg-type]
+    assert same(got, expected)
+
+
 def test_kappa_undefined_cases_follow_zero_division() -> None:
     # one class only on both sides: expected disagreement is zero
     assert math.isnan(cohen_kappa(["A", "A", "A"], ["A", "A", "A"]))
