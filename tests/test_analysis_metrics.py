@@ -26,6 +26,7 @@ from judge.analysis._stats import (
     coincidences,
     kappa_from_confusion,
     kappa_weights,
+    l1_logistic_batch,
     percentile_ci,
     resample_weights,
 )
@@ -337,3 +338,31 @@ def test_sklearn_warns_where_we_define_behaviour() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error", UndefinedMetricWarning)
         assert math.isnan(cohen_kappa(["tie"], ["tie"]))
+
+
+@pytest.mark.parametrize("c", [1e-4, 0.0774, 1.0, 21.5, 1e4])
+def test_batched_l1_logistic_equals_liblinear(c: float) -> None:
+    # The LC bootstrap and cross-validation fit many weightings of one small design at
+    # once: each solution must be liblinear's (run to a tight tolerance) for its weights,
+    # including a column without signal (L1 keeps it at 0) and rows weighted 0.
+    rng = np.random.default_rng(7)
+    n = 300
+    x = np.column_stack([np.tanh(rng.normal(size=n)), rng.normal(size=n), np.ones(n), np.zeros(n)])
+    pref = np.clip(1 / (1 + np.exp(-(x @ [1.2, -0.6, 0.3, 0.0] + rng.normal(size=n)))), 0, 1)
+    pref[:20] = 1.0  # hard preferences too (clipped into the open interval)
+    pref = np.clip(pref, 1e-6, 1 - 1e-6)
+    weights = np.vstack([np.ones(n), rng.multinomial(n, np.full(n, 1 / n), size=3)])
+    got = l1_logistic_batch(x, pref, weights, c)
+    for w, coef in zip(weights, got, strict=True):
+        model = LogisticRegression(
+            C=c, l1_ratio=1.0, solver="liblinear", fit_intercept=False, tol=1e-12, max_iter=10**5
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model.fit(
+                np.vstack([x, x]),
+                np.r_[np.ones(n), np.zeros(n)],
+                sample_weight=np.r_[pref * w, (1 - pref) * w],
+            )
+        assert np.allclose(coef, model.coef_[0], atol=1e-5), (coef, model.coef_[0])
+        assert coef[3] == 0.0

@@ -49,7 +49,7 @@ import numpy as np
 import pandas as pd
 
 from judge.analysis._pairs import _groups
-from judge.analysis._stats import Bootstrap, ci_columns, resampling
+from judge.analysis._stats import Bootstrap, ci_columns, l1_logistic_batch, resampling
 from judge.analysis.frame import expect_frame
 from judge.analysis.winrate import preferences
 from judge.errors import DataError
@@ -184,7 +184,10 @@ def estimate_difficulty(rows: pd.DataFrame, *, c: float | None = None) -> pd.Ser
 
 def _fit(x: Any, pref: np.ndarray, weight: np.ndarray, c: float) -> Any:
     """The L1-penalised logistic GLM with a probability target (each row twice: as a
-    win weighted by P and as a loss weighted by 1 - P); ``x`` dense or sparse."""
+    win weighted by P and as a loss weighted by 1 - P), through scikit-learn's
+    liblinear; ``x`` dense or sparse. The difficulty estimate (a sparse design with a
+    column per prompt) fits it; the small dense LC designs go through
+    :func:`_fit_dense`, the same objective for many weightings at once."""
     from scipy import sparse
     from sklearn import config_context
     from sklearn.linear_model import LogisticRegression
@@ -200,7 +203,7 @@ def _fit(x: Any, pref: np.ndarray, weight: np.ndarray, c: float) -> Any:
     # which liblinear drops (mislabelling the other): keep both classes present
     pref = np.clip(pref, PREF_FLOOR, 1 - PREF_FLOOR)
     # the inputs are finite by construction: skip scikit-learn's per-call checks (they
-    # cost as much as the solver on these small designs, fitted ~1500 times per table)
+    # cost as much as the solver: 51 fits per difficulty estimate)
     with config_context(assume_finite=True, skip_parameter_validation=True):
         model.fit(
             sparse.vstack([x, x]).tocsr() if sparse.issparse(x) else np.vstack([x, x]),
@@ -230,8 +233,28 @@ def _choose_c(
 ) -> float:
     """The inverse penalty of :data:`C_GRID` with the least held-out log loss summed over
     ``folds`` (each fold's weighted mean, as scikit-learn's ``LogisticRegressionCV``
-    sums its folds' scores)."""
+    sums its folds' scores). A dense design fits every fold and penalty at once
+    (:func:`_fit_dense`); the sparse difficulty design goes through scikit-learn."""
     losses = np.zeros(len(C_GRID))
+    if not _is_sparse(x):
+        n = x.shape[0]
+        masks = np.zeros((len(folds), n))
+        for f, (train, _test) in enumerate(folds):
+            masks[f, train] = 1.0
+        # problem f * len(C_GRID) + k: fold f's training rows at penalty C_GRID[k]
+        coef = _fit_dense(
+            x,
+            pref,
+            np.repeat(masks * weight, len(C_GRID), axis=0),
+            np.tile(C_GRID, len(folds)),
+        ).reshape(len(folds), len(C_GRID), -1)
+        for f, (_train, test) in enumerate(folds):
+            p, w = pref[test], weight[test]
+            q = np.clip(_expit(x[test] @ coef[f].T), 1e-15, 1 - 1e-15)  # (rows, grid)
+            losses -= (
+                w[:, None] * (p[:, None] * np.log(q) + (1 - p[:, None]) * np.log(1 - q))
+            ).mean(axis=0)
+        return float(C_GRID[int(np.argmin(losses))])
     for train, test in folds:
         p, w = pref[test], weight[test]
         for k, c in enumerate(C_GRID):
@@ -239,6 +262,27 @@ def _choose_c(
             q = np.clip(_predict(model, x[test]), 1e-15, 1 - 1e-15)
             losses[k] -= float(np.mean(w * (p * np.log(q) + (1 - p) * np.log(1 - q))))
     return float(C_GRID[int(np.argmin(losses))])
+
+
+def _is_sparse(x: Any) -> bool:
+    from scipy import sparse
+
+    return bool(sparse.issparse(x))
+
+
+def _expit(z: np.ndarray) -> np.ndarray:
+    """The logistic function, without overflow warnings."""
+    return np.asarray(0.5 * (1.0 + np.tanh(0.5 * z)))
+
+
+def _fit_dense(
+    x: np.ndarray, pref: np.ndarray, weights: np.ndarray, c: np.ndarray | float
+) -> np.ndarray:
+    """Coefficients ``(B, p)`` of the :func:`_fit` GLM for each row of ``weights`` at
+    once (:func:`~judge.analysis._stats.l1_logistic_batch`, the same objective), for
+    the small dense designs of the LC fits: their bootstrap and cross-validation
+    refit it hundreds of times."""
+    return l1_logistic_batch(x, np.clip(pref, PREF_FLOOR, 1 - PREF_FLOOR), weights, c)
 
 
 def _prompt_folds(groups: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -389,22 +433,19 @@ def _three_ways(
     x, pref, weight, groups, test, n_model = _lc_design(rows, difficulty, gamed, gamed_weight)
     folds = _prompt_folds(groups)
     c = _choose_c(x, pref, weight, folds) if folds else float(C_GRID[-1])
-    model = _fit(x, pref, weight, c)
-    point = 100 * float(_predict(model, test).mean())
+    coef = _fit_dense(x, pref, weight[None, :], c)[0]
+    point = 100 * float(_expit(test @ coef).mean())
     samples = None
     if n_resamples > 0:
         # the gamed baselines' rows are resampled with the same draw of prompts
         index = pd.Index(keys)
         extra = index.get_indexer(groups[n_model:])
-        samples = np.empty(n_resamples)
-        for k in range(n_resamples):
-            drawn = np.r_[0.0, counts[k]]  # position 0: a prompt outside the draw
-            fitted = _fit(x, pref, weight * np.r_[boots[k], drawn[extra + 1]], c)
-            q = _predict(fitted, test)
-            samples[k] = 100 * float((boots[k] @ q) / boots[k].sum())
+        drawn = np.hstack([np.zeros((n_resamples, 1)), counts])  # 0: a prompt not drawn
+        fitted = _fit_dense(x, pref, weight * np.hstack([boots, drawn[:, extra + 1]]), c)
+        q = _expit(fitted @ test.T)  # (resamples, rows)
+        samples = 100 * (boots * q).sum(axis=1) / boots.sum(axis=1)
     ci_columns(out, "lc", point, samples, confidence)
     out["lc_se"] = float(np.std(samples, ddof=1)) if samples is not None else NAN
-    coef = model.coef_[0]
     glm = {
         "length_coef": float(coef[0]),
         "difficulty_coef": float(coef[1]),
