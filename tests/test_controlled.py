@@ -8,6 +8,7 @@ judge with a known length bonus checks that LC and style control remove it.
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 import numpy as np
@@ -288,8 +289,14 @@ def test_report_has_the_controlled_leaderboard(ae_frame: pd.DataFrame) -> None:
     assert "## Length- and style-controlled leaderboard" in text
     assert "against the baseline gpt4_1106_preview" in text
     assert "| lc_rank |" in text and "Style coefficients" in text
-    (figure,) = [name for name in doc.figures if name.startswith("raw_vs_lc_")]
-    assert doc.figures[figure][:4] == b"\x89PNG"
+    # the Markdown names the figures without drawing them; the HTML draws each once
+    (figure,) = [name for name in doc.renders if name.startswith("raw_vs_lc_")]
+    assert f"figures/{figure}.png" in text
+    assert all(render.cache_info().currsize == 0 for render in doc.renders.values())  # type: ignore[attr-defined]
+    page = doc.html()
+    png = doc.figures[figure]
+    assert png[:4] == b"\x89PNG" and base64.b64encode(png).decode() in page
+    assert all(render.cache_info().hits >= 1 for render in doc.renders.values())  # type: ignore[attr-defined]
     # the baseline judged against itself: 805 pairs, 50 by construction, not "never wins"
     table, baseline = leaderboard(pair_frame(ae_frame), n_resamples=0)
     row = table.set_index("model").loc[baseline]

@@ -8,12 +8,14 @@ the HTML embeds every plot as a base64 PNG so the page is one file.
 from __future__ import annotations
 
 import base64
+import functools
 import html
 import io
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, Final, Unpack
 
@@ -347,14 +349,24 @@ def visible_columns(table: pd.DataFrame, budget_px: float = TABLE_WIDTH_PX) -> l
     return shown
 
 
+@dataclass(frozen=True)
+class _FigureRef:
+    """Where a figure goes in the HTML body (drawn when the HTML is made)."""
+
+    name: str
+    alt: str
+
+
 @dataclass
 class _Doc:
     """Sections accumulated as Markdown and HTML side by side."""
 
     title: str
     md: list[str] = field(default_factory=list)
-    body: list[str] = field(default_factory=list)
-    figures: dict[str, bytes] = field(default_factory=dict)
+    body: list[str | _FigureRef] = field(default_factory=list)
+    renders: dict[str, Callable[[], bytes]] = field(default_factory=dict)
+    """Each figure's PNG renderer, run on first use (:attr:`figures`, :meth:`html`): the
+    Markdown only names the files, so a report read as Markdown draws nothing."""
     viewer_url: str | None = None
     """Base URL of ``judge view``; counts of item sets link to it (None: no links)."""
     _ids: set[str] = field(default_factory=set)
@@ -406,14 +418,26 @@ class _Doc:
             _html_table(table, caption, urls, visible_columns(table), self.anchor("columns"))
         )
 
-    def figure(self, name: str, png: bytes, alt: str) -> None:
-        self.figures[name] = png
+    def figure(self, name: str, render: Callable[[], bytes], alt: str) -> None:
+        """A figure, drawn by ``render`` (a ``plot_*`` function with its data bound)
+        only when its PNG is needed."""
+        self.renders[name] = functools.cache(render)
         self.md.append(f"![{alt}](figures/{name}.png)\n")
-        data = base64.b64encode(png).decode("ascii")
-        self.body.append(
-            f'<figure><img alt="{html.escape(alt)}" '
-            f'src="data:image/png;base64,{data}"><figcaption>'
-            f"{html.escape(alt)}</figcaption></figure>"
+        self.body.append(_FigureRef(name, alt))
+
+    @property
+    def figures(self) -> dict[str, bytes]:
+        """Every figure's PNG, drawn now if not yet."""
+        return {name: render() for name, render in self.renders.items()}
+
+    def _body_html(self, part: str | _FigureRef) -> str:
+        if isinstance(part, str):
+            return part
+        data = base64.b64encode(self.renders[part.name]()).decode("ascii")
+        alt = html.escape(part.alt)
+        return (
+            f'<figure><img alt="{alt}" src="data:image/png;base64,{data}">'
+            f"<figcaption>{alt}</figcaption></figure>"
         )
 
     def markdown(self) -> str:
@@ -443,7 +467,9 @@ class _Doc:
             '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>{html.escape(self.title)}</title><style>{style}</style></head><body>"
-            f"<h1>{html.escape(self.title)}</h1>\n" + "\n".join(self.body) + "\n</body></html>\n"
+            f"<h1>{html.escape(self.title)}</h1>\n"
+            + "\n".join(self._body_html(part) for part in self.body)
+            + "\n</body></html>\n"
         )
 
 
@@ -872,7 +898,7 @@ def _agreement_section(
     humans = loo[loo["kind"] == "humans"] if len(loo) else None
     doc.figure(
         "agreement",
-        plot_agreement(table, humans),
+        partial(plot_agreement, table, humans),
         f"Accuracy and kappa against the human majority with {pct} CIs",
     )
     if len(loo):
@@ -897,7 +923,7 @@ def _label_breakdown_sections(
     for run in pairs["run"].unique():
         doc.figure(
             f"confusion_{_slug(str(run))}",
-            plot_confusion(confusion, run),
+            partial(plot_confusion, confusion, run),
             f"Human label x judge verdict, {run}",
         )
         _confusion_links(doc, confusion, str(run))
@@ -936,7 +962,7 @@ def _label_breakdown_sections(
             links="pairs",
         )
         if categories["category"].nunique() <= 30:
-            doc.figure("categories", plot_categories(categories), "Accuracy per category")
+            doc.figure("categories", partial(plot_categories, categories), "Accuracy per category")
 
 
 def _position_section(
@@ -967,7 +993,7 @@ def _position_section(
         )
         doc.figure(
             "position_length_gap",
-            plot_position_by_gap(by_length, "length_gap"),
+            partial(plot_position_by_gap, by_length, "length_gap"),
             "Position consistency and first-position rate by length gap (characters)",
         )
     by_quality = bias.position_by_gap(ordered, pairs=ordered_pairs, gap="quality", **opts)
@@ -979,7 +1005,7 @@ def _position_section(
         )
         doc.figure(
             "position_quality_gap",
-            plot_position_by_gap(by_quality, "quality_gap"),
+            partial(plot_position_by_gap, by_quality, "quality_gap"),
             "Position consistency and first-position rate by quality gap",
         )
 
@@ -1015,7 +1041,7 @@ def _length_section(
         )
         doc.figure(
             "length",
-            plot_length(longer, reference),
+            partial(plot_length, longer, reference),
             "P(prefers the longer response): judge vs humans on the same pairs",
         )
         regression = bias.length_regression(frame)
@@ -1076,7 +1102,9 @@ def _single_section(doc: _Doc, frame: pd.DataFrame, opts: dict[str, Any]) -> Non
     )
     graded = graded.dropna(subset=["judge_score", "human_score"])
     if len(graded):
-        doc.figure("scores", plot_scores(graded), "Judge score against human score per item")
+        doc.figure(
+            "scores", partial(plot_scores, graded), "Judge score against human score per item"
+        )
 
 
 def _criteria_section(doc: _Doc, frame: pd.DataFrame, opts: dict[str, Any]) -> None:
@@ -1432,7 +1460,7 @@ def _reliability_sections(
         if len(shown):
             doc.figure(
                 "probe_shifts",
-                plot_probe_shifts(shown),
+                partial(plot_probe_shifts, shown),
                 f"Shift in P(prefers the targeted response) per probe with {pct} CIs",
             )
         doc.table(
@@ -1452,7 +1480,7 @@ def _reliability_sections(
         doc.table(_display(calib, ci=["ece", "brier", "confidence", "accuracy"]))
         doc.figure(
             "reliability",
-            plot_reliability(calibration.reliability_table(frame)),
+            partial(plot_reliability, calibration.reliability_table(frame)),
             "Reliability diagram: accuracy against confidence per bin (diagonal: calibrated)",
         )
 
@@ -1514,7 +1542,7 @@ def _controlled_section(
     for judge, part in table.groupby("judge", sort=True):
         doc.figure(
             f"raw_vs_lc_{_slug(str(judge))}",
-            plot_raw_vs_lc(part, str(judge)),
+            partial(plot_raw_vs_lc, part, str(judge)),
             f"Raw and length-controlled win rate per model ({judge})",
         )
     models, coefs = style_controlled(named, by=("judge",), **boot)
