@@ -352,15 +352,17 @@ def l1_logistic_batch(
     scale = np.broadcast_to(np.asarray(c, dtype=np.float64), (n_problems,))
     sw = weights * scale[:, None]  # (B, n): the loss weight of each row in each problem
 
+    from scipy.special import expit
+
     w = np.zeros((n_problems, p))
-    value = objective_rows(w, x, pref, sw)
+    value = _l1_objective(w, x, pref, sw)
     active = np.ones(n_problems, dtype=bool)
     for _ in range(max_iter):
         if not active.any():
             break
         wa, swa = w[active], sw[active]
         z = wa @ x.T
-        prob = 0.5 * (1.0 + np.tanh(0.5 * z))  # the logistic, without overflow
+        prob = expit(z)
         grad = (swa * (prob - pref)) @ x  # (b, p)
         hess = np.einsum("bn,ni,nj->bij", swa * prob * (1.0 - prob), x, x)
         diag = np.einsum("bii->bi", hess)
@@ -385,27 +387,25 @@ def l1_logistic_batch(
         )
         t = np.ones(len(wa))
         old = value[active]
-        new_w = wa + d
+        new_w, new_value = wa.copy(), old.copy()  # no decrease found: stay, at the optimum
         pending = np.ones(len(wa), dtype=bool)
         for _halving in range(40):
             trial = wa + t[:, None] * d
-            ok = objective_rows(trial, x, pref, swa) <= old + 0.01 * t * decrease
-            take = pending & ok
-            new_w[take] = trial[take]
-            pending &= ~ok
+            trial_value = _l1_objective(trial, x, pref, swa)
+            take = pending & (trial_value <= old + 0.01 * t * decrease)
+            new_w[take], new_value[take] = trial[take], trial_value[take]
+            pending &= ~take
             if not pending.any():
                 break
             t = np.where(pending, t * 0.5, t)
-        new_w[pending] = wa[pending]  # no decrease found: at the optimum to precision
         done = (np.abs(new_w - wa).max(axis=1) <= tol) | pending
         index = np.flatnonzero(active)
-        w[index] = new_w
-        value[index] = objective_rows(new_w, x, pref, swa)
+        w[index], value[index] = new_w, new_value
         active[index[done]] = False
     return w
 
 
-def objective_rows(w: np.ndarray, x: np.ndarray, pref: np.ndarray, sw: np.ndarray) -> np.ndarray:
+def _l1_objective(w: np.ndarray, x: np.ndarray, pref: np.ndarray, sw: np.ndarray) -> np.ndarray:
     """The objective of :func:`l1_logistic_batch` for each row of ``w`` (weights ``sw``
     already scaled by ``c``)."""
     z = w @ x.T

@@ -235,10 +235,12 @@ def _choose_c(
     ``folds`` (each fold's weighted mean, as scikit-learn's ``LogisticRegressionCV``
     sums its folds' scores). A dense design fits every fold and penalty at once
     (:func:`_fit_dense`); the sparse difficulty design goes through scikit-learn."""
+    from scipy import sparse
+    from scipy.special import expit
+
     losses = np.zeros(len(C_GRID))
-    if not _is_sparse(x):
-        n = x.shape[0]
-        masks = np.zeros((len(folds), n))
+    if not sparse.issparse(x):
+        masks = np.zeros((len(folds), x.shape[0]))
         for f, (train, _test) in enumerate(folds):
             masks[f, train] = 1.0
         # problem f * len(C_GRID) + k: fold f's training rows at penalty C_GRID[k]
@@ -249,30 +251,21 @@ def _choose_c(
             np.tile(C_GRID, len(folds)),
         ).reshape(len(folds), len(C_GRID), -1)
         for f, (_train, test) in enumerate(folds):
-            p, w = pref[test], weight[test]
-            q = np.clip(_expit(x[test] @ coef[f].T), 1e-15, 1 - 1e-15)  # (rows, grid)
-            losses -= (
-                w[:, None] * (p[:, None] * np.log(q) + (1 - p[:, None]) * np.log(1 - q))
-            ).mean(axis=0)
+            p, w = pref[test, None], weight[test, None]
+            losses += _log_loss(p, w, expit(x[test] @ coef[f].T))  # (rows, grid)
         return float(C_GRID[int(np.argmin(losses))])
     for train, test in folds:
-        p, w = pref[test], weight[test]
         for k, c in enumerate(C_GRID):
             model = _fit(x[train], pref[train], weight[train], float(c))
-            q = np.clip(_predict(model, x[test]), 1e-15, 1 - 1e-15)
-            losses[k] -= float(np.mean(w * (p * np.log(q) + (1 - p) * np.log(1 - q))))
+            losses[k] += float(_log_loss(pref[test], weight[test], _predict(model, x[test])))
     return float(C_GRID[int(np.argmin(losses))])
 
 
-def _is_sparse(x: Any) -> bool:
-    from scipy import sparse
-
-    return bool(sparse.issparse(x))
-
-
-def _expit(z: np.ndarray) -> np.ndarray:
-    """The logistic function, without overflow warnings."""
-    return np.asarray(0.5 * (1.0 + np.tanh(0.5 * z)))
+def _log_loss(p: np.ndarray, w: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Weighted mean log loss of predictions ``q`` for preferences ``p`` over the rows
+    (axis 0), ``q`` clipped away from 0 and 1."""
+    q = np.clip(q, 1e-15, 1 - 1e-15)
+    return np.asarray(-np.mean(w * (p * np.log(q) + (1 - p) * np.log(1 - q)), axis=0))
 
 
 def _fit_dense(
@@ -414,6 +407,8 @@ def _three_ways(
     confidence: float,
     rng: np.random.Generator,
 ) -> dict[str, Any]:
+    from scipy.special import expit
+
     n = len(rows)
     never = not is_self and bool((rows["preference"] <= 0.5).all())
     out: dict[str, Any] = {"n": n, "never_wins": never}
@@ -434,7 +429,7 @@ def _three_ways(
     folds = _prompt_folds(groups)
     c = _choose_c(x, pref, weight, folds) if folds else float(C_GRID[-1])
     coef = _fit_dense(x, pref, weight[None, :], c)[0]
-    point = 100 * float(_expit(test @ coef).mean())
+    point = 100 * float(expit(test @ coef).mean())
     samples = None
     if n_resamples > 0:
         # the gamed baselines' rows are resampled with the same draw of prompts
@@ -442,7 +437,7 @@ def _three_ways(
         extra = index.get_indexer(groups[n_model:])
         drawn = np.hstack([np.zeros((n_resamples, 1)), counts])  # 0: a prompt not drawn
         fitted = _fit_dense(x, pref, weight * np.hstack([boots, drawn[:, extra + 1]]), c)
-        q = _expit(fitted @ test.T)  # (resamples, rows)
+        q = expit(fitted @ test.T)  # (resamples, rows)
         samples = 100 * (boots * q).sum(axis=1) / boots.sum(axis=1)
     ci_columns(out, "lc", point, samples, confidence)
     out["lc_se"] = float(np.std(samples, ddof=1)) if samples is not None else NAN

@@ -8,14 +8,13 @@ the HTML embeds every plot as a base64 PNG so the page is one file.
 from __future__ import annotations
 
 import base64
-import functools
 import html
 import io
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import partial
+from functools import cache, partial
 from pathlib import Path
 from typing import Any, Final, Unpack
 
@@ -421,7 +420,7 @@ class _Doc:
     def figure(self, name: str, render: Callable[[], bytes], alt: str) -> None:
         """A figure, drawn by ``render`` (a ``plot_*`` function with its data bound)
         only when its PNG is needed."""
-        self.renders[name] = functools.cache(render)
+        self.renders[name] = cache(render)
         self.md.append(f"![{alt}](figures/{name}.png)\n")
         self.body.append(_FigureRef(name, alt))
 
