@@ -44,7 +44,12 @@ from judge.analysis.ranking import fit_bradley_terry, fit_bradley_terry_batch
 from judge.analysis.single import correlation
 from judge.records import majority
 
-SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    derandomize=True,  # the same examples every run: CI cannot fail on a new random draw
+)
 codes = st.integers(min_value=0, max_value=2)
 
 
