@@ -261,9 +261,14 @@ def list_plugins(
     for k in kinds:
         if k not in REGISTRIES:
             raise ConfigError(f"unknown kind {k!r}; choose from {', '.join(REGISTRIES)}")
+    listed = {k: list(REGISTRIES[k].entries()) for k in kinds}
+    entries = [entry for group in listed.values() for entry in group]
+    width = max((len(entry.name) for entry in entries), default=0)
+    source_width = max((len(entry.source) for entry in entries), default=0)
+    for k, group in listed.items():
         typer.secho(k, bold=True)
-        for entry in REGISTRIES[k].entries():
-            typer.echo(f"  {entry.name:<28} {entry.source:<28} {entry.target}")
+        for entry in group:
+            typer.echo(f"  {entry.name:<{width}}  {entry.source:<{source_width}}  {entry.target}")
 
 
 @app.command()

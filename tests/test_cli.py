@@ -56,6 +56,14 @@ def test_list_shows_every_name_and_its_source() -> None:
     assert "llamacpp" in result.output and "built-in" in result.output
     assert "smollm2" in result.output and "preset (prompts/)" in result.output
     assert "sample" in result.output
+    # the source and target columns line up, however long a name is
+    rows = [line for line in result.output.splitlines() if line.startswith("  ")]
+    names = [line[2:].split()[0] for line in rows]
+    starts = {
+        len(row) - len(row[2 + len(n) :].lstrip()) for row, n in zip(rows, names, strict=True)
+    }
+    assert len(starts) == 1, "every row's name column has one width"
+    assert max(map(len, names)) > 28  # prometheus2-absolute-noprefix overflowed a fixed width
 
 
 def test_unknown_names_and_bad_params_are_one_line_errors(tmp_path: Path) -> None:
