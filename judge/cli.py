@@ -268,7 +268,8 @@ def list_plugins(
     for k, group in listed.items():
         typer.secho(k, bold=True)
         for entry in group:
-            typer.echo(f"  {entry.name:<{width}}  {entry.source:<{source_width}}  {entry.target}")
+            line = f"  {entry.name:<{width}}  {entry.source:<{source_width}}  {entry.target}"
+            typer.echo(line + (f"  (unusable: {entry.problem})" if entry.problem else ""))
 
 
 @app.command()

@@ -167,7 +167,9 @@ def options_of(
 
 
 def _summary(obj: Any) -> str:
-    text = getattr(obj, "description", "") or inspect.getdoc(obj) or ""
+    # the plugin's own docstring: a class without one would show its base class's text
+    own = obj.__dict__.get("__doc__") if isinstance(obj, type) else getattr(obj, "__doc__", None)
+    text = getattr(obj, "description", "") or inspect.cleandoc(own or "")
     return " ".join(str(text).split("\n\n")[0].split())
 
 

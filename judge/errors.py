@@ -250,6 +250,6 @@ def _plugin_frame(exc: BaseException) -> str:
         sysconfig.get_paths()["stdlib"],
     )
     frames = traceback.extract_tb(exc.__traceback__)
-    theirs = [f for f in frames if not f.filename.startswith(ours)]
+    theirs = [f for f in frames if not f.filename.startswith((*ours, "<frozen "))]
     frame = (theirs or frames)[-1] if frames else None
     return f"{frame.filename}:{frame.lineno}" if frame is not None else "an unknown place"

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any, Generic, TypeVar
 
-from judge.errors import ConfigError, UnknownNameError, did_you_mean
+from judge.errors import ConfigError, JudgeError, UnknownNameError, did_you_mean, plugin_failure
 
 T = TypeVar("T")
 
@@ -30,6 +30,8 @@ class Entry:
     """``module:attr`` or a description of the object."""
     source: str
     """``built-in``, ``entry point (<distribution>)`` or ``register()``."""
+    problem: str = ""
+    """Why the name cannot be used (two plugins claim it), else empty."""
 
 
 def load_target(target: str) -> Any:
@@ -86,24 +88,26 @@ class Registry(Generic[T]):
         for name, target in self._builtins.items():
             entries[name] = Entry(name, target, "built-in")
             self._targets[name] = target
+
+        def claim(name: str, target: T | str, shown: str, source: str, clash: str) -> None:
+            # A second claim to a name spoils that name only: every other plugin, and
+            # `judge list` (which shows the clash), keep working.
+            if name in entries:
+                first = entries[name]
+                problem = f"{self.kind} {name!r} {clash} {first.source} {first.target}"
+                entries[name] = Entry(name, first.target, first.source, problem)
+                return
+            entries[name] = Entry(name, shown, source)
+            self._targets[name] = target
+
         if self._discover is not None:
             for name, (found, source) in self._discover().items():
-                if name in entries:
-                    raise ConfigError(
-                        f"{self.kind} {name!r} is defined twice: "
-                        f"{entries[name].source} and {source}"
-                    )
-                entries[name] = Entry(name, found if isinstance(found, str) else name, source)
-                self._targets[name] = found
+                shown = found if isinstance(found, str) else name
+                claim(name, found, shown, source, f"from {source} is defined twice: also")
         for ep in entry_points(group=self.group):
             dist = ep.dist.name if ep.dist is not None else "unknown distribution"
-            if ep.name in entries:
-                raise ConfigError(
-                    f"{self.kind} {ep.name!r} from entry point of {dist} collides with "
-                    f"{entries[ep.name].source} {entries[ep.name].target}"
-                )
-            entries[ep.name] = Entry(ep.name, ep.value, f"entry point ({dist})")
-            self._targets[ep.name] = ep.value
+            clash = f"from entry point of {dist} collides with"
+            claim(ep.name, ep.value, ep.value, f"entry point ({dist})", clash)
         self._entries = entries
         return entries
 
@@ -149,10 +153,34 @@ class Registry(Generic[T]):
             hint = did_you_mean(name, entries)
             known = "" if hint else f"; known: {', '.join(sorted(entries)) or 'none'}"
             raise UnknownNameError(f"unknown {self.kind} {name!r}{hint}{known}")
+        entry = entries[name]
+        if entry.problem:
+            raise ConfigError(entry.problem)
         if name not in self._loaded:
             target = self._targets[name]
-            self._loaded[name] = load_target(target) if isinstance(target, str) else target
+            self._loaded[name] = self._load(entry, target) if isinstance(target, str) else target
         return self._loaded[name]
+
+    def _load(self, entry: Entry, target: str) -> Any:
+        """Import a lazy target; a third party's that fails or is not a plugin is one line."""
+        if entry.source == "built-in":
+            return load_target(target)
+        what = f"{self.kind} {entry.name!r} ({target}, {entry.source})"
+        try:
+            obj = load_target(target)
+        except JudgeError:
+            raise
+        except Exception as exc:  # the plugin's own import error: where, not a traceback
+            raise plugin_failure(f"{what} could not be loaded", exc) from exc
+        if not callable(obj):
+            raise ConfigError(f"{what} is {type(obj).__name__!r}, not a class or a function")
+        declared = getattr(obj, "name", None) if isinstance(obj, type) else None
+        if isinstance(declared, str) and declared != entry.name:
+            raise ConfigError(
+                f"{what} loads {obj.__qualname__}, whose name is {declared!r}: the entry "
+                f"point's name and the class's `name` must be the same (runs record it)"
+            )
+        return obj
 
 
 PRESET_JUDGE = "judge.factory:preset_judge"

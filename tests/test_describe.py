@@ -83,3 +83,21 @@ def test_option_models_match_what_the_judges_take() -> None:
     assert set(JUDGE_OPTIONS) == {
         e.name for e in REGISTRIES["judges"].entries() if e.source == "built-in"
     }
+
+
+def test_a_plugin_without_a_docstring_does_not_show_its_base_class_text() -> None:
+    from judge.importers import Importer
+    from judge.registry import importers
+
+    class NoDoc(Importer):
+        name = "nodoc"
+
+        def read(self, request):  # type: ignore[no-untyped-def]
+            return []
+
+    importers.register("nodoc", NoDoc)
+    try:
+        (doc,) = describe("nodoc", "importers")
+    finally:
+        importers.unregister("nodoc")
+    assert doc.summary == "" and Importer.__doc__
