@@ -241,6 +241,8 @@ def run_import(
         raise plugin_failure(f"importer {name!r} failed while reading", exc) from exc
     if not runs:
         raise DataError(f"importer {name!r} found nothing to import in {list(request.sources)}")
+    for run in runs:
+        check_imported_run(run, importer=name)
     out = []
     for run in runs:
         folder = run.name if run_name is None else run_name
@@ -253,6 +255,34 @@ def run_import(
     return out
 
 
+def check_imported_run(run: ImportedRun, *, importer: str) -> None:
+    """Refuse a run the analysis could not read, before anything is written: no verdicts,
+    a judgment of an item the run does not hold, one judgment twice, or more orders
+    than declared (an importer plugin's bug, or a source that matched nothing)."""
+    where = f"importer {importer!r}, run {run.name!r} (from {', '.join(map(str, run.sources))})"
+    if not run.judgments:
+        raise DataError(f"{where}: no verdicts were read; nothing to import")
+    ids = {item.id for item in run.items}
+    strays = sorted({j.item_id for j in run.judgments} - ids)
+    if strays:
+        raise DataError(
+            f"{where}: {len(strays)} judged item id(s) are not among the run's "
+            f"{len(ids)} items (e.g. {strays[0]!r})"
+        )
+    seen: set[tuple[str, bool, int]] = set()
+    for j in run.judgments:
+        key = (j.item_id, j.swapped, j.sample)
+        if key in seen:
+            order = "swapped" if j.swapped else "original"
+            raise DataError(
+                f"{where}: item {j.item_id!r} has two judgments in the {order} order "
+                f"(sample {j.sample})"
+            )
+        seen.add(key)
+    if run.orders == 1 and any(j.swapped for j in run.judgments):
+        raise DataError(f"{where}: swapped-order judgments in a run that declares orders=1")
+
+
 def write_imported_run(
     run: ImportedRun,
     store: RunStore,
@@ -263,7 +293,9 @@ def write_imported_run(
 ) -> RunStore:
     """Write an imported run; its manifest records the import, not a tool it cannot know."""
     if store.exists() and not overwrite:
-        raise StoreError(f"{store.path} already holds a run; pass overwrite=True to replace it")
+        raise StoreError(
+            f"{store.path} already holds a run; pass --overwrite (overwrite=True) to replace it"
+        )
     started = utcnow()
     store.write_items(run.items)
     store.rewrite_judgments(run.judgments)

@@ -180,3 +180,79 @@ def test_judgebench_published_accuracies_come_out_of_the_report(tmp_path: Path) 
     for value in published.values():
         shown = f"{100 * value:.2f}"
         assert f"| {shown} |" in section and f"{shown} (net_vote)" in section
+
+
+def test_a_plugin_importers_unreadable_run_is_refused_before_anything_is_written(
+    tmp_path: Path,
+) -> None:
+    """An importer plugin's run that the analysis could not read is one line, and no
+    folder is written: no verdicts, a judged item the run does not hold, a judgment twice,
+    swapped judgments in a one-order run."""
+    from dataclasses import replace
+    from typing import ClassVar
+
+    from judge.importers import ImportedRun, Importer, ImportRequest, run_import
+    from judge.records import RunConfig
+    from judge.registry import importers
+
+    items = [
+        PairItem(id=f"q{n}", benchmark="sample", prompt="p", response_a="a", response_b="b")
+        for n in range(2)
+    ]
+
+    def verdict(item_id: str, swapped: bool = False) -> Judgment:
+        return Judgment(
+            item_id=item_id,
+            judge="j",
+            judge_hash="h",
+            request_key=f"{item_id}{swapped}",
+            swapped=swapped,
+            status="ok",
+            verdict="A",
+        )
+
+    good = ImportedRun(
+        name="mine",
+        config=RunConfig(benchmark="sample", judge="j", orders="original"),
+        judge_hash="h",
+        judge_spec={"name": "j"},
+        items=items,
+        judgments=[verdict("q0"), verdict("q1")],
+        sources=[tmp_path / "verdicts.txt"],
+    )
+    (tmp_path / "verdicts.txt").write_text("made elsewhere\n")
+    bad = {
+        "no verdicts were read": replace(good, judgments=[]),
+        "1 judged item id(s) are not among the run's 2 items (e.g. 'q9')": replace(
+            good, judgments=[verdict("q0"), verdict("q9")]
+        ),
+        "item 'q0' has two judgments in the original order": replace(
+            good, judgments=[verdict("q0"), verdict("q0")]
+        ),
+        "swapped-order judgments in a run that declares orders=1": replace(
+            good, judgments=[verdict("q0"), verdict("q0", swapped=True)]
+        ),
+    }
+
+    class Given(Importer):
+        name: ClassVar[str] = "given"
+        run: ClassVar[ImportedRun] = good
+
+        def read(self, request: ImportRequest) -> list[ImportedRun]:
+            return [self.run]
+
+    importers.register("given", Given)
+    try:
+        request = ImportRequest(sources=[tmp_path / "verdicts.txt"])
+        for message, run in bad.items():
+            Given.run = run
+            with pytest.raises(DataError) as refused:
+                run_import("given", request, output=tmp_path / "out")
+            assert str(refused.value).startswith("importer 'given', run 'mine' (from ")
+            assert message in str(refused.value) and "\n" not in str(refused.value)
+            assert not (tmp_path / "out").exists()
+        Given.run = good
+        ((store, _),) = run_import("given", request, output=tmp_path / "out")
+        assert len(store.judgments()) == 2
+    finally:
+        importers.unregister("given")

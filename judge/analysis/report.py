@@ -629,7 +629,8 @@ def write_report(
         dirs = [run_dirs] if isinstance(run_dirs, str | Path) else list(run_dirs)
         raise DataError(
             f"no judgments to report in {', '.join(str(d) for d in dirs)} "
-            "(judgments.jsonl is empty or missing); run `judge run` first"
+            "(judgments.jsonl is empty or missing); make them with `judge run` or "
+            "`judge import`"
         )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
