@@ -2,8 +2,9 @@
 
 A pair's *preference* is how much its judge prefers ``response_b`` (the model) over
 ``response_a`` (the baseline), in [0, 1]: P(B) + P(tie)/2 where the judgment has
-probabilities (AlpacaEval's weighted annotators: ``preference - 1``), else 1 for a
-B verdict, 0.5 for a tie and 0 for A. Per group (by default per run, baseline and
+probabilities (AlpacaEval's weighted annotators: ``preference - 1``; rounded to 12
+decimals, so an even split is exactly 0.5), else 1 for a B verdict, 0.5 for a tie and 0
+for A. Per group (by default per run, baseline and
 model), :func:`head_to_head` gives AlpacaEval's leaderboard columns (its
 ``metrics/winrate.py`` ``get_winrate`` and ``metrics/helpers.py``):
 
@@ -53,14 +54,15 @@ def preferences(pairs: pd.DataFrame) -> np.ndarray:
     """Preference for ``response_b`` per pair row, in [0, 1]; NaN without a verdict.
 
     >>> import pandas as pd
+    >>> nan, even = float("nan"), 0.39233612455946276  # P(A) = P(B), from a real run
     >>> pairs = pd.DataFrame({
-    ...     "status": ["ok", "ok", "ok", "unparsed"],
-    ...     "verdict": ["B", "tie", "A", None],
-    ...     "p_a": [0.2, float("nan"), float("nan"), float("nan")],
-    ...     "p_b": [0.8, float("nan"), float("nan"), float("nan")],
-    ...     "p_tie": [0.0, float("nan"), float("nan"), float("nan")]})
-    >>> preferences(pairs).tolist()
-    [0.8, 0.5, 0.0, nan]
+    ...     "status": ["ok", "ok", "ok", "unparsed", "ok"],
+    ...     "verdict": ["B", "tie", "A", None, "tie"],
+    ...     "p_a": [0.2, nan, nan, nan, even],
+    ...     "p_b": [0.8, nan, nan, nan, even],
+    ...     "p_tie": [0.0, nan, nan, nan, 0.2153277508810743]})
+    >>> preferences(pairs).tolist()  # the last is 0.4999999999999999 unrounded: a loss
+    [0.8, 0.5, 0.0, nan, 0.5]
     """
     codes = verdict_codes(pairs["verdict"])
     ok = (pairs["status"] == "ok").to_numpy() & (codes >= 0)
@@ -70,7 +72,9 @@ def preferences(pairs: pd.DataFrame) -> np.ndarray:
     p_tie = np.nan_to_num(pairs["p_tie"].to_numpy(dtype=np.float64))
     has_probs = ~np.isnan(p_b) & ~np.isnan(p_a)
     with np.errstate(invalid="ignore"):
-        weighted = p_b + p_tie / 2
+        # rounded far below any judge's precision, so an even split that float arithmetic
+        # left at 0.49999999999999994 is a tie, not a loss, in the discrete win rate
+        weighted = np.round(p_b + p_tie / 2, 12)
     out = np.where(has_probs, weighted, one_hot)
     return np.where(ok, out, NAN)
 
