@@ -34,6 +34,8 @@ if TYPE_CHECKING:
     from judge.judges import Judge
 
 AnyItem = PairItem | SingleItem
+DATA_SUFFIXES = (".csv", ".tsv", ".json", ".jsonl", ".parquet", ".txt")
+"""A string ending so is a file, not a benchmark name: :func:`aevaluate` says to pass a Path."""
 Data: TypeAlias = "str | Path | Sequence[AnyItem | Mapping[str, Any]] | pd.DataFrame"
 """What :func:`evaluate` judges: a benchmark name, a data file (a ``Path``, read by the
 ``table`` benchmark with ``benchmark_params`` as its options), items (records or dicts),
@@ -128,6 +130,7 @@ async def aevaluate(
     concurrency: int = 8,
     cache: str | Path | bool = True,
     progress: bool = False,
+    extend: bool = False,
 ) -> pd.DataFrame:
     """Judge ``data`` and return the tidy frame (one row per judgment).
 
@@ -139,7 +142,11 @@ async def aevaluate(
     ``model``, ``temperature``, ...).
 
     ``output=None`` keeps nothing on disk; ``output=FOLDER`` writes (or resumes) the
-    run folder ``FOLDER/name``. ``cache``: ``True`` reads and writes
+    run folder ``FOLDER/name`` (``name`` is one folder name). A resumed run keeps its
+    judgments: items given in memory that it does not hold yet are judged and added;
+    rows added to a data file since the run began are refused unless ``extend=True``
+    (``judge run --extend``); a changed or removed item, another judge configuration or
+    other ``orders`` are refused (choose another ``name``). ``cache``: ``True`` reads and writes
     ``FOLDER/cache.sqlite`` when there is an output folder (none in memory), a path
     uses that cache file, ``False`` none.
 
@@ -152,6 +159,15 @@ async def aevaluate(
     from judge.run import arun_judging
 
     built = judge if isinstance(judge, Judge) else None
+    if name is not None and output is None:
+        raise ConfigError(f"name={name!r} names a run folder: give output=FOLDER too")
+    if isinstance(data, Mapping):
+        raise ConfigError("data is one dict: pass a list of items, [item], or a DataFrame")
+    if isinstance(data, str) and (Path(data).suffix.lower() in DATA_SUFFIXES or "/" in data):
+        raise ConfigError(
+            f"data {data!r} is a file: pass pathlib.Path({data!r}) to judge it "
+            "(a string is a benchmark name)"
+        )
     if isinstance(data, Path):  # a data file: the ``table`` benchmark reads it
         benchmark_params = {"path": str(data), **dict(benchmark_params or {})}
         data = "table"
@@ -194,6 +210,7 @@ async def aevaluate(
             items=items,
             cache_path=cache_path,
             progress=progress,
+            extend=extend,
         )
         return load_frame(result.store.path)
 

@@ -180,12 +180,13 @@ def _run_items(
         raise DataError(
             f"{where} since run {store.path} began: {changes.describe()}; its judgments "
             "and labels are of the old items. Start a new run with --name NEW_NAME "
-            f"(or remove {store.path} to start this one again)"
+            f"(name=...) (or remove {store.path} to start this one again)"
         )
     if changes.added and changed_files and not extend:
         raise DataError(
             f"{where} since run {store.path} began: {changes.describe()}; pass --extend "
-            "to judge the new items in this run, or start a new run with --name NEW_NAME"
+            "(extend=True) to judge the new items in this run, or start a new run with "
+            "--name NEW_NAME (name=...)"
         )
     if not changes.added:
         return stored, False
@@ -320,6 +321,11 @@ async def arun_judging(
     everything: Callable[[], list[AnyItem]] = lambda: loaded  # noqa: E731
     if bench is not None and config.limit is not None and len(loaded) >= config.limit:
         everything = functools.partial(load_items, bench)  # the limit cut the items
+    if run_name is not None and (Path(run_name).name != run_name or run_name in ("", ".", "..")):
+        raise ConfigError(
+            f"run name {run_name!r} must be one folder name (no '/' or '..'): "
+            f"the run folder is made inside {output}"
+        )
     judge = judge or build_judge(config)
     cache: ResponseCache | None = None
     lock: RunLock | None = None
@@ -389,6 +395,11 @@ async def _run_locked(
             raise ConfigError(
                 f"{store.path} holds a run of a different judge configuration "
                 f"({previous.judge_hash} != {judge.judge_hash}); choose another --name"
+            )
+        if previous.config.orders != config.orders:
+            raise ConfigError(
+                f"{store.path} holds a run judged in orders={previous.config.orders!r}, "
+                f"not {config.orders!r}; choose another --name (name=...)"
             )
     if config.execution != "batch":
         from judge.batch import ensure_no_batches_in_flight

@@ -1,0 +1,62 @@
+"""``judge.evaluate`` into a named run folder: what a resumed run accepts, and the
+library's own words in its errors (``extend=True``, ``name=``), not only the CLI's."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import judge
+from judge.judges import PromptJudge
+from judge.prompts import load_preset
+from tests.helpers import ScriptedBackend
+
+
+def scripted() -> PromptJudge:
+    return PromptJudge(load_preset("mt-bench-pair"), ScriptedBackend(answer="[[A]]"))
+
+
+def rows(n: int) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "id": [f"q{i}" for i in range(n)],
+            "prompt": [f"Question {i}?" for i in range(n)],
+            "response_a": ["yes"] * n,
+            "response_b": ["no"] * n,
+        }
+    )
+
+
+def test_a_resumed_run_refuses_other_orders_and_names_its_options(tmp_path: Path) -> None:
+    first = judge.evaluate(rows(2), judge=scripted(), output=tmp_path, name="mine")
+    assert len(first) == 4  # both orders
+    with pytest.raises(judge.ConfigError, match=r"orders='both', not 'original'.*name="):
+        judge.evaluate(rows(2), judge=scripted(), output=tmp_path, name="mine", orders="original")
+    # items given in memory that the run lacks are judged and added (a larger --limit)
+    assert len(judge.evaluate(rows(3), judge=scripted(), output=tmp_path, name="mine")) == 6
+
+
+def test_rows_added_to_a_data_file_need_extend(tmp_path: Path) -> None:
+    data = tmp_path / "pairs.csv"
+    rows(2).to_csv(data, index=False)
+    out = tmp_path / "out"
+    assert len(judge.evaluate(data, judge=scripted(), output=out, name="file")) == 4
+    rows(3).to_csv(data, index=False)
+    with pytest.raises(judge.DataError, match=r"pass --extend \(extend=True\)"):
+        judge.evaluate(data, judge=scripted(), output=out, name="file")
+    frame = judge.evaluate(data, judge=scripted(), output=out, name="file", extend=True)
+    assert len(frame) == 6
+
+
+def test_what_is_not_a_run_or_not_data_is_one_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(judge.ConfigError, match="must be one folder name"):
+        judge.evaluate(rows(1), judge=scripted(), output=tmp_path / "out", name="../escape")
+    assert not (tmp_path / "escape").exists() and not (tmp_path / "out").exists()
+    with pytest.raises(judge.ConfigError, match="give output=FOLDER too"):
+        judge.evaluate(rows(1), judge=scripted(), name="mine")
+    with pytest.raises(judge.ConfigError, match=r"one dict: pass a list of items, \[item\]"):
+        judge.evaluate({"prompt": "p", "response": "r"}, judge=scripted())  # type: ignore[arg-type]
+    with pytest.raises(judge.ConfigError, match=r"pass pathlib.Path\('pairs.csv'\)"):
+        judge.evaluate("pairs.csv", judge=scripted())
