@@ -63,7 +63,8 @@ class Benchmark(ABC):
             self.options = self.Options(**options)
         except ValidationError as exc:
             raise ConfigError(
-                f"invalid options for benchmark {self.name!r}: {validation_text(exc)}"
+                f"invalid options for benchmark {self.name!r}: "
+                f"{validation_text(exc, model=self.Options)}"
             ) from exc
 
     @abstractmethod

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from pydantic import ValidationError
+    from pydantic import BaseModel, ValidationError
 
 
 class JudgeError(Exception):
@@ -141,13 +141,17 @@ def first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
     return (ours or leaves)[0]
 
 
-def validation_text(exc: ValidationError, *, root: str = "") -> str:
+def validation_text(
+    exc: ValidationError, *, root: str = "", model: type[BaseModel] | None = None
+) -> str:
     """A pydantic error as one line: ``field: message; field: message``.
 
     pydantic's own text spans several lines per error; this keeps the field path and
     message, drops the ``Value error,`` prefix and an empty path (no stray ``: :``), and
     says why a text that should have been a JSON object or list did not parse. ``root``
-    names an error of the whole record (an empty path), e.g. ``query``.
+    names an error of the whole record (an empty path), e.g. ``query``. With ``model`` (the
+    options model that refused the input), an unknown option gets "did you mean" its
+    close field names.
 
     >>> from pydantic import BaseModel
     >>> class Options(BaseModel):
@@ -157,6 +161,15 @@ def validation_text(exc: ValidationError, *, root: str = "") -> str:
     ... except Exception as exc:
     ...     print(validation_text(exc))
     extra_body: expected a JSON object, got text that is not valid JSON (Expecting property name enclosed in double quotes at column 2)
+    >>> from pydantic import ConfigDict
+    >>> class Strict(BaseModel):
+    ...     model_config = ConfigDict(extra="forbid")
+    ...     subset: str = "natural"
+    >>> try:
+    ...     Strict(subsett="adversarial")
+    ... except Exception as exc:
+    ...     print(validation_text(exc, model=Strict))
+    subsett: Extra inputs are not permitted; did you mean 'subset'?
     """  # noqa: E501
     parts = []
     for err in exc.errors():
@@ -172,6 +185,8 @@ def validation_text(exc: ValidationError, *, root: str = "") -> str:
                     f"expected {shape}, got text that is not valid JSON "
                     f"({bad.msg} at column {bad.colno})"
                 )
+        if err["type"] == "extra_forbidden" and model is not None and len(err["loc"]) == 1:
+            message += did_you_mean(str(err["loc"][0]), model.model_fields)
         message = " ".join(message.split())  # never more than one line
         parts.append(f"{where}: {message}" if where else message)
     return "; ".join(parts)

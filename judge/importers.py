@@ -197,7 +197,8 @@ class Importer(ABC):
             self.options = self.Options(**options)
         except ValidationError as exc:
             raise ConfigError(
-                f"invalid options for importer {self.name!r}: {validation_text(exc)}"
+                f"invalid options for importer {self.name!r}: "
+                f"{validation_text(exc, model=self.Options)}"
             ) from exc
 
     @abstractmethod

@@ -175,7 +175,8 @@ class PromptJudge(Judge):
             gen = Generation.model_validate(generation or {})
         except ValidationError as exc:
             raise ConfigError(
-                f"invalid generation parameters of judge {self.name!r}: {validation_text(exc)}"
+                f"invalid generation parameters of judge {self.name!r}: "
+                f"{validation_text(exc, model=Generation)}"
             ) from exc
         self.max_tokens = gen.max_tokens
         self.temperature = gen.temperature

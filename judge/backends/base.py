@@ -128,7 +128,8 @@ class Backend(ABC):
             self.options = self.Options(**options)
         except ValidationError as exc:
             raise ConfigError(
-                f"invalid options for backend {self.name!r}: {validation_text(exc)}"
+                f"invalid options for backend {self.name!r}: "
+                f"{validation_text(exc, model=self.Options)}"
             ) from exc
 
     @property

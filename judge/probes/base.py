@@ -68,7 +68,7 @@ class Perturbation(ABC):
         try:
             self.options = self.Options(**options)
         except ValidationError as exc:
-            msgs = validation_text(exc)
+            msgs = validation_text(exc, model=self.Options)
             raise ConfigError(f"invalid options for perturbation {self.name!r}: {msgs}") from exc
 
     @abstractmethod
