@@ -25,12 +25,24 @@ if TYPE_CHECKING:
     from judge.executor import Executor
 
 
+try:  # typer vendors click: its usage errors are not the click package's
+    from typer._click.exceptions import UsageError
+except ImportError:  # pragma: no cover - a typer that uses click itself
+    from click.exceptions import UsageError  # type: ignore[assignment]
+
+
 class _Edge(TyperGroup):
-    """Every command's library errors as one line and an exit code, never a traceback."""
+    """Every command's library errors as one line and an exit code, never a traceback;
+    a bad option value or a missing argument is one line too (not click's framed box)."""
 
     def invoke(self, ctx: Any) -> Any:  # a click Context (typer vendors click)
         try:
             return super().invoke(ctx)
+        except UsageError as exc:
+            where = exc.ctx.command_path if exc.ctx is not None else "judge"
+            message = " ".join(exc.format_message().split())
+            typer.secho(f"error: {message} (see {where} --help)", fg=typer.colors.RED, err=True)
+            raise typer.Exit(exc.exit_code) from None
         except JudgeError as exc:
             _fail(exc)
         except BaseExceptionGroup as group:  # a task group's failure: say the first error

@@ -66,6 +66,18 @@ def test_list_shows_every_name_and_its_source() -> None:
     assert max(map(len, names)) > 28  # prometheus2-absolute-noprefix overflowed a fixed width
 
 
+def test_a_bad_option_value_is_one_line_not_a_framed_box() -> None:
+    result = runner.invoke(app, ["run", "-n", "abc"])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        "error: Invalid value for '--limit' / '-n': Input should be a valid integer, unable "
+        "to parse string as an integer (see judge run --help)"
+    ]
+    missing = runner.invoke(app, ["import"])
+    assert missing.exit_code == 2 and missing.output.count("\n") == 1
+    assert "Missing argument 'importer'" in missing.output
+
+
 def test_unknown_names_and_bad_params_are_one_line_errors(tmp_path: Path) -> None:
     result = runner.invoke(app, ["run", "-j", "smolm2", "-o", str(tmp_path)])
     assert result.exit_code == 2
