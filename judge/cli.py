@@ -69,16 +69,22 @@ def parse_pairs(pairs: list[str] | None, option: str) -> dict[str, Any]:
 
     >>> parse_pairs(["temperature=0", "model=gpt-4o", "stop=[\\"\\\\n\\"]"], "-J")
     {'temperature': 0, 'model': 'gpt-4o', 'stop': ['\\n']}
+
+    A key given twice with two values is an error (which one was meant?).
     """
     out: dict[str, Any] = {}
     for pair in pairs or []:
         key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
+        key = key.strip()
+        if not sep or not key:
             raise ConfigError(f"{option} expects key=value, got {pair!r}")
         try:
-            out[key.strip()] = json.loads(value)
+            parsed: Any = json.loads(value)
         except json.JSONDecodeError:
-            out[key.strip()] = value
+            parsed = value
+        if key in out and out[key] != parsed:
+            raise ConfigError(f"{option} {key}= is given twice: {out[key]!r} and {parsed!r}")
+        out[key] = parsed
     return out
 
 

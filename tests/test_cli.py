@@ -73,6 +73,9 @@ def test_a_bad_option_value_is_one_line_not_a_framed_box() -> None:
         "error: Invalid value for '--limit' / '-n': Input should be a valid integer, unable "
         "to parse string as an integer (see judge run --help)"
     ]
+    twice = runner.invoke(app, ["run", "-b", "llmbar", "-B", "subset=natural", "-B", "subset=x"])
+    assert twice.exit_code == 2
+    assert twice.output == "error: -B subset= is given twice: 'natural' and 'x'\n"
     missing = runner.invoke(app, ["import"])
     assert missing.exit_code == 2 and missing.output.count("\n") == 1
     assert "Missing argument 'importer'" in missing.output
