@@ -32,6 +32,8 @@ class Entry:
     """``built-in``, ``entry point (<distribution>)`` or ``register()``."""
     problem: str = ""
     """Why the name cannot be used (two plugins claim it), else empty."""
+    distribution: str = ""
+    """The installed distribution an entry point comes from, else empty."""
 
 
 def load_target(target: str) -> Any:
@@ -89,7 +91,9 @@ class Registry(Generic[T]):
             entries[name] = Entry(name, target, "built-in")
             self._targets[name] = target
 
-        def claim(name: str, target: T | str, shown: str, source: str, clash: str) -> None:
+        def claim(
+            name: str, target: T | str, shown: str, source: str, clash: str, dist: str = ""
+        ) -> None:
             # A second claim to a name spoils that name only: every other plugin, and
             # `judge list` (which shows the clash), keep working.
             if name in entries:
@@ -97,7 +101,7 @@ class Registry(Generic[T]):
                 problem = f"{self.kind} {name!r} {clash} {first.source} {first.target}"
                 entries[name] = Entry(name, first.target, first.source, problem)
                 return
-            entries[name] = Entry(name, shown, source)
+            entries[name] = Entry(name, shown, source, distribution=dist)
             self._targets[name] = target
 
         if self._discover is not None:
@@ -107,7 +111,8 @@ class Registry(Generic[T]):
         for ep in entry_points(group=self.group):
             dist = ep.dist.name if ep.dist is not None else "unknown distribution"
             clash = f"from entry point of {dist} collides with"
-            claim(ep.name, ep.value, ep.value, f"entry point ({dist})", clash)
+            known = dist if ep.dist is not None else ""
+            claim(ep.name, ep.value, ep.value, f"entry point ({dist})", clash, known)
         self._entries = entries
         return entries
 
@@ -135,6 +140,10 @@ class Registry(Generic[T]):
     def entries(self) -> list[Entry]:
         """Every entry with where it comes from, sorted by name."""
         return [self._scan()[n] for n in self.names()]
+
+    def entry(self, name: str) -> Entry | None:
+        """Where ``name`` comes from, or None for a name no table lists."""
+        return self._scan().get(name)
 
     def __contains__(self, name: object) -> bool:
         return name in self._scan()

@@ -132,6 +132,27 @@ def package_versions() -> dict[str, str]:
     return out
 
 
+def plugin_versions(config: RunConfig) -> dict[str, str]:
+    """Versions of the third-party distributions whose benchmark, judge or backend plugin
+    made the run (a run of a plugin is reproducible only with that plugin's version)."""
+    from judge.registry import backends, benchmarks, judges
+
+    used = [
+        (benchmarks, config.benchmark),
+        (judges, config.judge),
+        (backends, str(config.judge_args.get("backend", ""))),
+    ]
+    out: dict[str, str] = {}
+    for registry, name in used:
+        entry = registry.entry(name) if name else None
+        if entry is not None and entry.distribution:
+            try:
+                out[entry.distribution] = version(entry.distribution)
+            except PackageNotFoundError:
+                continue
+    return out
+
+
 def git_commit() -> str | None:
     """The commit of the judge-harness checkout, where it is one."""
     try:
@@ -429,7 +450,7 @@ async def _run_locked(
         data_hash=items_hash(all_items),
         data_files={**(previous.data_files if previous else {}), **data_files},
         git_commit=git_commit(),
-        package_versions=package_versions(),
+        package_versions={**package_versions(), **plugin_versions(config)},
         argv=tuple(argv),
         seed=config.seed,
         n_items=len(all_items),

@@ -21,7 +21,9 @@ PLUGIN = Path(__file__).parent / "plugins" / "example_benchmark"
 CHECK = """
 import json
 from judge.benchmark import load_items
+from judge.records import RunConfig
 from judge.registry import benchmarks
+from judge.run import plugin_versions
 entry = next(e for e in benchmarks.entries() if e.name == "pipe_votes")
 items = load_items(benchmarks.get("pipe_votes")())
 print(json.dumps({
@@ -30,6 +32,7 @@ print(json.dumps({
     "builtin_still_there": "sample" in benchmarks,
     "labels": [i.label for i in items],
     "first": [items[0].id, items[0].prompt, items[0].response_a, items[0].response_b],
+    "versions": plugin_versions(RunConfig(benchmark="pipe_votes")),
 }))
 """
 
@@ -86,6 +89,8 @@ def test_example_plugin_is_registered_by_entry_point_and_loads(site: Path) -> No
     assert result["builtin_still_there"]
     assert result["labels"] == ["A", "B", "tie", "A", "B"]
     assert result["first"] == ["votes-2", "How many legs does an insect have?", "Six.", "Eight."]
+    # a run of the plugin records the plugin's version in its manifest's package_versions
+    assert result["versions"] == {"judge-harness-example-benchmark": "0.1.0"}
 
 
 def test_example_plugin_reports_bad_rows(site: Path, tmp_path: Path) -> None:
