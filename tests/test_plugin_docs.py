@@ -41,3 +41,28 @@ def test_the_documented_backend_runs_a_preset(tmp_path: Path) -> None:
         assert described.exit_code == 0 and "fail_on: str = ''" in described.output
     finally:
         backends.unregister("echo")
+
+
+def test_the_documented_row_helpers_build_items_and_name_the_bad_field(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    import pytest
+
+    from judge.errors import DataError
+
+    text = DOC.read_text(encoding="utf-8")
+    section = text[text.index("### Helpers for reading rows") : text.index("## 4. The entry")]
+    (code,) = re.findall(r"```python\n(.*?)```", section, re.S)
+    monkeypatch.chdir(tmp_path)
+    good = '{"input": "2+2?", "output_1": "4", "output_2": "5", "label": 1}\n'
+    (tmp_path / "pairs.jsonl").write_text(good)
+    namespace: dict[str, Any] = {}
+    exec(compile(code, str(DOC), "exec"), namespace)
+    item = namespace["item"]
+    assert (item.id, item.prompt, item.response_a, item.labels[0].verdict) == (
+        "pairs-1", "2+2?", "4", "A"
+    )  # fmt: skip
+    (tmp_path / "pairs.jsonl").write_text(good + good.replace('"2+2?"', "3"))
+    bad = r"pairs\.jsonl:2: field 'input': expected a string, got int"
+    with pytest.raises(DataError, match=bad):
+        exec(compile(code, str(DOC), "exec"), {})
