@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from judge.store import RunStore
+
 PLUGIN = Path(__file__).parent / "plugins" / "example_importer"
 
 
@@ -53,8 +55,18 @@ def test_importer_plugin_is_listed_and_imports(site: Path, tmp_path: Path) -> No
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "imported 2 judgments" in done.stdout
+    (run,) = (tmp_path / "runs").iterdir()
+    assert {j.judge for j in RunStore(run).judgments()} == {"mine"}
+    named = judge_cli(
+        site, "import", "winners", str(verdicts), "-b", "sample", "--judge-name", "theirs",
+        "-o", str(tmp_path / "named"),
+    )  # fmt: skip
+    assert named.returncode == 0, named.stderr
+    (run,) = (tmp_path / "named").iterdir()
+    assert {j.judge for j in RunStore(run).judgments()} == {"theirs"}
     bad = judge_cli(site, "import", "winners", str(verdicts), "-b", "sample", "-I", "jduge=x")
     assert bad.returncode == 2 and "invalid options for importer 'winners'" in bad.stderr
+    assert "did you mean 'judge'?" in bad.stderr
     verdicts.write_text("arith-01\tleft\narith-02\tboth\n")
     bad = judge_cli(site, "import", "winners", str(verdicts), "-b", "sample", "-o", str(tmp_path))
     assert bad.returncode == 4 and f"{verdicts}:2: field 'winner'" in bad.stderr

@@ -20,7 +20,7 @@ class Winners(Importer):
 
     class Options(ImporterOptions):
         judge: str = "winners-judge"
-        """Name of the judge that wrote the file."""
+        """Name of the judge that wrote the file (``--judge-name`` overrides it)."""
 
     options: Options  # type: ignore[assignment]
 
@@ -30,7 +30,9 @@ class Winners(Importer):
         if not request.benchmark or len(request.sources) != 1:
             raise ConfigError("winners: give one file and -b BENCHMARK")
         path = Path(request.sources[0])
-        items = {i.id: i for i in load_items(benchmarks.get(request.benchmark)())}
+        judge = request.judge or self.options.judge
+        bench = benchmarks.get(request.benchmark)(**request.benchmark_args)  # -B options
+        items = {i.id: i for i in load_items(bench)}
         judgments = []
         for number, line in enumerate(read_text(path).splitlines(), start=1):
             where = Where(path, number)
@@ -42,7 +44,7 @@ class Winners(Importer):
             judgments.append(
                 Judgment(
                     item_id=item_id,
-                    judge=self.options.judge,
+                    judge=judge,
                     judge_hash="winners",
                     request_key=item_id,
                     status="ok",
@@ -54,10 +56,13 @@ class Winners(Importer):
             ImportedRun(
                 name=f"winners-{request.benchmark}",
                 config=RunConfig(
-                    benchmark=request.benchmark, judge=self.options.judge, orders="original"
+                    benchmark=request.benchmark,
+                    benchmark_args=request.benchmark_args,
+                    judge=judge,
+                    orders="original",
                 ),
                 judge_hash="winners",
-                judge_spec={"name": self.options.judge},
+                judge_spec={"name": judge},
                 items=[i for i in items.values() if i.id in used],
                 judgments=judgments,
                 sources=[path],
