@@ -560,7 +560,7 @@ def import_verdicts(
         mapping = {}
         for pair in value_map:
             value, sep, target = pair.rpartition("=")
-            if not sep:
+            if not sep or target not in ("A", "B", "tie", "failed"):
                 raise ConfigError(f"--map expects VALUE=A|B|tie|failed, got {pair!r}")
             mapping[value] = target
         options["map"] = {**options.get("map", {}), **mapping}

@@ -342,3 +342,6 @@ def test_cli_import_table_and_list_importers(tmp_path: Path) -> None:
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "imported 2 judgments" in result.output and "1 of 66 benchmark items" in result.output
+    bad_map = runner.invoke(app, [*args[:-2], "--map", "0=Q", "-o", str(tmp_path / "q")])
+    assert bad_map.exit_code == 2
+    assert bad_map.output == "error: --map expects VALUE=A|B|tie|failed, got '0=Q'\n"
