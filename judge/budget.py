@@ -17,12 +17,17 @@ what is missing), counts its prompt tokens and prices it, without sending anythi
 
 :class:`BudgetGuard` wraps the runner's caller: before a request is sent, its upper
 bound (prompt estimate + ``max_tokens`` at the price) plus what was spent and what is
-in flight must stay within the budget, else :class:`BudgetExceeded` stops the run
-cleanly (everything finished is stored; a rerun with a larger budget resumes).
+in flight must stay within the budget. A request that does not fit beside those in
+flight waits for them (their real cost is usually far below their bound); one that does
+not fit with nothing in flight raises :class:`BudgetExceeded`, which stops the run
+cleanly (everything finished is stored; a rerun with a larger budget resumes). So the
+concurrency never stops a run early: it ends with spent <= budget < spent + the next
+request's bound.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -243,6 +248,8 @@ class BudgetGuard:
         self.budget = budget
         self.spent = spent
         self.reserved = 0.0
+        self.in_flight = 0  # counted, not read off ``reserved`` (float sums leave residue)
+        self._settled = asyncio.Condition()  # a request in flight finished
 
     def __getattr__(self, name: str) -> Any:  # counters of the wrapped caller
         return getattr(self.caller, name)
@@ -251,18 +258,26 @@ class BudgetGuard:
         self, backend: Backend, requests: Sequence[CompletionRequest], samples: Sequence[int]
     ) -> list[CallResult]:
         bound = sum(request_cost(backend, estimate_tokens(r), r.max_tokens) for r in requests)
-        if self.spent + self.reserved + bound > self.budget:
-            raise BudgetExceeded(
-                f"stopped before exceeding --max-cost ${self.budget:.4f}: spent "
-                f"${self.spent:.4f}, the next request could cost up to ${bound:.4f}; "
-                "rerun with a larger budget to resume"
-            )
-        self.reserved += bound
+        async with self._settled:
+            while self.spent + self.reserved + bound > self.budget:
+                if not self.in_flight:  # nothing in flight can free room: stop here
+                    raise BudgetExceeded(
+                        f"stopped before exceeding --max-cost ${self.budget:.4f}: spent "
+                        f"${self.spent:.4f}, the next request could cost up to ${bound:.4f}; "
+                        "rerun with a larger budget to resume"
+                    )
+                await self._settled.wait()
+            self.reserved += bound
+            self.in_flight += 1
+        results: list[CallResult] | None = None
         try:
-            results: list[CallResult] = await self.caller(backend, requests, samples)
+            results = await self.caller(backend, requests, samples)
         finally:
-            self.reserved -= bound
-        for res in results:
-            if not res.cache_hit and not res.coalesced and hasattr(res.result, "cost"):
-                self.spent += float(res.result.cost)
+            async with self._settled:
+                self.reserved -= bound
+                self.in_flight -= 1
+                for res in results or ():
+                    if not res.cache_hit and not res.coalesced and hasattr(res.result, "cost"):
+                        self.spent += float(res.result.cost)
+                self._settled.notify_all()
         return results

@@ -134,3 +134,41 @@ def test_max_cost_holds_back_batch_submissions_then_resumes(
     assert done.manifest.complete and done.requested == len(tasks) - len(stored)
     stats = fault_server.stats()
     assert stats["batches_created"] == 2 and stats["total_ok"] == len(tasks)
+
+
+def test_max_cost_below_the_concurrency_waits_instead_of_stopping(
+    fault_server: FaultServerProcess, tmp_path: Path
+) -> None:
+    """A budget of three requests' bounds with eight in flight: requests that do not fit
+    beside those in flight wait for them (real costs are far below the bounds), so the
+    run goes on until the next request could not fit even alone (it stopped before
+    sending anything when every concurrency slot reserved its bound up front)."""
+    items = load_items(benchmarks.get("sample")(), limit=12)
+    config = RunConfig(benchmark="sample", judge="mt-bench-pair", concurrency=8)
+    prices = tmp_path / "prices.toml"
+    prices.write_text('[models."gpt-4o-mini"]\ninput = 10000.0\noutput = 10000.0\n')
+    built = preset_judge(  # room for 200 output tokens: the fake model's replies are short
+        "mt-bench-pair",
+        backend="openai",
+        base_url=fault_server.openai_url,
+        model="gpt-4o-mini",
+        api_key_env="",
+        prices=str(prices),
+        max_tokens=200,
+    )
+    tasks = plan_tasks(items, config)
+    bounds = {
+        (t.item.id, t.swapped): request_cost(built.backend, estimate_tokens(r), r.max_tokens)
+        for t, r in ((t, built.request(t)) for t in tasks)
+    }
+    budget = 3 * max(bounds.values())
+    fast = RetryPolicy(base_delay=0.01)
+    with pytest.raises(BudgetExceeded, match="stopped before exceeding --max-cost"):
+        run_judging(config, output=tmp_path, judge=built, items=items, max_cost=budget, retry=fast)
+    store = RunStore(next(p for p in tmp_path.iterdir() if p.is_dir()))
+    stored = store.judgments()
+    spent = sum(j.billed for j in stored)
+    assert len(stored) > 3  # more than three bounds' worth of requests went through
+    assert spent <= budget
+    left = [b for key, b in bounds.items() if key not in {(j.item_id, j.swapped) for j in stored}]
+    assert left and spent + max(left) > budget
