@@ -70,6 +70,7 @@ _PUBLIC: dict[str, str] = {
     "position_table": "judge.analysis.bias:position_table",
     "position_by_gap": "judge.analysis.bias:position_by_gap",
     "policy_table": "judge.analysis.bias:policy_table",
+    "policy_accuracy_wide": "judge.analysis.bias:policy_accuracy_wide",
     "prefer_longer_table": "judge.analysis.bias:prefer_longer_table",
     "human_prefer_longer": "judge.analysis.bias:human_prefer_longer",
     "length_regression": "judge.analysis.bias:length_regression",
@@ -94,6 +95,8 @@ _PUBLIC: dict[str, str] = {
     "controlled_leaderboard": "judge.analysis.controlled:leaderboard",
     "style_controlled": "judge.analysis.controlled:style_controlled",
     "system_agreement": "judge.analysis.controlled:system_agreement",
+    "system_level": "judge.analysis.controlled:system_level",
+    "rank_ranges": "judge.analysis.controlled:rank_ranges",
     "self_preference": "judge.analysis.controlled:self_preference",
     "read_difficulty": "judge.analysis.controlled:read_difficulty",
     # reports
@@ -139,6 +142,7 @@ if TYPE_CHECKING:
         first_position_table,
         human_prefer_longer,
         length_regression,
+        policy_accuracy_wide,
         policy_table,
         position_by_gap,
         position_table,
@@ -148,10 +152,12 @@ if TYPE_CHECKING:
     from judge.analysis.consistency import consistency_table
     from judge.analysis.controlled import leaderboard as controlled_leaderboard
     from judge.analysis.controlled import (
+        rank_ranges,
         read_difficulty,
         self_preference,
         style_controlled,
         system_agreement,
+        system_level,
         win_rates_three_ways,
     )
     from judge.analysis.frame import (

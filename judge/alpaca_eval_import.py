@@ -9,7 +9,9 @@ model's) and ``generator_2``, ``annotator``, ``preference`` and optionally
 baseline wins, 2 = the model wins, 1.5 or 0 = draw, and for its weighted annotators a
 value in [1, 2] equal to 1 + P(model wins). It becomes one judgment per instruction,
 original order only (AlpacaEval randomises the order shown and un-swaps before
-storing, without recording which order was shown), with the preference kept as
+storing, without recording which order was shown: the manifest's ``judge_spec`` says
+so with ``order_unknown``, and the report measures no position bias), with the
+preference kept as
 probabilities ``{A: 2 - p, B: p - 1}`` and the verdict ``B`` above 1.5, ``A`` below,
 ``tie`` at 1.5. A missing (null) preference is an unparsed judgment, left out of the
 win rate as AlpacaEval drops it; a value outside [1, 2] (other than 0) is an error.
@@ -33,7 +35,7 @@ from judge.formats import Where, json_records, text_field
 from judge.hashing import sha256_json
 from judge.importers import ImportedRun, Importer, ImportRequest, source_judge_hash
 from judge.outputs import _prompt_key as prompt_key  # the id judge compare gives a prompt
-from judge.records import Judgment, PairItem, RunConfig, Verdict
+from judge.records import ORDER_UNKNOWN_KEY, Judgment, PairItem, RunConfig, Verdict
 
 
 def preference_value(value: Any, where: Where) -> float | None:
@@ -139,7 +141,14 @@ def read_annotations(path: Path, *, judge: str | None = None) -> ImportedRun:
         name="import-alpaca_eval-" + "+".join(map(str, evaluated)).replace("/", "-"),
         config=config,
         judge_hash=judge_hash,
-        judge_spec={"name": name, "imported_from": str(path), "annotators": annotator_names},
+        judge_spec={
+            "name": name,
+            "imported_from": str(path),
+            "annotators": annotator_names,
+            # AlpacaEval shows the outputs in a random order and stores the verdict
+            # un-swapped without saying which: position bias cannot be measured
+            ORDER_UNKNOWN_KEY: True,
+        },
         items=items,
         judgments=judgments,
         sources=[path],

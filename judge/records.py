@@ -408,6 +408,13 @@ class RunManifest(Record):
         )
 
 
+ORDER_UNKNOWN_KEY = "order_unknown"
+"""``RunManifest.judge_spec`` key an importer sets to ``true`` when its source does not
+record which response the judge was shown first (AlpacaEval stores its verdicts
+un-swapped without saying): the frame's ``order_unknown`` column, and no position-bias
+figure for the run (``judge.analysis.frame.order_unknown_judge``)."""
+
+
 def judged_by(manifest: RunManifest) -> tuple[str, str]:
     """A run's judge name and what ran it (``backend: model``; ``""`` when unknown).
 

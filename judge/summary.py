@@ -9,7 +9,12 @@ from judge.store import RunStore
 
 def summarize(store: RunStore, *, reconcile: str = "inconsistent_tie") -> dict[str, Any]:
     """Headline figures of a stored run (see :func:`judge.analysis.summary.run_summary`)."""
-    from judge.analysis.frame import build_frame, judge_scale, order_free_judge
+    from judge.analysis.frame import (
+        build_frame,
+        judge_scale,
+        order_free_judge,
+        order_unknown_judge,
+    )
     from judge.analysis.summary import run_summary
 
     manifest = store.read_manifest()
@@ -19,6 +24,7 @@ def summarize(store: RunStore, *, reconcile: str = "inconsistent_tie") -> dict[s
         run=manifest.run_id,
         judge_scale=judge_scale(manifest.judge_spec),
         order_free=order_free_judge(manifest.judge_spec),
+        order_unknown=order_unknown_judge(manifest.judge_spec),
     )
     out = run_summary(frame, reconcile=reconcile)
     out["run"] = str(store.path)

@@ -247,3 +247,123 @@ def test_summary_without_labels_or_pairs() -> None:
     frame = synthetic_frame(20, seed=7).iloc[0:0]
     summary = run_summary(frame)
     assert summary["n_judgments"] == 0 and summary["accuracy"] is None
+
+
+def tournament_items() -> list[PairItem]:
+    """Ten pairs of three models: four of m1-m2, three of m1-m3, three of m2-m3."""
+    matches = [("m1", "m2")] * 4 + [("m1", "m3")] * 3 + [("m2", "m3")] * 3
+    return [
+        PairItem(
+            id=str(i), benchmark="toy", prompt=f"q{i}", response_a="a", response_b="bb",
+            model_a=a, model_b=b,
+        )
+        for i, (a, b) in enumerate(matches)
+    ]  # fmt: skip
+
+
+def test_failed_judgments_are_counted_per_model() -> None:
+    pairs_ = tournament_items()
+    failed = {"0": "unparsed", "1": "error", "4": "unparsed"}  # two m1-m2, one m1-m3
+    judgments = [
+        make_judgment(p.id, status=failed.get(p.id, "ok"), verdict=None if p.id in failed else "A")
+        for p in pairs_
+    ]
+    pairs = pair_frame(build_frame(pairs_, judgments, run="r"))
+    strengths = ranking.bradley_terry(pairs, n_resamples=0).set_index("model")
+    # was the run's 3 on every row
+    assert strengths["n_failed"].to_dict() == {"m1": 3, "m2": 2, "m3": 1}
+    assert strengths["battles"].to_dict() == {"m1": 4, "m2": 5, "m3": 5}
+    rates = ranking.win_rates(pairs, n_resamples=0).set_index(["model", "opponent"])
+    assert rates.loc[("m1", "m2"), "n_failed"] == 2
+    assert rates.loc[("m2", "m1"), "n_failed"] == 2
+    assert rates.loc[("m3", "m2"), "n_failed"] == 0
+    assert rates.loc[("m1", "all"), "n_failed"] == 3
+
+
+# -- the human baseline's counts and the verdict card's sentences ---------------------
+
+
+def test_human_baseline_counts_are_integers_and_means_say_so() -> None:
+    from judge.analysis.report import build_report
+
+    frame = synthetic_frame(300, p_unparsed=0.05, seed=8)
+    pairs = pair_frame(frame)
+    loo = agreement.leave_one_out_table(pairs, n_resamples=0)
+    judge_row = loo[loo["kind"] == "judge"].iloc[0]
+    assert judge_row["n_unparsed"] == int((pairs["status"] == "unparsed").sum()) > 0
+    assert str(loo["n_unparsed"].dtype) == "Int64"  # not float64 beside the humans' NaN
+    # a mean over annotators is named as one (it was "n", printed 797.667)
+    assert {"mean_n", "mean_n_without_tie"} <= set(loo.columns) and "n" not in loo
+    markdown = build_report(frame, n_resamples=0, viewer_url=None).markdown()
+    table = markdown.split("### Human baseline", 1)[1].split("\n\n|", 1)[1].split("\n\n", 1)[0]
+    header, _, *rows = ("|" + table).splitlines()
+    columns = [c.strip() for c in header.strip("|").split("|")]
+    for row in rows:
+        cells = dict(zip(columns, (c.strip() for c in row.strip("|").split("|")), strict=True))
+        if cells["kind"] == "judge":
+            assert cells["n_unparsed"] == str(judge_row["n_unparsed"])  # was "15.000"
+            assert cells["n_error"].isdigit() and cells["n_ok"].replace(",", "").isdigit()
+        else:
+            assert cells["n_unparsed"] == ""  # no count: not a judge
+
+
+def test_a_difference_of_rates_reads_as_percentage_points() -> None:
+    from judge.analysis.trust import rate
+
+    row = {"labelled": True, "baseline": "humans", "kappa": 0.7, "kappa_high": 0.8,
+           "consistency": 0.9, "failure_rate": 0.0,
+           "excess": -0.5, "excess_low": -0.6, "excess_high": -0.4}  # fmt: skip
+    sentence = rate(row)[1]
+    # was "prefers the shorter response 50% more often than humans do"
+    assert "prefers the shorter response 50 percentage points more often than humans do" in (
+        sentence
+    )
+    assert "%" not in sentence
+
+
+# -- judgments whose presentation order was not recorded -----------------------------------
+
+ALPACA_7B = (
+    DATA
+    / "alpaca_eval_annotations"
+    / "results"
+    / "alpaca-7b"
+    / "weighted_alpaca_eval_gpt4_turbo"
+    / "annotations.json"
+)
+
+
+def test_position_bias_is_not_measured_when_the_order_shown_is_unknown(tmp_path: Path) -> None:
+    from judge.analysis.frame import load_frame
+    from judge.analysis.report import build_report
+    from judge.analysis.trust import trust_table
+    from judge.importers import ImportRequest, run_import
+
+    if not ALPACA_7B.exists():
+        pytest.skip("shared AlpacaEval annotations not found")
+    ((store, _),) = run_import(
+        "alpaca_eval", ImportRequest(sources=(str(ALPACA_7B),)), output=tmp_path
+    )
+    assert store.read_manifest().judge_spec["order_unknown"] is True
+    frame = load_frame(store.path)
+    assert frame["order_unknown"].all() and frame["verdict_shown"].isna().all()
+    # "picked the response shown first" was P(the baseline wins): 785 of 802 = 0.979
+    first = bias.first_position_table(frame, n_resamples=0).iloc[0]
+    assert first["n_decided"] == 0 and np.isnan(first["p_prefer_first"])
+    assert first["tie_rate"] == pytest.approx(3 / 805)  # ties are still ties
+    position = bias.position_table(frame, n_resamples=0).iloc[0]
+    assert position["n_pairs"] == 805 and position["n_both_ok"] == 0
+    assert np.isnan(position["p_prefer_first"]) and np.isnan(position["consistency"])
+    assert bias.position_by_gap(frame, n_resamples=0)["p_prefer_first"].isna().all()
+    summary = run_summary(frame)
+    assert summary["first_position_rate"] is None and summary["position_consistency"] is None
+    trust = trust_table(frame, n_resamples=0).iloc[0]
+    assert trust["order_unknown"] and "the order shown was not recorded" in trust["sentence"]
+
+    doc = build_report(frame, n_resamples=20, viewer_url=None)
+    markdown = doc.markdown()
+    section = markdown.split("## Position bias", 1)[1].split("\n## ", 1)[0]
+    assert "position bias cannot be measured" in section
+    assert "p_prefer_first" not in section and "0.979" not in section
+    assert "position bias: not measured (the order shown was not recorded)" in markdown
+    assert not [name for name in doc.renders if name.startswith("position")]

@@ -23,6 +23,7 @@ from judge.analysis.frame import (
     judge_scale,
     load_frame,
     member_columns,
+    order_unknown_judge,
 )
 from judge.columns import item_columns, judgment_columns, read_items, read_judgments
 from judge.errors import DataError
@@ -68,6 +69,7 @@ def old_frame(folder: Path) -> pd.DataFrame:
         run=manifest.run_id,
         reconcile=manifest.config.reconcile,
         judge_scale=judge_scale(manifest.judge_spec),
+        order_unknown=order_unknown_judge(manifest.judge_spec),
     )
 
 

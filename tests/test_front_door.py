@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
+import inspect
+import pkgutil
+import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -43,6 +48,35 @@ def test_analysis_functions_are_the_modules_own() -> None:
     assert judge.position_table is bias.position_table
     assert judge.controlled_leaderboard is controlled.leaderboard
     assert judge.style_controlled is controlled.style_controlled
+
+
+# analysis functions docs/analysis.md names that are not in judge.__all__, and why
+NOT_PUBLIC = {
+    "estimate_difficulty": "takes controlled.perspective rows; win_rates_three_ways calls it",
+    "summary": "ranking.summary is judge.run_summary under an older name",
+    "rate": "trust.rate: trust_table applies it (its rating and sentence columns)",
+}
+
+
+def test_every_analysis_function_the_docs_name_is_public() -> None:
+    import judge.analysis
+
+    text = (ROOT / "docs" / "analysis.md").read_text(encoding="utf-8")
+    named = set(re.findall(r"`(?:[A-Za-z_]+\.)*([a-z_]+)[`(]", text))
+    public = {id(getattr(judge, name)) for name in judge.__all__}
+    missing = []
+    for info in pkgutil.iter_modules(judge.analysis.__path__):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"judge.analysis.{info.name}")
+        for name in sorted(named - set(NOT_PUBLIC)):
+            value = getattr(module, name, None)
+            own = inspect.isfunction(value) and value.__module__ == module.__name__
+            if own and id(value) not in public:
+                missing.append(f"{info.name}.{name}")
+    assert missing == []
+    assert judge.system_level.__module__ == "judge.analysis.controlled"
+    assert {"system_level", "rank_ranges", "policy_accuracy_wide"} <= set(judge.__all__)
 
 
 def test_run_sync_inside_a_running_loop() -> None:
@@ -102,6 +136,11 @@ def test_wrong_frame_kind_is_an_error() -> None:
         judge.win_rates(frame, n_resamples=0)
     with pytest.raises(judge.ConfigError, match="leaderboard takes the judgment frame"):
         judge.leaderboard(pairs, n_resamples=0)
+    # combining the orders twice was a bare KeyError: 'kind'
+    with pytest.raises(judge.ConfigError, match="pair_frame takes the judgment frame"):
+        judge.pair_frame(pairs)
+    with pytest.raises(judge.ConfigError, match="pair_frames takes the judgment frame"):
+        judge.pair_frames(pairs)
     # the right ones give the figures
     assert 0 < judge.agreement_table(pairs, n_resamples=0)["n"].iloc[0] <= len(pairs) == 20
     assert judge.position_table(frame, n_resamples=0)["n_pairs"].iloc[0] == 20
@@ -130,3 +169,65 @@ def test_evaluate_a_data_file_and_clear_errors_for_what_is_not_data(tmp_path: Pa
         judge.evaluate(123)  # type: ignore[arg-type]
     with pytest.raises(judge.ConfigError, match=r"takes the pair frame .* not NoneType"):
         judge.agreement_table(None)  # type: ignore[arg-type]
+
+
+# every public analysis function that takes by=, the frame it takes, and whether it
+# takes the bootstrap keywords
+BY_FUNCTIONS = [
+    ("agreement_table", "pairs", True),
+    ("confusion_table", "pairs", False),
+    ("win_rates", "pairs", True),
+    ("bradley_terry", "pairs", True),
+    ("head_to_head", "pairs", False),
+    ("first_position_table", "judgments", True),
+    ("position_table", "judgments", True),
+    ("position_by_gap", "judgments", True),
+    ("policy_table", "judgments", True),
+    ("prefer_longer_table", "judgments", True),
+    ("length_regression", "judgments", False),
+    ("score_correlations", "judgments", True),
+    ("leniency_table", "judgments", True),
+    ("policy_accuracy_wide", "policy_table", False),
+]
+
+
+@pytest.mark.parametrize(("name", "kind", "bootstrap"), BY_FUNCTIONS)
+def test_a_by_column_the_frame_lacks_is_a_config_error(
+    name: str, kind: str, bootstrap: bool
+) -> None:
+    frame = synthetic_frame(20, seed=0)
+    given = {
+        "judgments": frame,
+        "pairs": judge.pair_frame(frame),
+        "policy_table": judge.policy_table(frame, n_resamples=0),
+    }[kind]
+    function = getattr(judge, name)
+    options: dict[str, Any] = {"n_resamples": 0} if bootstrap else {}
+    # was a bare KeyError: 'nocol'
+    with pytest.raises(judge.ConfigError, match=rf"^{name}: by= names 'nocol', .* columns: run,"):
+        function(given, by=("nocol",), **options)
+    with pytest.raises(judge.ConfigError, match="did you mean 'run'"):
+        function(given, by=("rnu",), **options)
+    # one name alone is one column, not its letters
+    alone, listed = function(given, by="run", **options), function(given, by=["run"], **options)
+    assert alone.equals(listed)
+
+
+def test_unknown_choices_are_config_errors_not_a_fallback() -> None:
+    frame = synthetic_frame(20, seed=0)
+    # gap="bad" (or 5) silently gave the quality-gap table
+    for gap in ("bad", 5):
+        with pytest.raises(judge.ConfigError, match=r"gap must be one of 'length', 'quality'"):
+            judge.position_by_gap(frame, gap=gap, n_resamples=0)  # type: ignore[arg-type]
+    with pytest.raises(judge.ConfigError, match="level must be one of 'item', 'prompt'"):
+        judge.score_correlations(frame, level="items", n_resamples=0)  # type: ignore[arg-type]
+    with pytest.raises(judge.ConfigError, match="level must be one of 'nominal', 'ordinal'"):
+        judge.krippendorff_alpha([[0, 1], [1, 1]], level="interval")  # type: ignore[arg-type]
+    with pytest.raises(judge.ConfigError, match="ties must be one of 'with', 'without'"):
+        judge.agreement_score(["A"], ["A"], ties="no")  # type: ignore[arg-type]
+    with pytest.raises(judge.ConfigError, match="weights must be one of None, 'linear'"):
+        judge.cohen_kappa(["A"], ["A"], weights="cubic")  # type: ignore[arg-type]
+    with pytest.raises(judge.ConfigError, match="build_report: failures must be one of"):
+        judge.build_report(frame, failures="drop", n_resamples=0)  # type: ignore[arg-type]
+    with pytest.raises(judge.ConfigError, match="agreement_table: failures must be one of"):
+        judge.agreement_table(judge.pair_frame(frame), failures="drop")  # type: ignore[arg-type]

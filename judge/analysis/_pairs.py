@@ -34,10 +34,6 @@ def _vote_counts(pairs: pd.DataFrame) -> np.ndarray:
     return _code_counts(_human_matrix(pairs)[1])
 
 
-def _group_keys(by: Sequence[str] | str) -> list[str]:
-    return [by] if isinstance(by, str) else list(by)
-
-
 def _groups(frame: pd.DataFrame, by: Sequence[str]) -> list[tuple[dict[str, Any], pd.DataFrame]]:
     if not len(frame):
         return []

@@ -32,7 +32,6 @@ import pandas as pd
 
 from judge.analysis._pairs import (
     _code_counts,
-    _group_keys,
     _groups,
     _human_matrix,
     _status_counts,
@@ -55,6 +54,8 @@ from judge.analysis._stats import (
 )
 from judge.analysis.frame import (
     FAILURE_STATUSES,
+    expect_choice,
+    expect_columns,
     expect_frame,
     majority_codes,
     verdict_codes,
@@ -99,11 +100,10 @@ def agreement_score(
     true, pred = np.asarray(y_true), np.asarray(y_pred)
     if true.shape != pred.shape:
         raise ValueError(f"y_true and y_pred differ in length: {true.shape} vs {pred.shape}")
+    expect_choice(ties, ("with", "without"), "ties", "agreement_score")
     if ties == "without":
         keep = (true != tie_label) & (pred != tie_label)
         true, pred = true[keep], pred[keep]
-    elif ties != "with":
-        raise ValueError(f"ties must be 'with' or 'without', not {ties!r}")
     if true.size == 0:
         return zero_division
     return float(np.mean(true == pred))
@@ -144,8 +144,7 @@ def cohen_kappa(
         raise ValueError(f"y1 and y2 differ in length: {first.shape} vs {second.shape}")
     if first.size == 0:
         return zero_division
-    if weights not in (None, "linear", "quadratic"):
-        raise ValueError(f"weights must be None, 'linear' or 'quadratic', not {weights!r}")
+    expect_choice(weights, (None, "linear", "quadratic"), "weights", "cohen_kappa")
     if labels is None:
         classes = pd.unique(pd.Series(np.concatenate([first.ravel(), second.ravel()])))
         categories = pd.Index(np.sort(classes))
@@ -187,6 +186,7 @@ def krippendorff_alpha(
     """
     import krippendorff
 
+    expect_choice(level, ("nominal", "ordinal"), "level", "krippendorff_alpha")
     if (reliability_data is None) == (value_counts is None):
         raise ValueError("pass reliability_data or value_counts, not both")
     if value_counts is None:
@@ -225,9 +225,8 @@ def judge_codes(pairs: pd.DataFrame, failures: Failures = "wrong") -> np.ndarray
     return codes
 
 
-def _check_failures(failures: str) -> None:
-    if failures not in ("wrong", "exclude"):
-        raise ConfigError(f"failures must be 'wrong' or 'exclude', not {failures!r}")
+def _check_failures(failures: str, function: str) -> None:
+    expect_choice(failures, ("wrong", "exclude"), "failures", function)
 
 
 # -- figures from confusion counts ---------------------------------------------------
@@ -308,8 +307,8 @@ def agreement_table(
     """
     n_resamples, confidence, seed = resampling(bootstrap)
     expect_frame(pairs, "pairs", "agreement_table")
-    _check_failures(failures)
-    by = _group_keys(by)
+    _check_failures(failures, "agreement_table")
+    by = expect_columns(pairs, by, "agreement_table")
     rows = []
     for keys, group in _groups(pairs, by):
         row: dict[str, Any] = {**keys}
@@ -361,7 +360,10 @@ def agreement_table(
         row["n_without_tie"] = int(points["n_without_tie"])
         _with_ci(row, points, samples, confidence, figures)
         rows.append(row)
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    if "n_inconsistent" in table:  # a group without inconsistent pairs has no key: 0
+        table["n_inconsistent"] = table["n_inconsistent"].fillna(0).astype(int)
+    return table
 
 
 def confusion_table(pairs: pd.DataFrame, *, by: Sequence[str] | str = ("run",)) -> pd.DataFrame:
@@ -371,7 +373,7 @@ def confusion_table(pairs: pd.DataFrame, *, by: Sequence[str] | str = ("run",)) 
     inconsistent for pairs under ``both_orders``), ``count``.
     """
     expect_frame(pairs, "pairs", "confusion_table")
-    by = _group_keys(by)
+    by = expect_columns(pairs, by, "confusion_table")
     judged = ["A", "tie", "B", "unparsed", "error"]
     if (pairs["status"] == "inconsistent").any():
         judged.append("inconsistent")
@@ -473,7 +475,9 @@ def _loo_row(
             )
             stats = _confusion_figures(sums.reshape(n_resamples, -1, _K, _K))
             samples = {name: np.nanmean(v, axis=1) for name, v in stats.items()}
-    row: dict[str, Any] = {"n": mean["n"], "n_without_tie": mean["n_without_tie"]}
+    # a mean of counts over the references, not a count: named so (a lone reference's is
+    # its count)
+    row: dict[str, Any] = {"mean_n": mean["n"], "mean_n_without_tie": mean["n_without_tie"]}
     _with_ci(row, mean, samples, confidence)
     return row
 
@@ -497,12 +501,15 @@ def leave_one_out_table(
       annotator's leave-one-out reference, averaged over annotators, so it is directly
       comparable with the ``humans`` row.
 
-    ``n`` is the mean number of items scored per reference. Benchmarks with fewer
-    than two annotators have no rows.
+    ``mean_n`` / ``mean_n_without_tie`` are the mean numbers of items scored per
+    reference (a mean over annotators, so not whole numbers; an annotator row has one
+    reference and its count). Judge rows also count the run's pairs by status
+    (``n_ok``, ``n_unparsed``, ``n_error``; integers, missing on the other rows).
+    Benchmarks with fewer than two annotators have no rows.
     """
     n_resamples, confidence, seed = resampling(bootstrap)
     expect_frame(pairs, "pairs", "leave_one_out_table")
-    _check_failures(failures)
+    _check_failures(failures, "leave_one_out_table")
     options: dict[str, Any] = {
         "failures": failures,
         "n_resamples": n_resamples,
@@ -539,7 +546,14 @@ def leave_one_out_table(
             rows.append(
                 {**keys, "who": judge, "kind": "judge", "run": run_keys["run"], **counts_row, **row}
             )
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    if "n_inconsistent" in table:  # only runs with inconsistent pairs have the key
+        judges = (table["kind"] == "judge").to_numpy()
+        table.loc[judges, "n_inconsistent"] = table.loc[judges, "n_inconsistent"].fillna(0)
+    for column in ("n_ok", "n_unparsed", "n_error", "n_inconsistent"):
+        if column in table:  # counts of judge rows: integers beside the others' NA
+            table[column] = table[column].astype(pd.Int64Dtype())
+    return table
 
 
 # -- judge vs judge -------------------------------------------------------------------
@@ -567,7 +581,7 @@ def compare_judges(
     expect_frame(pairs, "pairs", "compare_judges")
     from scipy.stats import binomtest
 
-    _check_failures(failures)
+    _check_failures(failures, "compare_judges")
     cols = ["item_id", "sample", "label", "verdict", "status"]
     a = pairs.loc[(pairs["run"] == run_a).to_numpy(), cols]
     b = pairs.loc[(pairs["run"] == run_b).to_numpy(), cols]

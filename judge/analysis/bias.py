@@ -25,7 +25,6 @@ import numpy as np
 import pandas as pd
 
 from judge.analysis._pairs import (
-    _group_keys,
     _groups,
     _status_counts,
     _unique_items,
@@ -47,6 +46,8 @@ from judge.analysis.frame import (
     CODE_A,
     CODE_B,
     POLICIES,
+    expect_choice,
+    expect_columns,
     expect_frame,
     pair_frame,
     pair_frames,
@@ -101,20 +102,25 @@ def first_position_table(
     """P(judge picks the response shown first) over ok, non-tie judgments, per group.
 
     Columns: group keys, ``n_judgments``, ``n_ok``, ``n_unparsed``, ``n_error``,
-    ``n_decided`` (ok and not a tie), ``tie_rate`` (of ok), ``p_prefer_first`` and bounds.
+    ``n_decided`` (ok, not a tie, and shown in a known order), ``tie_rate`` (of ok),
+    ``p_prefer_first`` and bounds. Judgments whose presentation order was not recorded
+    (the frame's ``order_unknown``: AlpacaEval imports) have no side shown first: they
+    are not in ``n_decided``, so a run of them only has ``p_prefer_first`` NaN.
     """
     n_resamples, confidence, seed = resampling(bootstrap)
     expect_frame(frame, "judgments", "first_position_table")
+    judged = rows_of_kind(frame, "pair")
     rows = []
-    for keys, group in _groups(rows_of_kind(frame, "pair"), list(by)):
-        shown = group["verdict_shown"]
+    for keys, group in _groups(judged, expect_columns(judged, by, "first_position_table")):
+        shown = group["verdict_shown"]  # missing where the order shown is unknown
         first = (shown == "first").to_numpy(dtype=np.float64)
         decided = shown.isin(["first", "second"]).to_numpy(dtype=np.float64)
         ok = (group["status"] == "ok").to_numpy(dtype=np.float64)
+        tie = (ok > 0) & (group["verdict"] == "tie").to_numpy()
         counts = _status_counts(group)
         row: dict[str, Any] = {**keys, "n_judgments": counts.pop("n_pairs"), **counts}
         row["n_decided"] = int(decided.sum())
-        row["tie_rate"] = float(safe_ratio(ok.sum() - decided.sum(), ok.sum()))
+        row["tie_rate"] = float(safe_ratio(tie.sum(), ok.sum()))
         features = np.stack([first, decided], axis=1)
         sums = _resampled(group, features, n_resamples, seed)
         _ratio_columns(row, "p_prefer_first", features.sum(axis=0), sums, 0, 1, confidence)
@@ -123,9 +129,17 @@ def first_position_table(
 
 
 def _order_features(pairs: pd.DataFrame) -> dict[str, np.ndarray]:
-    """Per pair row: indicators behind consistency, flips and the first-position rate."""
+    """Per pair row: indicators behind consistency, flips and the first-position rate.
+
+    A pair whose presentation order was not recorded (``order_unknown``) has none: which
+    verdict followed which position is not known.
+    """
     v_orig = verdict_codes(pairs["verdict_original"]).astype(np.int64)
     v_swap = verdict_codes(pairs["verdict_swapped"]).astype(np.int64)
+    if "order_unknown" in pairs:
+        unknown = pairs["order_unknown"].to_numpy(dtype=bool)
+        v_orig = np.where(unknown, -1, v_orig)
+        v_swap = np.where(unknown, -1, v_swap)
     both = (v_orig >= 0) & (v_swap >= 0)
     flip = both & (
         ((v_orig == CODE_A) & (v_swap == CODE_B)) | ((v_orig == CODE_B) & (v_swap == CODE_A))
@@ -200,16 +214,19 @@ def position_table(
     Columns: group keys, ``n_pairs``, ``n_both_orders`` (both judged), ``n_both_ok``
     (both ok: the base of consistency, flips and kappa), ``n_failed_orders`` (unparsed
     or error judgments), ``consistency``, ``flip_rate``, ``kappa_orders``,
-    ``p_prefer_first`` (over every ok non-tie judgment), each with bounds.
+    ``p_prefer_first`` (over every ok non-tie judgment), each with bounds. Pairs whose
+    presentation order was not recorded (``order_unknown``) count in ``n_pairs`` and in
+    no figure: a run of them only has NaN consistency and first-position rate.
     """
     n_resamples, confidence, seed = resampling(bootstrap)
     expect_frame(frame, "judgments", "position_table")
     if pairs is None:
         pairs = pair_frame(frame)
+    by = expect_columns(pairs, by, "position_table")
     return pd.DataFrame(
         [
             _position_row(keys, group, n_resamples, confidence, seed)
-            for keys, group in _groups(pairs, list(by))
+            for keys, group in _groups(pairs, by)
         ]
     )
 
@@ -278,10 +295,11 @@ def position_by_gap(
     ``quality_gap``; ``gap_measure`` says what measured the quality gap)."""
     n_resamples, confidence, seed = resampling(bootstrap)
     expect_frame(frame, "judgments", "position_by_gap")
+    expect_choice(gap, ("length", "quality"), "gap", "position_by_gap")
     if pairs is None:
         pairs = pair_frame(frame)
     rows = []
-    for keys, group in _groups(pairs, list(by)):
+    for keys, group in _groups(pairs, expect_columns(pairs, by, "position_by_gap")):
         if gap == "length":
             bins, measure, column = length_gap_bins(group), "characters", "length_gap"
         else:
@@ -315,6 +333,8 @@ def policy_table(
     expect_frame(frame, "judgments", "policy_table")
     if pairs_by_policy is None:
         pairs_by_policy = pair_frames(frame, POLICIES)
+    # every policy's pair frame has the same columns
+    by = expect_columns(next(iter(pairs_by_policy.values()), frame), by, "policy_table")
     tables = []
     for policy, pairs in pairs_by_policy.items():
         if policy is None:
@@ -359,9 +379,9 @@ def policy_accuracy_wide(
     >>> policy_accuracy_wide(long).to_dict("records")
     [{'run': 'r', 'judge': 'j', 'n': 4, 'net_vote': 0.75, 'both_orders': 0.5}]
     """
-    by = _group_keys(by)
-    if table.empty:
-        return pd.DataFrame(columns=[*by, "judge", "n"])
+    if table.empty:  # (policy_table gives no columns when it has no rows)
+        return pd.DataFrame(columns=[*([by] if isinstance(by, str) else by), "judge", "n"])
+    by = expect_columns(table, by, "policy_accuracy_wide")
     order = list(dict.fromkeys(table["policy"].astype(str)))
     wide = table.assign(policy=table["policy"].astype(str)).pivot_table(
         index=[*by, "judge"], columns="policy", values="accuracy", aggfunc="first", observed=True
@@ -392,8 +412,9 @@ def prefer_longer_table(
     """
     n_resamples, confidence, seed = resampling(bootstrap)
     expect_frame(frame, "judgments", "prefer_longer_table")
+    judged = rows_of_kind(frame, "pair")
     rows = []
-    for keys, group in _groups(rows_of_kind(frame, "pair"), list(by)):
+    for keys, group in _groups(judged, expect_columns(judged, by, "prefer_longer_table")):
         verdict = verdict_codes(group["verdict"])
         label = verdict_codes(group["label"])
         longer_code = verdict_codes(group["longer"])  # CODE_A, CODE_B, -1 equal
@@ -533,8 +554,9 @@ def length_regression(
     ``coef`` (per ``scale`` characters), ``se``, ``z``, ``p_value``, ``scale``.
     """
     expect_frame(frame, "judgments", "length_regression")
+    judged = rows_of_kind(frame, "pair")
     rows = []
-    for keys, group in _groups(rows_of_kind(frame, "pair"), list(by)):
+    for keys, group in _groups(judged, expect_columns(judged, by, "length_regression")):
         verdict = verdict_codes(group["verdict"])
         label = verdict_codes(group["label"])
         use = (verdict >= 0) & np.isin(label, (CODE_A, CODE_B))

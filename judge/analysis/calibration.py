@@ -36,7 +36,7 @@ from judge.analysis._stats import (
     resampling,
     safe_ratio,
 )
-from judge.analysis.frame import pair_frame, rows_of_kind
+from judge.analysis.frame import expect_choice, pair_frame, rows_of_kind
 from judge.errors import ConfigError
 
 Level = Literal["judgment", "first_order", "average_probabilities"]
@@ -68,8 +68,7 @@ def forecasts(frame: pd.DataFrame, level: Level) -> pd.DataFrame:
     ``label``, and ``usable`` (ok, probabilities present, labelled)."""
     if "order" not in frame:
         raise ConfigError("calibration takes the judgment frame (load_frame), not a pair frame")
-    if level not in LEVELS:
-        raise ConfigError(f"unknown level {level!r}; choose from {', '.join(LEVELS)}")
+    expect_choice(level, LEVELS, "level", "calibration")
     pairs = rows_of_kind(frame, "pair")
     if level == "judgment":
         rows = pairs

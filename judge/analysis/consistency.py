@@ -31,7 +31,7 @@ from judge.analysis._stats import (
     resampling,
     safe_ratio,
 )
-from judge.analysis.frame import pair_frame, rows_of_kind
+from judge.analysis.frame import expect_choice, pair_frame, rows_of_kind
 from judge.errors import ConfigError
 
 Level = Literal["judgment", "pair"]
@@ -44,15 +44,14 @@ def sample_units(frame: pd.DataFrame, level: Level) -> pd.DataFrame:
     and tie verdicts, ``consistent`` and ``entropy`` (NaN unless complete)."""
     if "order" not in frame:
         raise ConfigError("consistency takes the judgment frame (load_frame), not a pair frame")
+    expect_choice(level, LEVELS, "level", "consistency")
     pairs = rows_of_kind(frame, "pair")
     if level == "judgment":
         rows = pairs.assign(order=pairs["order"].astype(str))
         unit = ["run", "item_id", "order"]
-    elif level == "pair":
+    else:
         rows = pair_frame(pairs)
         unit = ["run", "item_id"]
-    else:
-        raise ConfigError(f"unknown level {level!r}; choose from {', '.join(LEVELS)}")
     work = pd.DataFrame(
         {
             **{c: rows[c].astype(str).to_numpy() for c in unit},

@@ -31,8 +31,15 @@ from judge.columns import MEMBER_PREFIX as MEMBER_PREFIX
 from judge.columns import USAGE_COLUMNS, ItemColumns, item_columns, judgment_columns
 from judge.columns import markdown_counts as markdown_counts
 from judge.columns import member_statuses as member_statuses
-from judge.errors import ConfigError, DataError
-from judge.records import Judgment, PairItem, SingleItem, judge_labels, judged_by
+from judge.errors import ConfigError, DataError, did_you_mean
+from judge.records import (
+    ORDER_UNKNOWN_KEY,
+    Judgment,
+    PairItem,
+    SingleItem,
+    judge_labels,
+    judged_by,
+)
 
 Policy = Literal[
     "inconsistent_tie", "average_probabilities", "first_order", "net_vote", "both_orders"
@@ -115,6 +122,7 @@ JUDGMENT_COLUMNS: Final[tuple[str, ...]] = (
     "judge_scale_low",
     "judge_scale_high",
     "order_free",
+    "order_unknown",
 )
 
 _CATEGORICAL = (
@@ -241,6 +249,49 @@ def expect_frame(frame: pd.DataFrame, kind: FrameKind, function: str) -> None:
         )
 
 
+def expect_columns(
+    frame: pd.DataFrame, names: Sequence[str] | str, function: str, *, argument: str = "by"
+) -> list[str]:
+    """The column names an analysis was given (``by=``: one name or several), as a list,
+    after checking that ``frame`` has each; else a :class:`~judge.errors.ConfigError`
+    naming the missing one and listing the columns ``frame`` has (a pandas ``KeyError``
+    named the column only, and a lone string was taken letter by letter).
+
+    >>> expect_columns(pd.DataFrame(columns=["run", "judge"]), "run", "agreement_table")
+    ['run']
+    >>> expect_columns(pd.DataFrame(columns=["run", "judge"]), ("rnu",), "agreement_table")
+    Traceback (most recent call last):
+    ...
+    judge.errors.ConfigError: agreement_table: by= names 'rnu', a column this frame does not have; did you mean 'run'? (its columns: run, judge)
+    """  # noqa: E501
+    wanted = [names] if isinstance(names, str) else list(names)
+    have = [str(c) for c in frame.columns]
+    for name in wanted:
+        if name not in frame.columns:
+            raise ConfigError(
+                f"{function}: {argument}= names {name!r}, a column this frame does not have"
+                f"{did_you_mean(str(name), have)} (its columns: {', '.join(have)})"
+            )
+    return wanted
+
+
+def expect_choice(value: object, choices: Sequence[object], argument: str, function: str) -> None:
+    """Raise :class:`~judge.errors.ConfigError` unless ``value`` is one of ``choices``: an
+    unknown option is an error, never a silent fallback to some default branch.
+
+    >>> expect_choice("quality", ("length", "quality"), "gap", "position_by_gap")
+    >>> expect_choice("bad", ("length", "quality"), "gap", "position_by_gap")
+    Traceback (most recent call last):
+    ...
+    judge.errors.ConfigError: position_by_gap: gap must be one of 'length', 'quality', not 'bad'
+    """
+    # the type first: an array or a frame compared with `==` has no single truth value
+    if not any(isinstance(value, type(c)) and value == c for c in choices):
+        raise ConfigError(
+            f"{function}: {argument} must be one of {', '.join(map(repr, choices))}, not {value!r}"
+        )
+
+
 _ITEM_CATEGORICAL: Final = (
     "benchmark",
     "category",
@@ -356,6 +407,7 @@ def build_frame(
     reconcile: Policy = "inconsistent_tie",
     judge_scale: tuple[float, float] | None = None,
     order_free: bool = False,
+    order_unknown: bool = False,
 ) -> pd.DataFrame:
     """The tidy frame of one run from its items and (current) judgments.
 
@@ -364,6 +416,9 @@ def build_frame(
     ``judge_scale_high`` so single-answer figures can put both on the item's scale.
     ``order_free`` marks a judge that scores each response alone (a reward model,
     :func:`order_free_judge`): its verdict cannot depend on the presentation order.
+    ``order_unknown`` marks judgments whose presentation order was not recorded (an
+    AlpacaEval import, :func:`order_unknown_judge`): their ``verdict_shown`` is missing
+    and no position-bias figure counts them.
 
     Raises :class:`~judge.errors.DataError` if a judgment names an item the run
     does not hold.
@@ -375,6 +430,7 @@ def build_frame(
         reconcile=reconcile,
         judge_scale=judge_scale,
         order_free=order_free,
+        order_unknown=order_unknown,
     )
 
 
@@ -386,6 +442,7 @@ def _assemble(
     reconcile: Policy,
     judge_scale: tuple[float, float] | None,
     order_free: bool = False,
+    order_unknown: bool = False,
 ) -> pd.DataFrame:
     """The tidy frame from the item table and :func:`judge.columns.judgment_columns`
     (or :func:`judge.columns.read_judgments`: the same columns)."""
@@ -408,11 +465,15 @@ def _assemble(
         "sample": columns["sample"].to_numpy(dtype=np.int64),
         "status": status,
         "verdict": verdict,
-        "verdict_shown": shown_verdicts(codes, swapped),
+        # the order shown is unknown: so is which side was first
+        "verdict_shown": shown_verdicts(
+            np.full(n, CODE_MISSING) if order_unknown else codes, swapped
+        ),
         **{name: columns[name].to_numpy() for name in NUMERIC_COLUMNS},
         "judge_scale_low": np.full(n, judge_scale[0] if judge_scale else np.nan),
         "judge_scale_high": np.full(n, judge_scale[1] if judge_scale else np.nan),
         "order_free": np.full(n, order_free),
+        "order_unknown": np.full(n, order_unknown),
     }
     for name in columns.columns:
         if str(name).startswith(MEMBER_PREFIX):
@@ -466,6 +527,7 @@ _OPTIONAL: Final[dict[str, Any]] = {
     "judge_scale_high": np.nan,
     "turn": np.nan,
     "order_free": False,
+    "order_unknown": False,
     **dict.fromkeys(MARKDOWN_COLUMNS, np.nan),
 }
 """Columns a frame built elsewhere (synthetic, an older Parquet file) may lack: unknown."""
@@ -514,6 +576,7 @@ def _finish(frame: pd.DataFrame) -> pd.DataFrame:
     ):
         frame[column] = frame[column].astype(np.float64)
     frame["order_free"] = frame["order_free"].astype(bool)
+    frame["order_unknown"] = frame["order_unknown"].astype(bool)
     frame["n_annotators"] = frame["n_annotators"].astype(np.int64)
     ordered = [*JUDGMENT_COLUMNS, *ITEM_COLUMNS]
     criteria = criterion_columns(frame) + human_criterion_columns(frame)
@@ -567,6 +630,7 @@ def load_frame(run_dirs: str | Path | Iterable[str | Path]) -> pd.DataFrame:
             reconcile=manifest.config.reconcile,
             judge_scale=judge_scale(manifest.judge_spec),
             order_free=order_free_judge(manifest.judge_spec),
+            order_unknown=order_unknown_judge(manifest.judge_spec),
         )
         if label != judged_by(manifest)[0]:  # the same judge name as another run's
             frame["judge"] = pd.Categorical.from_codes(
@@ -588,6 +652,17 @@ def order_free_judge(spec: Mapping[str, Any]) -> bool:
 
 ORDER_FREE_TYPES: Final[tuple[str, ...]] = ("reward", "reward_http")
 """``judge_spec["type"]`` of the judges that score each response once (no order)."""
+
+
+def order_unknown_judge(spec: Mapping[str, Any]) -> bool:
+    """Whether a manifest's ``judge_spec`` says the presentation order of the run's
+    judgments was not recorded (:data:`judge.records.ORDER_UNKNOWN_KEY`): ``swapped`` is
+    then a guess, and position bias cannot be measured.
+
+    >>> order_unknown_judge({"order_unknown": True}), order_unknown_judge({"type": "prompt"})
+    (True, False)
+    """
+    return spec.get(ORDER_UNKNOWN_KEY) is True
 
 
 def judge_scale(spec: Mapping[str, Any]) -> tuple[float, float] | None:
@@ -628,6 +703,7 @@ PAIR_ITEM_COLUMNS: Final[tuple[str, ...]] = (
     "item_id",
     "sample",
     "order_free",
+    "order_unknown",
     *(
         c
         for c in ITEM_COLUMNS
@@ -666,13 +742,20 @@ def pair_frame(frame: pd.DataFrame, policy: Policy | None = None) -> pd.DataFram
     ``status_original`` / ``status_swapped``, ``consistent`` (1.0/0.0, NaN unless both
     orders are ok), swap-averaged ``p_a`` / ``p_b`` / ``p_tie``, and the ``human:*`` columns.
     """
-    return pair_frames(frame, [policy])[policy]
+    return _pair_frames(frame, [policy], "pair_frame")[policy]
 
 
 def pair_frames(
     frame: pd.DataFrame, policies: Sequence[Policy | None] = POLICIES
 ) -> dict[Policy | None, pd.DataFrame]:
     """:func:`pair_frame` under several policies, combining the orders only once."""
+    return _pair_frames(frame, policies, "pair_frames")
+
+
+def _pair_frames(
+    frame: pd.DataFrame, policies: Sequence[Policy | None], function: str
+) -> dict[Policy | None, pd.DataFrame]:
+    expect_frame(frame, "judgments", function)
     for policy in policies:
         if policy is not None and policy not in POLICIES:
             raise ConfigError(

@@ -25,7 +25,14 @@ from judge.analysis._stats import (
     resampling,
     safe_ratio,
 )
-from judge.analysis.frame import CODE_A, CODE_B, CODE_TIE, expect_frame, verdict_codes
+from judge.analysis.frame import (
+    CODE_A,
+    CODE_B,
+    CODE_TIE,
+    expect_columns,
+    expect_frame,
+    verdict_codes,
+)
 
 NAN: Final = float("nan")
 ELO_SCALE: Final = 400 / math.log(10)
@@ -50,8 +57,10 @@ class _Battles(NamedTuple):
     b: np.ndarray
     verdict: np.ndarray
     """Verdict code, per ok battle."""
-    n_failed: int
-    """Unparsed or errored verdicts of pairs with both models: not battles."""
+    failed: np.ndarray
+    """Pairs without an ok verdict (unparsed, error; inconsistent under ``both_orders``):
+    not battles. Counted per pair of models (m x m, symmetric; a model against itself
+    on the diagonal)."""
     items: pd.Series
     """Item, per pair with both models ..."""
     ok: np.ndarray
@@ -72,15 +81,17 @@ def _battles(group: pd.DataFrame) -> _Battles:
     a = _category_index(group["model_a"], index)
     b = _category_index(group["model_b"], index)
     verdict = verdict_codes(group["verdict"]).astype(np.int64)
-    n_failed = int((~ok).sum())
-    return _Battles(list(index), a[ok], b[ok], verdict[ok], n_failed, group["item_id"], ok)
+    failed = np.zeros((len(index), len(index)), dtype=np.int64)
+    np.add.at(failed, (a[~ok], b[~ok]), 1)
+    failed = failed + failed.T - np.diag(np.diag(failed))  # both ways; the diagonal once
+    return _Battles(list(index), a[ok], b[ok], verdict[ok], failed, group["item_id"], ok)
 
 
 def _tournaments(
     pairs: pd.DataFrame, by: Sequence[str]
 ) -> Iterator[tuple[dict[str, Any], _Battles, np.ndarray]]:
     """Per group of ``by`` with at least two models: its keys, battles and win features."""
-    for keys, group in _groups(pairs, list(by)):
+    for keys, group in _groups(pairs, by):
         battles = _battles(group)
         m = len(battles.names)
         if m >= 2:
@@ -122,12 +133,14 @@ def win_rates(
 
     ``win_rate`` is ``(wins + ties / 2) / battles``. Columns: group keys, ``model``,
     ``opponent``, ``battles``, ``wins``, ``ties``, ``losses``, ``win_rate`` with bounds,
-    ``n_failed`` (unparsed or error verdicts of the group, not battles).
+    ``n_failed`` (the pairs of this model and this opponent, or every opponent for
+    ``all``, without an ok verdict: unparsed, error, or inconsistent under
+    ``both_orders``; not battles).
     """
     n_resamples, confidence, seed = resampling(bootstrap)
     expect_frame(pairs, "pairs", "win_rates")
     rows = []
-    for keys, battles, features in _tournaments(pairs, by):
+    for keys, battles, features in _tournaments(pairs, expect_columns(pairs, by, "win_rates")):
         names, a, b, verdict = battles.names, battles.a, battles.b, battles.verdict
         m = len(names)
         sums = _resampled(battles, features, n_resamples, seed)
@@ -154,7 +167,7 @@ def win_rates(
                     "ties": int(ties[i, cols].sum()),
                     "losses": int(outright[cols, i].sum()),
                     "win_rate": float(safe_ratio(wins[i, cols].sum(), n_games)),
-                    "n_failed": battles.n_failed,
+                    "n_failed": int(battles.failed[i, cols].sum()),
                 }
                 samples = None
                 if sums is not None:
@@ -248,13 +261,16 @@ def bradley_terry(
     ``_low`` / ``_high``, ``elo`` (``1000 + 400 * strength / ln 10``), ``rank`` (1 = best),
     ``rank_range`` (the ranks the intervals allow, e.g. ``"1-3"``:
     :func:`judge.analysis.controlled.rank_ranges`), ``never_wins`` (no win and no tie: its
-    strength is set by the ridge alone), ``battles``, ``n_failed``.
+    strength is set by the ridge alone), ``battles``, ``n_failed`` (the pairs involving
+    this model without an ok verdict: unparsed, error, or inconsistent under
+    ``both_orders``; not battles, so not in its strength).
     """
     n_resamples, confidence, seed = resampling(bootstrap)
     expect_frame(pairs, "pairs", "bradley_terry")
     from judge.analysis.controlled import rank_ranges
 
     rows = []
+    by = expect_columns(pairs, by, "bradley_terry")
     for keys, tournament, features in _tournaments(pairs, by):
         names = tournament.names
         m = len(names)
@@ -277,7 +293,7 @@ def bradley_terry(
             row["rank"] = int(ranks[i])
             row["never_wins"] = bool(wins[i].sum() == 0)
             row["battles"] = int(battles[i])
-            row["n_failed"] = tournament.n_failed
+            row["n_failed"] = int(tournament.failed[i].sum())
             rows.append(row)
     out = pd.DataFrame(rows)
     if out.empty:
@@ -285,7 +301,7 @@ def bradley_terry(
     out = out.sort_values([*by, "rank"]).reset_index(drop=True)
     ranges = {
         i: r
-        for _, g in out.groupby(list(by), sort=False, observed=True)
+        for _, g in out.groupby(by, sort=False, observed=True)
         for i, r in zip(g.index, rank_ranges(g, "strength"), strict=True)
     }
     out.insert(int(out.columns.get_loc("rank")) + 1, "rank_range", pd.Series(ranges))

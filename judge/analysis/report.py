@@ -26,6 +26,7 @@ from judge.analysis._stats import Bootstrap, resampling
 from judge.analysis.frame import (
     POLICIES,
     criterion_columns,
+    expect_choice,
     load_frame,
     pair_frames,
     save_frame,
@@ -70,7 +71,13 @@ PUBLISHED: Final[dict[str, list[tuple[str, str]]]] = {
 
 
 def _fmt(value: Any, digits: int = 3) -> str:
-    if value is None:
+    """A cell: counts (integers, or integer-typed columns) without decimals, other
+    numbers with ``digits``, NaN as ``n/a``, a missing count (``pd.NA``) blank.
+
+    >>> [_fmt(v) for v in (25, np.int64(1500), 0.5, float("nan"), pd.NA, None)]
+    ['25', '1,500', '0.500', 'n/a', '', '']
+    """
+    if value is None or value is pd.NA:
         return ""
     if isinstance(value, float | np.floating):
         if math.isnan(value):
@@ -677,6 +684,7 @@ def build_report(
     ``self_models`` maps a judge to its own model(s) among the compared ones
     (self-preference)."""
     n_resamples, confidence, seed = resampling(bootstrap)
+    expect_choice(failures, ("wrong", "exclude"), "failures", "build_report")
     doc = _Doc(title, viewer_url=viewer_url)
     opts: dict[str, Any] = {"n_resamples": n_resamples, "confidence": confidence, "seed": seed}
     pct = f"{confidence:.0%}"
@@ -971,6 +979,9 @@ def _position_section(
     """Position bias overall and by length and quality gap."""
     doc.heading("Position bias")
     ordered, ordered_pairs = _without_order_free(doc, frame, pairs)
+    ordered, ordered_pairs = _without_unknown_order(doc, ordered, ordered_pairs)
+    if ordered_pairs.empty:
+        return
     position = bias.position_table(ordered, pairs=ordered_pairs, **opts)
     doc.para(
         "Consistency: same canonical verdict in both orders (pairs with both orders ok). "
@@ -1160,6 +1171,24 @@ def _without_order_free(
     return frame[~order_free], pairs[~pairs["order_free"].to_numpy(dtype=bool)]
 
 
+def _without_unknown_order(
+    doc: _Doc, frame: pd.DataFrame, pairs: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The judgments and pairs whose presentation order is known; a note naming the others
+    (position bias of those would be a plausible wrong figure: with the order unknown,
+    "picked the first shown" is really "picked response A")."""
+    unknown = frame["order_unknown"].to_numpy(dtype=bool)
+    if not unknown.any():
+        return frame, pairs
+    runs = ", ".join(sorted(map(str, frame.loc[unknown, "run"].unique())))
+    doc.para(
+        f"{runs}: position bias cannot be measured: the source did not record which "
+        "response the judge was shown first (AlpacaEval un-swaps its verdicts without "
+        "saying), so no position figure is given for these runs."
+    )
+    return frame[~unknown], pairs[~pairs["order_unknown"].to_numpy(dtype=bool)]
+
+
 def _reference_section(doc: _Doc, frame: pd.DataFrame, datasets_dir: str | Path | None) -> None:
     doc.heading("Reference figures")
     benchmarks = {str(b) for b in frame["benchmark"].unique()}
@@ -1280,6 +1309,7 @@ def _verdict_cards(
     doc.heading("Can the judges be trusted?")
     order_free = frame.groupby("run", observed=True)["order_free"].all().to_dict()
     order_free = {str(k): bool(v) for k, v in order_free.items()}
+    order_unknown = {str(row["run"]) for row in table.to_dict("records") if row["order_unknown"]}
     cards, md = [], []
     viewer = doc.viewer_url
     for row in table.to_dict("records"):
@@ -1303,6 +1333,14 @@ def _verdict_cards(
             figures.append(
                 (
                     "position bias: 0 by construction (each response scored once, no order)",
+                    "#position-bias",
+                    None,
+                )
+            )
+        elif run in order_unknown:
+            figures.append(
+                (
+                    "position bias: not measured (the order shown was not recorded)",
                     "#position-bias",
                     None,
                 )

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Sequence
-from typing import Any, Final, Literal, Unpack
+from typing import Any, Final, Literal, Unpack, get_args
 
 import numpy as np
 import pandas as pd
@@ -37,7 +37,7 @@ from judge.analysis._stats import (
     resampling,
 )
 from judge.analysis.agreement import cohen_kappa
-from judge.analysis.frame import expect_frame, rows_of_kind
+from judge.analysis.frame import expect_choice, expect_columns, expect_frame, rows_of_kind
 
 NAN: Final = float("nan")
 Level = Literal["item", "prompt", "system"]
@@ -188,10 +188,12 @@ def score_correlations(
     """
     n_resamples, confidence, seed = resampling(bootstrap)
     expect_frame(frame, "judgments", "score_correlations")
+    expect_choice(level, get_args(Level), "level", "score_correlations")
     graded = graded_items(frame)
+    by = expect_columns(graded, by, "score_correlations")
     aspects = _aspects(frame)
     rows = []
-    for keys, group in _groups(graded, list(by)):
+    for keys, group in _groups(graded, by):
         scored = group[group["judge_score"].notna() & group["human_score"].notna()]
         row: dict[str, Any] = {
             **keys,
@@ -316,8 +318,9 @@ def leniency_table(
     n_resamples, confidence, seed = resampling(bootstrap)
     expect_frame(frame, "judgments", "leniency_table")
     graded = graded_items(frame)
+    by = expect_columns(graded, by, "leniency_table")
     rows = []
-    for keys, group in _groups(graded, list(by)):
+    for keys, group in _groups(graded, by):
         scored = group[group["judge_score"].notna() & group["human_score"].notna()]
         x, y = scored["judge_score"].to_numpy(), scored["human_score"].to_numpy()
         row: dict[str, Any] = {

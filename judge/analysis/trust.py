@@ -17,7 +17,8 @@ calls, not statistics, so the figures always stand beside the verdict):
   below :data:`KAPPA_GOOD`; when consistency is below :data:`CONSISTENCY_GOOD`; when
   the length excess is at least :data:`EXCESS_MARGIN` with an interval that excludes 0;
   when more than :data:`FAILURE_GOOD` of judgments fail; or when agreement or
-  consistency could not be measured (no labels, one order only);
+  consistency could not be measured (no labels, one order only, or an import that did
+  not record the order shown);
 - **trust** otherwise.
 """
 
@@ -42,6 +43,18 @@ from judge.analysis.bias import position_table, prefer_longer_table
 from judge.analysis.frame import expect_frame, pair_frame, rows_of_kind
 
 Rating = Literal["trust", "caution", "distrust"]
+
+
+def landis_koch(kappa: float) -> str:
+    """Landis and Koch's word for a kappa: poor (below 0), slight, fair, moderate,
+    substantial, almost perfect (from 0.8).
+
+    >>> [landis_koch(k) for k in (-0.1, 0.09, 0.3, 0.5, 0.7, 0.9)]
+    ['poor', 'slight', 'fair', 'moderate', 'substantial', 'almost perfect']
+    """
+    bands = ((0.0, "poor"), (0.2, "slight"), (0.4, "fair"), (0.6, "moderate"), (0.8, "substantial"))
+    return next((word for top, word in bands if kappa < top), "almost perfect")
+
 
 KAPPA_FLOOR: Final = 0.2
 """Kappa at or below 0.2 is at best "slight" agreement (Landis and Koch)."""
@@ -89,6 +102,13 @@ def rate(row: Any) -> tuple[Rating, str]:
     >>> rate({"labelled": True, "baseline": "gold", "kappa": 0.8, "kappa_high": 0.9,
     ...       "consistency": 0.9, "failure_rate": 0.0, "excess": 0.01})[0]
     'trust'
+    >>> rate({"labelled": True, "baseline": "gold", "kappa": 0.8, "kappa_high": 0.9,
+    ...       "consistency": 0.9, "failure_rate": 0.0, "excess": -0.5, "excess_low": -0.6,
+    ...       "excess_high": -0.4})[1].split(": ")[1]
+    'prefers the shorter response 50 percentage points more often than the labels do.'
+    >>> rate({"labelled": True, "baseline": "gold", "kappa": 0.09, "kappa_high": 0.35,
+    ...       "consistency": 0.9, "failure_rate": 0.0})[1]
+    'Use with caution on this data: only slight agreement with the labels (kappa 0.09, up to 0.35).'
     """
     severe: list[str] = []
     mild: list[str] = []
@@ -113,9 +133,14 @@ def rate(row: Any) -> tuple[Rating, str]:
                 f"(kappa {judge:.2f} vs {human:.2f}, each against the other annotators)"
             )
     elif kappa < KAPPA_GOOD:
-        mild.append(f"only moderate agreement with {labels} (kappa {kappa:.2f})")
+        interval = "" if math.isnan(kappa_high) else f", up to {kappa_high:.2f}"
+        mild.append(
+            f"only {landis_koch(kappa)} agreement with {labels} (kappa {kappa:.2f}{interval})"
+        )
     consistency = _value(row, "consistency")
-    if math.isnan(consistency):
+    if row_get(row, "order_unknown"):
+        mild.append("position bias is not measured (the order shown was not recorded)")
+    elif math.isnan(consistency):
         mild.append("position bias is not measured (judged in one order only)")
     elif consistency < CONSISTENCY_FLOOR:
         severe.append(
@@ -130,7 +155,12 @@ def rate(row: Any) -> tuple[Rating, str]:
     excludes_zero = (not math.isnan(low) and low > 0) or (not math.isnan(high) and high < 0)
     if not math.isnan(excess) and abs(excess) >= EXCESS_MARGIN and excludes_zero:
         side = "longer" if excess > 0 else "shorter"
-        mild.append(f"prefers the {side} response {abs(excess):.0%} more often than {labels} do")
+        # a difference of two proportions: percentage points, not percent
+        points = 100 * abs(excess)
+        mild.append(
+            f"prefers the {side} response {points:.0f} percentage points more often "
+            f"than {labels} do"
+        )
     failure = _value(row, "failure_rate")
     if not math.isnan(failure):
         if failure > FAILURE_CEILING:
@@ -188,9 +218,11 @@ def trust_table(
     for one label, None without labels), ``accuracy`` and ``kappa`` against the majority
     or gold label; ``judge_loo_kappa``, ``human_kappa`` and ``human_accuracy``: the judge
     and the humans against each annotator's leave-one-out reference (the comparable
-    pair); ``consistency`` with ``n_both_ok``; ``excess`` (P(judge prefers longer) minus
-    the humans' on the same pairs) with ``n_same``; ``failure_rate`` with ``n_failed``
-    and ``n_judgments``; each figure with ``_low`` / ``_high``; then ``rating`` and
+    pair); ``consistency`` with ``n_both_ok`` (NaN when judged in one order, or when
+    ``order_unknown``: the run did not record the order shown); ``excess`` (P(judge
+    prefers longer) minus the humans' on the same pairs) with ``n_same``;
+    ``failure_rate`` with ``n_failed`` and ``n_judgments``; ``order_unknown``; each
+    figure with ``_low`` / ``_high``; then ``rating`` and
     ``sentence`` (:func:`rate`).
     """
     n_resamples, confidence, seed = resampling(bootstrap)
@@ -248,6 +280,9 @@ def trust_table(
     fails = _failure_rates(judgments, n_resamples, confidence, seed)
     for extra in (position, longer, fails):
         table = table.merge(extra, on="run", how="left")
+    unknown = judgments.groupby("run", observed=True)["order_unknown"].all()
+    unknown_runs = {str(run) for run, flag in unknown.items() if flag}
+    table["order_unknown"] = [str(run) in unknown_runs for run in table["run"]]
     ratings = [rate(row) for row in table.to_dict("records")]
     table["rating"] = [r for r, _ in ratings]
     table["sentence"] = [s for _, s in ratings]

@@ -34,7 +34,14 @@ import numpy as np
 import pandas as pd
 
 from judge.analysis._pairs import _groups
-from judge.analysis.frame import CODE_A, CODE_B, CODE_TIE, expect_frame, verdict_codes
+from judge.analysis.frame import (
+    CODE_A,
+    CODE_B,
+    CODE_TIE,
+    expect_columns,
+    expect_frame,
+    verdict_codes,
+)
 
 NAN: Final = float("nan")
 HEAD_TO_HEAD: Final[tuple[str, ...]] = (
@@ -121,6 +128,7 @@ def head_to_head(
     one row per run and (baseline ``model_a``, model ``model_b``); sorted by win rate.
     """
     expect_frame(pairs, "pairs", "head_to_head")
+    by = expect_columns(pairs, by, "head_to_head")
     rows = []
     prefs = preferences(pairs)
     frame = pairs.assign(_preference=prefs)
@@ -130,7 +138,7 @@ def head_to_head(
         if len(frame)
         else pd.Series(dtype=np.int64)
     )
-    for keys, group in _groups(frame, list(by)):
+    for keys, group in _groups(frame, by):
         lengths = group["len_b"].to_numpy(dtype=np.float64)
         baselines = group["model_a"].dropna().unique()
         n_instructions = max(
