@@ -213,6 +213,19 @@ def test_a_by_column_the_frame_lacks_is_a_config_error(
     assert alone.equals(listed)
 
 
+def test_the_controlled_comparisons_check_by_and_the_reference() -> None:
+    pairs = judge.pair_frame(synthetic_frame(20, seed=0))
+    for function in (judge.win_rates_three_ways, judge.style_controlled):
+        name = function.__name__
+        with pytest.raises(judge.ConfigError, match=rf"^{name}: by= names 'rnu', .*'run'"):
+            function(pairs, by=("rnu",), n_resamples=0)  # was KeyError: 'rnu'
+    table = judge.win_rates_three_ways(pairs, by="run", n_resamples=0)
+    assert table.equals(judge.win_rates_three_ways(pairs, by=["run"], n_resamples=0))
+    # an unknown reference gave NaN correlations without a word
+    with pytest.raises(judge.ConfigError, match=r"reference 'judge9' is neither .*judge0"):
+        judge.system_level(pairs, reference="judge9", n_resamples=0)
+
+
 def test_unknown_choices_are_config_errors_not_a_fallback() -> None:
     frame = synthetic_frame(20, seed=0)
     # gap="bad" (or 5) silently gave the quality-gap table

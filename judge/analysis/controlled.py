@@ -50,9 +50,9 @@ import pandas as pd
 
 from judge.analysis._pairs import _groups
 from judge.analysis._stats import Bootstrap, ci_columns, l1_logistic_batch, resampling
-from judge.analysis.frame import expect_frame
+from judge.analysis.frame import expect_columns, expect_frame
 from judge.analysis.winrate import preferences
-from judge.errors import DataError
+from judge.errors import ConfigError, DataError, did_you_mean
 
 NAN: Final = float("nan")
 C_GRID: Final = np.logspace(-4, 4, 10)
@@ -355,6 +355,7 @@ def win_rates_three_ways(
     """
     n_resamples, confidence, seed = resampling(bootstrap, n_resamples=200)
     expect_frame(pairs, "pairs", "win_rates_three_ways")
+    by = expect_columns(pairs, by, "win_rates_three_ways")
     if gamed and baseline is None:
         raise DataError("gamed baselines need a baseline")
     rows_all = perspective(pairs)
@@ -536,6 +537,7 @@ def style_controlled(
     """
     n_resamples, confidence, seed = resampling(bootstrap, n_resamples=200)
     expect_frame(pairs, "pairs", "style_controlled")
+    by = expect_columns(pairs, by, "style_controlled")
 
     unknown = sorted(set(covariates) - set(STYLE_COVARIATES))
     if unknown:
@@ -729,6 +731,13 @@ def system_level(
     JuStRank's system-level view). Columns: ``judge``, ``reference``, ``n_models``,
     ``n_pairs``, ``spearman`` and ``kendall`` with bounds."""
     n_resamples, confidence, seed = resampling(bootstrap, n_resamples=200)
+    expect_frame(pairs, "pairs", "system_level")
+    judges = sorted(map(str, pairs["judge"].unique()))
+    if reference != HUMANS and reference not in judges:
+        raise ConfigError(
+            f"system_level: reference {reference!r} is neither {HUMANS!r} nor a judge of "
+            f"these pairs{did_you_mean(reference, judges)} (judges: {', '.join(judges)})"
+        )
     from scipy.stats import kendalltau, spearmanr
 
     rows = perspective(_with_humans(pairs) if reference == HUMANS else pairs)
