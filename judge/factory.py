@@ -11,8 +11,10 @@ interface (:mod:`judge.backends.base`); a backend is reached by name through her
 
 from __future__ import annotations
 
+import importlib.metadata
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -103,18 +105,57 @@ def build_judge(config: RunConfig) -> Judge:
     return judge_named(config.judge, config.judge_args)
 
 
+def preset_files(judge: Judge) -> dict[str, str]:
+    """Preset name -> absolute TOML path for every preset file (or plugin preset) the
+    judge, or each of its jury members, was built from; bundled presets are left out."""
+    judges = [member for _, member in judge.members] if isinstance(judge, Jury) else [judge]
+    out: dict[str, str] = {}
+    for one in judges:
+        if isinstance(one, PromptJudge) and one.preset.root is not None:
+            path = Path(one.preset.root) / f"{one.preset.name}.toml"
+            if path.is_file():
+                out[one.preset.name] = str(path.resolve())
+    return out
+
+
+def plugin_versions(config: RunConfig) -> dict[str, str]:
+    """Versions of the third-party distributions whose benchmark, judge or backend plugin
+    made the run (a run of a plugin is reproducible only with that plugin's version)."""
+    used = [
+        (benchmarks, config.benchmark),
+        (judges, config.judge),
+        (backends, str(config.judge_args.get("backend", ""))),
+    ]
+    out: dict[str, str] = {}
+    for registry, name in used:
+        entry = registry.entry(name) if name else None
+        if entry is not None and entry.distribution:
+            try:
+                out[entry.distribution] = importlib.metadata.version(entry.distribution)
+            except importlib.metadata.PackageNotFoundError:
+                continue
+    return out
+
+
 def stored_prompt_judge(
     spec: Mapping[str, Any],
     overrides: dict[str, Any] | None = None,
     *,
     preset_name: str | None = None,
+    files: Mapping[str, str] | None = None,
 ) -> PromptJudge:
     """A prompt judge rebuilt from its manifest ``spec`` on :class:`StoredReplies` (a
     backend that refuses every request): for re-parsing and for showing prompts.
 
-    Consumes ``mode`` from ``overrides`` and reads ``parser`` / ``parse`` from them.
+    ``files`` (the manifest's :data:`~judge.records.PRESET_FILES`) locates a preset file
+    wherever the command runs; without it, or where the file moved, ``preset_name`` (the
+    run's ``-j``) or the spec's preset name is loaded. Consumes ``mode`` from
+    ``overrides`` and reads ``parser`` / ``parse`` from them.
     """
     overrides = overrides if overrides is not None else {}
+    recorded = (files or {}).get(str(spec["preset"]))
+    if recorded is not None and Path(recorded).is_file():
+        preset_name = recorded
     preset = load_preset(preset_name or str(spec["preset"]))
     backend_spec = spec.get("backend")
     generation = {key: spec[key] for key in GENERATION_KEYS if spec.get(key) is not None}
@@ -130,20 +171,27 @@ def stored_prompt_judge(
     )
 
 
-def stored_judge(manifest_judge: str, spec: dict[str, Any], overrides: dict[str, Any]) -> Judge:
+def stored_judge(
+    manifest_judge: str,
+    spec: dict[str, Any],
+    overrides: dict[str, Any],
+    files: Mapping[str, str] | None = None,
+) -> Judge:
     """Rebuild a run's judge from its manifest without its backend (re-parsing).
 
     Consumes the ``overrides`` it uses (``parser``, ``mode``; for a jury ``vote``, and
     ``parser`` for every member); the caller rejects what is left.
     """
     if spec.get("type") == "jury":
-        return _stored_jury(spec, overrides)
+        return _stored_jury(spec, overrides, files)
     if manifest_judge in list_presets() or is_preset_path(manifest_judge):
-        return stored_prompt_judge(spec, overrides, preset_name=manifest_judge)
+        return stored_prompt_judge(spec, overrides, preset_name=manifest_judge, files=files)
     return judge_named(manifest_judge, overrides)
 
 
-def _stored_jury(spec: dict[str, Any], overrides: dict[str, Any]) -> Judge:
+def _stored_jury(
+    spec: dict[str, Any], overrides: dict[str, Any], files: Mapping[str, str] | None
+) -> Judge:
     """A jury from its manifest spec: every member on stored replies, the vote as run
     (or ``vote`` from the overrides)."""
     members: list[tuple[str, Judge]] = []
@@ -158,7 +206,7 @@ def _stored_jury(spec: dict[str, Any], overrides: dict[str, Any]) -> Judge:
             k: overrides[k] for k in ("parser", "parse") if k in overrides
         }
         judge = stored_prompt_judge(
-            member_spec, member_overrides, preset_name=str(member_spec["preset"])
+            member_spec, member_overrides, preset_name=str(member_spec["preset"]), files=files
         )
         members.append((str(entry.get("name") or judge.name), judge))
     overrides.pop("parser", None)
@@ -192,10 +240,11 @@ def jury_judge(
     built: list[tuple[str, Judge]] = []
     seen: Counter[str] = Counter()
     for config in configs:
-        base = config.name or config.judge
+        judge = judge_named(config.judge, config.params, what="jury member")
+        # a preset file's member is named by its stem, as its runs are, not by its path
+        base = config.name or (judge.name if is_preset_path(config.judge) else config.judge)
         seen[base] += 1
         member_name = base if seen[base] == 1 else f"{base}#{seen[base]}"
-        judge = judge_named(config.judge, config.params, what="jury member")
         built.append((member_name, judge))
     return Jury(built, vote=vote, name=name)
 

@@ -408,6 +408,12 @@ class RunManifest(Record):
         )
 
 
+PRESET_FILES = "preset_files"
+"""``RunManifest.extra`` key: preset name -> the absolute path of the TOML file a run's
+judge (or jury member) was read from, so that re-parsing and the viewer find a preset
+file from any folder (its path is not in the judge's spec, which moving it must not
+change)."""
+
 ORDER_UNKNOWN_KEY = "order_unknown"
 """``RunManifest.judge_spec`` key an importer sets to ``true`` when its source does not
 record which response the judge was shown first (AlpacaEval stores its verdicts

@@ -14,14 +14,19 @@ from judge.errors import ConfigError
 from judge.factory import stored_judge
 from judge.judges import Judge
 from judge.jury import Jury
-from judge.records import Counts, Judgment, utcnow
+from judge.records import PRESET_FILES, Counts, Judgment, utcnow
 from judge.store import RunStore, count_judgments
 
 
-def offline_judge(manifest_judge: str, spec: dict[str, Any], overrides: dict[str, Any]) -> Judge:
+def offline_judge(
+    manifest_judge: str,
+    spec: dict[str, Any],
+    overrides: dict[str, Any],
+    files: dict[str, str] | None = None,
+) -> Judge:
     """Rebuild a run's judge without its backend, for re-parsing (see
     :func:`judge.factory.stored_judge`)."""
-    return stored_judge(manifest_judge, spec, overrides)
+    return stored_judge(manifest_judge, spec, overrides, files)
 
 
 def reparse_run(
@@ -33,7 +38,13 @@ def reparse_run(
     params = dict(overrides or {})
     if parser:
         params["parser"] = parser
-    judge = offline_judge(manifest.config.judge, dict(manifest.judge_spec), params)
+    files = manifest.extra.get(PRESET_FILES)
+    judge = offline_judge(
+        manifest.config.judge,
+        dict(manifest.judge_spec),
+        params,
+        {str(k): str(v) for k, v in files.items()} if isinstance(files, dict) else None,
+    )
     params.pop("parser", None)
     params.pop("parse", None)
     if params:

@@ -33,10 +33,10 @@ from judge.errors import (
     StoreError,
     first_error,
 )
-from judge.factory import build_benchmark, build_judge
+from judge.factory import build_benchmark, build_judge, plugin_versions
 from judge.hashing import sha256_json
 from judge.judges import Judge, PromptJudge, Task
-from judge.prompts import preset_hash
+from judge.prompts import is_preset_path, preset_hash
 from judge.records import (
     ExecutorInfo,
     Judgment,
@@ -105,7 +105,10 @@ def run_id_for(config: RunConfig, judge: Judge) -> str:
         "samples": config.samples,
         "seed": config.seed,
     }
-    safe_judge = config.judge.replace("/", "_")
+    # a preset file is named by its stem (its hash, not its path, is the judge): the same
+    # file as ./my-judge.toml or /abs/my-judge.toml resumes the same run
+    name = judge.name if is_preset_path(config.judge) else config.judge
+    safe_judge = name.replace("/", "_")
     return f"{config.benchmark}-{safe_judge}-{sha256_json(identity)[:8]}"
 
 
@@ -132,25 +135,14 @@ def package_versions() -> dict[str, str]:
     return out
 
 
-def plugin_versions(config: RunConfig) -> dict[str, str]:
-    """Versions of the third-party distributions whose benchmark, judge or backend plugin
-    made the run (a run of a plugin is reproducible only with that plugin's version)."""
-    from judge.registry import backends, benchmarks, judges
+def _preset_files_extra(judge: Judge) -> dict[str, Any]:
+    """The manifest's record of the preset files the judge was read from (re-parsing and
+    the viewer find them from any folder), or nothing for bundled presets."""
+    from judge.factory import preset_files
+    from judge.records import PRESET_FILES
 
-    used = [
-        (benchmarks, config.benchmark),
-        (judges, config.judge),
-        (backends, str(config.judge_args.get("backend", ""))),
-    ]
-    out: dict[str, str] = {}
-    for registry, name in used:
-        entry = registry.entry(name) if name else None
-        if entry is not None and entry.distribution:
-            try:
-                out[entry.distribution] = version(entry.distribution)
-            except PackageNotFoundError:
-                continue
-    return out
+    files = preset_files(judge)
+    return {PRESET_FILES: files} if files else {}
 
 
 def git_commit() -> str | None:
@@ -457,7 +449,7 @@ async def _run_locked(
         counts=count_judgments(existing),
         started_at=previous.started_at if previous else utcnow(),
         totals=previous.totals if previous else Totals(),
-        extra=previous.extra if previous else {},
+        extra={**(previous.extra if previous else {}), **_preset_files_extra(judge)},
         executor=executor.info() if executor is not None else ExecutorInfo(),
     )
     caller: Any = Caller(cache, retry or RetryPolicy(), config.seed)

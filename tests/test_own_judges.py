@@ -423,3 +423,67 @@ def test_bad_generation_parameters_are_one_line_before_anything_runs(tmp_path: P
             f"error: invalid generation parameters of judge 'smollm2': {message}"
         )
     assert not any(tmp_path.iterdir())
+
+
+def test_a_preset_files_runs_are_found_again_from_any_folder(
+    tmp_path: Path, fault_server: FaultServerProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Runs of ``-j ./my-judge.toml``: one run folder however the path is spelt,
+    ``judge reparse`` from another folder (alone and as a jury member), and the viewer
+    renders its prompts (it said "unknown preset 'my-judge'")."""
+    from judge.records import PRESET_FILES
+    from judge.store import RunStore
+    from judge.view.prompts import rendered_prompts
+
+    runner = CliRunner()
+    assert runner.invoke(app, ["new-judge", "my-judge", "--dir", str(tmp_path)]).exit_code == 0
+    fault_server.configure(reply="The first is right. [[{verdict}]]")
+    out = tmp_path / "results"
+    backend = ["-J", "backend=openai", "-J", f"base_url={fault_server.openai_url}"]
+    backend += ["-J", "model=gpt-4o-mini", "-J", "api_key_env="]
+    monkeypatch.chdir(tmp_path)
+    for spelt in ("./my-judge.toml", "my-judge.toml", str(tmp_path / "my-judge.toml")):
+        args = ["run", "-b", "sample", "-j", spelt, *backend, "-n", "2", "-o", str(out), "-q"]
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, result.output
+    (run,) = (
+        out.iterdir()
+        if not (out / "cache.sqlite").exists()
+        else [p for p in out.iterdir() if p.is_dir()]
+    )
+    assert run.name.startswith("sample-my-judge-")  # was sample-._my-judge.toml-...
+    manifest = RunStore(run).read_manifest()
+    assert manifest.extra[PRESET_FILES] == {"my-judge": str(tmp_path / "my-judge.toml")}
+
+    params = {
+        "backend": "openai",
+        "base_url": fault_server.openai_url,
+        "model": "gpt-4o-mini",
+        "api_key_env": "",
+    }
+    members = json.dumps(
+        [
+            {"judge": "./my-judge.toml", "params": params},
+            {"judge": "mt-bench-pair", "params": params},
+        ]
+    )
+    jury = ["run", "-b", "sample", "-j", "jury", "-J", f"members={members}"]
+    result = runner.invoke(app, [*jury, "-n", "2", "-o", str(out), "--name", "jury", "-q"])
+    assert result.exit_code == 0, result.output
+
+    monkeypatch.chdir(tmp_path.parent)  # another folder: ./my-judge.toml is not here
+    for folder, extra in ((run, ["--parser", "letter"]), (out / "jury", [])):
+        reparsed = runner.invoke(app, ["reparse", str(folder), *extra])
+        assert reparsed.exit_code == 0, reparsed.output
+
+    jury_store = RunStore(out / "jury")
+    item = jury_store.items()[0]
+    judgment = next(j for j in jury_store.judgments() if j.item_id == item.id)
+    rendered = rendered_prompts(
+        jury_store.read_manifest().judge_spec,
+        item,
+        judgment.model_dump(mode="json"),
+        files=jury_store.read_manifest().extra[PRESET_FILES],  # type: ignore[arg-type]
+    )
+    assert [r.who for r in rendered] == ["my-judge", "mt-bench-pair"]
+    assert all(r.messages and "differs" not in r.note for r in rendered), rendered

@@ -23,7 +23,7 @@ import json
 from judge.benchmark import load_items
 from judge.records import RunConfig
 from judge.registry import benchmarks
-from judge.run import plugin_versions
+from judge.factory import plugin_versions
 entry = next(e for e in benchmarks.entries() if e.name == "pipe_votes")
 items = load_items(benchmarks.get("pipe_votes")())
 print(json.dumps({

@@ -20,6 +20,7 @@ from urllib.parse import parse_qs, urlencode
 from pydantic import JsonValue
 
 from judge.errors import ConfigError
+from judge.records import PRESET_FILES
 from judge.view.data import PAGE_SIZE, ItemView, ListPage, ListRow, RunInfo
 from judge.view.filters import ItemFilter, item_url
 from judge.view.prompts import item_record, rendered_prompts
@@ -432,8 +433,13 @@ def _judgment_card(
         facts.append(("jury members", f"<table>{rows}</table>"))
     prompt_html = ""
     if prompts_enabled and item is not None:
+        files = run.manifest.extra.get(PRESET_FILES)
         for rendered in rendered_prompts(
-            run.manifest.judge_spec, item, j, seed=run.manifest.config.seed
+            run.manifest.judge_spec,
+            item,
+            j,
+            seed=run.manifest.config.seed,
+            files={str(k): str(v) for k, v in files.items()} if isinstance(files, dict) else {},
         ):
             messages = "".join(
                 f'<div class="msg-role">{e(m.role)}</div>{_text_block(m.content)}'

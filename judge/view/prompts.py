@@ -46,10 +46,10 @@ def item_record(fields: Mapping[str, Any]) -> PairItem | SingleItem:
     return PairItem.model_validate(values) if kind == "pair" else SingleItem.model_validate(values)
 
 
-def _prompt_judge(spec: Mapping[str, Any]) -> Any:
+def _prompt_judge(spec: Mapping[str, Any], files: Mapping[str, str]) -> Any:
     from judge.factory import stored_prompt_judge
 
-    return stored_prompt_judge(spec)
+    return stored_prompt_judge(spec, files=files)
 
 
 def _render_one(
@@ -58,12 +58,17 @@ def _render_one(
     item: PairItem | SingleItem,
     judgment: Mapping[str, JsonValue],
     seed: int,
+    files: Mapping[str, str],
+    *,
+    member: bool = False,
 ) -> RenderedPrompt:
+    """One prompt judge's prompt; a jury ``member``'s is shown without the hash check (the
+    judgment's request key is the jury's, not the member's)."""
     from judge.judges import Task, request_key
     from judge.prompts import preset_hash
 
     try:
-        judge = _prompt_judge(spec)
+        judge = _prompt_judge(spec, files)
         task = Task(
             item=item,
             swapped=bool(judgment.get("swapped")),
@@ -79,6 +84,9 @@ def _render_one(
         notes.append(f"preset {judge.preset.name!r} has changed since the run")
     if judgment.get("truncated"):
         notes.append("the judge trimmed the responses to fit its context window; shown untrimmed")
+    if member:
+        notes.append("rendered again from the member's preset")
+        return RenderedPrompt(who=who, messages=request.messages, note="; ".join(notes))
     matches = key == judgment.get("request_key")
     if matches:
         notes.append("identical to the request that was sent (same request hash)")
@@ -95,12 +103,16 @@ def rendered_prompts(
     judgment: Mapping[str, JsonValue],
     *,
     seed: int = 0,
+    files: Mapping[str, str] | None = None,
 ) -> list[RenderedPrompt]:
     """The prompt(s) behind ``judgment``: one for a prompt judge, one per member of a jury
-    of prompt judges, none (with a note) for imported verdicts and other judges."""
+    of prompt judges, none (with a note) for imported verdicts and other judges.
+    ``files``: the manifest's preset files (:data:`judge.records.PRESET_FILES`)."""
+    files = files or {}
     kind = judge_spec.get("type")
     if kind == "prompt" and judge_spec.get("preset"):
-        return [_render_one(str(judge_spec.get("name")), judge_spec, item, judgment, seed)]
+        who = str(judge_spec.get("name"))
+        return [_render_one(who, judge_spec, item, judgment, seed, files)]
     if kind == "jury":
         out = []
         members = judge_spec.get("members")
@@ -110,9 +122,8 @@ def rendered_prompts(
             spec = member.get("judge")
             name = str(member.get("name"))
             if isinstance(spec, dict) and spec.get("type") == "prompt":
-                rendered = _render_one(name, spec, item, judgment, seed)
                 # the jury's request key is not a member's: only the text is shown
-                out.append(rendered.model_copy(update={"matches": None}))
+                out.append(_render_one(name, spec, item, judgment, seed, files, member=True))
             else:
                 out.append(RenderedPrompt(who=name, note="not a prompt judge"))
         return out
