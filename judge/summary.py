@@ -46,9 +46,11 @@ def format_summary(s: dict[str, Any]) -> str:
     def num(x: Any) -> str:
         return "n/a" if x is None else f"{x:.3f}"
 
+    failed = s.get("n_pairs_failed") or 0
     pair_lines = [
         f"accuracy vs labels     {pct(s.get('accuracy'))} over {s.get('n_pairs_scored', 0)} pairs "
-        f"({s.get('reconcile')})",
+        f"({s.get('reconcile')}"
+        + (f"; {failed} without a verdict, counted as wrong)" if failed else ")"),
         f"Cohen's kappa          {num(s.get('kappa'))}",
         *_policy_lines(s.get("accuracy_by_policy") or {}, pct),
         f"position consistency   {pct(s.get('position_consistency'))}",

@@ -60,3 +60,15 @@ def test_what_is_not_a_run_or_not_data_is_one_clear_error(tmp_path: Path) -> Non
         judge.evaluate({"prompt": "p", "response": "r"}, judge=scripted())  # type: ignore[arg-type]
     with pytest.raises(judge.ConfigError, match=r"pass pathlib.Path\('pairs.csv'\)"):
         judge.evaluate("pairs.csv", judge=scripted())
+
+
+def test_the_summary_says_pairs_without_a_verdict_count_as_wrong(tmp_path: Path) -> None:
+    from judge.store import RunStore
+    from judge.summary import format_summary, summarize
+
+    unparsable = PromptJudge(load_preset("mt-bench-pair"), ScriptedBackend(answer="no idea"))
+    labelled = rows(3).assign(label=["A", "B", "A"])
+    judge.evaluate(labelled, judge=unparsable, output=tmp_path, name="lost")
+    text = format_summary(summarize(RunStore(tmp_path / "lost")))
+    # it read "accuracy vs labels 0.0% over 3 pairs" as if the judge had answered wrong
+    assert "0.0% over 3 pairs (inconsistent_tie; 3 without a verdict, counted as wrong)" in text

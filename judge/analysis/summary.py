@@ -62,9 +62,10 @@ def run_summary(frame: pd.DataFrame, *, reconcile: str | None = None) -> dict[st
     """Headline figures of the judgments in ``frame`` (normally one run).
 
     Keys: ``n_judgments``, ``n_ok``, ``n_unparsed``, ``n_error``, ``reconcile``,
-    ``accuracy`` and ``accuracy_without_tie`` against the labels with ``n_pairs_scored``,
-    ``kappa``, ``accuracy_by_policy`` (policy -> accuracy under every reconcile
-    policy, empty without labels), ``position_consistency``, ``flip_rate``, ``first_position_rate``,
+    ``accuracy`` and ``accuracy_without_tie`` against the labels with ``n_pairs_scored``
+    and ``n_pairs_failed`` (pairs without a verdict, scored as wrong), ``kappa``,
+    ``accuracy_by_policy`` (policy -> accuracy under every reconcile policy, empty
+    without labels), ``position_consistency``, ``flip_rate``, ``first_position_rate``,
     ``p_prefer_longer``, ``p_human_prefer_longer``, ``tokens_in``, ``tokens_out``,
     ``cost`` (what the replies cost), ``billed`` (what was paid: shared replies once),
     ``latency_s``, ``members`` (a jury's ``{member: {"ok", "unparsed", "error"}}``,
@@ -125,6 +126,8 @@ def run_summary(frame: pd.DataFrame, *, reconcile: str | None = None) -> dict[st
         out["accuracy"] = _value(row.get("accuracy"))
         out["accuracy_without_tie"] = _value(row.get("accuracy_without_tie"))
         out["n_pairs_scored"] = int(row.get("n", 0))
+        # pairs without a verdict (unparsed or error): scored as wrong by agreement_table
+        out["n_pairs_failed"] = int(row.get("n_unparsed", 0)) + int(row.get("n_error", 0))
         out["kappa"] = _value(row.get("kappa"))
         position = position_table(whole, pairs=pairs, n_resamples=0).iloc[0]
         out["position_consistency"] = _value(position["consistency"])
@@ -148,6 +151,7 @@ def run_summary(frame: pd.DataFrame, *, reconcile: str | None = None) -> dict[st
         ):
             out[key] = None
         out["n_pairs_scored"] = 0
+        out["n_pairs_failed"] = 0
     if (frame["kind"] == "single").any():
         corr = score_correlations(whole, n_resamples=0)
         lenient = leniency_table(whole, n_resamples=0)
