@@ -72,3 +72,18 @@ def test_the_summary_says_pairs_without_a_verdict_count_as_wrong(tmp_path: Path)
     text = format_summary(summarize(RunStore(tmp_path / "lost")))
     # it read "accuracy vs labels 0.0% over 3 pairs" as if the judge had answered wrong
     assert "0.0% over 3 pairs (inconsistent_tie; 3 without a verdict, counted as wrong)" in text
+
+
+def test_report_cells_keep_small_costs_seconds_and_counts() -> None:
+    from judge.analysis.report import build_report
+    from judge.analysis.synthetic import synthetic_frame
+
+    frame = synthetic_frame(20, seed=0).assign(billed=0.00007, cost=0.00007, latency_s=0.0341)
+    lines = build_report(frame, n_resamples=0).markdown().splitlines()
+    header = next(i for i, line in enumerate(lines) if "| backend s |" in line)
+    cells = [c.strip() for c in lines[header + 2].split("|")]
+    # 40 judgments: $0.0028 and 1.4 s (they printed as 0.003 and, rounded first, 1.400)
+    assert cells[-4:-1] == ["0.0028", "0.0000", "1.4"]
+    board = next(i for i, line in enumerate(lines) if line.endswith("| n_judgments |"))
+    counts = [row.rsplit("|", 2)[-2].strip() for row in lines[board + 2 : board + 4]]
+    assert sorted(counts) == ["40", "60"]  # a judge's judgments, the humans' votes (not 40.000)

@@ -132,6 +132,7 @@ def leaderboard(
     board = board.assign(_key=key).sort_values(
         ["benchmark", "_key"], ascending=[True, False], na_position="last"
     )
+    board["n_judgments"] = board["n_judgments"].astype(pd.Int64Dtype())  # a count, not 12.000
     return board.drop(columns="_key").reset_index(drop=True)
 
 

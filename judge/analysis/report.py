@@ -740,9 +740,11 @@ def _runs_section(doc: _Doc, frame: pd.DataFrame) -> None:
                 "reconcile": ", ".join(map(str, part["reconcile"].unique())),
                 "tokens in": int(part["tokens_in"].sum()),
                 "tokens out": int(part["tokens_out"].sum()),
-                "cost $": round(float(part["billed"].sum()), 4),
-                "saved $": round(float((part["cost"] - part["billed"]).sum()), 4),
-                "backend s": round(float(part["latency_s"].sum()), 1),
+                # text, not numbers: the cells' 3 decimals would print 0.0007 as 0.001
+                # and 0.341 s, rounded to 0.3, as 0.300
+                "cost $": f"{float(part['billed'].sum()):.4f}",
+                "saved $": f"{float((part['cost'] - part['billed']).sum()):.4f}",
+                "backend s": f"{float(part['latency_s'].sum()):.1f}",
             }
         )
     doc.table(pd.DataFrame(rows).map(_fmt) if rows else pd.DataFrame(), links="runs")
