@@ -409,6 +409,13 @@ async def _run_locked(
                 f"{store.path} holds a run of a different judge configuration "
                 f"({previous.judge_hash} != {judge.judge_hash}); choose another --name"
             )
+        before = sha256_json([previous.config.benchmark, previous.config.benchmark_args])
+        if before != sha256_json([config.benchmark, config.benchmark_args]):
+            raise ConfigError(
+                f"{store.path} holds a run of benchmark {previous.config.benchmark!r} with "
+                f"options {previous.config.benchmark_args or '{}'}, not {config.benchmark!r} "
+                f"with {config.benchmark_args or '{}'}; choose another --name (name=...)"
+            )
         if previous.config.orders != config.orders:
             raise ConfigError(
                 f"{store.path} holds a run judged in orders={previous.config.orders!r}, "

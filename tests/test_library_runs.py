@@ -87,3 +87,13 @@ def test_report_cells_keep_small_costs_seconds_and_counts() -> None:
     board = next(i for i, line in enumerate(lines) if line.endswith("| n_judgments |"))
     counts = [row.rsplit("|", 2)[-2].strip() for row in lines[board + 2 : board + 4]]
     assert sorted(counts) == ["40", "60"]  # a judge's judgments, the humans' votes (not 40.000)
+
+
+def test_a_run_folder_of_other_benchmark_options_is_refused_naming_them(tmp_path: Path) -> None:
+    first, second = tmp_path / "first.csv", tmp_path / "second.csv"
+    rows(2).to_csv(first, index=False)
+    rows(2).to_csv(second, index=False)
+    judge.evaluate(first, judge=scripted(), output=tmp_path / "out", name="mine")
+    # it blamed the data: "second.csv changed since run ... began"
+    with pytest.raises(judge.ConfigError, match=r"holds a run of benchmark 'table' with options"):
+        judge.evaluate(second, judge=scripted(), output=tmp_path / "out", name="mine")
