@@ -62,10 +62,13 @@ def format_summary(s: dict[str, Any]) -> str:
         f"scale {s.get('scale') or 'n/a'} (failures left out)",
         f"Spearman / Kendall     {num(s.get('spearman'))} / {num(s.get('kendall'))}",
         f"Pearson                {num(s.get('pearson'))}",
-        f"leniency               {num(s.get('leniency'))} (judge - human, on the item's scale)",
+        f"leniency               {num(s.get('leniency'))} (judge - human, "
+        + ("scores as given)" if "as given" in str(s.get("scale")) else "on the item's scale)"),
     ]
-    has_single = s.get("spearman") is not None or s.get("n_scored")
-    has_pairs = s.get("n_pairs_scored", 0) or not has_single
+    # the items' kinds decide, not which figures exist: an all-unparsed single-answer run
+    # has no correlation but is no pairwise run
+    has_single = s.get("has_single", s.get("spearman") is not None or s.get("n_scored"))
+    has_pairs = s.get("has_pairs", s.get("n_pairs_scored", 0) or not has_single)
     lines = [
         f"run                    {s['run']}"
         + ("" if s["complete"] else "  (incomplete: rerun to resume)"),

@@ -97,3 +97,16 @@ def test_a_run_folder_of_other_benchmark_options_is_refused_naming_them(tmp_path
     # it blamed the data: "second.csv changed since run ... began"
     with pytest.raises(judge.ConfigError, match=r"holds a run of benchmark 'table' with options"):
         judge.evaluate(second, judge=scripted(), output=tmp_path / "out", name="mine")
+
+
+def test_a_single_answer_summary_keeps_to_single_answer_lines(tmp_path: Path) -> None:
+    from judge.store import RunStore
+    from judge.summary import format_summary, summarize
+
+    items = [{"id": f"s{i}", "prompt": f"Q{i}?", "response": "A.", "score": 3} for i in range(3)]
+    unparsable = PromptJudge(load_preset("mt-bench-single"), ScriptedBackend(answer="no idea"))
+    judge.evaluate(items, judge=unparsable, output=tmp_path, name="single")
+    text = format_summary(summarize(RunStore(tmp_path / "single")))
+    # every reply unparsed: it printed the pairwise lines (position consistency, ...)
+    assert "vs human scores" in text and "position consistency" not in text
+    assert "accuracy vs labels" not in text

@@ -68,8 +68,8 @@ def run_summary(frame: pd.DataFrame, *, reconcile: str | None = None) -> dict[st
     without labels), ``position_consistency``, ``flip_rate``, ``first_position_rate``,
     ``p_prefer_longer``, ``p_human_prefer_longer``, ``tokens_in``, ``tokens_out``,
     ``cost`` (what the replies cost), ``billed`` (what was paid: shared replies once),
-    ``latency_s``, ``members`` (a jury's ``{member: {"ok", "unparsed", "error"}}``,
-    empty for other judges); for single-answer items also ``spearman``, ``kendall``,
+    ``latency_s``, ``has_pairs`` / ``has_single`` (the items' kinds), ``members`` (a
+    jury's ``{member: {"ok", "unparsed", "error"}}``, empty for other judges); for single-answer items also ``spearman``, ``kendall``,
     ``pearson``, ``n_scored``, ``aspect``, ``leniency`` and ``scale`` (judge scores on
     the item's scale where both are known).
 
@@ -152,7 +152,9 @@ def run_summary(frame: pd.DataFrame, *, reconcile: str | None = None) -> dict[st
             out[key] = None
         out["n_pairs_scored"] = 0
         out["n_pairs_failed"] = 0
-    if (frame["kind"] == "single").any():
+    out["has_pairs"] = bool((frame["kind"] == "pair").any())
+    out["has_single"] = bool((frame["kind"] == "single").any())
+    if out["has_single"]:
         corr = score_correlations(whole, n_resamples=0)
         lenient = leniency_table(whole, n_resamples=0)
         for method in ("spearman", "kendall", "pearson"):
