@@ -69,9 +69,10 @@ def run_summary(frame: pd.DataFrame, *, reconcile: str | None = None) -> dict[st
     ``p_prefer_longer``, ``p_human_prefer_longer``, ``tokens_in``, ``tokens_out``,
     ``cost`` (what the replies cost), ``billed`` (what was paid: shared replies once),
     ``latency_s``, ``has_pairs`` / ``has_single`` (the items' kinds), ``members`` (a
-    jury's ``{member: {"ok", "unparsed", "error"}}``, empty for other judges); for single-answer items also ``spearman``, ``kendall``,
-    ``pearson``, ``n_scored``, ``aspect``, ``leniency`` and ``scale`` (judge scores on
-    the item's scale where both are known).
+    jury's ``{member: {"ok", "unparsed", "error"}}``, empty for other judges); for
+    single-answer items also ``spearman``, ``kendall``, ``pearson``, ``n_scored``,
+    ``aspect``, ``leniency`` and ``scale`` (judge scores on the item's scale where both
+    are known).
 
     >>> from judge.analysis.synthetic import synthetic_frame
     >>> s = run_summary(synthetic_frame(200, seed=0))
