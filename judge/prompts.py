@@ -258,15 +258,26 @@ def load_preset(name: str) -> Preset:
         templates = template_texts(preset)
     except TemplateError as exc:
         raise TemplateError(f"{shown}: {exc}") from exc
-    for template in templates.values():
+    for role, template in templates.items():
+        file_name = preset.user if role == "user" else preset.system
         try:
             parsed = _ENV.parse(template)
         except jinja2.TemplateSyntaxError as exc:
-            raise TemplateError(f"{shown}: template line {exc.lineno}: {exc.message}") from exc
+            raise TemplateError(f"{shown}: {file_name} line {exc.lineno}: {exc.message}") from exc
         used = jinja2.meta.find_undeclared_variables(parsed)
         undeclared = used - set(preset.variables)
         if undeclared:
-            raise TemplateError(f"{shown}: templates use undeclared variables {sorted(undeclared)}")
+            raise TemplateError(
+                f"{shown}: {file_name} uses undeclared variables {sorted(undeclared)}"
+            )
+    if is_preset_path(name):  # a user's file: its parser is checked here, naming the file
+        from judge.parsers import PARSERS, plugin_parsers
+
+        known = [*PARSERS, *plugin_parsers()]
+        if preset.parser not in known:
+            raise TemplateError(
+                f"{shown}: unknown parser {preset.parser!r}{did_you_mean(preset.parser, known)}"
+            )
     return preset
 
 

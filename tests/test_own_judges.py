@@ -78,8 +78,18 @@ def test_preset_file_errors_name_the_file(tmp_path: Path) -> None:
     (tmp_path / "u.jinja").write_text("{{ instruction }} {{ secret }}")
     undeclared = tmp_path / "undeclared.toml"
     undeclared.write_text('user = "u.jinja"\nvariables = ["instruction"]\nparser = "letter"\n')
-    with pytest.raises(TemplateError, match=r"undeclared\.toml: .*\['secret'\]"):
+    with pytest.raises(TemplateError, match=r"undeclared\.toml: u\.jinja uses .*\['secret'\]"):
         load_preset(str(undeclared))
+    (tmp_path / "broken.jinja").write_text("line one\n{% if instruction %}never closed\n")
+    broken = tmp_path / "broken.toml"
+    broken.write_text('user = "broken.jinja"\nvariables = ["instruction"]\nparser = "letter"\n')
+    with pytest.raises(TemplateError, match=r"broken\.toml: broken\.jinja line \d+: "):
+        load_preset(str(broken))  # it said "template line 2", not which template
+    misspelt = tmp_path / "misspelt.toml"
+    misspelt.write_text('user = "u.jinja"\nvariables = ["instruction", "secret"]\n'
+                        'parser = "mt_bench_pairr"\n')  # fmt: skip
+    with pytest.raises(TemplateError, match=r"misspelt\.toml: unknown parser .*'mt_bench_pair'"):
+        load_preset(str(misspelt))  # it failed later, without naming the file
     typo = tmp_path / "typo.toml"
     typo.write_text('user = "u.jinja"\nparsr = "letter"\n')
     with pytest.raises(TemplateError, match=r"typo\.toml: .*parsr"):
