@@ -26,7 +26,7 @@ user = "{name}.user.jinja"
 # column); -J var.NAME=... sets a run-wide value.
 variables = ["instruction", "response_a", "response_b", "rubric"]
 # required = ["rubric"]            # an item without these is an error naming the item
-parser = "mt_bench_pair"           # reads [[A]] / [[B]] / [[C]]; others: docs/presets.md (parser column)
+parser = "mt_bench_pair"           # reads [[A]] / [[B]] / [[C]]; others: docs/presets.md
 # mode = "probs"                   # read the verdict from token probabilities instead:
 # choices = {{ A = "A", B = "B", tie = "C" }}
 # backend = "openai"               # default backend (-J backend=... overrides)
@@ -51,7 +51,7 @@ user = "{name}.user.jinja"
 # with the same name fills a variable per item (e.g. a "rubric" column).
 variables = ["instruction", "response", "rubric"]
 # required = ["rubric"]            # an item without these is an error naming the item
-parser = "mt_bench_single"         # reads [[N]]; others: docs/presets.md (parser column)
+parser = "mt_bench_single"         # reads [[N]]; others: docs/presets.md
 # mode = "probs"                   # G-Eval style: expected score from token probabilities
 # score_choices = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "10"]
 # backend = "openai"
