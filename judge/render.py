@@ -78,9 +78,11 @@ def render_item(
         )
     items = {item.id: item for item in load_items(build_benchmark(config))}
     if item_id not in items:
-        raise ConfigError(
-            f"benchmark {benchmark!r} has no item {item_id!r}{did_you_mean(item_id, items)}"
-        )
+        hint = did_you_mean(item_id, items)
+        if not hint:
+            first = ", ".join(repr(i) for i in list(items)[:3])
+            hint = f"; its {len(items)} item ids look like {first}"
+        raise ConfigError(f"benchmark {benchmark!r} has no item {item_id!r}{hint}")
     item = items[item_id]
     out = []
     for swapped in orders if isinstance(item, PairItem) else (False,):

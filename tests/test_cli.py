@@ -160,6 +160,7 @@ def test_render_prints_the_exact_prompt_and_tokens_in_both_orders() -> None:
     assert [r["swapped"] for r in rows] == [False, True] and rows[0]["text"].startswith("[INST] ")
     missing = runner.invoke(app, ["render", "-j", "auto-j", "--item", "nope"])
     assert missing.exit_code != 0 and "has no item 'nope'" in missing.output
+    assert "its 66 item ids look like 'arith-01', 'arith-02', 'arith-03'" in missing.output
     assert "Traceback" not in missing.output
     refused = runner.invoke(
         app, ["render", "-j", "pandalm", "--item", item.id, "-J", "chat_template=chatml"]
