@@ -109,7 +109,11 @@ def run_id_for(config: RunConfig, judge: Judge) -> str:
     # file as ./my-judge.toml or /abs/my-judge.toml resumes the same run
     name = judge.name if is_preset_path(config.judge) else config.judge
     safe_judge = name.replace("/", "_")
-    return f"{config.benchmark}-{safe_judge}-{sha256_json(identity)[:8]}"
+    bench = config.benchmark
+    label = config.benchmark_args.get("label") if bench == "probe" else None
+    if isinstance(label, str):  # a probe's runs differ by their perturbation: say which
+        bench = f"probe-{label.replace('/', '_')}"
+    return f"{bench}-{safe_judge}-{sha256_json(identity)[:8]}"
 
 
 def package_versions() -> dict[str, str]:

@@ -110,3 +110,21 @@ def test_a_single_answer_summary_keeps_to_single_answer_lines(tmp_path: Path) ->
     # every reply unparsed: it printed the pairwise lines (position consistency, ...)
     assert "vs human scores" in text and "position consistency" not in text
     assert "accuracy vs labels" not in text
+
+
+def test_run_ids_name_a_preset_file_by_its_stem_and_a_probe_by_its_perturbation(
+    tmp_path: Path,
+) -> None:
+    from judge.records import RunConfig
+    from judge.run import run_id_for
+    from judge.starter import write_starter
+
+    write_starter("my-judge", tmp_path)
+    built = PromptJudge(load_preset(str(tmp_path / "my-judge.toml")), ScriptedBackend())
+    ids = {
+        run_id_for(RunConfig(benchmark="sample", judge=spelt), built)
+        for spelt in ("./my-judge.toml", str(tmp_path / "my-judge.toml"), "../x/my-judge.toml")
+    }
+    assert len(ids) == 1 and ids.pop().startswith("sample-my-judge-")
+    probe = RunConfig(benchmark="probe", judge="smollm2", benchmark_args={"label": "bandwagon"})
+    assert run_id_for(probe, scripted()).startswith("probe-bandwagon-smollm2-")
