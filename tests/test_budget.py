@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -42,19 +43,22 @@ def test_dry_run_counts_equal_the_llama_server_prompt_tokens(
     assert 0.5 < rough.prompt_tokens / est.prompt_tokens < 2.0
 
 
-def priced_judge(server: FaultServerProcess, folder: Path) -> Callable[[], PromptJudge]:
-    """A factory of smollm2-preset judges on the fault server at a steep price."""
+def priced_judge(
+    server: FaultServerProcess, folder: Path, preset: str = "smollm2", **params: Any
+) -> Callable[[], PromptJudge]:
+    """A factory of judges of ``preset`` on the fault server at a steep price."""
     prices = folder / "prices.toml"
     prices.write_text('[models."gpt-4o-mini"]\ninput = 10000.0\noutput = 10000.0\n')
 
     def judge() -> PromptJudge:
         return preset_judge(
-            "smollm2",
+            preset,
             backend="openai",
             base_url=server.openai_url,
             model="gpt-4o-mini",
             api_key_env="",
             prices=str(prices),
+            **params,
         )
 
     return judge
@@ -145,17 +149,8 @@ def test_max_cost_below_the_concurrency_waits_instead_of_stopping(
     sending anything when every concurrency slot reserved its bound up front)."""
     items = load_items(benchmarks.get("sample")(), limit=12)
     config = RunConfig(benchmark="sample", judge="mt-bench-pair", concurrency=8)
-    prices = tmp_path / "prices.toml"
-    prices.write_text('[models."gpt-4o-mini"]\ninput = 10000.0\noutput = 10000.0\n')
-    built = preset_judge(  # room for 200 output tokens: the fake model's replies are short
-        "mt-bench-pair",
-        backend="openai",
-        base_url=fault_server.openai_url,
-        model="gpt-4o-mini",
-        api_key_env="",
-        prices=str(prices),
-        max_tokens=200,
-    )
+    # room for 200 output tokens: the fake model's replies are short
+    built = priced_judge(fault_server, tmp_path, "mt-bench-pair", max_tokens=200)()
     tasks = plan_tasks(items, config)
     bounds = {
         (t.item.id, t.swapped): request_cost(built.backend, estimate_tokens(r), r.max_tokens)

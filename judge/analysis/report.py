@@ -980,8 +980,7 @@ def _position_section(
 ) -> None:
     """Position bias overall and by length and quality gap."""
     doc.heading("Position bias")
-    ordered, ordered_pairs = _without_order_free(doc, frame, pairs)
-    ordered, ordered_pairs = _without_unknown_order(doc, ordered, ordered_pairs)
+    ordered, ordered_pairs = _without_position(doc, frame, pairs)
     if ordered_pairs.empty:
         return
     position = bias.position_table(ordered, pairs=ordered_pairs, **opts)
@@ -1157,38 +1156,31 @@ def _turns_section(
     doc.table(_display(table, ci=agreement.FIGURES), links="pairs")
 
 
-def _without_order_free(
-    doc: _Doc, frame: pd.DataFrame, pairs: pd.DataFrame
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The judgments and pairs of judges with an order; a note naming the others."""
-    order_free = frame["order_free"].to_numpy(dtype=bool)
-    if not order_free.any():
-        return frame, pairs
-    runs = ", ".join(sorted(map(str, frame.loc[order_free, "run"].unique())))
-    doc.para(
-        f"{runs}: position bias is 0 by construction. A reward model scores each response "
-        "once, alone, so there is no order to swap and no position to prefer; these runs "
-        "are left out of the tables below."
-    )
-    return frame[~order_free], pairs[~pairs["order_free"].to_numpy(dtype=bool)]
+_NO_POSITION: Final = {
+    "order_free": "position bias is 0 by construction. A reward model scores each response "
+    "once, alone, so there is no order to swap and no position to prefer; these runs are "
+    "left out of the tables below.",
+    # position bias of these would be a plausible wrong figure: with the order unknown,
+    # "picked the first shown" is really "picked response A"
+    "order_unknown": "position bias cannot be measured: the source did not record which "
+    "response the judge was shown first (AlpacaEval un-swaps its verdicts without saying), "
+    "so no position figure is given for these runs.",
+}
+"""Frame flags of runs without a position figure, and the note that names them."""
 
 
-def _without_unknown_order(
+def _without_position(
     doc: _Doc, frame: pd.DataFrame, pairs: pd.DataFrame
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The judgments and pairs whose presentation order is known; a note naming the others
-    (position bias of those would be a plausible wrong figure: with the order unknown,
-    "picked the first shown" is really "picked response A")."""
-    unknown = frame["order_unknown"].to_numpy(dtype=bool)
-    if not unknown.any():
-        return frame, pairs
-    runs = ", ".join(sorted(map(str, frame.loc[unknown, "run"].unique())))
-    doc.para(
-        f"{runs}: position bias cannot be measured: the source did not record which "
-        "response the judge was shown first (AlpacaEval un-swaps its verdicts without "
-        "saying), so no position figure is given for these runs."
-    )
-    return frame[~unknown], pairs[~pairs["order_unknown"].to_numpy(dtype=bool)]
+    """The judgments and pairs with a presentation order to measure; a note naming the
+    runs of each kind left out (:data:`_NO_POSITION`)."""
+    for flag, why in _NO_POSITION.items():
+        flagged = frame[flag].to_numpy(dtype=bool)
+        if flagged.any():
+            runs = ", ".join(sorted(map(str, frame.loc[flagged, "run"].unique())))
+            doc.para(f"{runs}: {why}")
+            frame, pairs = frame[~flagged], pairs[~pairs[flag].to_numpy(dtype=bool)]
+    return frame, pairs
 
 
 def _reference_section(doc: _Doc, frame: pd.DataFrame, datasets_dir: str | Path | None) -> None:
