@@ -13,13 +13,20 @@ from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 from typing import Any, Literal, cast
 from weakref import WeakKeyDictionary
 
 from pydantic import Field, JsonValue, ValidationError
 
 from judge.backends.base import RAW, Backend, Completion, CompletionRequest, PromptLayout, normalise
-from judge.errors import BackendError, ConfigError, TemplateError, validation_text
+from judge.errors import (
+    BackendError,
+    ConfigError,
+    TemplateError,
+    UnknownNameError,
+    validation_text,
+)
 from judge.hashing import canonical_json, sha256_json, sha256_text
 from judge.parsers import ParsedReply, get_parser, get_upstream_parser, remove_quoted
 from judge.prompts import DEFAULT_CRITERION_SCALE, Layout, Preset, preset_hash
@@ -162,11 +169,17 @@ class PromptJudge(Judge):
             raise ConfigError(f"parse must be 'strict' or 'upstream', not {parse!r}")
         self.parse: ParseMode = cast(ParseMode, parse)
         # upstream mode reproduces the format's own parsing rule, ties included
-        self.parser = (
-            get_upstream_parser(self.parser_name)
-            if self.parse == "upstream"
-            else get_parser(self.parser_name)
-        )
+        try:
+            self.parser = (
+                get_upstream_parser(self.parser_name)
+                if self.parse == "upstream"
+                else get_parser(self.parser_name)
+            )
+        except UnknownNameError as exc:
+            if preset.root is None or parser:  # a bundled preset, or -J parser= named it
+                raise
+            # the user's preset file names it: say which file to fix
+            raise TemplateError(f"{Path(preset.root) / (preset.name + '.toml')}: {exc}") from exc
         if layout is not None and layout not in LAYOUTS:
             raise ConfigError(f"layout must be one of {', '.join(LAYOUTS)}, not {layout!r}")
         self.layout_override: Layout | None = layout

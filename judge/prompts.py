@@ -270,14 +270,6 @@ def load_preset(name: str) -> Preset:
             raise TemplateError(
                 f"{shown}: {file_name} uses undeclared variables {sorted(undeclared)}"
             )
-    if is_preset_path(name):  # a user's file: its parser is checked here, naming the file
-        from judge.parsers import PARSERS, plugin_parsers
-
-        known = [*PARSERS, *plugin_parsers()]
-        if preset.parser not in known:
-            raise TemplateError(
-                f"{shown}: unknown parser {preset.parser!r}{did_you_mean(preset.parser, known)}"
-            )
     return preset
 
 

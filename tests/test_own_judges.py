@@ -89,7 +89,7 @@ def test_preset_file_errors_name_the_file(tmp_path: Path) -> None:
     misspelt.write_text('user = "u.jinja"\nvariables = ["instruction", "secret"]\n'
                         'parser = "mt_bench_pairr"\n')  # fmt: skip
     with pytest.raises(TemplateError, match=r"misspelt\.toml: unknown parser .*'mt_bench_pair'"):
-        load_preset(str(misspelt))  # it failed later, without naming the file
+        PromptJudge(load_preset(str(misspelt)), _backend())  # it did not name the file
     typo = tmp_path / "typo.toml"
     typo.write_text('user = "u.jinja"\nparsr = "letter"\n')
     with pytest.raises(TemplateError, match=r"typo\.toml: .*parsr"):
