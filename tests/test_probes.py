@@ -328,6 +328,16 @@ def test_probe_detects_a_judge_that_follows_injected_verdicts(
     reparsed = runner.invoke(app, ["reparse", str(probe_dir)])
     assert reparsed.exit_code == 0, reparsed.output
     assert "60 judgments: 0 changed" in reparsed.output
+    # the probe run says which probe it is; the report's cards are the unperturbed run's
+    probe_dirs = [p for p in _run_dirs(tmp_path) if p.name.startswith("probe-")]
+    assert probe_dir in probe_dirs and all(
+        p.name.startswith("probe-verdict_injection-") for p in probe_dirs
+    )
+    (base_dir,) = [p for p in _run_dirs(tmp_path) if p not in probe_dirs]
+    cards = (base_dir / "probe-report" / "report.md").read_text().split("\n## ")[1]
+    assert cards.startswith("Can the judges be trusted?")
+    assert f"{len(probe_dirs)} bias-probe runs (perturbed copies of a run here) get no" in cards
+    assert base_dir.name in cards and not any(p.name in cards for p in probe_dirs)
     # a rerun resumes every run: nothing new is judged
     before = {p.name: (p / "judgments.jsonl").read_text() for p in _run_dirs(tmp_path)}
     again = runner.invoke(app, args)

@@ -692,7 +692,8 @@ def build_report(
     pairs_all = pair_frames(frame, [None, *POLICIES])
     pairs = pairs_all[None]
     if len(pairs):
-        _verdict_cards(doc, frame, pairs, failures, opts)
+        probe_runs = set(map(str, probes["run"])) if probes is not None and len(probes) else set()
+        _verdict_cards(doc, frame, pairs, failures, opts, probe_runs=probe_runs)
     doc.para(
         f"Generated {now}. Intervals are {pct} percentile bootstrap intervals over items "
         f"({n_resamples} resamples, seed {seed}). Unparsed and errored verdicts are "
@@ -1293,14 +1294,29 @@ def _verdict_cards(
     pairs: pd.DataFrame,
     failures: agreement.Failures,
     opts: dict[str, Any],
+    *,
+    probe_runs: set[str] | frozenset[str] = frozenset(),
 ) -> None:
-    """One card per judge: can it be trusted here, and the figures that decide it."""
+    """One card per judge: can it be trusted here, and the figures that decide it. A bias
+    probe's perturbed runs get none: their figures are about the perturbation (the Bias
+    probes section), and a card each would bury the unperturbed run's."""
     from judge.analysis.trust import trust_table
 
+    if probe_runs:
+        keep = ~frame["run"].astype(str).isin(probe_runs).to_numpy()
+        frame, pairs = frame[keep], pairs[~pairs["run"].astype(str).isin(probe_runs).to_numpy()]
+        if not len(pairs):
+            return
     table = trust_table(frame, pairs=pairs, failures=failures, **opts)
     if table.empty:
         return
     doc.heading("Can the judges be trusted?")
+    if probe_runs:
+        doc.para(
+            f"{len(probe_runs)} bias-probe run{'s' if len(probe_runs) != 1 else ''} "
+            "(perturbed copies of a run here) get no card: the Bias probes section "
+            "compares each with its unperturbed run."
+        )
     order_free = frame.groupby("run", observed=True)["order_free"].all().to_dict()
     order_free = {str(k): bool(v) for k, v in order_free.items()}
     order_unknown = {str(row["run"]) for row in table.to_dict("records") if row["order_unknown"]}
