@@ -111,11 +111,15 @@ def preset_files(judge: Judge) -> dict[str, str]:
     judges = [member for _, member in judge.members] if isinstance(judge, Jury) else [judge]
     out: dict[str, str] = {}
     for one in judges:
-        if isinstance(one, PromptJudge) and one.preset.root is not None:
-            path = Path(one.preset.root) / f"{one.preset.name}.toml"
-            if path.is_file():
-                out[one.preset.name] = str(path.resolve())
+        if isinstance(one, PromptJudge) and one.preset.file is not None:
+            out[one.preset.name] = str(Path(one.preset.file).resolve())
     return out
+
+
+def judge_label(requested: str, judge: Judge) -> str:
+    """What a judge is called in run ids and jury member names: a preset file's stem (the
+    built judge's name: the same file however its path is spelt), else the name asked for."""
+    return judge.name if is_preset_path(requested) else requested
 
 
 def plugin_versions(config: RunConfig) -> dict[str, str]:
@@ -241,8 +245,7 @@ def jury_judge(
     seen: Counter[str] = Counter()
     for config in configs:
         judge = judge_named(config.judge, config.params, what="jury member")
-        # a preset file's member is named by its stem, as its runs are, not by its path
-        base = config.name or (judge.name if is_preset_path(config.judge) else config.judge)
+        base = config.name or judge_label(config.judge, judge)
         seen[base] += 1
         member_name = base if seen[base] == 1 else f"{base}#{seen[base]}"
         built.append((member_name, judge))

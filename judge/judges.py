@@ -13,7 +13,6 @@ from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from pathlib import Path
 from typing import Any, Literal, cast
 from weakref import WeakKeyDictionary
 
@@ -176,10 +175,10 @@ class PromptJudge(Judge):
                 else get_parser(self.parser_name)
             )
         except UnknownNameError as exc:
-            if preset.root is None or parser:  # a bundled preset, or -J parser= named it
+            if preset.file is None or parser:  # a bundled preset, or -J parser= named it
                 raise
             # the user's preset file names it: say which file to fix
-            raise TemplateError(f"{Path(preset.root) / (preset.name + '.toml')}: {exc}") from exc
+            raise TemplateError(f"{preset.file}: {exc}") from exc
         if layout is not None and layout not in LAYOUTS:
             raise ConfigError(f"layout must be one of {', '.join(LAYOUTS)}, not {layout!r}")
         self.layout_override: Layout | None = layout

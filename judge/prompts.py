@@ -120,6 +120,9 @@ class Preset(Record):
     """Folder the template paths are relative to, for a preset loaded from a file
     (``-j ./my-judge.toml``) or a plugin; ``None``: the bundled ``prompts/``. Not part
     of the preset's hash (moving a file does not change the judge)."""
+    file: str | None = None
+    """The TOML file it was read from (absolute for a user's file), for a preset file or
+    a plugin's; ``None`` for a bundled one. Not part of the hash, as ``root``."""
 
     @model_validator(mode="after")
     def _criteria_fields(self) -> Preset:
@@ -229,29 +232,29 @@ def load_preset(name: str) -> Preset:
         file = Path(name).expanduser()
         if not file.is_file():
             raise ConfigError(f"preset file {name} does not exist")
-        shown, root = str(file), str(file.resolve().parent)
+        shown, root, source = str(file), str(file.resolve().parent), str(file.resolve())
         preset_name = file.stem
         text = file.read_text(encoding="utf-8")
     elif name in (plugins := plugin_presets()):
         file, _ = plugins[name]
         if not file.is_file():
             raise ConfigError(f"preset {name!r}: plugin file {file} does not exist")
-        shown, root, preset_name = str(file), str(file.parent), name
+        shown, root, preset_name, source = str(file), str(file.parent), name, str(file)
         text = file.read_text(encoding="utf-8")
     else:
         names = list_presets()
         if name not in names:
             raise UnknownNameError(f"unknown preset {name!r}{did_you_mean(name, names)}")
-        shown, root, preset_name = f"prompts/{name}.toml", None, name
+        shown, root, preset_name, source = f"prompts/{name}.toml", None, name, None
         text = _read(f"{name}.toml")
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise TemplateError(f"{shown}: {exc}") from exc
-    if "root" in data or "name" in data:
-        raise TemplateError(f"{shown}: 'name' and 'root' are not preset fields")
+    if {"name", "root", "file"} & set(data):
+        raise TemplateError(f"{shown}: 'name', 'root' and 'file' are not preset fields")
     try:
-        preset = Preset(name=preset_name, root=root, **data)
+        preset = Preset(name=preset_name, root=root, file=source, **data)
     except ValidationError as exc:
         raise TemplateError(f"{shown}: {validation_text(exc)}") from exc
     try:
@@ -297,6 +300,7 @@ def preset_hash(preset: Preset) -> str:
     """Content hash of a preset: its declaration and its template texts."""
     declared = preset.model_dump(mode="json")
     declared.pop("root")  # where the files lie is not what they say
+    declared.pop("file")
     for field, default in _LATER_FIELDS.items():
         if declared.get(field) == default:
             declared.pop(field)

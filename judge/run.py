@@ -33,10 +33,10 @@ from judge.errors import (
     StoreError,
     first_error,
 )
-from judge.factory import build_benchmark, build_judge, plugin_versions
+from judge.factory import build_benchmark, build_judge, judge_label, plugin_versions
 from judge.hashing import sha256_json
 from judge.judges import Judge, PromptJudge, Task
-from judge.prompts import is_preset_path, preset_hash
+from judge.prompts import preset_hash
 from judge.records import (
     ExecutorInfo,
     Judgment,
@@ -107,8 +107,7 @@ def run_id_for(config: RunConfig, judge: Judge) -> str:
     }
     # a preset file is named by its stem (its hash, not its path, is the judge): the same
     # file as ./my-judge.toml or /abs/my-judge.toml resumes the same run
-    name = judge.name if is_preset_path(config.judge) else config.judge
-    safe_judge = name.replace("/", "_")
+    safe_judge = judge_label(config.judge, judge).replace("/", "_")
     bench = config.benchmark
     label = config.benchmark_args.get("label") if bench == "probe" else None
     if isinstance(label, str):  # a probe's runs differ by their perturbation: say which
