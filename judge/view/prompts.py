@@ -78,7 +78,6 @@ def _render_one(
         request = judge.request(task)
     except JudgeError as exc:
         return RenderedPrompt(who=who, note=f"the prompt cannot be rendered again: {exc}")
-    key = request_key(judge.backend, request, task.sample)
     notes = []
     if preset_hash(judge.preset) != spec.get("preset_hash"):
         notes.append(f"preset {judge.preset.name!r} has changed since the run")
@@ -87,7 +86,7 @@ def _render_one(
     if member:
         notes.append("rendered again from the member's preset")
         return RenderedPrompt(who=who, messages=request.messages, note="; ".join(notes))
-    matches = key == judgment.get("request_key")
+    matches = request_key(judge.backend, request, task.sample) == judgment.get("request_key")
     if matches:
         notes.append("identical to the request that was sent (same request hash)")
     elif not notes:
