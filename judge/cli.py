@@ -12,7 +12,7 @@ import json
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar, get_args
 
 import typer
 from pydantic import ValidationError
@@ -554,13 +554,14 @@ def import_verdicts(
 ) -> None:
     """Import verdicts made elsewhere as runs, to analyse like any other (judge list importers)."""
     from judge.importers import ImportRequest, run_import
+    from judge.table_import import Target
 
     options = parse_pairs(import_param, "-I")
     if value_map:
         mapping = {}
         for pair in value_map:
             value, sep, target = pair.rpartition("=")
-            if not sep or target not in ("A", "B", "tie", "failed"):
+            if not sep or target not in get_args(Target):
                 raise ConfigError(f"--map expects VALUE=A|B|tie|failed, got {pair!r}")
             mapping[value] = target
         options["map"] = {**options.get("map", {}), **mapping}

@@ -58,7 +58,7 @@ from judge.records import (
     flip,
     utcnow,
 )
-from judge.store import RunStore, count_judgments
+from judge.store import JudgmentKey, RunStore, count_judgments, judgment_key
 
 PandaLMJudge = Literal["gpt-3.5", "pandalm-7b"]
 
@@ -270,9 +270,9 @@ def check_imported_run(run: ImportedRun, *, importer: str) -> None:
             f"{where}: {len(strays)} judged item id(s) are not among the run's "
             f"{len(ids)} items (e.g. {strays[0]!r})"
         )
-    seen: set[tuple[str, bool, int]] = set()
+    seen: set[JudgmentKey] = set()
     for j in run.judgments:
-        key = (j.item_id, j.swapped, j.sample)
+        key = judgment_key(j)
         if key in seen:
             order = "swapped" if j.swapped else "original"
             raise DataError(
